@@ -1,0 +1,98 @@
+import type {
+  CommitVersionBody,
+  CreateExperimentBody,
+  DownloadBody,
+  FinishExperimentBody,
+  PlanUploadBody,
+} from '@studio-lite/functions/api/schemas.ts';
+import type {
+  CommitVersionResponse,
+  CreateExperimentResponse,
+  DownloadResponse,
+  ErrorBody,
+  GetVersionResponse,
+  ListExperimentsResponse,
+  PlanUploadResponse,
+  ShowExperimentResponse,
+  WhoAmIResponse,
+} from '@studio-lite/functions/api/wire.ts';
+import { StudioError, isErrorCode } from '@studio-lite/functions/core/errors.ts';
+
+/** Typed client of the v1 HTTP API; the CLI speaks only this, to the local host or to a deployment. */
+export class ApiClient {
+  constructor(
+    readonly baseUrl: string,
+    private readonly token: string,
+  ) {}
+
+  whoami(): Promise<WhoAmIResponse> {
+    return this.call('GET', '/v1/whoami');
+  }
+
+  createExperiment(body: CreateExperimentBody): Promise<CreateExperimentResponse> {
+    return this.call('POST', '/v1/experiments', body);
+  }
+
+  listExperiments(q: { project?: string; limit?: number } = {}): Promise<ListExperimentsResponse> {
+    const params = new URLSearchParams();
+    if (q.project) params.set('project', q.project);
+    if (q.limit) params.set('limit', String(q.limit));
+    const qs = params.toString();
+    return this.call('GET', `/v1/experiments${qs ? `?${qs}` : ''}`);
+  }
+
+  showExperiment(key: string): Promise<ShowExperimentResponse> {
+    return this.call('GET', `/v1/experiments/${enc(key)}`);
+  }
+
+  finishExperiment(key: string, body: FinishExperimentBody): Promise<{ experiment: ShowExperimentResponse['experiment'] }> {
+    return this.call('POST', `/v1/experiments/${enc(key)}/finish`, body);
+  }
+
+  planUpload(key: string, tag: string, body: PlanUploadBody): Promise<PlanUploadResponse> {
+    return this.call('POST', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/uploads`, body);
+  }
+
+  commitVersion(key: string, tag: string, body: CommitVersionBody): Promise<CommitVersionResponse> {
+    return this.call('POST', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/versions`, body);
+  }
+
+  getVersion(key: string, tag: string, version: number | 'latest'): Promise<GetVersionResponse> {
+    return this.call('GET', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/versions/${version}`);
+  }
+
+  signDownloads(key: string, tag: string, version: number, body: DownloadBody): Promise<DownloadResponse> {
+    return this.call('POST', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/versions/${version}/downloads`, body);
+  }
+
+  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await fetch(this.baseUrl + path, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (cause) {
+      throw new StudioError('E_UNAVAILABLE', `cannot reach the studio-lite API at ${this.baseUrl}`, { cause });
+    }
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = text ? JSON.parse(text) : {};
+    } catch (cause) {
+      throw new StudioError('E_INTERNAL', `API answered ${res.status} with a body that is not JSON`, { cause });
+    }
+    if (!res.ok) {
+      const err = (json as Partial<ErrorBody>).error;
+      const code = isErrorCode(err?.code) ? err.code : 'E_INTERNAL';
+      throw new StudioError(code, err?.message ?? `API answered ${res.status}`, { details: { status: res.status, ...err?.details } });
+    }
+    return json as T;
+  }
+}
+
+const enc = encodeURIComponent;

@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import { SHA256_RE } from '../core/names.ts';
+
+/** Request bodies of the v1 API, validated at the boundary. Responses are typed by the interfaces below. */
+
+const blobRef = z.object({ sha256: z.string().regex(SHA256_RE), size: z.number().int().nonnegative() });
+
+export const createExperimentBody = z.object({
+  key: z.string().min(1).max(128),
+  project: z.string().min(1).max(128).nullable().default(null),
+  command: z.array(z.string().max(65536)).max(4096).default([]),
+  cwd: z.string().max(4096).nullable().default(null),
+  host: z.string().max(255).nullable().default(null),
+  git: z
+    .object({ commit: z.string().max(64), url: z.string().max(2048).nullable(), dirty: z.boolean() })
+    .nullable()
+    .default(null),
+  /** Artifacts from other experiments to resolve now and record as lineage. */
+  reuse: z
+    .array(
+      z.object({
+        experiment: z.string().min(1).max(128),
+        tag: z.string().min(1).max(64),
+        version: z.number().int().positive().optional(),
+        as: z.string().min(1).max(64),
+      }),
+    )
+    .max(256)
+    .default([]),
+  /** Continue an existing experiment instead of refusing its key. */
+  resume: z.boolean().default(false),
+});
+export type CreateExperimentBody = z.input<typeof createExperimentBody>;
+
+export const finishExperimentBody = z.object({
+  status: z.enum(['finished', 'failed', 'stopped']),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().max(32).nullable().default(null),
+  warnings: z.array(z.string().max(4096)).max(10_000).default([]),
+});
+export type FinishExperimentBody = z.input<typeof finishExperimentBody>;
+
+export const planUploadBody = z.object({ blobs: z.array(blobRef).min(1).max(10_000) });
+export type PlanUploadBody = z.input<typeof planUploadBody>;
+
+export const commitVersionBody = z.object({
+  mutable: z.boolean(),
+  /** Validated separately by parseManifest (paths, duplicates). */
+  manifest: z.unknown(),
+  stats: z
+    .object({
+      hashedFiles: z.number().int().nonnegative(),
+      hashedBytes: z.number().int().nonnegative(),
+      uploadedBlobs: z.number().int().nonnegative(),
+      uploadedBytes: z.number().int().nonnegative(),
+      skipped: z.array(z.string().max(4096)).max(10_000),
+    })
+    .default({ hashedFiles: 0, hashedBytes: 0, uploadedBlobs: 0, uploadedBytes: 0, skipped: [] }),
+});
+export type CommitVersionBody = z.input<typeof commitVersionBody>;
+
+export const downloadBody = z.object({ sha256s: z.array(z.string().regex(SHA256_RE)).min(1).max(10_000) });
+export type DownloadBody = z.input<typeof downloadBody>;
+
+/** Limits the client must respect when it batches. */
+export const LIMITS = { planBatch: 10_000, downloadBatch: 10_000, packMaxBlobSize: 256 * 1024, packMaxBytes: 64 << 20 };

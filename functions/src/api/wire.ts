@@ -1,0 +1,68 @@
+import type { ErrorCode } from '../core/errors.ts';
+import type { ArtifactRecord, ExperimentRecord, LineageEntry, Principal, VersionRecord, VersionWithManifest } from '../core/model.ts';
+import type { SignedRequest } from '../core/ports.ts';
+
+/**
+ * Response bodies of the v1 API (see docs/api.md). Routes:
+ *   GET  /v1/whoami                                                    -> WhoAmIResponse
+ *   POST /v1/experiments                                               -> 201 CreateExperimentResponse
+ *   GET  /v1/experiments?project=P&limit=N                             -> ListExperimentsResponse
+ *   GET  /v1/experiments/:key                                          -> ShowExperimentResponse
+ *   POST /v1/experiments/:key/finish                                   -> { experiment }
+ *   POST /v1/experiments/:key/artifacts/:tag/uploads                   -> PlanUploadResponse
+ *   POST /v1/experiments/:key/artifacts/:tag/versions                  -> 201|200 CommitVersionResponse
+ *   GET  /v1/experiments/:key/artifacts/:tag/versions/:v (N|latest)    -> { version: VersionWithManifest }
+ *   POST /v1/experiments/:key/artifacts/:tag/versions/:v/downloads     -> DownloadResponse
+ * Errors: ErrorBody with the status from error-table.ts.
+ */
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; details?: Record<string, unknown> };
+}
+
+export interface WhoAmIResponse {
+  principal: Principal;
+  team: string;
+}
+
+export interface CreateExperimentResponse {
+  experiment: ExperimentRecord;
+  /** Resolved reuse versions, in request order. */
+  lineage: LineageEntry[];
+  resumed: boolean;
+}
+
+export interface ExperimentSummary extends ExperimentRecord {
+  artifacts: { tag: string; mutable: boolean; latestVersion: number }[];
+}
+
+export interface ListExperimentsResponse {
+  experiments: ExperimentSummary[];
+}
+
+export interface ShowExperimentResponse {
+  experiment: ExperimentRecord;
+  artifacts: (ArtifactRecord & { versions: VersionRecord[] })[];
+}
+
+export interface PlanUploadResponse {
+  /** Blobs to upload one by one. */
+  uploads: { sha256: string; size: number; request: SignedRequest }[];
+  /** Small blobs to upload as one concatenated body, members in this order. */
+  packs: { members: { sha256: string; size: number }[]; request: SignedRequest }[];
+  /** How many of the requested blobs the team already has. */
+  present: number;
+}
+
+export interface CommitVersionResponse {
+  version: VersionRecord;
+  created: boolean;
+}
+
+export interface GetVersionResponse {
+  version: VersionWithManifest;
+}
+
+export interface DownloadResponse {
+  blobs: { sha256: string; size: number; request: SignedRequest }[];
+}

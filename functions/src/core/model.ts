@@ -1,0 +1,107 @@
+import type { Manifest } from './manifest.ts';
+
+export type Role = 'viewer' | 'editor' | 'admin';
+export const ROLE_RANK: Record<Role, number> = { viewer: 1, editor: 2, admin: 3 };
+
+export type ExperimentStatus = 'queued' | 'running' | 'finished' | 'failed' | 'stopped' | 'lost';
+export const TERMINAL_STATUSES: readonly ExperimentStatus[] = ['finished', 'failed', 'stopped', 'lost'];
+
+/** Which artifact version a run consumed through --reuse. */
+export interface LineageEntry {
+  as: string;
+  experiment: string;
+  tag: string;
+  version: number;
+}
+
+export interface ExperimentRecord {
+  team: string;
+  key: string;
+  project: string | null;
+  owner: string;
+  status: ExperimentStatus;
+  command: string[];
+  cwd: string | null;
+  host: string | null;
+  git: { commit: string; url: string | null; dirty: boolean } | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  exitCode: number | null;
+  signal: string | null;
+  /** Files skipped during capture (unreadable etc.), as "tag: path: reason". */
+  warnings: string[];
+  lineage: LineageEntry[];
+}
+
+export interface ArtifactRecord {
+  team: string;
+  experiment: string;
+  tag: string;
+  mutable: boolean;
+  latestVersion: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** Transfer figures a client reports with a commit (shown by `show --json`). */
+export interface CaptureStats {
+  hashedFiles: number;
+  hashedBytes: number;
+  uploadedBlobs: number;
+  uploadedBytes: number;
+  skipped: string[];
+}
+
+export interface VersionRecord {
+  team: string;
+  experiment: string;
+  tag: string;
+  version: number;
+  /** manifestDigest(): identifies the content. */
+  digest: string;
+  /** sha256 of the stored manifest JSON (a blob in the team's namespace). */
+  manifestSha256: string;
+  files: number;
+  bytes: number;
+  stats: CaptureStats;
+  createdBy: string;
+  createdAt: string;
+}
+
+export interface VersionWithManifest extends VersionRecord {
+  manifest: Manifest;
+}
+
+export interface BlobRecord {
+  sha256: string;
+  size: number;
+  /** True once the backend itself has hashed the stored bytes. */
+  verified: boolean;
+}
+
+export interface UserRecord {
+  id: string;
+  name: string;
+  createdAt: string;
+}
+
+export interface TokenRecord {
+  id: string;
+  userId: string;
+  /** sha256 of the secret; the secret itself is never stored. */
+  hash: string;
+  kind: 'personal' | 'worker' | 'job';
+  scopes: string[];
+  createdAt: string;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
+export interface Principal {
+  userId: string;
+  tokenId: string;
+  kind: TokenRecord['kind'];
+  scopes: string[];
+  teams: Record<string, Role>;
+}

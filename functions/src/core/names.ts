@@ -1,0 +1,40 @@
+import { StudioError } from './errors.ts';
+
+/** Experiment keys, project names and team ids: safe in URLs, file names and Firestore ids. */
+const KEY_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Tags: like keys but shorter; never contain `/` or `..`. */
+const TAG_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+
+export function assertExperimentKey(key: string): string {
+  if (!KEY_RE.test(key) || key.includes('..')) {
+    throw new StudioError('E_BAD_KEY', `invalid experiment key "${key}": use letters, digits, '.', '_' or '-' (max 128)`);
+  }
+  return key;
+}
+
+export function assertTag(tag: string): string {
+  if (!TAG_RE.test(tag)) {
+    throw new StudioError('E_BAD_TAG', `invalid tag "${tag}": use letters, digits, '_' or '-' (max 64, no '/' or '.')`);
+  }
+  return tag;
+}
+
+export function assertProject(name: string): string {
+  if (!KEY_RE.test(name) || name.includes('..')) {
+    throw new StudioError('E_BAD_KEY', `invalid project name "${name}"`);
+  }
+  return name;
+}
+
+export const SHA256_RE = /^[0-9a-f]{64}$/;
+
+/** Parses `EXP/TAG[@VERSION]`; version undefined means latest. */
+export function parseArtifactRef(ref: string): { experiment: string; tag: string; version: number | undefined } {
+  const m = /^([^/@]+)\/([^/@]+)(?:@(\d+))?$/.exec(ref);
+  if (!m) throw new StudioError('E_BAD_TAG', `invalid artifact reference "${ref}": expected EXP/TAG or EXP/TAG@VERSION`);
+  const version = m[3] === undefined ? undefined : Number(m[3]);
+  if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
+    throw new StudioError('E_BAD_TAG', `invalid version in "${ref}": versions start at 1`);
+  }
+  return { experiment: assertExperimentKey(m[1] as string), tag: assertTag(m[2] as string), version };
+}

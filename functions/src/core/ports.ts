@@ -1,0 +1,126 @@
+import type {
+  ArtifactRecord,
+  BlobRecord,
+  CaptureStats,
+  ExperimentRecord,
+  Principal,
+  Role,
+  TokenRecord,
+  UserRecord,
+  VersionRecord,
+} from './model.ts';
+
+/** A request the client performs itself against storage (a signed URL). */
+export interface SignedRequest {
+  method: 'PUT' | 'GET';
+  url: string;
+  /** Headers the client must send exactly as given (they are part of the signature). */
+  headers: Record<string, string>;
+  expiresAt: string;
+}
+
+export interface UploadConstraint {
+  size: number;
+  sha256: string;
+  expiresAt: Date;
+}
+
+/**
+ * Object storage addressed by server-built keys. Errors: E_NOT_FOUND for an absent object, E_UNAVAILABLE when the
+ * backend cannot be reached; anything else is wrapped as E_INTERNAL with `cause`.
+ */
+export interface BlobStore {
+  /** Stored size, or null when the object does not exist. Never throws E_NOT_FOUND. */
+  stat(key: string): Promise<{ size: number } | null>;
+  /** Server-side write of a small object (manifests). Overwrites are idempotent for content-addressed keys. */
+  put(key: string, data: Uint8Array, contentType: string): Promise<void>;
+  /** Server-side read of a whole object. Throws E_NOT_FOUND. */
+  get(key: string): Promise<Uint8Array>;
+  /** Server-side streaming read (for verification). Throws E_NOT_FOUND. */
+  read(key: string): Promise<AsyncIterable<Uint8Array>>;
+  /** Removes an object; absent objects are not an error. */
+  delete(key: string): Promise<void>;
+  /** A PUT request bound to this key, method, size and sha256, valid until expiresAt. */
+  signUpload(key: string, c: UploadConstraint): Promise<SignedRequest>;
+  /** A GET request bound to this key, valid until expiresAt. */
+  signDownload(key: string, expiresAt: Date): Promise<SignedRequest>;
+  /**
+   * Optional: one PUT whose body is the concatenation of several small blobs, each verified and stored under its
+   * own key. Backends that cannot split a body server-side leave this undefined and get one URL per blob.
+   */
+  signPackUpload?(members: { key: string; size: number; sha256: string }[], expiresAt: Date): Promise<SignedRequest>;
+  /** True when uploads through signed URLs are hashed by the store before they become visible. */
+  readonly verifiesOnUpload: boolean;
+}
+
+export interface CommitVersionInput {
+  team: string;
+  experiment: string;
+  tag: string;
+  mutable: boolean;
+  digest: string;
+  manifestSha256: string;
+  files: number;
+  bytes: number;
+  stats: CaptureStats;
+  createdBy: string;
+  createdAt: string;
+}
+
+export interface ExperimentListQuery {
+  project?: string;
+  limit?: number;
+}
+
+/**
+ * Metadata in one transactional store. Every multi-record change is atomic. Errors: E_EXPERIMENT_EXISTS,
+ * E_NOT_FOUND, E_IMMUTABLE, E_CONFLICT as documented per method; E_UNAVAILABLE when unreachable.
+ */
+export interface MetadataStore {
+  /** Inserts a new experiment. Throws E_EXPERIMENT_EXISTS if (team, key) exists; never overwrites. */
+  createExperiment(exp: ExperimentRecord): Promise<void>;
+  /** The experiment or null. */
+  getExperiment(team: string, key: string): Promise<ExperimentRecord | null>;
+  /**
+   * Applies `patch` atomically when the current status is one of `fromStatuses` (if given). Returns the updated
+   * record. Throws E_NOT_FOUND, or E_CONFLICT when the status precondition fails.
+   */
+  updateExperiment(
+    team: string,
+    key: string,
+    patch: Partial<Omit<ExperimentRecord, 'team' | 'key'>>,
+    fromStatuses?: ExperimentRecord['status'][],
+  ): Promise<ExperimentRecord>;
+  /** Newest first. */
+  listExperiments(team: string, q: ExperimentListQuery): Promise<ExperimentRecord[]>;
+  /**
+   * Atomically creates the artifact if needed and appends a version, unless the latest version has the same digest
+   * (then returns it with created=false). Throws E_IMMUTABLE when an immutable artifact already has a different
+   * version, E_CONFLICT when `mutable` disagrees with the existing artifact.
+   */
+  commitVersion(input: CommitVersionInput): Promise<{ version: VersionRecord; created: boolean }>;
+  /** A version (latest when `version` is undefined) or null. */
+  getVersion(team: string, experiment: string, tag: string, version?: number): Promise<VersionRecord | null>;
+  /** All artifacts of an experiment, by tag. */
+  listArtifacts(team: string, experiment: string): Promise<ArtifactRecord[]>;
+  /** All versions of one artifact, oldest first. */
+  listVersions(team: string, experiment: string, tag: string): Promise<VersionRecord[]>;
+  /** Which of `sha256s` the team has (present in storage and recorded). */
+  findBlobs(team: string, sha256s: string[]): Promise<Map<string, BlobRecord>>;
+  /** Records stored blobs; re-recording is idempotent and can only upgrade `verified` to true. */
+  putBlobs(team: string, blobs: BlobRecord[]): Promise<void>;
+
+  /** Users, tokens, memberships (the Identity adapters build on these). */
+  putUser(user: UserRecord): Promise<void>;
+  getUser(id: string): Promise<UserRecord | null>;
+  putToken(token: TokenRecord): Promise<void>;
+  getTokenByHash(hash: string): Promise<TokenRecord | null>;
+  revokeToken(id: string, at: string): Promise<void>;
+  setMembership(team: string, userId: string, role: Role | null): Promise<void>;
+  getMemberships(userId: string): Promise<Record<string, Role>>;
+}
+
+/** Resolves bearer credentials. Throws E_UNAUTHENTICATED (missing, malformed, unknown, revoked) or E_TOKEN_EXPIRED. */
+export interface Identity {
+  authenticate(bearer: string | undefined): Promise<Principal>;
+}
