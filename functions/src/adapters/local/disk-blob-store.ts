@@ -1,0 +1,163 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { StudioError } from '../../core/errors.ts';
+import type { BlobStore, SignedRequest, UploadConstraint } from '../../core/ports.ts';
+import { signedQuery } from './hmac-signer.ts';
+
+export interface DiskBlobStoreOptions {
+  /** Folder that holds the objects (keys become relative paths below it). */
+  root: string;
+  /** HMAC key for signed URLs (32 random bytes, kept 0600 by the caller). */
+  secret: Buffer;
+  /** Base URL of the host that serves signed URLs; read at signing time because the port is known late. */
+  publicUrl: () => string;
+}
+
+/** Blobs at or above this size are fsynced before they become visible; smaller ones follow git's loose-object rule. */
+export const FSYNC_MIN_BYTES = 256 * 1024;
+
+export interface DiskBlobStore extends BlobStore {
+  readonly root: string;
+  readonly secret: Buffer;
+  /** Absolute file of a key; throws E_BAD_PATH for a key that is not a plain relative path. */
+  fileOf(key: string): string;
+  /**
+   * Streams `body` into `key`, hashing on the way; the object appears (atomic rename) only if size and sha256 match.
+   * Throws E_SIZE_MISMATCH / E_HASH_MISMATCH and stores nothing.
+   */
+  writeVerified(key: string, body: AsyncIterable<Uint8Array>, size: number, sha256: string): Promise<void>;
+}
+
+const KEY_RE = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+
+export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
+  const { root, secret } = opts;
+  const tmpDir = join(root, '.tmp');
+
+  const fileOf = (key: string): string => {
+    if (!KEY_RE.test(key) || key.split('/').some((s) => s === '.' || s === '..')) {
+      throw new StudioError('E_BAD_PATH', `invalid storage key "${key}"`);
+    }
+    return join(root, ...key.split('/'));
+  };
+
+  const tempFile = async (): Promise<string> => {
+    await mkdir(tmpDir, { recursive: true });
+    return join(tmpDir, `${Date.now().toString(36)}-${randomBytes(8).toString('hex')}`);
+  };
+
+  const notFound = (key: string, cause: unknown) => new StudioError('E_NOT_FOUND', `object ${key} not found`, { cause });
+
+  const store: DiskBlobStore = {
+    root,
+    secret,
+    verifiesOnUpload: true,
+    fileOf,
+    async stat(key) {
+      try {
+        const s = await stat(fileOf(key));
+        return s.isFile() ? { size: s.size } : null;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+        throw err;
+      }
+    },
+    async put(key, data) {
+      const file = fileOf(key);
+      const tmp = await tempFile();
+      await writeFile(tmp, data);
+      await mkdir(dirname(file), { recursive: true });
+      await rename(tmp, file);
+    },
+    async get(key) {
+      try {
+        return await readFile(fileOf(key));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(key, err);
+        throw err;
+      }
+    },
+    async read(key) {
+      const file = fileOf(key);
+      try {
+        await stat(file);
+      } catch (err) {
+        throw notFound(key, err);
+      }
+      return createReadStream(file, { highWaterMark: 1 << 20 });
+    },
+    async delete(key) {
+      await rm(fileOf(key), { force: true });
+    },
+    async signUpload(key, c: UploadConstraint): Promise<SignedRequest> {
+      fileOf(key);
+      const expires = Math.floor(c.expiresAt.getTime() / 1000);
+      const path = `/storage/${key}`;
+      const qs = signedQuery(secret, { method: 'PUT', path, expires, bound: { size: String(c.size), sha256: c.sha256 } });
+      return {
+        method: 'PUT',
+        url: `${opts.publicUrl()}${path}?${qs}`,
+        headers: { 'content-type': 'application/octet-stream' },
+        expiresAt: c.expiresAt.toISOString(),
+      };
+    },
+    async signDownload(key, expiresAt) {
+      fileOf(key);
+      const expires = Math.floor(expiresAt.getTime() / 1000);
+      const path = `/storage/${key}`;
+      const qs = signedQuery(secret, { method: 'GET', path, expires, bound: {} });
+      return { method: 'GET', url: `${opts.publicUrl()}${path}?${qs}`, headers: {}, expiresAt: expiresAt.toISOString() };
+    },
+    async signPackUpload(members, expiresAt) {
+      // The member list is stored next to the objects and bound by its digest, so the URL stays short and stateless.
+      const list = JSON.stringify(members.map((m) => ({ key: (fileOf(m.key), m.key), size: m.size, sha256: m.sha256 })));
+      const digest = createHash('sha256').update(list).digest('hex');
+      await store.put(`.packs/${digest}.json`, Buffer.from(list), 'application/json');
+      const expires = Math.floor(expiresAt.getTime() / 1000);
+      const path = `/storage-pack/${digest}`;
+      const total = members.reduce((n, m) => n + m.size, 0);
+      const qs = signedQuery(secret, { method: 'PUT', path, expires, bound: { size: String(total) } });
+      return {
+        method: 'PUT',
+        url: `${opts.publicUrl()}${path}?${qs}`,
+        headers: { 'content-type': 'application/octet-stream' },
+        expiresAt: expiresAt.toISOString(),
+      };
+    },
+    async writeVerified(key, body, size, sha256) {
+      const file = fileOf(key);
+      const tmp = await tempFile();
+      const fh = await open(tmp, 'w', 0o444);
+      const hash = createHash('sha256');
+      let n = 0;
+      let ok = false;
+      try {
+        for await (const chunk of body) {
+          n += chunk.length;
+          if (n > size) throw new StudioError('E_SIZE_MISMATCH', `upload is larger than the declared ${size} bytes`);
+          hash.update(chunk);
+          await fh.write(chunk);
+        }
+        if (n !== size) throw new StudioError('E_SIZE_MISMATCH', `upload has ${n} bytes, declared ${size}`);
+        if (hash.digest('hex') !== sha256) throw new StudioError('E_HASH_MISMATCH', 'uploaded bytes do not match sha256');
+        if (size >= FSYNC_MIN_BYTES) await fh.datasync();
+        ok = true;
+      } finally {
+        await fh.close();
+        if (!ok) await unlink(tmp).catch(() => {});
+      }
+      await mkdir(dirname(file), { recursive: true });
+      await rename(tmp, file);
+    },
+  };
+  return store;
+}
+
+/** Splits a key produced by blobKey() back into team and sha256; null for other keys. */
+export function parseBlobKey(key: string): { team: string; sha256: string } | null {
+  const m = /^teams\/([^/]+)\/blobs\/sha256\/[0-9a-f]{2}\/[0-9a-f]{2}\/([0-9a-f]{64})$/.exec(key);
+  return m ? { team: m[1] as string, sha256: m[2] as string } : null;
+}
+

@@ -1,0 +1,67 @@
+import { readFileSync } from 'node:fs';
+import type { CoreDeps } from '../../core/context.ts';
+import { hashToken, mintToken } from '../../core/tokens.ts';
+import { createDiskBlobStore, type DiskBlobStore } from './disk-blob-store.ts';
+import { homePaths, loadOrCreateSecret, writePrivateFile } from './local-home.ts';
+import { createSqliteMetadataStore } from './sqlite-metadata-store.ts';
+import { createTokenIdentity } from './token-identity.ts';
+
+export const LOCAL_USER = 'local';
+export const LOCAL_TEAM = 'local';
+
+export interface LocalCredentials {
+  api_url: string | null;
+  token: string;
+  user: string;
+}
+
+export interface LocalBackend {
+  deps: CoreDeps;
+  blobs: DiskBlobStore;
+  close(): void;
+}
+
+/** Opens the embedded backend under `home`: SQLite metadata, blobs on disk, hashed tokens. */
+export function openLocalBackend(
+  home: string,
+  opts: { publicUrl: () => string; urlTtlSeconds?: number; now?: () => Date },
+): LocalBackend {
+  const paths = homePaths(home);
+  const meta = createSqliteMetadataStore({ path: paths.db });
+  const blobs = createDiskBlobStore({ root: paths.store, secret: loadOrCreateSecret(paths.secret), publicUrl: opts.publicUrl });
+  const now = opts.now ?? (() => new Date());
+  const deps: CoreDeps = {
+    meta,
+    blobs,
+    identity: createTokenIdentity(meta, now),
+    urlTtlSeconds: opts.urlTtlSeconds ?? 900,
+    now,
+  };
+  return { deps, blobs, close: () => meta.close() };
+}
+
+/**
+ * First use: creates the local user, its team and a personal token, saved in `credentials.json` (0600). Later uses
+ * return the saved token if the database still knows it.
+ */
+export async function ensureLocalCredentials(home: string, deps: CoreDeps): Promise<LocalCredentials> {
+  const file = homePaths(home).credentials;
+  try {
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as LocalCredentials;
+    const t = saved.token ? await deps.meta.getTokenByHash(hashToken(saved.token)) : null;
+    if (t && !t.revokedAt && saved.api_url === null) return saved;
+    if (saved.api_url) return saved; // a deployment login; not ours to replace
+  } catch {
+    // missing or unreadable: create below
+  }
+  const now = deps.now();
+  if (!(await deps.meta.getUser(LOCAL_USER))) {
+    await deps.meta.putUser({ id: LOCAL_USER, name: 'local user', createdAt: now.toISOString() });
+  }
+  const teams = await deps.meta.getMemberships(LOCAL_USER);
+  if (!teams[LOCAL_TEAM]) await deps.meta.setMembership(LOCAL_TEAM, LOCAL_USER, 'admin');
+  const { secret } = await mintToken(deps.meta, { userId: LOCAL_USER, kind: 'personal', scopes: ['*'], expiresAt: null, now });
+  const creds: LocalCredentials = { api_url: null, token: secret, user: LOCAL_USER };
+  writePrivateFile(file, `${JSON.stringify(creds, null, 2)}\n`);
+  return creds;
+}

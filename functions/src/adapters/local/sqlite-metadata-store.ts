@@ -1,0 +1,270 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { StudioError } from '../../core/errors.ts';
+import type {
+  ArtifactRecord,
+  BlobRecord,
+  ExperimentRecord,
+  Role,
+  TokenRecord,
+  UserRecord,
+  VersionRecord,
+} from '../../core/model.ts';
+import type { CommitVersionInput, ExperimentListQuery, MetadataStore } from '../../core/ports.ts';
+import { SCHEMA_SQL, SCHEMA_VERSION } from './sqlite-schema.ts';
+
+export interface SqliteMetadataOptions {
+  /** Database file, or ':memory:' for tests. */
+  path: string;
+}
+
+type Row = Record<string, unknown>;
+
+/** MetadataStore on SQLite (WAL). Safe for several processes on one machine: writes use BEGIN IMMEDIATE. */
+export function createSqliteMetadataStore(opts: SqliteMetadataOptions): MetadataStore & { close(): void } {
+  if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+  const db = new Database(opts.path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 10000');
+  db.pragma('foreign_keys = ON');
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new StudioError('E_INTERNAL', `metadata database ${opts.path} is from a newer studio-lite (schema ${current})`);
+  }
+  db.exec(SCHEMA_SQL);
+  db.pragma(`user_version = ${SCHEMA_VERSION}`);
+
+  const q = {
+    insertExp: db.prepare(
+      'INSERT INTO experiments (team, key, project, status, created_at, data) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    getExp: db.prepare('SELECT data FROM experiments WHERE team = ? AND key = ?'),
+    updateExp: db.prepare('UPDATE experiments SET project = ?, status = ?, data = ? WHERE team = ? AND key = ?'),
+    listExp: db.prepare('SELECT data FROM experiments WHERE team = ? ORDER BY created_at DESC, key DESC LIMIT ?'),
+    listExpProject: db.prepare(
+      'SELECT data FROM experiments WHERE team = ? AND project = ? ORDER BY created_at DESC, key DESC LIMIT ?',
+    ),
+    getArtifact: db.prepare('SELECT * FROM artifacts WHERE team = ? AND experiment = ? AND tag = ?'),
+    insertArtifact: db.prepare(
+      'INSERT INTO artifacts (team, experiment, tag, mutable, latest_version, latest_digest, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    bumpArtifact: db.prepare(
+      'UPDATE artifacts SET latest_version = ?, latest_digest = ?, updated_at = ? WHERE team = ? AND experiment = ? AND tag = ?',
+    ),
+    insertVersion: db.prepare(
+      'INSERT INTO versions (team, experiment, tag, version, digest, manifest_sha256, files, bytes, stats, created_by, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    getVersion: db.prepare('SELECT * FROM versions WHERE team = ? AND experiment = ? AND tag = ? AND version = ?'),
+    listArtifacts: db.prepare('SELECT * FROM artifacts WHERE team = ? AND experiment = ? ORDER BY tag'),
+    listVersions: db.prepare('SELECT * FROM versions WHERE team = ? AND experiment = ? AND tag = ? ORDER BY version'),
+    getBlob: db.prepare('SELECT sha256, size, verified FROM blobs WHERE team = ? AND sha256 = ?'),
+    putBlob: db.prepare(
+      'INSERT INTO blobs (team, sha256, size, verified, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (team, sha256) DO UPDATE SET verified = MAX(verified, excluded.verified)',
+    ),
+    putUser: db.prepare('INSERT INTO users (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name'),
+    getUser: db.prepare('SELECT * FROM users WHERE id = ?'),
+    putToken: db.prepare(
+      'INSERT INTO tokens (id, user_id, hash, kind, scopes, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    getTokenByHash: db.prepare('SELECT * FROM tokens WHERE hash = ?'),
+    revokeToken: db.prepare('UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?'),
+    setMember: db.prepare(
+      'INSERT INTO memberships (team, user_id, role) VALUES (?, ?, ?) ON CONFLICT (team, user_id) DO UPDATE SET role = excluded.role',
+    ),
+    delMember: db.prepare('DELETE FROM memberships WHERE team = ? AND user_id = ?'),
+    getMembers: db.prepare('SELECT team, role FROM memberships WHERE user_id = ?'),
+  };
+
+  const toVersion = (r: Row): VersionRecord => ({
+    team: r.team as string,
+    experiment: r.experiment as string,
+    tag: r.tag as string,
+    version: r.version as number,
+    digest: r.digest as string,
+    manifestSha256: r.manifest_sha256 as string,
+    files: r.files as number,
+    bytes: r.bytes as number,
+    stats: JSON.parse(r.stats as string),
+    createdBy: r.created_by as string,
+    createdAt: r.created_at as string,
+  });
+  const toArtifact = (r: Row): ArtifactRecord => ({
+    team: r.team as string,
+    experiment: r.experiment as string,
+    tag: r.tag as string,
+    mutable: r.mutable === 1,
+    latestVersion: r.latest_version as number,
+    createdAt: r.created_at as string,
+    updatedAt: r.updated_at as string,
+  });
+  const toToken = (r: Row): TokenRecord => ({
+    id: r.id as string,
+    userId: r.user_id as string,
+    hash: r.hash as string,
+    kind: r.kind as TokenRecord['kind'],
+    scopes: JSON.parse(r.scopes as string),
+    createdAt: r.created_at as string,
+    expiresAt: (r.expires_at as string | null) ?? null,
+    revokedAt: (r.revoked_at as string | null) ?? null,
+  });
+
+  const commit = db.transaction((input: CommitVersionInput): { version: VersionRecord; created: boolean } => {
+    const { team, experiment, tag } = input;
+    const art = q.getArtifact.get(team, experiment, tag) as Row | undefined;
+    if (art) {
+      if ((art.mutable === 1) !== input.mutable) {
+        throw new StudioError('E_CONFLICT', `artifact ${experiment}/${tag} is ${art.mutable ? 'mutable' : 'immutable'}`);
+      }
+      if (art.latest_digest === input.digest) {
+        return { version: toVersion(q.getVersion.get(team, experiment, tag, art.latest_version) as Row), created: false };
+      }
+      if (!input.mutable) {
+        throw new StudioError('E_IMMUTABLE', `artifact ${experiment}/${tag} is immutable and already has a version`);
+      }
+    }
+    const next = art ? (art.latest_version as number) + 1 : 1;
+    if (art) q.bumpArtifact.run(next, input.digest, input.createdAt, team, experiment, tag);
+    else q.insertArtifact.run(team, experiment, tag, input.mutable ? 1 : 0, next, input.digest, input.createdAt, input.createdAt);
+    q.insertVersion.run(
+      team,
+      experiment,
+      tag,
+      next,
+      input.digest,
+      input.manifestSha256,
+      input.files,
+      input.bytes,
+      JSON.stringify(input.stats),
+      input.createdBy,
+      input.createdAt,
+    );
+    return {
+      version: {
+        team,
+        experiment,
+        tag,
+        version: next,
+        digest: input.digest,
+        manifestSha256: input.manifestSha256,
+        files: input.files,
+        bytes: input.bytes,
+        stats: input.stats,
+        createdBy: input.createdBy,
+        createdAt: input.createdAt,
+      },
+      created: true,
+    };
+  });
+
+  const update = db.transaction(
+    (
+      team: string,
+      key: string,
+      patch: Partial<Omit<ExperimentRecord, 'team' | 'key'>>,
+      fromStatuses?: ExperimentRecord['status'][],
+    ): ExperimentRecord => {
+      const row = q.getExp.get(team, key) as Row | undefined;
+      if (!row) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
+      const cur = JSON.parse(row.data as string) as ExperimentRecord;
+      if (fromStatuses && !fromStatuses.includes(cur.status)) {
+        throw new StudioError('E_CONFLICT', `experiment ${key} is ${cur.status}`, { details: { status: cur.status } });
+      }
+      const next: ExperimentRecord = { ...cur, ...patch, team, key };
+      q.updateExp.run(next.project, next.status, JSON.stringify(next), team, key);
+      return next;
+    },
+  );
+
+  const putBlobs = db.transaction((team: string, blobs: BlobRecord[], now: string) => {
+    for (const b of blobs) q.putBlob.run(team, b.sha256, b.size, b.verified ? 1 : 0, now);
+  });
+
+  return {
+    async createExperiment(exp) {
+      try {
+        q.insertExp.run(exp.team, exp.key, exp.project, exp.status, exp.createdAt, JSON.stringify(exp));
+      } catch (cause) {
+        if ((cause as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+          throw new StudioError('E_EXPERIMENT_EXISTS', `experiment ${exp.key} already exists`, { cause });
+        }
+        throw cause;
+      }
+    },
+    async getExperiment(team, key) {
+      const row = q.getExp.get(team, key) as Row | undefined;
+      return row ? (JSON.parse(row.data as string) as ExperimentRecord) : null;
+    },
+    async updateExperiment(team, key, patch, fromStatuses) {
+      return update.immediate(team, key, patch, fromStatuses);
+    },
+    async listExperiments(team, query: ExperimentListQuery) {
+      const limit = Math.min(Math.max(query.limit ?? 1000, 1), 10_000);
+      const rows = (query.project ? q.listExpProject.all(team, query.project, limit) : q.listExp.all(team, limit)) as Row[];
+      return rows.map((r) => JSON.parse(r.data as string) as ExperimentRecord);
+    },
+    async commitVersion(input) {
+      return commit.immediate(input);
+    },
+    async getVersion(team, experiment, tag, version) {
+      let v = version;
+      if (v === undefined) {
+        const art = q.getArtifact.get(team, experiment, tag) as Row | undefined;
+        if (!art) return null;
+        v = art.latest_version as number;
+      }
+      const row = q.getVersion.get(team, experiment, tag, v) as Row | undefined;
+      return row ? toVersion(row) : null;
+    },
+    async listArtifacts(team, experiment) {
+      return (q.listArtifacts.all(team, experiment) as Row[]).map(toArtifact);
+    },
+    async listVersions(team, experiment, tag) {
+      return (q.listVersions.all(team, experiment, tag) as Row[]).map(toVersion);
+    },
+    async findBlobs(team, sha256s) {
+      const found = new Map<string, BlobRecord>();
+      // One read transaction so a large batch sees one snapshot and costs one lock.
+      db.transaction(() => {
+        for (const sha of sha256s) {
+          const r = q.getBlob.get(team, sha) as Row | undefined;
+          if (r) found.set(sha, { sha256: sha, size: r.size as number, verified: r.verified === 1 });
+        }
+      })();
+      return found;
+    },
+    async putBlobs(team, blobs) {
+      putBlobs.immediate(team, blobs, new Date().toISOString());
+    },
+    async putUser(user: UserRecord) {
+      q.putUser.run(user.id, user.name, user.createdAt);
+    },
+    async getUser(id) {
+      const r = q.getUser.get(id) as Row | undefined;
+      return r ? { id: r.id as string, name: r.name as string, createdAt: r.created_at as string } : null;
+    },
+    async putToken(t) {
+      q.putToken.run(t.id, t.userId, t.hash, t.kind, JSON.stringify(t.scopes), t.createdAt, t.expiresAt, t.revokedAt);
+    },
+    async getTokenByHash(hash) {
+      const r = q.getTokenByHash.get(hash) as Row | undefined;
+      return r ? toToken(r) : null;
+    },
+    async revokeToken(id, at) {
+      q.revokeToken.run(at, id);
+    },
+    async setMembership(team, userId, role: Role | null) {
+      if (role === null) q.delMember.run(team, userId);
+      else q.setMember.run(team, userId, role);
+    },
+    async getMemberships(userId) {
+      const out: Record<string, Role> = {};
+      for (const r of q.getMembers.all(userId) as Row[]) out[r.team as string] = r.role as Role;
+      return out;
+    },
+    close() {
+      db.close();
+    },
+  };
+}

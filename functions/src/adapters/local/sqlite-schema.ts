@@ -1,0 +1,41 @@
+/** Schema of the embedded metadata database; bump SCHEMA_VERSION with a migration when it changes. */
+export const SCHEMA_VERSION = 1;
+
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS experiments (
+  team TEXT NOT NULL, key TEXT NOT NULL, project TEXT, status TEXT NOT NULL, created_at TEXT NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (team, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS experiments_by_time ON experiments (team, created_at DESC);
+CREATE INDEX IF NOT EXISTS experiments_by_project ON experiments (team, project, created_at DESC);
+
+CREATE TABLE IF NOT EXISTS artifacts (
+  team TEXT NOT NULL, experiment TEXT NOT NULL, tag TEXT NOT NULL, mutable INTEGER NOT NULL,
+  latest_version INTEGER NOT NULL, latest_digest TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (team, experiment, tag)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS versions (
+  team TEXT NOT NULL, experiment TEXT NOT NULL, tag TEXT NOT NULL, version INTEGER NOT NULL,
+  digest TEXT NOT NULL, manifest_sha256 TEXT NOT NULL, files INTEGER NOT NULL, bytes INTEGER NOT NULL,
+  stats TEXT NOT NULL, created_by TEXT NOT NULL, created_at TEXT NOT NULL,
+  PRIMARY KEY (team, experiment, tag, version)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS blobs (
+  team TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, verified INTEGER NOT NULL, created_at TEXT NOT NULL,
+  PRIMARY KEY (team, sha256)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS tokens (
+  id TEXT PRIMARY KEY, user_id TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, scopes TEXT NOT NULL,
+  created_at TEXT NOT NULL, expires_at TEXT, revoked_at TEXT
+);
+
+CREATE TABLE IF NOT EXISTS memberships (
+  team TEXT NOT NULL, user_id TEXT NOT NULL, role TEXT NOT NULL, PRIMARY KEY (team, user_id)
+) WITHOUT ROWID;
+`;

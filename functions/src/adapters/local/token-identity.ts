@@ -1,0 +1,27 @@
+import { StudioError } from '../../core/errors.ts';
+import type { Principal } from '../../core/model.ts';
+import type { Identity, MetadataStore } from '../../core/ports.ts';
+import { TOKEN_RE, hashToken } from '../../core/tokens.ts';
+
+/** Identity from hashed bearer tokens kept in the metadata store (local default; also PATs in a deployment). */
+export function createTokenIdentity(meta: MetadataStore, now: () => Date = () => new Date()): Identity {
+  return {
+    async authenticate(bearer) {
+      if (!bearer) throw new StudioError('E_UNAUTHENTICATED', 'missing bearer token');
+      if (!TOKEN_RE.test(bearer)) throw new StudioError('E_UNAUTHENTICATED', 'malformed bearer token');
+      const t = await meta.getTokenByHash(hashToken(bearer));
+      if (!t || t.revokedAt) throw new StudioError('E_UNAUTHENTICATED', 'unknown or revoked token');
+      if (t.expiresAt && Date.parse(t.expiresAt) <= now().getTime()) {
+        throw new StudioError('E_TOKEN_EXPIRED', 'token has expired');
+      }
+      const principal: Principal = {
+        userId: t.userId,
+        tokenId: t.id,
+        kind: t.kind,
+        scopes: t.scopes,
+        teams: await meta.getMemberships(t.userId),
+      };
+      return principal;
+    },
+  };
+}

@@ -1,0 +1,164 @@
+import type { z } from 'zod';
+import { commitVersion, getVersion, planUpload, signDownloads } from '../core/artifacts.ts';
+import { resolveTeam } from '../core/authz.ts';
+import type { CoreDeps } from '../core/context.ts';
+import { StudioError } from '../core/errors.ts';
+import { createExperiment, finishExperiment, listExperiments, showExperiment } from '../core/experiments.ts';
+import type { Principal } from '../core/model.ts';
+import { errorResponse, json } from './respond.ts';
+import { commitVersionBody, createExperimentBody, downloadBody, finishExperimentBody, planUploadBody } from './schemas.ts';
+
+/** Largest JSON body accepted (a 100k-file manifest is ~15 MB). */
+const MAX_BODY_BYTES = 64 << 20;
+
+interface Ctx {
+  deps: CoreDeps;
+  principal: Principal;
+  team: string;
+  req: Request;
+  url: URL;
+  params: string[];
+}
+
+type Route = { method: string; pattern: RegExp; run: (c: Ctx) => Promise<Response> };
+
+const SEG = '([^/]+)';
+const EXP = `/v1/experiments/${SEG}`;
+const ART = `${EXP}/artifacts/${SEG}`;
+
+async function readBody<T extends z.ZodType>(req: Request, schema: T): Promise<z.output<T>> {
+  const len = Number(req.headers.get('content-length') ?? 0);
+  if (len > MAX_BODY_BYTES) throw new StudioError('E_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes`);
+  const text = await req.text();
+  if (text.length > MAX_BODY_BYTES) throw new StudioError('E_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes`);
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (cause) {
+    throw new StudioError('E_BAD_JSON', 'request body is not valid JSON', { cause });
+  }
+  const r = schema.safeParse(data);
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    throw new StudioError('E_BAD_REQUEST', `invalid body at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
+  }
+  return r.data;
+}
+
+function versionParam(s: string): number | undefined {
+  if (s === 'latest') return undefined;
+  const n = Number(s);
+  if (!Number.isSafeInteger(n) || n < 1) throw new StudioError('E_BAD_REQUEST', `invalid version "${s}"`);
+  return n;
+}
+
+const p = (c: Ctx, i: number) => c.params[i] as string;
+
+const ROUTES: Route[] = [
+  {
+    method: 'GET',
+    pattern: /^\/v1\/whoami$/,
+    run: async (c) => json(200, { principal: c.principal, team: c.team }),
+  },
+  {
+    method: 'POST',
+    pattern: /^\/v1\/experiments$/,
+    run: async (c) => {
+      const body = await readBody(c.req, createExperimentBody);
+      const r = await createExperiment(c.deps, c.principal, c.team, body);
+      return json(r.resumed ? 200 : 201, r);
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/v1\/experiments$/,
+    run: async (c) => {
+      const project = c.url.searchParams.get('project') ?? undefined;
+      const limit = c.url.searchParams.has('limit') ? Number(c.url.searchParams.get('limit')) : undefined;
+      if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
+        throw new StudioError('E_BAD_REQUEST', 'limit must be a positive integer');
+      }
+      return json(200, { experiments: await listExperiments(c.deps, c.principal, c.team, { project, limit }) });
+    },
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^${EXP}$`),
+    run: async (c) => json(200, await showExperiment(c.deps, c.principal, c.team, p(c, 0))),
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^${EXP}/finish$`),
+    run: async (c) => {
+      const body = await readBody(c.req, finishExperimentBody);
+      return json(200, { experiment: await finishExperiment(c.deps, c.principal, c.team, p(c, 0), body) });
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^${ART}/uploads$`),
+    run: async (c) => {
+      const body = await readBody(c.req, planUploadBody);
+      return json(200, await planUpload(c.deps, c.principal, c.team, p(c, 0), p(c, 1), body.blobs));
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^${ART}/versions$`),
+    run: async (c) => {
+      const body = await readBody(c.req, commitVersionBody);
+      const r = await commitVersion(c.deps, c.principal, c.team, p(c, 0), p(c, 1), body);
+      return json(r.created ? 201 : 200, r);
+    },
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^${ART}/versions/${SEG}$`),
+    run: async (c) => {
+      const version = await getVersion(c.deps, c.principal, c.team, p(c, 0), p(c, 1), versionParam(p(c, 2)));
+      return json(200, { version });
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^${ART}/versions/${SEG}/downloads$`),
+    run: async (c) => {
+      const body = await readBody(c.req, downloadBody);
+      const v = versionParam(p(c, 2));
+      if (v === undefined) throw new StudioError('E_BAD_REQUEST', 'downloads need a fixed version, not latest');
+      return json(200, { blobs: await signDownloads(c.deps, c.principal, c.team, p(c, 0), p(c, 1), v, body.sha256s) });
+    },
+  },
+];
+
+export interface HandlerOptions {
+  log?: (msg: string, err: unknown) => void;
+}
+
+/** The v1 API as one function on web-standard Request/Response; hosts only adapt transport. */
+export function createApiHandler(deps: CoreDeps, opts: HandlerOptions = {}): (req: Request) => Promise<Response> {
+  return async (req) => {
+    try {
+      const url = new URL(req.url);
+      let pathMatched = false;
+      for (const route of ROUTES) {
+        const m = route.pattern.exec(url.pathname);
+        if (!m) continue;
+        pathMatched = true;
+        if (route.method !== req.method) continue;
+        // Authenticate before anything else is looked at, so an anonymous caller learns nothing.
+        const auth = req.headers.get('authorization');
+        const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+        if (auth && bearer === undefined) throw new StudioError('E_UNAUTHENTICATED', 'authorization must be a Bearer token');
+        const principal = await deps.identity.authenticate(bearer);
+        const team = resolveTeam(principal, req.headers.get('x-studio-team'));
+        const params = m.slice(1).map((s) => decodeURIComponent(s));
+        return await route.run({ deps, principal, team, req, url, params });
+      }
+      if (pathMatched) throw new StudioError('E_BAD_REQUEST', `method ${req.method} not allowed on ${url.pathname}`);
+      throw new StudioError('E_NOT_FOUND', `no route ${req.method} ${url.pathname}`);
+    } catch (err) {
+      return errorResponse(err, opts.log);
+    }
+  };
+}

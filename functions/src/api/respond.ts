@@ -1,0 +1,19 @@
+import { isStudioError } from '../core/errors.ts';
+import { HTTP_STATUS } from './error-table.ts';
+import type { ErrorBody } from './wire.ts';
+
+export function json(status: number, body: unknown): Response {
+  return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+}
+
+/** Turns any thrown value into an ErrorBody response; unknown errors become E_INTERNAL without internals. */
+export function errorResponse(err: unknown, log?: (msg: string, err: unknown) => void): Response {
+  if (isStudioError(err)) {
+    const body: ErrorBody = { error: { code: err.code, message: err.message } };
+    if (err.details) body.error.details = err.details;
+    return json(HTTP_STATUS[err.code], body);
+  }
+  log?.('unhandled error', err);
+  const body: ErrorBody = { error: { code: 'E_INTERNAL', message: 'internal error' } };
+  return json(500, body);
+}

@@ -1,0 +1,190 @@
+import { createHash } from 'node:crypto';
+import type { PlanUploadResponse } from '../api/wire.ts';
+import { LIMITS } from '../api/schemas.ts';
+import { requireRole } from './authz.ts';
+import type { CoreDeps } from './context.ts';
+import { StudioError } from './errors.ts';
+import { blobKey } from './keys.ts';
+import { type Manifest, manifestDigest, manifestTotals, parseManifest } from './manifest.ts';
+import type { CaptureStats, Principal, VersionRecord, VersionWithManifest } from './model.ts';
+import { assertExperimentKey, assertTag } from './names.ts';
+import type { SignedRequest } from './ports.ts';
+
+const PACK_MAX_MEMBERS = 4096;
+
+async function requireWritableExperiment(deps: CoreDeps, team: string, key: string): Promise<void> {
+  assertExperimentKey(key);
+  const exp = await deps.meta.getExperiment(team, key);
+  if (!exp) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
+  if (exp.status !== 'running' && exp.status !== 'queued') {
+    throw new StudioError('E_CONFLICT', `experiment ${key} is ${exp.status}; its artifacts can no longer change`);
+  }
+}
+
+function expiry(deps: CoreDeps): Date {
+  return new Date(deps.now().getTime() + deps.urlTtlSeconds * 1000);
+}
+
+/** Answers which blobs the team lacks, with signed upload requests for exactly those. */
+export async function planUpload(
+  deps: CoreDeps,
+  p: Principal,
+  team: string,
+  key: string,
+  tag: string,
+  blobs: { sha256: string; size: number }[],
+): Promise<PlanUploadResponse> {
+  requireRole(p, team, 'editor');
+  assertTag(tag);
+  await requireWritableExperiment(deps, team, key);
+  const unique = new Map(blobs.map((b) => [b.sha256, b.size]));
+  const have = await deps.meta.findBlobs(team, [...unique.keys()]);
+  const missing = [...unique].filter(([sha]) => !have.has(sha)).map(([sha256, size]) => ({ sha256, size }));
+  const expiresAt = expiry(deps);
+  const out: PlanUploadResponse = { uploads: [], packs: [], present: unique.size - missing.length };
+  const signPack = deps.blobs.signPackUpload?.bind(deps.blobs);
+  let pack: { sha256: string; size: number }[] = [];
+  let packBytes = 0;
+  const flush = async () => {
+    if (pack.length === 0 || !signPack) return;
+    const request = await signPack(
+      pack.map((m) => ({ key: blobKey(team, m.sha256), size: m.size, sha256: m.sha256 })),
+      expiresAt,
+    );
+    out.packs.push({ members: pack, request });
+    pack = [];
+    packBytes = 0;
+  };
+  for (const b of missing) {
+    if (signPack && b.size <= LIMITS.packMaxBlobSize) {
+      pack.push(b);
+      packBytes += b.size;
+      if (pack.length >= PACK_MAX_MEMBERS || packBytes >= LIMITS.packMaxBytes) await flush();
+    } else {
+      const request = await deps.blobs.signUpload(blobKey(team, b.sha256), { ...b, expiresAt });
+      out.uploads.push({ ...b, request });
+    }
+  }
+  await flush();
+  return out;
+}
+
+/** Confirms every blob of the manifest is stored (recording ones the store has but metadata lacks). */
+async function requireBlobs(deps: CoreDeps, team: string, m: Manifest): Promise<void> {
+  const sizes = new Map(m.files.map((f) => [f.sha256, f.size]));
+  const known = await deps.meta.findBlobs(team, [...sizes.keys()]);
+  const unknown = [...sizes].filter(([sha]) => !known.has(sha));
+  for (const [sha, rec] of known) {
+    if (rec.size !== sizes.get(sha)) throw new StudioError('E_SIZE_MISMATCH', `blob ${sha} has size ${rec.size}`);
+  }
+  const found: { sha256: string; size: number; verified: boolean }[] = [];
+  const missing: string[] = [];
+  for (let i = 0; i < unknown.length; i += 64) {
+    await Promise.all(
+      unknown.slice(i, i + 64).map(async ([sha, size]) => {
+        const s = await deps.blobs.stat(blobKey(team, sha));
+        if (s && s.size === size) found.push({ sha256: sha, size, verified: deps.blobs.verifiesOnUpload });
+        else missing.push(sha);
+      }),
+    );
+  }
+  if (found.length) await deps.meta.putBlobs(team, found);
+  if (missing.length) {
+    throw new StudioError('E_BLOB_MISSING', `${missing.length} blob(s) of this version were never uploaded`, {
+      details: { missing: missing.slice(0, 20) },
+    });
+  }
+}
+
+/**
+ * Commits a version atomically once every blob is present and verified. Returns created=false (and the existing
+ * version) when nothing changed since the latest version.
+ */
+export async function commitVersion(
+  deps: CoreDeps,
+  p: Principal,
+  team: string,
+  key: string,
+  tag: string,
+  body: { mutable: boolean; manifest: unknown; stats: CaptureStats },
+): Promise<{ version: VersionRecord; created: boolean }> {
+  requireRole(p, team, 'editor');
+  assertTag(tag);
+  const manifest = parseManifest(body.manifest);
+  await requireWritableExperiment(deps, team, key);
+  await requireBlobs(deps, team, manifest);
+  const json = Buffer.from(JSON.stringify(manifest));
+  const manifestSha256 = createHash('sha256').update(json).digest('hex');
+  const mkey = blobKey(team, manifestSha256);
+  if (!(await deps.blobs.stat(mkey))) await deps.blobs.put(mkey, json, 'application/json');
+  await deps.meta.putBlobs(team, [{ sha256: manifestSha256, size: json.length, verified: true }]);
+  const totals = manifestTotals(manifest);
+  return deps.meta.commitVersion({
+    team,
+    experiment: key,
+    tag,
+    mutable: body.mutable,
+    digest: manifestDigest(manifest),
+    manifestSha256,
+    files: totals.files,
+    bytes: totals.bytes,
+    stats: body.stats,
+    createdBy: p.userId,
+    createdAt: deps.now().toISOString(),
+  });
+}
+
+// Manifests are immutable and content-addressed, so a process-wide cache can never be stale.
+const manifestCache = new Map<string, Manifest>();
+
+async function loadManifest(deps: CoreDeps, team: string, sha256: string): Promise<Manifest> {
+  const cacheKey = `${team}/${sha256}`;
+  const hit = manifestCache.get(cacheKey);
+  if (hit) return hit;
+  const m = JSON.parse(Buffer.from(await deps.blobs.get(blobKey(team, sha256))).toString('utf8')) as Manifest;
+  if (manifestCache.size > 64) manifestCache.delete(manifestCache.keys().next().value as string);
+  manifestCache.set(cacheKey, m);
+  return m;
+}
+
+export async function getVersion(
+  deps: CoreDeps,
+  p: Principal,
+  team: string,
+  key: string,
+  tag: string,
+  version: number | undefined,
+): Promise<VersionWithManifest> {
+  requireRole(p, team, 'viewer');
+  assertExperimentKey(key);
+  assertTag(tag);
+  const v = await deps.meta.getVersion(team, key, tag, version);
+  if (!v) {
+    const exp = await deps.meta.getExperiment(team, key);
+    if (!exp) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
+    throw new StudioError('E_NOT_FOUND', `artifact ${key}/${tag}${version ? `@${version}` : ''} not found`);
+  }
+  return { ...v, manifest: await loadManifest(deps, team, v.manifestSha256) };
+}
+
+/** Signs downloads only for blobs the version references, so a known hash alone grants nothing. */
+export async function signDownloads(
+  deps: CoreDeps,
+  p: Principal,
+  team: string,
+  key: string,
+  tag: string,
+  version: number,
+  sha256s: string[],
+): Promise<{ sha256: string; size: number; request: SignedRequest }[]> {
+  const v = await getVersion(deps, p, team, key, tag, version);
+  const sizes = new Map(v.manifest.files.map((f) => [f.sha256, f.size]));
+  const expiresAt = expiry(deps);
+  const out: { sha256: string; size: number; request: SignedRequest }[] = [];
+  for (const sha of new Set(sha256s)) {
+    const size = sizes.get(sha);
+    if (size === undefined) throw new StudioError('E_FORBIDDEN', `blob ${sha} is not part of ${key}/${tag}@${version}`);
+    out.push({ sha256: sha, size, request: await deps.blobs.signDownload(blobKey(team, sha), expiresAt) });
+  }
+  return out;
+}

@@ -1,0 +1,93 @@
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { parseBlobKey } from '../../adapters/local/disk-blob-store.ts';
+import { type LocalBackend, openLocalBackend } from '../../adapters/local/local-backend.ts';
+import { errorResponse } from '../../api/respond.ts';
+import { createApiHandler } from '../../api/handler.ts';
+import { handleStorage } from './storage-routes.ts';
+
+export interface LocalServer {
+  url: string;
+  backend: LocalBackend;
+  close(): Promise<void>;
+}
+
+export interface LocalServerOptions {
+  home: string;
+  port?: number;
+  host?: string;
+  urlTtlSeconds?: number;
+  log?: (msg: string, err: unknown) => void;
+}
+
+/** The local host: the v1 API handler plus the blob store's signed URLs, on node:http (127.0.0.1 by default). */
+export async function startLocalServer(opts: LocalServerOptions): Promise<LocalServer> {
+  let baseUrl = '';
+  const backend = openLocalBackend(opts.home, { publicUrl: () => baseUrl, urlTtlSeconds: opts.urlTtlSeconds });
+  const handler = createApiHandler(backend.deps, { log: opts.log });
+  const onStored = async (key: string, size: number, sha256: string) => {
+    const parsed = parseBlobKey(key);
+    if (parsed) await backend.deps.meta.putBlobs(parsed.team, [{ sha256, size, verified: true }]);
+  };
+
+  const server: Server = createServer((req, res) => {
+    void route(req, res).catch((err) => sendWeb(res, errorResponse(err, opts.log)).catch(() => res.destroy()));
+  });
+  server.keepAliveTimeout = 30_000;
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', baseUrl);
+    if (url.pathname.startsWith('/storage')) {
+      try {
+        await handleStorage(backend.blobs, req, res, url, onStored);
+      } catch (err) {
+        req.resume(); // drain so the connection can be reused
+        throw err;
+      }
+      return;
+    }
+    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+    const request = new Request(url, {
+      method: req.method,
+      headers: req.headers as Record<string, string>,
+      body: hasBody ? (Readable.toWeb(req) as ReadableStream) : undefined,
+      duplex: 'half',
+    } as RequestInit);
+    await sendWeb(res, await handler(request));
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  baseUrl = `http://${host}:${addr.port}`;
+  return {
+    url: baseUrl,
+    backend,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => {
+          backend.close();
+          resolve();
+        });
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function sendWeb(res: ServerResponse, r: Response): Promise<void> {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = Buffer.from(await r.arrayBuffer());
+  const headers: Record<string, string | number> = { 'content-length': body.length };
+  r.headers.forEach((v, k) => {
+    headers[k] = v;
+  });
+  res.writeHead(r.status, headers);
+  res.end(body);
+}

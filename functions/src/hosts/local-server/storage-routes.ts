@@ -1,0 +1,124 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { StudioError } from '../../core/errors.ts';
+import type { DiskBlobStore } from '../../adapters/local/disk-blob-store.ts';
+import { verifySigned } from '../../adapters/local/hmac-signer.ts';
+
+export type OnStored = (key: string, size: number, sha256: string) => Promise<void>;
+
+/** Serves the local blob store's signed URLs: PUT/GET /storage/<key>, PUT /storage-pack/<digest>. */
+export async function handleStorage(
+  store: DiskBlobStore,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  onStored: OnStored,
+): Promise<void> {
+  const now = Math.floor(Date.now() / 1000);
+  const method = req.method ?? 'GET';
+  if (url.pathname.startsWith('/storage-pack/')) {
+    const bound = verifySigned(store.secret, method, url.pathname, url.searchParams, ['size'], now);
+    const digest = url.pathname.slice('/storage-pack/'.length);
+    await receivePack(store, req, digest, Number(bound.size), onStored);
+    return reply(res, 201, { stored: true });
+  }
+  const key = decodeURIComponent(url.pathname.slice('/storage/'.length));
+  if (method === 'PUT') {
+    const bound = verifySigned(store.secret, method, url.pathname, url.searchParams, ['size', 'sha256'], now);
+    const size = Number(bound.size);
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) !== size) {
+      throw new StudioError('E_SIZE_MISMATCH', `content-length ${declared} differs from the signed size ${size}`);
+    }
+    await store.writeVerified(key, req, size, bound.sha256 as string);
+    await onStored(key, size, bound.sha256 as string);
+    return reply(res, 201, { stored: true });
+  }
+  if (method === 'GET') {
+    verifySigned(store.secret, method, url.pathname, url.searchParams, [], now);
+    const file = store.fileOf(key);
+    let size: number;
+    try {
+      size = (await stat(file)).size;
+    } catch (cause) {
+      throw new StudioError('E_NOT_FOUND', 'object not found', { cause });
+    }
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
+    await new Promise<void>((resolve, reject) => {
+      const rs = createReadStream(file, { highWaterMark: 1 << 20 });
+      rs.on('error', reject);
+      res.on('close', resolve);
+      rs.pipe(res);
+    });
+    return;
+  }
+  throw new StudioError('E_BAD_REQUEST', `method ${method} not allowed on storage`);
+}
+
+async function receivePack(
+  store: DiskBlobStore,
+  req: IncomingMessage,
+  digest: string,
+  total: number,
+  onStored: OnStored,
+): Promise<void> {
+  if (!/^[0-9a-f]{64}$/.test(digest)) throw new StudioError('E_BAD_SIGNATURE', 'bad pack id');
+  let members: { key: string; size: number; sha256: string }[];
+  try {
+    members = JSON.parse(Buffer.from(await store.get(`.packs/${digest}.json`)).toString('utf8'));
+  } catch (cause) {
+    throw new StudioError('E_NOT_FOUND', 'pack description not found (expired or already used)', { cause });
+  }
+  const reader = new ByteReader(req[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>);
+  let received = 0;
+  for (const m of members) {
+    await store.writeVerified(m.key, reader.take(m.size), m.size, m.sha256);
+    received += m.size;
+    await onStored(m.key, m.size, m.sha256);
+  }
+  if (received !== total || !(await reader.atEnd())) {
+    throw new StudioError('E_SIZE_MISMATCH', 'pack body is longer than its members');
+  }
+  await store.delete(`.packs/${digest}.json`);
+}
+
+/** Hands out exact-length slices of a byte stream. */
+class ByteReader {
+  private pending: Uint8Array | undefined;
+  constructor(private readonly it: AsyncIterator<Uint8Array>) {}
+
+  async *take(n: number): AsyncGenerator<Uint8Array> {
+    let left = n;
+    while (left > 0) {
+      let chunk = this.pending;
+      this.pending = undefined;
+      if (!chunk) {
+        const r = await this.it.next();
+        if (r.done) return; // short body: writeVerified reports the size mismatch
+        chunk = r.value;
+      }
+      if (chunk.length > left) {
+        this.pending = chunk.subarray(left);
+        chunk = chunk.subarray(0, left);
+      }
+      left -= chunk.length;
+      yield chunk;
+    }
+  }
+
+  async atEnd(): Promise<boolean> {
+    if (this.pending && this.pending.length > 0) return false;
+    for (;;) {
+      const r = await this.it.next();
+      if (r.done) return true;
+      if (r.value.length > 0) return false;
+    }
+  }
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
