@@ -12,7 +12,13 @@ export function assertExperimentKey(key: string): string {
   return key;
 }
 
+/** Reserved because STUDIOML_ARTIFACT_MAPPING names the mapping file in Studio's script contract. */
+const RESERVED_TAGS = new Set(['mapping']);
+
 export function assertTag(tag: string): string {
+  if (RESERVED_TAGS.has(tag.toLowerCase())) {
+    throw new StudioError('E_BAD_TAG', `tag "${tag}" is reserved`);
+  }
   if (!TAG_RE.test(tag)) {
     throw new StudioError('E_BAD_TAG', `invalid tag "${tag}": use letters, digits, '_' or '-' (max 64, no '/' or '.')`);
   }
