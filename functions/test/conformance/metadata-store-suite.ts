@@ -1,0 +1,377 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { MetadataStore } from '../../src/core/ports.ts';
+import { at, commit, expectCode, experiment, sha256, token, uid, user } from './fixtures.ts';
+
+export interface MetadataStoreHarness {
+  store: MetadataStore;
+  cleanup(): Promise<void>;
+  /** Optional second handle on the same data (another connection or client); concurrency tests then use both. */
+  another?(): Promise<MetadataStore>;
+}
+
+export interface MetadataStoreSuiteOptions {
+  name: string;
+  /** A fresh store per test (it may share a backend: every test uses its own team, user and token ids). */
+  make: () => Promise<MetadataStoreHarness>;
+}
+
+/** The MetadataStore port contract (see core/ports.ts), run against every adapter. */
+export function testMetadataStore(opts: MetadataStoreSuiteOptions): void {
+  describe(`MetadataStore conformance: ${opts.name}`, () => {
+    let h: MetadataStoreHarness;
+    let store: MetadataStore;
+    let team: string;
+    let other: string;
+
+    beforeEach(async () => {
+      h = await opts.make();
+      store = h.store;
+      team = uid('team-a');
+      other = uid('team-b');
+    });
+    afterEach(async () => {
+      await h.cleanup();
+    });
+
+    describe('experiments', () => {
+      it('createExperiment then getExperiment returns the same record; unknown keys give null', async () => {
+        const exp = experiment(team, 'exp-1', {
+          project: 'proj',
+          warnings: ['out: a.bin: unreadable'],
+          lineage: [{ as: 'data', experiment: 'exp-0', tag: 'out', version: 2 }],
+        });
+        await store.createExperiment(exp);
+        expect(await store.getExperiment(team, 'exp-1')).toEqual(exp);
+        expect(await store.getExperiment(team, 'nope')).toBeNull();
+      });
+
+      it('E_EXPERIMENT_EXISTS on a duplicate key; the original stays untouched', async () => {
+        const exp = experiment(team, 'dup', { command: ['first'] });
+        await store.createExperiment(exp);
+        await expectCode(
+          store.createExperiment(experiment(team, 'dup', { command: ['second'] })),
+          'E_EXPERIMENT_EXISTS',
+        );
+        expect(await store.getExperiment(team, 'dup')).toEqual(exp);
+      });
+
+      it('concurrent creates of one key: exactly one wins', async () => {
+        const results = await Promise.allSettled(
+          Array.from({ length: 8 }, (_, i) => store.createExperiment(experiment(team, 'race', { command: [`c${i}`] }))),
+        );
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of results) {
+          if (r.status === 'rejected') expect((r.reason as { code?: string }).code).toBe('E_EXPERIMENT_EXISTS');
+        }
+      });
+
+      it('teams are isolated: same key in two teams, invisible across', async () => {
+        await store.createExperiment(experiment(team, 'shared', { command: ['a'] }));
+        expect(await store.getExperiment(other, 'shared')).toBeNull();
+        await store.createExperiment(experiment(other, 'shared', { command: ['b'] }));
+        expect((await store.getExperiment(team, 'shared'))?.command).toEqual(['a']);
+        expect((await store.getExperiment(other, 'shared'))?.command).toEqual(['b']);
+        await expectCode(store.updateExperiment(uid('team-c'), 'shared', { status: 'running' }), 'E_NOT_FOUND');
+      });
+
+      it('updateExperiment applies a patch and returns the merged record', async () => {
+        await store.createExperiment(experiment(team, 'upd'));
+        const updated = await store.updateExperiment(team, 'upd', {
+          status: 'finished',
+          exitCode: 0,
+          finishedAt: at(60),
+          warnings: ['w'],
+        });
+        expect(updated).toEqual(
+          experiment(team, 'upd', { status: 'finished', exitCode: 0, finishedAt: at(60), warnings: ['w'] }),
+        );
+        expect(await store.getExperiment(team, 'upd')).toEqual(updated);
+      });
+
+      it('updateExperiment with a status precondition: passes when met, E_CONFLICT (nothing written) when not', async () => {
+        await store.createExperiment(experiment(team, 'pre'));
+        const running = await store.updateExperiment(team, 'pre', { status: 'running', startedAt: at(1) }, ['queued']);
+        expect(running.status).toBe('running');
+        await expectCode(store.updateExperiment(team, 'pre', { status: 'lost', host: 'x' }, ['queued']), 'E_CONFLICT');
+        expect(await store.getExperiment(team, 'pre')).toEqual(running);
+        const done = await store.updateExperiment(team, 'pre', { status: 'finished' }, ['queued', 'running']);
+        expect(done.status).toBe('finished');
+      });
+
+      it('concurrent transitions with one precondition: exactly one succeeds', async () => {
+        await store.createExperiment(experiment(team, 'lease'));
+        const second = h.another ? await h.another() : store;
+        const results = await Promise.allSettled(
+          Array.from({ length: 10 }, (_, i) =>
+            (i % 2 ? second : store).updateExperiment(team, 'lease', { status: 'running', host: `w${i}` }, ['queued']),
+          ),
+        );
+        const won = results.filter((r) => r.status === 'fulfilled');
+        expect(won).toHaveLength(1);
+        for (const r of results) {
+          if (r.status === 'rejected') expect((r.reason as { code?: string }).code).toBe('E_CONFLICT');
+        }
+        const host = (won[0] as PromiseFulfilledResult<{ host: string | null }>).value.host;
+        expect((await store.getExperiment(team, 'lease'))?.host).toBe(host);
+      });
+
+      it('updateExperiment of a missing experiment throws E_NOT_FOUND', async () => {
+        await expectCode(store.updateExperiment(team, 'ghost', { status: 'running' }), 'E_NOT_FOUND');
+        await expectCode(store.updateExperiment(team, 'ghost', { status: 'running' }, ['queued']), 'E_NOT_FOUND');
+      });
+
+      it('listExperiments is newest first, filters by project, honours limit and the team', async () => {
+        await store.createExperiment(experiment(team, 'e1', { createdAt: at(1), project: 'p1' }));
+        await store.createExperiment(experiment(team, 'e3', { createdAt: at(3), project: 'p2' }));
+        await store.createExperiment(experiment(team, 'e2', { createdAt: at(2), project: 'p1' }));
+        await store.createExperiment(experiment(team, 'e4', { createdAt: at(4) }));
+        await store.createExperiment(experiment(other, 'x1', { createdAt: at(5), project: 'p1' }));
+        const keys = async (q: Parameters<MetadataStore['listExperiments']>[1], t = team) =>
+          (await store.listExperiments(t, q)).map((e) => e.key);
+        expect(await keys({})).toEqual(['e4', 'e3', 'e2', 'e1']);
+        expect(await keys({ project: 'p1' })).toEqual(['e2', 'e1']);
+        expect(await keys({ limit: 2 })).toEqual(['e4', 'e3']);
+        expect(await keys({ project: 'p1', limit: 1 })).toEqual(['e2']);
+        expect(await keys({ project: 'none' })).toEqual([]);
+        expect(await keys({}, other)).toEqual(['x1']);
+        expect(await keys({}, uid('team-c'))).toEqual([]);
+        expect((await store.listExperiments(team, { limit: 1 }))[0]).toEqual(
+          experiment(team, 'e4', { createdAt: at(4) }),
+        );
+      });
+    });
+
+    describe('artifact versions', () => {
+      beforeEach(async () => {
+        await store.createExperiment(experiment(team, 'exp'));
+        await store.createExperiment(experiment(other, 'exp'));
+      });
+
+      it('numbers versions 1, 2, 3 and returns the committed record', async () => {
+        for (const [i, content] of ['a', 'b', 'c'].entries()) {
+          const input = commit(team, 'exp', 'out', content, { createdAt: at(10 + i), files: i + 1, bytes: 100 * i });
+          const r = await store.commitVersion(input);
+          expect(r.created).toBe(true);
+          const { mutable: _m, ...fields } = input;
+          expect(r.version).toEqual({ ...fields, version: i + 1 });
+        }
+      });
+
+      it('the same digest as the latest version returns it with created=false and adds nothing', async () => {
+        const first = await store.commitVersion(commit(team, 'exp', 'out', 'a'));
+        const again = await store.commitVersion(
+          commit(team, 'exp', 'out', 'a', { createdAt: at(99), createdBy: 'u2' }),
+        );
+        expect(again.created).toBe(false);
+        expect(again.version).toEqual(first.version);
+        expect(await store.listVersions(team, 'exp', 'out')).toHaveLength(1);
+      });
+
+      it('content equal to an older (not latest) version makes a new version', async () => {
+        await store.commitVersion(commit(team, 'exp', 'out', 'a'));
+        await store.commitVersion(commit(team, 'exp', 'out', 'b'));
+        const r = await store.commitVersion(commit(team, 'exp', 'out', 'a'));
+        expect(r.created).toBe(true);
+        expect(r.version.version).toBe(3);
+      });
+
+      it('an immutable artifact keeps exactly one version: same digest ok, different digest E_IMMUTABLE', async () => {
+        const first = await store.commitVersion(commit(team, 'exp', 'ws', 'a', { mutable: false }));
+        expect(first).toMatchObject({ created: true, version: { version: 1 } });
+        const same = await store.commitVersion(commit(team, 'exp', 'ws', 'a', { mutable: false }));
+        expect(same).toEqual({ created: false, version: first.version });
+        await expectCode(store.commitVersion(commit(team, 'exp', 'ws', 'b', { mutable: false })), 'E_IMMUTABLE');
+        expect(await store.listVersions(team, 'exp', 'ws')).toEqual([first.version]);
+      });
+
+      it('E_CONFLICT when mutability disagrees with the existing artifact (both directions)', async () => {
+        await store.commitVersion(commit(team, 'exp', 'mut', 'a', { mutable: true }));
+        await expectCode(store.commitVersion(commit(team, 'exp', 'mut', 'b', { mutable: false })), 'E_CONFLICT');
+        await store.commitVersion(commit(team, 'exp', 'imm', 'a', { mutable: false }));
+        await expectCode(store.commitVersion(commit(team, 'exp', 'imm', 'b', { mutable: true })), 'E_CONFLICT');
+        expect(await store.listVersions(team, 'exp', 'mut')).toHaveLength(1);
+        expect((await store.listArtifacts(team, 'exp')).map((a) => [a.tag, a.mutable])).toEqual([
+          ['imm', false],
+          ['mut', true],
+        ]);
+      });
+
+      it('20 concurrent commits of different digests to one tag give versions 1..20 (no lost update)', async () => {
+        const second = h.another ? await h.another() : store;
+        const n = 20;
+        const results = await Promise.all(
+          Array.from({ length: n }, (_, i) =>
+            (i % 2 ? second : store).commitVersion(commit(team, 'exp', 'out', `c${i}`, { createdAt: at(100 + i) })),
+          ),
+        );
+        expect(results.every((r) => r.created)).toBe(true);
+        const numbers = results.map((r) => r.version.version).sort((a, b) => a - b);
+        expect(numbers).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+        const listed = await store.listVersions(team, 'exp', 'out');
+        expect(listed.map((v) => v.version)).toEqual(numbers);
+        // Each returned record is the one stored under its number.
+        const byNumber = new Map(listed.map((v) => [v.version, v.digest]));
+        for (const r of results) expect(byNumber.get(r.version.version)).toBe(r.version.digest);
+        expect(new Set(listed.map((v) => v.digest)).size).toBe(n);
+        expect((await store.getVersion(team, 'exp', 'out'))?.version).toBe(n);
+        expect((await store.listArtifacts(team, 'exp'))[0]?.latestVersion).toBe(n);
+      });
+
+      it('getVersion: latest, fixed, and null for a missing version, tag or experiment', async () => {
+        const v1 = (await store.commitVersion(commit(team, 'exp', 'out', 'a'))).version;
+        const v2 = (await store.commitVersion(commit(team, 'exp', 'out', 'b'))).version;
+        expect(await store.getVersion(team, 'exp', 'out')).toEqual(v2);
+        expect(await store.getVersion(team, 'exp', 'out', 1)).toEqual(v1);
+        expect(await store.getVersion(team, 'exp', 'out', 2)).toEqual(v2);
+        expect(await store.getVersion(team, 'exp', 'out', 3)).toBeNull();
+        expect(await store.getVersion(team, 'exp', 'other')).toBeNull();
+        expect(await store.getVersion(team, 'exp', 'other', 1)).toBeNull();
+        expect(await store.getVersion(team, 'nope', 'out')).toBeNull();
+      });
+
+      it('listArtifacts (by tag) and listVersions (oldest first)', async () => {
+        await store.commitVersion(commit(team, 'exp', 'zeta', 'z', { createdAt: at(20) }));
+        await store.commitVersion(commit(team, 'exp', 'alpha', 'a1', { createdAt: at(21) }));
+        await store.commitVersion(commit(team, 'exp', 'alpha', 'a2', { createdAt: at(22) }));
+        await store.commitVersion(commit(team, 'exp', 'ws', 'w', { mutable: false, createdAt: at(23) }));
+        const arts = await store.listArtifacts(team, 'exp');
+        expect(arts.map((a) => a.tag)).toEqual(['alpha', 'ws', 'zeta']);
+        expect(arts[0]).toMatchObject({ team, experiment: 'exp', tag: 'alpha', mutable: true, latestVersion: 2 });
+        expect(arts[1]).toMatchObject({ tag: 'ws', mutable: false, latestVersion: 1 });
+        expect(Date.parse(arts[0]?.createdAt ?? '')).not.toBeNaN();
+        expect(Date.parse(arts[0]?.updatedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(arts[0]?.createdAt ?? ''));
+        const versions = await store.listVersions(team, 'exp', 'alpha');
+        expect(versions.map((v) => [v.version, v.digest])).toEqual([
+          [1, sha256('digest:a1')],
+          [2, sha256('digest:a2')],
+        ]);
+        expect(await store.listVersions(team, 'exp', 'missing')).toEqual([]);
+        expect(await store.listArtifacts(team, 'missing')).toEqual([]);
+      });
+
+      it('teams are isolated: versions, artifacts and numbering are per team', async () => {
+        await store.commitVersion(commit(team, 'exp', 'out', 'a'));
+        await store.commitVersion(commit(team, 'exp', 'out', 'b'));
+        await store.commitVersion(commit(team, 'exp', 'ws', 'w', { mutable: false }));
+        expect(await store.getVersion(other, 'exp', 'out')).toBeNull();
+        expect(await store.getVersion(other, 'exp', 'out', 1)).toBeNull();
+        expect(await store.listArtifacts(other, 'exp')).toEqual([]);
+        expect(await store.listVersions(other, 'exp', 'out')).toEqual([]);
+        // Same tag in the other team starts at 1 and may even differ in mutability.
+        const r = await store.commitVersion(commit(other, 'exp', 'out', 'b', { mutable: false }));
+        expect(r).toMatchObject({ created: true, version: { team: other, version: 1 } });
+        const w = await store.commitVersion(commit(other, 'exp', 'ws', 'other-content', { mutable: false }));
+        expect(w.created).toBe(true);
+        expect((await store.getVersion(team, 'exp', 'out'))?.version).toBe(2);
+      });
+    });
+
+    describe('blobs', () => {
+      const a = sha256('blob a');
+      const b = sha256('blob b');
+      const c = sha256('blob c');
+
+      it('findBlobs returns only recorded blobs; empty input gives an empty map', async () => {
+        await store.putBlobs(team, [
+          { sha256: a, size: 10, verified: false },
+          { sha256: b, size: 20, verified: true },
+        ]);
+        const found = await store.findBlobs(team, [a, b, c]);
+        expect(found.size).toBe(2);
+        expect(found.get(a)).toEqual({ sha256: a, size: 10, verified: false });
+        expect(found.get(b)).toEqual({ sha256: b, size: 20, verified: true });
+        expect(found.has(c)).toBe(false);
+        expect((await store.findBlobs(team, [])).size).toBe(0);
+      });
+
+      it('re-recording is idempotent and only upgrades verified', async () => {
+        await store.putBlobs(team, [{ sha256: a, size: 10, verified: false }]);
+        await store.putBlobs(team, [{ sha256: a, size: 10, verified: false }]);
+        expect((await store.findBlobs(team, [a])).get(a)?.verified).toBe(false);
+        await store.putBlobs(team, [{ sha256: a, size: 10, verified: true }]);
+        expect((await store.findBlobs(team, [a])).get(a)?.verified).toBe(true);
+        await store.putBlobs(team, [{ sha256: a, size: 10, verified: false }]);
+        expect((await store.findBlobs(team, [a])).get(a)).toEqual({ sha256: a, size: 10, verified: true });
+      });
+
+      it('handles a large batch', async () => {
+        const many = Array.from({ length: 1500 }, (_, i) => ({
+          sha256: sha256(`many ${i}`),
+          size: i,
+          verified: i % 2 === 0,
+        }));
+        await store.putBlobs(team, many);
+        const found = await store.findBlobs(team, [...many.map((m) => m.sha256), c]);
+        expect(found.size).toBe(1500);
+        expect(found.get(many[1499]?.sha256 as string)).toEqual(many[1499]);
+      });
+
+      it('teams are isolated: one team never sees another team blobs', async () => {
+        await store.putBlobs(team, [{ sha256: a, size: 10, verified: true }]);
+        expect((await store.findBlobs(other, [a])).size).toBe(0);
+        await store.putBlobs(other, [{ sha256: a, size: 10, verified: false }]);
+        expect((await store.findBlobs(other, [a])).get(a)?.verified).toBe(false);
+        expect((await store.findBlobs(team, [a])).get(a)?.verified).toBe(true);
+      });
+    });
+
+    describe('users, tokens, memberships', () => {
+      it('putUser/getUser round-trip; put again updates; unknown id gives null', async () => {
+        const id = uid('user');
+        await store.putUser(user(id));
+        expect(await store.getUser(id)).toEqual(user(id));
+        await store.putUser(user(id, { name: 'Renamed' }));
+        expect((await store.getUser(id))?.name).toBe('Renamed');
+        expect(await store.getUser(uid('nobody'))).toBeNull();
+      });
+
+      it('putToken/getTokenByHash round-trip; unknown hash gives null', async () => {
+        const u = uid('user');
+        await store.putUser(user(u));
+        const t = token(uid('tok'), u, { kind: 'worker', scopes: ['queue:default', 'read'], expiresAt: at(3600) });
+        await store.putToken(t);
+        expect(await store.getTokenByHash(t.hash)).toEqual(t);
+        expect(await store.getTokenByHash(sha256(uid('unknown')))).toBeNull();
+      });
+
+      it('revokeToken sets revokedAt and leaves other tokens alone', async () => {
+        const u = uid('user');
+        await store.putUser(user(u));
+        const t1 = token(uid('tok'), u);
+        const t2 = token(uid('tok'), u);
+        await store.putToken(t1);
+        await store.putToken(t2);
+        await store.revokeToken(t1.id, at(500));
+        expect(await store.getTokenByHash(t1.hash)).toEqual({ ...t1, revokedAt: at(500) });
+        expect((await store.getTokenByHash(t2.hash))?.revokedAt).toBeNull();
+      });
+
+      it('setMembership sets, changes and (with null) removes a role, per team', async () => {
+        const u = uid('user');
+        await store.putUser(user(u));
+        expect(await store.getMemberships(u)).toEqual({});
+        await store.setMembership(team, u, 'viewer');
+        await store.setMembership(other, u, 'admin');
+        expect(await store.getMemberships(u)).toEqual({ [team]: 'viewer', [other]: 'admin' });
+        await store.setMembership(team, u, 'editor');
+        expect(await store.getMemberships(u)).toEqual({ [team]: 'editor', [other]: 'admin' });
+        await store.setMembership(other, u, null);
+        expect(await store.getMemberships(u)).toEqual({ [team]: 'editor' });
+        await store.setMembership(other, u, null);
+        expect(await store.getMemberships(u)).toEqual({ [team]: 'editor' });
+      });
+
+      it('memberships are per user', async () => {
+        const u1 = uid('user');
+        const u2 = uid('user');
+        await store.putUser(user(u1));
+        await store.putUser(user(u2));
+        await store.setMembership(team, u1, 'admin');
+        expect(await store.getMemberships(u2)).toEqual({});
+        await store.setMembership(team, u2, 'viewer');
+        expect(await store.getMemberships(u1)).toEqual({ [team]: 'admin' });
+        expect(await store.getMemberships(u2)).toEqual({ [team]: 'viewer' });
+      });
+    });
+  });
+}
