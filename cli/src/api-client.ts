@@ -23,6 +23,7 @@ export class ApiClient {
   constructor(
     readonly baseUrl: string,
     private readonly token: string,
+    private readonly team: string | null = null,
   ) {}
 
   whoami(): Promise<WhoAmIResponse> {
@@ -72,6 +73,7 @@ export class ApiClient {
         method,
         headers: {
           authorization: `Bearer ${this.token}`,
+          ...(this.team ? { 'x-studio-team': this.team } : {}),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),

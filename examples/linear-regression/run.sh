@@ -24,6 +24,7 @@ cd "$work"
 
 exp="lr-$(od -An -N4 -tx4 /dev/urandom | tr -d ' \n')"
 
+mkdir -p weights  # a capture path must exist: studio-lite refuses a typo instead of capturing nothing
 echo "== studio-lite run --capture=./weights:weights -e $exp train.py"
 studio_lite run --capture=./weights:weights -e "$exp" train.py | tee train.out
 

@@ -1,0 +1,152 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isStudioError } from '@studio-lite/functions/core/errors.ts';
+import { type FileEntry, type Manifest, sortManifest } from '@studio-lite/functions/core/manifest.ts';
+import pLimit from 'p-limit';
+import { HASH_BUFFER_SIZE, type HashedFile, hashFile, hashFileSync, SYNC_HASH_MAX } from './hash.ts';
+import type { StatCache, StatKey } from './stat-cache.ts';
+import { errCode, type WalkFile, type WalkOptions, type WalkResult, walkFolder } from './walk.ts';
+
+export interface SnapshotOptions extends WalkOptions {
+  /** Files hashed in parallel through the thread pool (large files); default 3. */
+  concurrency?: number;
+  /**
+   * A file modified this close to the start of the capture is not remembered in the stat cache: a second write in
+   * the same timestamp tick would leave its stat unchanged ("racily clean", as git calls it). Default 2000 ms,
+   * enough for file systems with 1–2 s mtime granularity.
+   */
+  racyWindowMs?: number;
+  /** Called after each hashed file with running totals. */
+  onProgress?: (p: { hashedFiles: number; hashedBytes: number }) => void;
+}
+
+export interface SnapshotResult {
+  manifest: Manifest;
+  /** Where to read each blob from for upload (first file with that content). */
+  sources: Map<string, string>;
+  stats: { hashedFiles: number; hashedBytes: number };
+  skipped: string[];
+}
+
+/** How often a file that keeps changing under us is re-read before it is skipped. */
+const CHANGED_ATTEMPTS = 3;
+
+/** Walks `root` and builds its manifest, hashing only files the stat cache does not vouch for. */
+export async function snapshot(
+  root: string,
+  opts: SnapshotOptions,
+  statCache: StatCache | null,
+): Promise<SnapshotResult> {
+  const startedAt = Date.now();
+  return snapshotFromWalk(await walkFolder(root, opts), opts, statCache, startedAt);
+}
+
+/** The hashing half of snapshot, for a walk already done; `startedAt` is when that walk began (epoch ms). */
+export async function snapshotFromWalk(
+  walk: WalkResult,
+  opts: Omit<SnapshotOptions, keyof WalkOptions>,
+  statCache: StatCache | null,
+  startedAt: number,
+): Promise<SnapshotResult> {
+  const racyFrom = startedAt - (opts.racyWindowMs ?? 2000);
+  const skipped = [...walk.skipped];
+  const keys: StatKey[] = walk.files;
+  const cached = statCache?.lookup(keys) ?? [];
+  const entries: (FileEntry | null)[] = new Array(walk.files.length).fill(null);
+  const toStore: (StatKey & { sha256: string })[] = [];
+  const stats = { hashedFiles: 0, hashedBytes: 0 };
+
+  const limit = pLimit(Math.max(1, opts.concurrency ?? 3));
+  const freeBufs: Buffer[] = [];
+  const syncBuf = Buffer.allocUnsafe(SYNC_HASH_MAX);
+  const pending: Promise<void>[] = [];
+  let sinceYield = 0;
+
+  const record = (i: number, f: WalkFile, h: HashedFile): void => {
+    entries[i] = toEntry(f.path, h.sha256, h);
+    stats.hashedFiles++;
+    stats.hashedBytes += h.bytesRead;
+    if (h.mtimeMs < racyFrom)
+      toStore.push({
+        abs: f.abs,
+        size: h.size,
+        mtimeMs: h.mtimeMs,
+        ctimeMs: h.ctimeMs,
+        ino: h.ino,
+        dev: h.dev,
+        sha256: h.sha256,
+      });
+    opts.onProgress?.({ ...stats });
+  };
+  const hashAsync = (i: number, f: WalkFile, attempt: number): Promise<void> =>
+    limit(async () => {
+      const buf = freeBufs.pop() ?? Buffer.allocUnsafe(HASH_BUFFER_SIZE);
+      try {
+        record(i, f, await hashFile(f.abs, buf));
+      } catch (err) {
+        await onHashError(i, f, attempt, err);
+      } finally {
+        freeBufs.push(buf);
+      }
+    });
+  const onHashError = async (i: number, f: WalkFile, attempt: number, err: unknown): Promise<void> => {
+    if (isStudioError(err, 'E_CONFLICT') && err.details?.reason === 'changed' && attempt < CHANGED_ATTEMPTS) {
+      // Give a writer a moment to finish before reading again.
+      await sleep(50 * attempt);
+      return hashAsync(i, f, attempt + 1);
+    }
+    skipped.push(`${f.path}: ${describe(err)}`);
+  };
+
+  for (let i = 0; i < walk.files.length; i++) {
+    const f = walk.files[i] as WalkFile;
+    const sha = cached[i];
+    if (sha !== undefined) {
+      entries[i] = toEntry(f.path, sha, f);
+      continue;
+    }
+    if (f.size > SYNC_HASH_MAX) {
+      pending.push(hashAsync(i, f, 1));
+      continue;
+    }
+    try {
+      record(i, f, hashFileSync(f.abs, syncBuf));
+    } catch (err) {
+      pending.push(onHashError(i, f, 1, err));
+    }
+    sinceYield += f.size + 4096;
+    if (sinceYield > 16 << 20) {
+      // Let the async hashes and the rest of the CLI make progress between runs of small files.
+      sinceYield = 0;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+  await Promise.all(pending);
+
+  if (statCache !== null && toStore.length > 0) statCache.store(toStore);
+
+  const files: FileEntry[] = [];
+  const sources = new Map<string, string>();
+  walk.files.forEach((f, i) => {
+    const e = entries[i];
+    if (e == null) return;
+    files.push(e);
+    if (!sources.has(e.sha256)) sources.set(e.sha256, f.abs);
+  });
+  return { manifest: sortManifest({ files, links: walk.links }), sources, stats, skipped };
+}
+
+function toEntry(path: string, sha256: string, s: { size: number; mode: number; mtimeMs: number }): FileEntry {
+  // Clamp: manifests reject negative mtimes, which pre-1970 files do have.
+  return { path, size: s.size, sha256, mode: s.mode & 0o7777, mtime: Math.max(0, s.mtimeMs) };
+}
+
+function describe(err: unknown): string {
+  if (isStudioError(err, 'E_CONFLICT')) {
+    return err.details?.reason === 'not-regular' ? 'no longer a regular file' : 'kept changing while being read';
+  }
+  const code = errCode(err);
+  if (code === 'ENOENT') return 'disappeared during capture';
+  if (code === 'ELOOP') return 'replaced by a symlink during capture';
+  if (code === 'EACCES' || code === 'EPERM') return `permission denied (${code})`;
+  return `cannot read (${code})`;
+}

@@ -1,0 +1,78 @@
+import { spawn } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { constants } from 'node:os';
+
+export interface ChildResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** A signal the CLI received and forwarded (the run counts as stopped). */
+  stoppedBy: NodeJS.Signals | null;
+}
+
+export interface ChildOptions {
+  command: string;
+  args: string[];
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+  /** File that receives stdout and stderr, interleaved as they arrive. */
+  outputFile: string;
+  /** Echo the script's output to the terminal (always, like Studio; --quiet only silences studio-lite itself). */
+  echo: boolean;
+}
+
+/**
+ * Runs the script in its own process group, tees its output to the terminal and the output file, and forwards
+ * SIGINT/SIGTERM/SIGHUP (a second signal escalates to SIGKILL). Resolves when the script has exited and the output
+ * file is flushed.
+ */
+export function runChild(o: ChildOptions): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const out = createWriteStream(o.outputFile, { flags: 'a' });
+    const child = spawn(o.command, o.args, {
+      cwd: o.cwd,
+      env: o.env,
+      stdio: ['inherit', 'pipe', 'pipe'],
+      detached: true,
+    });
+    let stoppedBy: NodeJS.Signals | null = null;
+    let signals = 0;
+    const forward = (sig: NodeJS.Signals) => {
+      stoppedBy ??= sig;
+      signals += 1;
+      const send = signals > 1 ? 'SIGKILL' : sig;
+      try {
+        if (child.pid) process.kill(-child.pid, send);
+      } catch {
+        // already gone
+      }
+    };
+    const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => {
+      const h = () => forward(s);
+      process.on(s, h);
+      return [s, h] as const;
+    });
+    const tee = (src: NodeJS.ReadableStream, dst: NodeJS.WritableStream) => {
+      src.on('data', (chunk: Buffer) => {
+        out.write(chunk);
+        if (o.echo) dst.write(chunk);
+      });
+    };
+    tee(child.stdout as NodeJS.ReadableStream, process.stdout);
+    tee(child.stderr as NodeJS.ReadableStream, process.stderr);
+    child.on('error', (err) => {
+      for (const [s, h] of handlers) process.off(s, h);
+      out.end(() => reject(err));
+    });
+    child.on('close', (code, signal) => {
+      for (const [s, h] of handlers) process.off(s, h);
+      out.end(() => resolve({ exitCode: code, signal, stoppedBy }));
+    });
+  });
+}
+
+/** Shell convention: 128 + signal number for a script killed by a signal. */
+export function exitCodeFor(r: ChildResult): number {
+  if (r.exitCode !== null) return r.exitCode;
+  const n = r.signal ? constants.signals[r.signal] : undefined;
+  return n ? 128 + n : 1;
+}

@@ -1,0 +1,176 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
+import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { assertExperimentKey } from '@studio-lite/functions/core/names.ts';
+import { type CaptureTarget, Capturer } from '../../artifacts/capture-artifact.ts';
+import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
+import { loadConfig } from '../../config.ts';
+import { connect } from '../../connect.ts';
+import { ExitError } from '../../exit-error.ts';
+import { createLogger } from '../../logger.ts';
+import { scriptEnv } from './artifact-env.ts';
+import { exitCodeFor, runChild } from './child.ts';
+import { gitInfo } from './git-info.ts';
+import { assertUniqueTags, parseCaptureSpec, parseReuseSpec } from './specs.ts';
+
+export interface RunOpts {
+  config?: string;
+  quiet?: boolean;
+  debug?: boolean;
+  capture: string[];
+  captureOnce: string[];
+  reuse: string[];
+  experiment?: string;
+  project?: string;
+  captureInterval?: number;
+  resume?: boolean;
+}
+
+/** Default key: sortable time stamp plus a short random id, like Studio. */
+function defaultKey(): string {
+  const t = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${t}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Which words form the command: `run SCRIPT.py ARGS` runs python3; `run -- CMD ARGS` runs CMD. */
+export function commandLine(script: string | undefined, args: string[], raw: string[]): string[] {
+  if (!script) throw new ExitError(2, 'run needs SCRIPT.py or -- CMD [ARGS...]', 'E_BAD_REQUEST');
+  const dashdash = raw.indexOf('--');
+  const firstOperand = raw.findIndex((w, i) => i > dashdash && w === script);
+  if (dashdash !== -1 && firstOperand === dashdash + 1) return [script, ...args];
+  return ['python3', script, ...args];
+}
+
+/** `studio-lite run`: returns the script's exit code (or 2 for bad input before the script started). */
+export async function runCommand(script: string | undefined, args: string[], opts: RunOpts, raw: string[]): Promise<number> {
+  const cfg = loadConfig(opts.config);
+  const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
+  const cwd = process.cwd();
+  const command = commandLine(script, args, raw);
+  const interval = opts.captureInterval ?? cfg.captureInterval;
+  if (!Number.isFinite(interval) || interval <= 0) throw new ExitError(2, '--capture-interval must be a positive number', 'E_BAD_REQUEST');
+
+  // Validate every flag before anything is registered, so bad input stores nothing.
+  const captures = opts.capture.map((s) => parseCaptureSpec(s, true, cwd));
+  const onces = opts.captureOnce.map((s) => parseCaptureSpec(s, false, cwd));
+  const reuses = opts.reuse.map(parseReuseSpec);
+  assertUniqueTags([...captures, ...onces].map((c) => c.tag).concat(reuses.map((r) => r.as)));
+  const key = assertExperimentKey(opts.experiment ?? defaultKey());
+
+  const conn = await connect(cfg);
+  try {
+    const created = await conn.client.createExperiment({
+      key,
+      project: opts.project ?? null,
+      command,
+      cwd,
+      host: hostname(),
+      git: gitInfo(cwd),
+      reuse: reuses.map((r) => ({ experiment: r.experiment, tag: r.tag, version: r.version, as: r.as })),
+      resume: Boolean(opts.resume),
+    });
+    log.info(`studio-lite: experiment ${key}${created.resumed ? ' (resumed)' : ''}`);
+
+    const expDir = join(homePaths(cfg.home).experiments, key);
+    const userTags = new Set([...captures, ...onces].map((c) => c.tag).concat(reuses.map((r) => r.as)));
+    const defaults: CaptureTarget[] = [];
+    const add = (tag: string, path: string, mutable: boolean, ignore = false) => {
+      if (!userTags.has(tag)) defaults.push({ tag, path, mutable, useIgnoreFile: ignore });
+    };
+    mkdirSync(expDir, { recursive: true });
+    const outputFile = join(expDir, 'output');
+    writeFileSync(outputFile, '', { flag: 'a' });
+    add('workspace', cwd, false, true);
+    add('output', outputFile, true);
+    if (!userTags.has('modeldir')) mkdirSync(join(expDir, 'modeldir'), { recursive: true });
+    if (!userTags.has('tb')) mkdirSync(join(expDir, 'tb'), { recursive: true });
+    add('modeldir', join(expDir, 'modeldir'), true);
+    add('tb', join(expDir, 'tb'), true);
+    const targets: CaptureTarget[] = [
+      ...defaults,
+      ...captures.map((c) => ({ ...c, useIgnoreFile: false })),
+      ...onces.map((c) => ({ ...c, useIgnoreFile: false })),
+    ];
+    const mapping: Record<string, string> = Object.fromEntries(targets.map((t) => [t.tag, t.path]));
+    const capturer = new Capturer(conn.client, key, cfg, log, [homePaths(cfg.home).home]);
+    const warnings: string[] = [];
+
+    let exitCode = 1;
+    let status: 'finished' | 'failed' | 'stopped' = 'failed';
+    let signal: string | null = null;
+    try {
+      for (const [i, r] of created.lineage.entries()) {
+        const dest = join(expDir, 'reuse', r.as);
+        const got = await fetchArtifact(conn.client, cfg, r, dest, { mode: cfg.materialize, log });
+        mapping[r.as] = dest;
+        log.info(`studio-lite: reuse ${reuses[i]?.experiment}/${r.tag}@${r.version} as ${r.as} (${got.downloadedBlobs} blobs downloaded)`);
+      }
+      for (const t of targets.filter((x) => !x.mutable)) warnings.push(...(await capturer.capture(t)).skipped);
+
+      const env = scriptEnv(process.env, {
+        home: cfg.home,
+        experiment: key,
+        mapping,
+        mappingFile: join(expDir, 'artifacts.json'),
+      });
+      const mutable = targets.filter((t) => t.mutable);
+      const loop = capturer.every(interval * 1000, mutable, (err) => log.warn(`periodic capture failed: ${err.message}`));
+      const result = await runChild({ command: command[0] as string, args: command.slice(1), cwd, env, outputFile, echo: true });
+      await loop.stop();
+      exitCode = exitCodeFor(result);
+      signal = result.signal;
+      status = result.stoppedBy ? 'stopped' : exitCode === 0 ? 'finished' : 'failed';
+
+      // Final capture: never skipped; a failure is reported and fails the run.
+      await withSignalsDeferred(log, async () => {
+        for (const t of mutable) {
+          try {
+            warnings.push(...(await capturer.capture(t)).skipped);
+          } catch (err) {
+            const msg = `final capture of ${t.tag} failed: ${(err as Error).message}`;
+            log.warn(msg);
+            warnings.push(msg);
+            if (status === 'finished') status = 'failed';
+            if (exitCode === 0) exitCode = 1;
+          }
+        }
+      });
+    } catch (err) {
+      warnings.push(`run aborted: ${(err as Error).message}`);
+      await conn.client
+        .finishExperiment(key, { status: 'failed', exitCode: null, warnings })
+        .catch((e) => log.warn(`could not record failure: ${(e as Error).message}`));
+      throw err;
+    }
+    await conn.client.finishExperiment(key, { status, exitCode, signal, warnings });
+    log.info(`studio-lite: experiment ${key} ${status} (exit ${exitCode}); artifacts: studio-lite show ${key}`);
+    return exitCode;
+  } finally {
+    await conn.close();
+  }
+}
+
+/** While the final capture runs, the first SIGINT/SIGTERM only warns; a second one aborts at once. */
+async function withSignalsDeferred(log: ReturnType<typeof createLogger>, fn: () => Promise<void>): Promise<void> {
+  let count = 0;
+  const h = () => {
+    count += 1;
+    if (count === 1) log.warn('finishing the final capture; signal again to abort it');
+    else {
+      log.warn('final capture aborted');
+      process.exit(130);
+    }
+  };
+  process.on('SIGINT', h);
+  process.on('SIGTERM', h);
+  try {
+    await fn();
+  } finally {
+    process.off('SIGINT', h);
+    process.off('SIGTERM', h);
+  }
+}
+

@@ -1,0 +1,61 @@
+import { statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { resolve } from 'node:path';
+import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { assertTag, parseArtifactRef } from '@studio-lite/functions/core/names.ts';
+
+export interface CaptureSpec {
+  tag: string;
+  /** Absolute path of the folder (or file). */
+  path: string;
+  mutable: boolean;
+}
+
+export interface ReuseSpec {
+  experiment: string;
+  tag: string;
+  version: number | undefined;
+  as: string;
+}
+
+export function expandHome(p: string): string {
+  if (p === '~') return homedir();
+  if (p.startsWith('~/')) return resolve(homedir(), p.slice(2));
+  return p;
+}
+
+/** `PATH:TAG` (split at the last colon). Throws E_BAD_TAG for a missing colon or bad tag, E_NOT_FOUND for a missing path. */
+export function parseCaptureSpec(spec: string, mutable: boolean, cwd: string): CaptureSpec {
+  const flag = mutable ? '--capture' : '--capture-once';
+  const i = spec.lastIndexOf(':');
+  if (i <= 0 || i === spec.length - 1) {
+    throw new StudioError('E_BAD_TAG', `${flag} "${spec}": expected PATH:TAG, e.g. ./weights:weights`);
+  }
+  const tag = assertTag(spec.slice(i + 1));
+  const path = resolve(cwd, expandHome(spec.slice(0, i)));
+  try {
+    statSync(path);
+  } catch {
+    throw new StudioError('E_NOT_FOUND', `${flag} ${spec}: path ${path} does not exist (create it first, e.g. mkdir -p)`);
+  }
+  return { tag, path, mutable };
+}
+
+/** `EXP/TAG[@VERSION]:NEWTAG`. Throws E_BAD_TAG. */
+export function parseReuseSpec(spec: string): ReuseSpec {
+  const i = spec.lastIndexOf(':');
+  if (i <= 0 || i === spec.length - 1) {
+    throw new StudioError('E_BAD_TAG', `--reuse "${spec}": expected EXP/TAG[@VERSION]:NEWTAG`);
+  }
+  const ref = parseArtifactRef(spec.slice(0, i));
+  return { ...ref, as: assertTag(spec.slice(i + 1)) };
+}
+
+/** Rejects two flags that claim the same tag (default artifacts may be overridden, user flags may not collide). */
+export function assertUniqueTags(tags: string[]): void {
+  const seen = new Set<string>();
+  for (const t of tags) {
+    if (seen.has(t)) throw new StudioError('E_BAD_TAG', `tag "${t}" is given twice`);
+    seen.add(t);
+  }
+}

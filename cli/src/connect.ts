@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
+import { StudioError, isErrorCode } from '@studio-lite/functions/core/errors.ts';
+import { ApiClient } from './api-client.ts';
+import type { CliConfig } from './config.ts';
+
+export interface Connection {
+  client: ApiClient;
+  mode: 'local' | 'remote';
+  close(): Promise<void>;
+}
+
+/**
+ * The CLI always speaks HTTP: to the team deployment when configured, otherwise to the embedded local host that it
+ * starts for the duration of the command (in a worker thread; in-process when running from TypeScript sources).
+ */
+export async function connect(cfg: CliConfig): Promise<Connection> {
+  if (cfg.apiUrl) {
+    const token = readToken(cfg);
+    return { client: new ApiClient(cfg.apiUrl.replace(/\/$/, ''), token, cfg.team), mode: 'remote', close: async () => {} };
+  }
+  const workerFile = fileURLToPath(new URL('./local-host-worker.js', import.meta.url));
+  if (import.meta.url.endsWith('.ts') || process.env.STUDIOML_LOCAL_HOST === 'inprocess') {
+    const { startLocalServer } = await import('@studio-lite/functions/hosts/local-server/server.ts');
+    const { ensureLocalCredentials } = await import('@studio-lite/functions/adapters/local/local-backend.ts');
+    const server = await startLocalServer({ home: cfg.home });
+    const creds = await ensureLocalCredentials(cfg.home, server.backend.deps);
+    return { client: new ApiClient(server.url, creds.token, cfg.team), mode: 'local', close: () => server.close() };
+  }
+  const worker = new Worker(workerFile, { workerData: { home: cfg.home } });
+  const ready = await new Promise<{ url: string; token: string }>((resolve, reject) => {
+    worker.once('message', (m: { url?: string; token?: string; error?: { message: string; code: string | null } }) => {
+      if (m.error) {
+        const code = isErrorCode(m.error.code) ? m.error.code : 'E_INTERNAL';
+        reject(new StudioError(code, `local backend failed to start: ${m.error.message}`));
+      } else resolve(m as { url: string; token: string });
+    });
+    worker.once('error', reject);
+  });
+  return {
+    client: new ApiClient(ready.url, ready.token, cfg.team),
+    mode: 'local',
+    close: () =>
+      new Promise<void>((resolve) => {
+        worker.once('exit', () => resolve());
+        worker.postMessage('close');
+      }),
+  };
+}
+
+function readToken(cfg: CliConfig): string {
+  if (process.env.STUDIOML_TOKEN) return process.env.STUDIOML_TOKEN;
+  try {
+    const saved = JSON.parse(readFileSync(homePaths(cfg.home).credentials, 'utf8')) as { token?: string };
+    if (saved.token) return saved.token;
+  } catch {
+    // fall through
+  }
+  throw new StudioError('E_UNAUTHENTICATED', `no credentials for ${cfg.apiUrl}`);
+}

@@ -1,0 +1,43 @@
+import { type ErrorCode, isStudioError } from '@studio-lite/functions/core/errors.ts';
+
+/** An expected failure that ends the CLI with `code`; only main.ts calls process.exit. */
+export class ExitError extends Error {
+  constructor(
+    readonly exitCode: number,
+    message: string,
+    readonly errorCode: ErrorCode | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** Exit 2 for the user's input or a conflict they must resolve; 1 for everything else. */
+const USAGE_CODES = new Set<ErrorCode>([
+  'E_BAD_REQUEST',
+  'E_BAD_JSON',
+  'E_BAD_KEY',
+  'E_BAD_TAG',
+  'E_BAD_PATH',
+  'E_BAD_MANIFEST',
+  'E_NOT_FOUND',
+  'E_EXPERIMENT_EXISTS',
+  'E_IMMUTABLE',
+]);
+
+export function exitCodeOf(err: unknown): number {
+  if (err instanceof ExitError) return err.exitCode;
+  if (isStudioError(err)) return USAGE_CODES.has(err.code) ? 2 : 1;
+  return 1;
+}
+
+const HINTS: Partial<Record<ErrorCode, string>> = {
+  E_EXPERIMENT_EXISTS: 'choose another --experiment key, or add --resume to continue that experiment',
+  E_UNAUTHENTICATED: 'run `studio-lite login <api-url>` (deployment) or delete $STUDIOML_HOME/credentials.json (local)',
+  E_TOKEN_EXPIRED: 'your token expired: log in again',
+  E_UNAVAILABLE: 'check the api_url in your config and your network',
+  E_NOT_FOUND: 'list experiments with `studio-lite experiments` and artifacts with `studio-lite show EXP`',
+};
+
+export function hintFor(code: ErrorCode | null): string | undefined {
+  return code ? HINTS[code] : undefined;
+}

@@ -1,0 +1,110 @@
+import { isStudioError } from '@studio-lite/functions/core/errors.ts';
+import { Command, CommanderError, Option } from 'commander';
+import { ExitError, exitCodeOf, hintFor } from './exit-error.ts';
+
+const collect = (value: string, prev: string[]) => [...prev, value];
+
+/** Studio spelled capture-once `-co`; commander only knows one-letter short flags. */
+export function normalizeArgv(argv: string[]): string[] {
+  return argv.map((a) => (a === '-co' ? '--capture-once' : a.startsWith('-co=') ? `--capture-once=${a.slice(4)}` : a));
+}
+
+function program(): Command {
+  const p = new Command('studio-lite')
+    .description('artifact management for machine-learning experiments')
+    .version('0.1.0')
+    .option('--config <file>', 'config file (default $STUDIOML_HOME/config.yaml)')
+    .option('-q, --quiet', 'no progress or informational output')
+    .option('--debug', 'show stack traces and debug logging')
+    .enablePositionalOptions()
+    .exitOverride();
+
+  p.command('run')
+    .description('run SCRIPT.py (python3) or -- CMD, capturing its artifacts')
+    .argument('[script]', 'python script, or the command after --')
+    .argument('[args...]', 'arguments for the script')
+    .option('-c, --capture <path:tag>', 'mutable artifact, captured every interval and at exit (repeatable)', collect, [])
+    .option('--capture-once <path:tag>', 'immutable artifact captured once at start (also -co; repeatable)', collect, [])
+    .option('-r, --reuse <exp/tag[@v]:newtag>', "another experiment's artifact, read-only (repeatable)", collect, [])
+    .option('-e, --experiment <key>', 'experiment key (default: time stamp + random id)')
+    .option('--project <name>', 'project name')
+    .addOption(new Option('--capture-interval <seconds>', 'seconds between captures (default 60)').argParser(Number))
+    .option('--resume', 'continue an existing experiment instead of refusing its key')
+    .passThroughOptions()
+    .action(async (script: string | undefined, args: string[], opts, cmd: Command) => {
+      const { runCommand } = await import('./commands/run/run-command.ts');
+      process.exitCode = await runCommand(script, args, { ...cmd.optsWithGlobals(), ...opts }, rawAfterRun());
+    });
+
+  p.command('experiments')
+    .description('list experiments')
+    .option('--project <name>', 'only this project')
+    .option('--limit <n>', 'at most N', Number)
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => {
+      const { experimentsCommand } = await import('./commands/experiments/experiments-command.ts');
+      await experimentsCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
+
+  p.command('show')
+    .description('one experiment with every artifact and version')
+    .argument('<experiment>')
+    .option('--json', 'machine-readable output')
+    .action(async (key: string, opts, cmd: Command) => {
+      const { showCommand } = await import('./commands/show/show-command.ts');
+      await showCommand(key, { ...cmd.optsWithGlobals(), ...opts });
+    });
+
+  p.command('pull')
+    .description('download an artifact version through the cache')
+    .argument('<ref>', 'EXP/TAG or EXP/TAG@VERSION')
+    .option('-o, --output <dir>', 'destination folder (default ./<exp>-<tag>)')
+    .option('--copy', 'copy files out of the cache instead of hard-linking them')
+    .option('--json', 'print what was pulled as JSON')
+    .action(async (ref: string, opts, cmd: Command) => {
+      const { pullCommand } = await import('./commands/pull/pull-command.ts');
+      await pullCommand(ref, { ...cmd.optsWithGlobals(), ...opts });
+    });
+
+  p.command('serve')
+    .description('run the local backend as a server for several processes or users on this machine')
+    .option('--port <n>', 'port (default 8765)', Number)
+    .option('--listen <host>', 'address to bind (default 127.0.0.1)')
+    .action(async (opts, cmd: Command) => {
+      const { serveCommand } = await import('./commands/serve/serve-command.ts');
+      await serveCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
+  return p;
+}
+
+/** The raw words after `run`, so `run -- CMD` can be told from `run SCRIPT.py`. */
+function rawAfterRun(): string[] {
+  const argv = normalizeArgv(process.argv.slice(2));
+  const i = argv.indexOf('run');
+  return i === -1 ? [] : argv.slice(i + 1);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const debug = argv.includes('--debug');
+  try {
+    await program().parseAsync(normalizeArgv(argv), { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    const code = exitCodeOf(err);
+    const errorCode = isStudioError(err) ? err.code : err instanceof ExitError ? err.errorCode : null;
+    const msg = err instanceof Error ? err.message : String(err);
+    process.stderr.write(`studio-lite: ${errorCode ? `${errorCode}: ` : ''}${msg}\n`);
+    const hint = hintFor(errorCode);
+    if (hint) process.stderr.write(`  hint: ${hint}\n`);
+    if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    else if (!isStudioError(err) && !(err instanceof ExitError)) {
+      process.stderr.write('  (unexpected error; rerun with --debug for details)\n');
+    }
+    process.exitCode = code;
+  }
+}
+
+await main(process.argv.slice(2));

@@ -1,0 +1,135 @@
+import type { PlanUploadResponse } from '@studio-lite/functions/api/wire.ts';
+import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.ts';
+import type { SignedRequest } from '@studio-lite/functions/core/ports.ts';
+import pLimit from 'p-limit';
+import { assertUnchangedSize, type BodyPart, filesBody } from './file-body.ts';
+import { type RetryOptions, withRetry } from './retry.ts';
+import { storageError } from './storage-error.ts';
+
+export interface UploadOptions {
+  /** Requests in flight; default 8. */
+  concurrency?: number;
+  /** Running total of bytes sent (goes back down when a failed attempt is retried). */
+  onProgress?: (bytesDone: number) => void;
+  signal?: AbortSignal;
+  retry?: Omit<RetryOptions, 'signal'>;
+}
+
+export interface UploadResult {
+  uploadedBlobs: number;
+  uploadedBytes: number;
+}
+
+interface Task {
+  members: { sha256: string; size: number }[];
+  request: SignedRequest;
+}
+
+/**
+ * Performs a plan's signed uploads in parallel with retries (network errors, 5xx, 429). Sources that changed
+ * since hashing do not stop the others; they are reported together at the end as one E_HASH_MISMATCH whose
+ * `details.sha256s` lists them, so the caller can snapshot again. Any other failure (a 4xx such as E_URL_EXPIRED
+ * or E_FORBIDDEN) cancels the remaining uploads and is thrown with the storage's code.
+ */
+export async function uploadBlobs(
+  plan: PlanUploadResponse,
+  sources: Map<string, string>,
+  opts: UploadOptions = {},
+): Promise<UploadResult> {
+  const tasks: Task[] = [
+    ...plan.uploads.map((u) => ({ members: [{ sha256: u.sha256, size: u.size }], request: u.request })),
+    ...plan.packs,
+  ];
+  const stop = new AbortController();
+  const signal = opts.signal === undefined ? stop.signal : AbortSignal.any([opts.signal, stop.signal]);
+  const limit = pLimit(Math.max(1, opts.concurrency ?? 8));
+  const result: UploadResult = { uploadedBlobs: 0, uploadedBytes: 0 };
+  const changed: StudioError[] = [];
+  let fatal: unknown;
+  let done = 0;
+  const progress = (n: number): void => {
+    done += n;
+    opts.onProgress?.(done);
+  };
+
+  await Promise.all(
+    tasks.map((task) =>
+      limit(async () => {
+        if (signal.aborted) return;
+        try {
+          const parts = task.members.map((m) => ({ ...m, abs: sourceOf(sources, m.sha256) }));
+          await withRetry(() => sendOnce(task.request, parts, signal, progress), { ...opts.retry, signal });
+          result.uploadedBlobs += parts.length;
+          for (const p of parts) result.uploadedBytes += p.size;
+        } catch (err) {
+          if (isStudioError(err, 'E_HASH_MISMATCH') && Array.isArray(err.details?.paths)) {
+            changed.push(err);
+          } else if (fatal === undefined) {
+            fatal = err;
+            stop.abort(err);
+          }
+        }
+      }),
+    ),
+  );
+  if (opts.signal?.aborted) throw opts.signal.reason;
+  if (fatal !== undefined) throw fatal;
+  if (changed.length > 0) {
+    const sha256s = changed.flatMap((e) => e.details?.sha256s as string[]);
+    const paths = changed.flatMap((e) => e.details?.paths as string[]);
+    throw new StudioError('E_HASH_MISMATCH', `${paths.length} file(s) changed since they were hashed; capture again`, {
+      cause: changed[0],
+      details: { sha256s, paths },
+    });
+  }
+  return result;
+}
+
+async function sendOnce(
+  req: SignedRequest,
+  parts: BodyPart[],
+  signal: AbortSignal,
+  progress: (n: number) => void,
+): Promise<void> {
+  await assertUnchangedSize(parts);
+  const total = parts.reduce((s, p) => s + p.size, 0);
+  const headers = { ...req.headers };
+  if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-length'))
+    headers['content-length'] = String(total);
+  let sent = 0;
+  let bodyError: unknown;
+  const body = (async function* () {
+    try {
+      yield* filesBody(parts, (n) => {
+        sent += n;
+        progress(n);
+      });
+    } catch (err) {
+      bodyError = err;
+      throw err;
+    }
+  })();
+  let res: Response;
+  try {
+    // Node's fetch (undici) streams an AsyncIterable body with duplex 'half'; the global BodyInit type omits it.
+    const init = { method: req.method, headers, body: total === 0 ? new Uint8Array(0) : body, duplex: 'half', signal };
+    res = await fetch(req.url, init as RequestInit);
+  } catch (err) {
+    progress(-sent);
+    // fetch wraps a body failure in a generic TypeError; the file-changed error underneath is the useful one.
+    throw bodyError ?? err;
+  }
+  if (!res.ok) {
+    progress(-sent);
+    throw await storageError(res, `upload of ${parts.length === 1 ? parts[0]?.abs : `${parts.length} packed files`}`);
+  }
+  // Drain so the keep-alive connection goes back to the pool.
+  await res.arrayBuffer().catch(() => undefined);
+}
+
+function sourceOf(sources: Map<string, string>, sha256: string): string {
+  const abs = sources.get(sha256);
+  if (abs === undefined)
+    throw new StudioError('E_INTERNAL', `the upload plan names blob ${sha256} that this capture did not hash`);
+  return abs;
+}
