@@ -26,3 +26,15 @@ await esbuild.build({
   banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
 });
+// The benchmark imports the CLI's modules directly; it lives beside the CLI bundle so the local-host worker resolves.
+await esbuild.build({
+  entryPoints: { bench: join(root, 'bench/bench.ts') },
+  outdir: join(root, 'cli/dist'),
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  format: 'esm',
+  external: ['better-sqlite3', '@google-cloud/*', 'firebase-admin'],
+  banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  logLevel: 'warning',
+});

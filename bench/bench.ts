@@ -1,0 +1,121 @@
+/**
+ * `npm run bench`: studio-lite's capture and pull against baselines measured in the same process on the same disk
+ * (cp -r; Studio's way = tar czf + one HTTP PUT). Prints a table of seconds and ratios and writes .tmp/bench.json.
+ * Sizes can be scaled down for a smoke run with BENCH_SCALE=0.05.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+// @ts-expect-error plain ESM helper without types
+import { cpR, makeDatasetA, makeDatasetB, startSinkServer, studioWay } from './baselines.mjs';
+import { Capturer } from '../cli/src/artifacts/capture-artifact.ts';
+import { fetchArtifact } from '../cli/src/artifacts/fetch-artifact.ts';
+import { loadConfig } from '../cli/src/config.ts';
+import { connect } from '../cli/src/connect.ts';
+import { createLogger } from '../cli/src/logger.ts';
+
+const scale = Number(process.env.BENCH_SCALE ?? 1);
+const GiB = 1024 ** 3;
+const log = createLogger({ quiet: true });
+const now = () => performance.now() / 1000;
+
+async function withHome<T>(fn: (home: string) => Promise<T>): Promise<T> {
+  const home = await mkdtemp(join(tmpdir(), 'sl-bench-home-'));
+  try {
+    return await fn(home);
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+}
+
+/** One experiment on a fresh embedded backend; returns timings of the captures `fn` asks for. */
+async function session<T>(home: string, fn: (s: { capture(path: string, tag: string): Promise<number>; fetch(tag: string, dest: string): Promise<number> }) => Promise<T>) {
+  const cfg = { ...loadConfig(undefined, { STUDIOML_HOME: home }), home };
+  const conn = await connect(cfg);
+  try {
+    await conn.client.createExperiment({ key: 'bench', resume: true });
+    const cap = new Capturer(conn.client, 'bench', cfg, log, []);
+    try {
+      return await fn({
+        async capture(path, tag) {
+          const t = now();
+          await cap.capture({ tag, path, mutable: true, useIgnoreFile: false });
+          return now() - t;
+        },
+        async fetch(tag, dest) {
+          const t = now();
+          await fetchArtifact(conn.client, cfg, { experiment: 'bench', tag }, dest, { mode: 'link', log });
+          return now() - t;
+        },
+      });
+    } finally {
+      cap.close();
+    }
+  } finally {
+    await conn.close();
+  }
+}
+
+async function main() {
+  const work = await mkdtemp(join(tmpdir(), 'sl-bench-'));
+  const sink = await startSinkServer();
+  const rows: { name: string; seconds: number; baseline?: string; ratio?: number; target?: string; ok?: boolean }[] = [];
+  try {
+    const a = join(work, 'a');
+    const b = join(work, 'b');
+    await makeDatasetA(a, { totalBytes: Math.round(GiB * scale) });
+    await makeDatasetB(b, { files: Math.round(20_000 * scale) });
+
+    for (const [name, dir, target] of [
+      ['a', a, 2],
+      ['b', b, 4],
+    ] as const) {
+      const cp = await cpR(dir, join(work, `${name}-cp`));
+      await rm(join(work, `${name}-cp`), { recursive: true, force: true });
+      const studio = await studioWay(dir, sink.url);
+      const first = await withHome((home) => session(home, (s) => s.capture(dir, name)));
+      rows.push({ name: `cp -r (${name})`, seconds: cp });
+      rows.push({ name: `Studio tar czf + PUT (${name})`, seconds: studio });
+      rows.push({ name: `first capture (${name})`, seconds: first, baseline: 'cp -r', ratio: first / cp, target: `<= ${target}x cp -r`, ok: first / cp <= target });
+      rows.push({ name: `first capture (${name}) vs Studio`, seconds: first, baseline: 'Studio', ratio: studio / first, target: name === 'a' ? '>= 3x faster' : 'report', ok: name === 'a' ? studio / first >= 3 : undefined });
+    }
+
+    await withHome(async (home) => {
+      await session(home, async (s) => {
+        await s.capture(b, 'b');
+        const same = await s.capture(b, 'b');
+        rows.push({ name: 'no-change re-capture (b), same run', seconds: same, target: '< 0.5 s', ok: same < 0.5 });
+      });
+      // A new process: the stat cache on disk vouches for every file, the API answers "unchanged".
+      await session(home, async (s) => {
+        const again = await s.capture(b, 'b');
+        rows.push({ name: 'no-change re-capture (b), new run', seconds: again, target: '< 0.5 s', ok: again < 0.5 });
+      });
+    });
+
+    await withHome(async (home) => {
+      await session(home, async (s) => {
+        await s.capture(a, 'a');
+        // Cold: empty blob cache. Warm: every blob cached, the pull only links.
+        const cold = await s.fetch('a', join(work, 'pull-cold'));
+        const warm = await s.fetch('a', join(work, 'pull-warm'));
+        rows.push({ name: 'pull (a), cold cache', seconds: cold });
+        rows.push({ name: 'pull (a), warm cache', seconds: warm, baseline: 'cold pull', ratio: cold / warm, target: '>= 10x faster', ok: cold / warm >= 10 });
+      });
+    });
+  } finally {
+    await sink.close();
+    await rm(work, { recursive: true, force: true });
+  }
+  const fmt = (n: number) => n.toFixed(3);
+  process.stdout.write(`studio-lite bench (scale ${scale}, warm page cache, ${new Date().toISOString()})\n`);
+  for (const r of rows) {
+    const ratio = r.ratio === undefined ? '' : `  ratio ${r.ratio.toFixed(2)} vs ${r.baseline}`;
+    const verdict = r.ok === undefined ? '' : r.ok ? '  [target met]' : '  [TARGET MISSED]';
+    process.stdout.write(`${r.name.padEnd(40)} ${fmt(r.seconds).padStart(8)} s${ratio}${r.target ? `  (${r.target})` : ''}${verdict}\n`);
+  }
+  await mkdir('.tmp', { recursive: true });
+  await writeFile('.tmp/bench.json', JSON.stringify({ scale, rows }, null, 2));
+}
+
+await main();

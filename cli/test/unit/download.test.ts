@@ -1,0 +1,166 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { DownloadBody } from '@studio-lite/functions/api/schemas.ts';
+import type { DownloadResponse } from '@studio-lite/functions/api/wire.ts';
+import { isStudioError } from '@studio-lite/functions/core/errors.ts';
+import type { Manifest } from '@studio-lite/functions/core/manifest.ts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { BlobCache } from '../../src/cache/blob-cache.ts';
+import { downloadToCache } from '../../src/transfer/download.ts';
+import { type Handler, sendJson, startRecordServer } from './helpers/record-server.ts';
+import { useTmpDirs } from './helpers/tmp-dir.ts';
+
+const tmp = useTmpDirs();
+const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const FAST = { minDelayMs: 1, maxDelayMs: 5 };
+const REF = { experiment: 'exp1', tag: 'data', version: 3 };
+
+let closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  await Promise.all(closers.map((c) => c()));
+  closers = [];
+});
+
+/** Blobs served at /blob/<sha>; `handler` may answer first (return true when it did). */
+async function storage(
+  blobs: Map<string, Buffer>,
+  before?: (url: string, nth: number, res: Parameters<Handler>[1]) => boolean,
+) {
+  const s = await startRecordServer((r, res, nth) => {
+    if (before?.(r.url, nth, res)) return;
+    const data = blobs.get(r.url.split('/')[2]?.split('?')[0] ?? '');
+    if (data === undefined) return sendJson(res, 404, { error: { code: 'E_NOT_FOUND', message: 'no' } });
+    res.writeHead(200, { 'content-length': String(data.length) });
+    res.end(data);
+  });
+  closers.push(s.close);
+  return s;
+}
+
+function fakeClient(base: string) {
+  const calls: { ref: unknown; body: DownloadBody }[] = [];
+  let signing = 0;
+  return {
+    calls,
+    async signDownloads(key: string, tag: string, version: number, body: DownloadBody): Promise<DownloadResponse> {
+      calls.push({ ref: { experiment: key, tag, version }, body });
+      signing++;
+      return {
+        blobs: body.sha256s.map((s) => ({
+          sha256: s,
+          size: 0,
+          request: {
+            method: 'GET',
+            url: `${base}/blob/${s}?sig=${signing}`,
+            headers: { 'x-signed': 'yes' },
+            expiresAt: '',
+          },
+        })),
+      };
+    },
+  };
+}
+
+function makeBlobs(n: number, size = 3000) {
+  const blobs = new Map<string, Buffer>();
+  const manifest: Manifest = { files: [], links: [] };
+  for (let i = 0; i < n; i++) {
+    const data = randomBytes(size + i);
+    blobs.set(sha(data), data);
+    manifest.files.push({ path: `f${i}`, size: data.length, sha256: sha(data), mode: 0o644, mtime: 0 });
+  }
+  return { blobs, manifest };
+}
+
+describe('downloadToCache', () => {
+  it('signs and fetches only blobs missing from the cache, in batches, and verifies them into it', async () => {
+    const { blobs, manifest } = makeBlobs(5);
+    const cache = new BlobCache(tmp());
+    const [first] = blobs;
+    await cache.ingest(
+      first?.[0] as string,
+      first?.[1].length as number,
+      (async function* () {
+        yield first?.[1] as Buffer;
+      })(),
+    );
+    manifest.files.push({ ...(manifest.files[1] as Manifest['files'][number]), path: 'dup' });
+    const s = await storage(blobs);
+    const client = fakeClient(s.base);
+    const progress: number[] = [];
+    const r = await downloadToCache(client, REF, manifest, cache, {
+      batchSize: 2,
+      retry: FAST,
+      onProgress: (n) => progress.push(n),
+    });
+
+    expect(r.cachedBlobs).toBe(1);
+    expect(r.downloadedBlobs).toBe(4);
+    expect(client.calls.map((c) => c.body.sha256s.length)).toEqual([2, 2]);
+    expect(client.calls[0]?.ref).toEqual(REF);
+    expect(client.calls.flatMap((c) => c.body.sha256s)).not.toContain(first?.[0]);
+    expect(s.requests.every((q) => q.method === 'GET' && q.headers['x-signed'] === 'yes')).toBe(true);
+    for (const [h, data] of blobs) expect(readFileSync(cache.path(h)).equals(data)).toBe(true);
+    expect(progress.at(-1)).toBe(r.downloadedBytes);
+  });
+
+  it('retries a 500 and a connection dropped mid-body', async () => {
+    const { blobs, manifest } = makeBlobs(2, 200_000);
+    const [a, b] = [...blobs.keys()];
+    const s = await storage(blobs, (url, nth, res) => {
+      if (url.includes(a as string) && nth === 1) {
+        sendJson(res, 500, { error: { code: 'E_INTERNAL', message: 'x' } });
+        return true;
+      }
+      if (url.includes(b as string) && nth === 1) {
+        res.writeHead(200, { 'content-length': '200001' });
+        res.write((blobs.get(b as string) as Buffer).subarray(0, 1000), () => res.socket?.destroy());
+        return true;
+      }
+      return false;
+    });
+    const cache = new BlobCache(tmp());
+    const r = await downloadToCache(fakeClient(s.base), REF, manifest, cache, { retry: FAST });
+    expect(r.downloadedBlobs).toBe(2);
+    expect(s.requests).toHaveLength(4);
+    expect(await cache.has(a as string, 200_000)).toBe(true);
+  });
+
+  it('rejects wrong bytes with E_HASH_MISMATCH and caches nothing for them', async () => {
+    const { blobs, manifest } = makeBlobs(1);
+    const [h, data] = [...blobs][0] as [string, Buffer];
+    const s = await storage(new Map([[h, Buffer.from(data.map((x) => x ^ 0xff))]]));
+    const cache = new BlobCache(tmp());
+    const err = await downloadToCache(fakeClient(s.base), REF, manifest, cache, { retry: FAST }).catch(
+      (e: unknown) => e,
+    );
+    expect(isStudioError(err, 'E_HASH_MISMATCH')).toBe(true);
+    expect(await cache.has(h, data.length)).toBe(false);
+  });
+
+  it('re-signs a blob whose URL expired, once', async () => {
+    const { blobs, manifest } = makeBlobs(1);
+    const s = await storage(blobs, (url, _nth, res) => {
+      if (!url.endsWith('sig=1')) return false;
+      sendJson(res, 400, { error: { code: 'E_URL_EXPIRED', message: 'expired' } });
+      return true;
+    });
+    const client = fakeClient(s.base);
+    const r = await downloadToCache(client, REF, manifest, new BlobCache(tmp()), { retry: FAST });
+    expect(r.downloadedBlobs).toBe(1);
+    expect(client.calls).toHaveLength(2);
+  });
+
+  it('does not retry a 403 and surfaces its code', async () => {
+    const { blobs, manifest } = makeBlobs(1);
+    const s = await storage(blobs, (_url, _nth, res) => {
+      sendJson(res, 403, { error: { code: 'E_FORBIDDEN', message: 'no' } });
+      return true;
+    });
+    const err = await downloadToCache(fakeClient(s.base), REF, manifest, new BlobCache(tmp()), { retry: FAST }).catch(
+      (e: unknown) => e,
+    );
+    expect(isStudioError(err, 'E_FORBIDDEN')).toBe(true);
+    expect(s.requests).toHaveLength(1);
+  });
+});
