@@ -74,6 +74,11 @@ function program(): Command {
       const { serveCommand } = await import('./commands/serve/serve-command.ts');
       await serveCommand({ ...cmd.optsWithGlobals(), ...opts });
     });
+  // Accept the global flags after the command name too (`run -q`, `show --debug`).
+  for (const c of p.commands) {
+    c.option('-q, --quiet', 'no progress or informational output').option('--debug', 'show stack traces and debug logging');
+    c.option('--config <file>', 'config file (default $STUDIOML_HOME/config.yaml)');
+  }
   return p;
 }
 

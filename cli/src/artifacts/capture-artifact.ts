@@ -106,6 +106,8 @@ export class Capturer {
 
   private async attempt(t: CaptureTarget): Promise<CaptureOutcome> {
     const progress = startProgress(this.log, `capture ${t.tag}`);
+    const t0 = performance.now();
+    const lap = (what: string) => this.log.debug(`capture ${t.tag}: ${what} at ${(performance.now() - t0).toFixed(0)} ms`);
     try {
       const snap = await snapshot(
         t.path,
@@ -116,6 +118,7 @@ export class Capturer {
         },
         this.statCache,
       );
+      lap(`snapshot of ${snap.manifest.files.length} files (${snap.stats.hashedFiles} hashed)`);
       const skipped = snap.skipped.map((s) => `${t.tag}: ${s}`);
       for (const s of skipped) this.log.warn(`skipped ${s}`);
       const totals = manifestTotals(snap.manifest);
@@ -136,6 +139,7 @@ export class Capturer {
         const plan = await this.client.planUpload(this.experiment, t.tag, { blobs: blobs.slice(i, i + LIMITS.planBatch) });
         const toSend = [...plan.uploads.map((u) => u.size), ...plan.packs.flatMap((p) => p.members.map((m) => m.size))];
         const totalBytes = uploadedBefore + toSend.reduce((a, b) => a + b, 0);
+        lap(`plan: ${plan.present} present, ${plan.uploads.length} uploads, ${plan.packs.length} packs`);
         const up = await uploadBlobs(plan, snap.sources, {
           onProgress: (done) => progress.update({ phase: 'upload', bytes: uploadedBefore + done, totalBytes }),
         });
@@ -143,12 +147,14 @@ export class Capturer {
         stats.uploadedBytes += up.uploadedBytes;
         uploadedBefore = stats.uploadedBytes;
       }
+      lap(`uploaded ${stats.uploadedBlobs} blobs`);
       const r = await this.client.commitVersion(this.experiment, t.tag, {
         mutable: t.mutable,
         manifest: snap.manifest,
         stats,
       });
       this.last.set(t.tag, digest);
+      lap(`committed (created ${r.created})`);
       progress.stop(
         r.created
           ? `captured ${t.tag}@${r.version.version}: ${totals.files} files, ${formatBytes(totals.bytes)} ` +

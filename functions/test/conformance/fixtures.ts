@@ -29,7 +29,7 @@ export function bytes(size: number, seed = 1): Uint8Array {
 
 /** The server's key layout for a team's content-addressed blob. */
 export function blobKey(team: string, sha: string): string {
-  return `teams/${team}/blobs/sha256/${sha.slice(0, 2)}/${sha.slice(2, 4)}/${sha}`;
+  return `teams/${team}/blobs/sha256/${sha.slice(0, 2)}/${sha}`;
 }
 
 /** Minutes from now. */

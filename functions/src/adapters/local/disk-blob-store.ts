@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StudioError } from '../../core/errors.ts';
@@ -28,6 +28,8 @@ export interface DiskBlobStore extends BlobStore {
    * Throws E_SIZE_MISMATCH / E_HASH_MISMATCH and stores nothing.
    */
   writeVerified(key: string, body: AsyncIterable<Uint8Array>, size: number, sha256: string): Promise<void>;
+  /** writeVerified for a small blob already in memory, with sync file calls (packs of many small blobs). */
+  writeSmallVerified(key: string, data: Uint8Array, sha256: string): void;
 }
 
 const KEY_RE = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
@@ -46,6 +48,17 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
   const tempFile = async (): Promise<string> => {
     await mkdir(tmpDir, { recursive: true });
     return join(tmpDir, `${Date.now().toString(36)}-${randomBytes(8).toString('hex')}`);
+  };
+
+  // Unique temp names without a random draw per file: one random prefix per store instance plus a counter.
+  const tmpPrefix = `${process.pid}-${randomBytes(6).toString('hex')}`;
+  let tmpCounter = 0;
+  // Folders known to exist, so a pack of thousands of blobs does not mkdir each time.
+  const made = new Set<string>();
+  const ensureDir = (dir: string) => {
+    if (made.has(dir)) return;
+    mkdirSync(dir, { recursive: true });
+    made.add(dir);
   };
 
   const notFound = (key: string, cause: unknown) => new StudioError('E_NOT_FOUND', `object ${key} not found`, { cause });
@@ -126,6 +139,24 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
         expiresAt: expiresAt.toISOString(),
       };
     },
+    writeSmallVerified(key, data, sha256) {
+      const file = fileOf(key);
+      if (createHash('sha256').update(data).digest('hex') !== sha256) {
+        throw new StudioError('E_HASH_MISMATCH', 'uploaded bytes do not match sha256');
+      }
+      ensureDir(tmpDir);
+      const tmp = join(tmpDir, `${tmpPrefix}-${(tmpCounter += 1)}`);
+      writeFileSync(tmp, data, { mode: 0o444 });
+      try {
+        ensureDir(dirname(file));
+        renameSync(tmp, file);
+      } catch (err) {
+        try {
+          unlinkSync(tmp);
+        } catch {}
+        throw err;
+      }
+    },
     async writeVerified(key, body, size, sha256) {
       const file = fileOf(key);
       const tmp = await tempFile();
@@ -157,7 +188,7 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
 
 /** Splits a key produced by blobKey() back into team and sha256; null for other keys. */
 export function parseBlobKey(key: string): { team: string; sha256: string } | null {
-  const m = /^teams\/([^/]+)\/blobs\/sha256\/[0-9a-f]{2}\/[0-9a-f]{2}\/([0-9a-f]{64})$/.exec(key);
+  const m = /^teams\/([^/]+)\/blobs\/sha256\/[0-9a-f]{2}\/([0-9a-f]{64})$/.exec(key);
   return m ? { team: m[1] as string, sha256: m[2] as string } : null;
 }
 

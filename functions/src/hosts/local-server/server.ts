@@ -26,9 +26,17 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
   let baseUrl = '';
   const backend = openLocalBackend(opts.home, { publicUrl: () => baseUrl, urlTtlSeconds: opts.urlTtlSeconds });
   const handler = createApiHandler(backend.deps, { log: opts.log });
-  const onStored = async (key: string, size: number, sha256: string) => {
-    const parsed = parseBlobKey(key);
-    if (parsed) await backend.deps.meta.putBlobs(parsed.team, [{ sha256, size, verified: true }]);
+  // Record verified uploads in one transaction per request, so commits need not stat the files again.
+  const onStored = async (blobs: { key: string; size: number; sha256: string }[]) => {
+    const byTeam = new Map<string, { sha256: string; size: number; verified: boolean }[]>();
+    for (const b of blobs) {
+      const parsed = parseBlobKey(b.key);
+      if (!parsed) continue;
+      const list = byTeam.get(parsed.team) ?? [];
+      list.push({ sha256: b.sha256, size: b.size, verified: true });
+      byTeam.set(parsed.team, list);
+    }
+    for (const [team, list] of byTeam) await backend.deps.meta.putBlobs(team, list);
   };
 
   const server: Server = createServer((req, res) => {

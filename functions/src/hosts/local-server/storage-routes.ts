@@ -5,7 +5,10 @@ import { StudioError } from '../../core/errors.ts';
 import type { DiskBlobStore } from '../../adapters/local/disk-blob-store.ts';
 import { verifySigned } from '../../adapters/local/hmac-signer.ts';
 
-export type OnStored = (key: string, size: number, sha256: string) => Promise<void>;
+export type OnStored = (blobs: { key: string; size: number; sha256: string }[]) => Promise<void>;
+
+/** Pack members up to this size are verified in memory and written with sync calls. */
+const SMALL_MEMBER = 256 * 1024;
 
 /** Serves the local blob store's signed URLs: PUT/GET /storage/<key>, PUT /storage-pack/<digest>. */
 export async function handleStorage(
@@ -32,7 +35,7 @@ export async function handleStorage(
       throw new StudioError('E_SIZE_MISMATCH', `content-length ${declared} differs from the signed size ${size}`);
     }
     await store.writeVerified(key, req, size, bound.sha256 as string);
-    await onStored(key, size, bound.sha256 as string);
+    await onStored([{ key, size, sha256: bound.sha256 as string }]);
     return reply(res, 201, { stored: true });
   }
   if (method === 'GET') {
@@ -61,7 +64,7 @@ async function receivePack(
   req: IncomingMessage,
   digest: string,
   total: number,
-  onStored: OnStored,
+  onStoredMany: OnStored,
 ): Promise<void> {
   if (!/^[0-9a-f]{64}$/.test(digest)) throw new StudioError('E_BAD_SIGNATURE', 'bad pack id');
   let members: { key: string; size: number; sha256: string }[];
@@ -73,10 +76,21 @@ async function receivePack(
   const reader = new ByteReader(req[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>);
   let received = 0;
   for (const m of members) {
-    await store.writeVerified(m.key, reader.take(m.size), m.size, m.sha256);
+    if (m.size <= SMALL_MEMBER) {
+      const parts: Uint8Array[] = [];
+      let n = 0;
+      for await (const c of reader.take(m.size)) {
+        parts.push(c);
+        n += c.length;
+      }
+      if (n !== m.size) throw new StudioError('E_SIZE_MISMATCH', `pack member ${m.sha256} is truncated`);
+      store.writeSmallVerified(m.key, Buffer.concat(parts, n), m.sha256);
+    } else {
+      await store.writeVerified(m.key, reader.take(m.size), m.size, m.sha256);
+    }
     received += m.size;
-    await onStored(m.key, m.size, m.sha256);
   }
+  await onStoredMany(members);
   if (received !== total || !(await reader.atEnd())) {
     throw new StudioError('E_SIZE_MISMATCH', 'pack body is longer than its members');
   }
