@@ -26,6 +26,7 @@ export default defineConfig({
           include: [
             'functions/test/unit/**/*.test.ts',
             'functions/test/conformance/**/*.test.ts',
+            'functions/test/api/**/*.test.ts',
             'cli/test/unit/**/*.test.ts',
           ],
         },

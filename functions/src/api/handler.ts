@@ -54,6 +54,14 @@ function versionParam(s: string): number | undefined {
 
 const p = (c: Ctx, i: number) => c.params[i] as string;
 
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch (cause) {
+    throw new StudioError('E_BAD_REQUEST', 'malformed percent-encoding in the path', { cause });
+  }
+}
+
 const ROUTES: Route[] = [
   {
     method: 'GET',
@@ -152,7 +160,7 @@ export function createApiHandler(deps: CoreDeps, opts: HandlerOptions = {}): (re
         if (auth && bearer === undefined) throw new StudioError('E_UNAUTHENTICATED', 'authorization must be a Bearer token');
         const principal = await deps.identity.authenticate(bearer);
         const team = resolveTeam(principal, req.headers.get('x-studio-team'));
-        const params = m.slice(1).map((s) => decodeURIComponent(s));
+        const params = m.slice(1).map(decodeSegment);
         return await route.run({ deps, principal, team, req, url, params });
       }
       if (pathMatched) throw new StudioError('E_BAD_REQUEST', `method ${req.method} not allowed on ${url.pathname}`);

@@ -71,7 +71,14 @@ export async function planUpload(
 
 /** Confirms every blob of the manifest is stored (recording ones the store has but metadata lacks). */
 async function requireBlobs(deps: CoreDeps, team: string, m: Manifest): Promise<void> {
-  const sizes = new Map(m.files.map((f) => [f.sha256, f.size]));
+  const sizes = new Map<string, number>();
+  for (const f of m.files) {
+    const seen = sizes.get(f.sha256);
+    if (seen !== undefined && seen !== f.size) {
+      throw new StudioError('E_SIZE_MISMATCH', `${f.path}: blob ${f.sha256} is listed with two different sizes`);
+    }
+    sizes.set(f.sha256, f.size);
+  }
   const known = await deps.meta.findBlobs(team, [...sizes.keys()]);
   const unknown = [...sizes].filter(([sha]) => !known.has(sha));
   for (const [sha, rec] of known) {
@@ -112,6 +119,18 @@ export async function commitVersion(
   assertTag(tag);
   const manifest = parseManifest(body.manifest);
   await requireWritableExperiment(deps, team, key);
+  const digest = manifestDigest(manifest);
+  // Decide what metadata would refuse before writing anything, so a refused commit leaves no manifest blob behind
+  // (a concurrent race can still orphan one content-addressed manifest: harmless, never referenced).
+  const art = (await deps.meta.listArtifacts(team, key)).find((a) => a.tag === tag);
+  if (art) {
+    const latest = await deps.meta.getVersion(team, key, tag);
+    if (art.mutable !== body.mutable) {
+      throw new StudioError('E_CONFLICT', `artifact ${key}/${tag} is ${art.mutable ? 'mutable' : 'immutable'}`);
+    }
+    if (latest && latest.digest === digest) return { version: latest, created: false };
+    if (!art.mutable) throw new StudioError('E_IMMUTABLE', `artifact ${key}/${tag} is immutable and already has a version`);
+  }
   await requireBlobs(deps, team, manifest);
   const json = Buffer.from(JSON.stringify(manifest));
   const manifestSha256 = createHash('sha256').update(json).digest('hex');
@@ -124,7 +143,7 @@ export async function commitVersion(
     experiment: key,
     tag,
     mutable: body.mutable,
-    digest: manifestDigest(manifest),
+    digest,
     manifestSha256,
     files: totals.files,
     bytes: totals.bytes,

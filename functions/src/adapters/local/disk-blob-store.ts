@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StudioError } from '../../core/errors.ts';
 import type { BlobStore, SignedRequest, UploadConstraint } from '../../core/ports.ts';
@@ -28,9 +28,16 @@ export interface DiskBlobStore extends BlobStore {
    * Throws E_SIZE_MISMATCH / E_HASH_MISMATCH and stores nothing.
    */
   writeVerified(key: string, body: AsyncIterable<Uint8Array>, size: number, sha256: string): Promise<void>;
+  /** Removes pack descriptions older than a day (their URLs expired long ago). Returns how many. */
+  sweepPackDescriptions(now?: number): Promise<number>;
   /** writeVerified for a small blob already in memory, with sync file calls (packs of many small blobs). */
   writeSmallVerified(key: string, data: Uint8Array, sha256: string): void;
 }
+
+const OCTET = 'application/octet-stream';
+
+/** Pack descriptions outlive their URLs by this much before a sweep removes them. */
+const PACK_DESCRIPTION_TTL_MS = 24 * 3600 * 1000;
 
 const KEY_RE = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
@@ -108,11 +115,11 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
       fileOf(key);
       const expires = Math.floor(c.expiresAt.getTime() / 1000);
       const path = `/storage/${key}`;
-      const qs = signedQuery(secret, { method: 'PUT', path, expires, bound: { size: String(c.size), sha256: c.sha256 } });
+      const qs = signedQuery(secret, { method: 'PUT', path, expires, bound: { size: String(c.size), sha256: c.sha256, ct: OCTET } });
       return {
         method: 'PUT',
         url: `${opts.publicUrl()}${path}?${qs}`,
-        headers: { 'content-type': 'application/octet-stream' },
+        headers: { 'content-type': OCTET },
         expiresAt: c.expiresAt.toISOString(),
       };
     },
@@ -123,6 +130,19 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
       const qs = signedQuery(secret, { method: 'GET', path, expires, bound: {} });
       return { method: 'GET', url: `${opts.publicUrl()}${path}?${qs}`, headers: {}, expiresAt: expiresAt.toISOString() };
     },
+    async sweepPackDescriptions(now = Date.now()) {
+      const dir = join(root, '.packs');
+      let removed = 0;
+      for (const name of await readdir(dir).catch(() => [] as string[])) {
+        const file = join(dir, name);
+        const s = await stat(file).catch(() => null);
+        if (s && now - s.mtimeMs > PACK_DESCRIPTION_TTL_MS) {
+          await rm(file, { force: true });
+          removed += 1;
+        }
+      }
+      return removed;
+    },
     async signPackUpload(members, expiresAt) {
       // The member list is stored next to the objects and bound by its digest, so the URL stays short and stateless.
       const list = JSON.stringify(members.map((m) => ({ key: (fileOf(m.key), m.key), size: m.size, sha256: m.sha256 })));
@@ -131,11 +151,11 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
       const expires = Math.floor(expiresAt.getTime() / 1000);
       const path = `/storage-pack/${digest}`;
       const total = members.reduce((n, m) => n + m.size, 0);
-      const qs = signedQuery(secret, { method: 'PUT', path, expires, bound: { size: String(total) } });
+      const qs = signedQuery(secret, { method: 'PUT', path, expires, bound: { size: String(total), ct: OCTET } });
       return {
         method: 'PUT',
         url: `${opts.publicUrl()}${path}?${qs}`,
-        headers: { 'content-type': 'application/octet-stream' },
+        headers: { 'content-type': OCTET },
         expiresAt: expiresAt.toISOString(),
       };
     },

@@ -69,6 +69,7 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
+  void backend.blobs.sweepPackDescriptions().catch((err) => opts.log?.('pack sweep failed', err));
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   baseUrl = `http://${host}:${addr.port}`;

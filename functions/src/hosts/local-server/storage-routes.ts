@@ -21,14 +21,22 @@ export async function handleStorage(
   const now = Math.floor(Date.now() / 1000);
   const method = req.method ?? 'GET';
   if (url.pathname.startsWith('/storage-pack/')) {
-    const bound = verifySigned(store.secret, method, url.pathname, url.searchParams, ['size'], now);
+    const bound = verifySigned(store.secret, method, url.pathname, url.searchParams, ['size', 'ct'], now);
+    if ((req.headers['content-type'] ?? '') !== bound.ct) {
+      throw new StudioError('E_BAD_SIGNATURE', `content-type must be ${bound.ct} as signed`);
+    }
     const digest = url.pathname.slice('/storage-pack/'.length);
     await receivePack(store, req, digest, Number(bound.size), onStored);
     return reply(res, 201, { stored: true });
   }
-  const key = decodeURIComponent(url.pathname.slice('/storage/'.length));
+  // The signature covers the raw path, so it is checked before the path is decoded.
+  const raw = url.pathname.slice('/storage/'.length);
   if (method === 'PUT') {
-    const bound = verifySigned(store.secret, method, url.pathname, url.searchParams, ['size', 'sha256'], now);
+    const bound = verifySigned(store.secret, method, url.pathname, url.searchParams, ['size', 'sha256', 'ct'], now);
+    const key = decodeKey(raw);
+    if ((req.headers['content-type'] ?? '') !== bound.ct) {
+      throw new StudioError('E_BAD_SIGNATURE', `content-type must be ${bound.ct} as signed`);
+    }
     const size = Number(bound.size);
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) !== size) {
@@ -40,7 +48,7 @@ export async function handleStorage(
   }
   if (method === 'GET') {
     verifySigned(store.secret, method, url.pathname, url.searchParams, [], now);
-    const file = store.fileOf(key);
+    const file = store.fileOf(decodeKey(raw));
     let size: number;
     try {
       size = (await stat(file)).size;
@@ -57,6 +65,14 @@ export async function handleStorage(
     return;
   }
   throw new StudioError('E_BAD_REQUEST', `method ${method} not allowed on storage`);
+}
+
+function decodeKey(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch (cause) {
+    throw new StudioError('E_BAD_REQUEST', 'malformed percent-encoding in the storage path', { cause });
+  }
 }
 
 async function receivePack(
@@ -90,11 +106,11 @@ async function receivePack(
     }
     received += m.size;
   }
-  await onStoredMany(members);
   if (received !== total || !(await reader.atEnd())) {
     throw new StudioError('E_SIZE_MISMATCH', 'pack body is longer than its members');
   }
-  await store.delete(`.packs/${digest}.json`);
+  await onStoredMany(members);
+  // The description stays until it is swept: another plan for the same members may hold the same, still valid, URL.
 }
 
 /** Hands out exact-length slices of a byte stream. */
