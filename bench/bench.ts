@@ -6,13 +6,13 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-// @ts-expect-error plain ESM helper without types
-import { cpR, makeDatasetA, makeDatasetB, startSinkServer, studioWay } from './baselines.mjs';
 import { Capturer } from '../cli/src/artifacts/capture-artifact.ts';
 import { fetchArtifact } from '../cli/src/artifacts/fetch-artifact.ts';
 import { loadConfig } from '../cli/src/config.ts';
 import { connect } from '../cli/src/connect.ts';
 import { createLogger } from '../cli/src/logger.ts';
+// @ts-expect-error plain ESM helper without types
+import { cpR, makeDatasetA, makeDatasetB, startSinkServer, studioWay } from './baselines.mjs';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 const GiB = 1024 ** 3;
@@ -29,7 +29,13 @@ async function withHome<T>(fn: (home: string) => Promise<T>): Promise<T> {
 }
 
 /** One experiment on a fresh embedded backend; returns timings of the captures `fn` asks for. */
-async function session<T>(home: string, fn: (s: { capture(path: string, tag: string): Promise<number>; fetch(tag: string, dest: string): Promise<number> }) => Promise<T>) {
+async function session<T>(
+  home: string,
+  fn: (s: {
+    capture(path: string, tag: string): Promise<number>;
+    fetch(tag: string, dest: string): Promise<number>;
+  }) => Promise<T>,
+) {
   const cfg = { ...loadConfig(undefined, { STUDIOML_HOME: home }), home };
   const conn = await connect(cfg);
   try {
@@ -59,7 +65,8 @@ async function session<T>(home: string, fn: (s: { capture(path: string, tag: str
 async function main() {
   const work = await mkdtemp(join(tmpdir(), 'sl-bench-'));
   const sink = await startSinkServer();
-  const rows: { name: string; seconds: number; baseline?: string; ratio?: number; target?: string; ok?: boolean }[] = [];
+  const rows: { name: string; seconds: number; baseline?: string; ratio?: number; target?: string; ok?: boolean }[] =
+    [];
   try {
     const a = join(work, 'a');
     const b = join(work, 'b');
@@ -76,8 +83,22 @@ async function main() {
       const first = await withHome((home) => session(home, (s) => s.capture(dir, name)));
       rows.push({ name: `cp -r (${name})`, seconds: cp });
       rows.push({ name: `Studio tar czf + PUT (${name})`, seconds: studio });
-      rows.push({ name: `first capture (${name})`, seconds: first, baseline: 'cp -r', ratio: first / cp, target: `<= ${target}x cp -r`, ok: first / cp <= target });
-      rows.push({ name: `first capture (${name}) vs Studio`, seconds: first, baseline: 'Studio', ratio: studio / first, target: name === 'a' ? '>= 3x faster' : 'report', ok: name === 'a' ? studio / first >= 3 : undefined });
+      rows.push({
+        name: `first capture (${name})`,
+        seconds: first,
+        baseline: 'cp -r',
+        ratio: first / cp,
+        target: `<= ${target}x cp -r`,
+        ok: first / cp <= target,
+      });
+      rows.push({
+        name: `first capture (${name}) vs Studio`,
+        seconds: first,
+        baseline: 'Studio',
+        ratio: studio / first,
+        target: name === 'a' ? '>= 3x faster' : 'report',
+        ok: name === 'a' ? studio / first >= 3 : undefined,
+      });
     }
 
     await withHome(async (home) => {
@@ -100,7 +121,14 @@ async function main() {
         const cold = await s.fetch('a', join(work, 'pull-cold'));
         const warm = await s.fetch('a', join(work, 'pull-warm'));
         rows.push({ name: 'pull (a), cold cache', seconds: cold });
-        rows.push({ name: 'pull (a), warm cache', seconds: warm, baseline: 'cold pull', ratio: cold / warm, target: '>= 10x faster', ok: cold / warm >= 10 });
+        rows.push({
+          name: 'pull (a), warm cache',
+          seconds: warm,
+          baseline: 'cold pull',
+          ratio: cold / warm,
+          target: '>= 10x faster',
+          ok: cold / warm >= 10,
+        });
       });
     });
   } finally {
@@ -112,7 +140,9 @@ async function main() {
   for (const r of rows) {
     const ratio = r.ratio === undefined ? '' : `  ratio ${r.ratio.toFixed(2)} vs ${r.baseline}`;
     const verdict = r.ok === undefined ? '' : r.ok ? '  [target met]' : '  [TARGET MISSED]';
-    process.stdout.write(`${r.name.padEnd(40)} ${fmt(r.seconds).padStart(8)} s${ratio}${r.target ? `  (${r.target})` : ''}${verdict}\n`);
+    process.stdout.write(
+      `${r.name.padEnd(40)} ${fmt(r.seconds).padStart(8)} s${ratio}${r.target ? `  (${r.target})` : ''}${verdict}\n`,
+    );
   }
   await mkdir('.tmp', { recursive: true });
   await writeFile('.tmp/bench.json', JSON.stringify({ scale, rows }, null, 2));

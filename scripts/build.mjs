@@ -15,7 +15,10 @@ try {
 const entry = join(root, 'cli/src/main.ts');
 if (!existsSync(entry)) process.exit(0);
 await esbuild.build({
-  entryPoints: { 'studio-lite': entry, 'local-host-worker': join(root, 'functions/src/hosts/local-server/worker-entry.ts') },
+  entryPoints: {
+    'studio-lite': entry,
+    'local-host-worker': join(root, 'functions/src/hosts/local-server/worker-entry.ts'),
+  },
   outdir: join(root, 'cli/dist'),
   bundle: true,
   platform: 'node',

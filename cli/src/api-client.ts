@@ -16,7 +16,7 @@ import type {
   ShowExperimentResponse,
   WhoAmIResponse,
 } from '@studio-lite/functions/api/wire.ts';
-import { StudioError, isErrorCode } from '@studio-lite/functions/core/errors.ts';
+import { isErrorCode, StudioError } from '@studio-lite/functions/core/errors.ts';
 
 /** Typed client of the v1 HTTP API; the CLI speaks only this, to the local host or to a deployment. */
 export class ApiClient {
@@ -46,7 +46,10 @@ export class ApiClient {
     return this.call('GET', `/v1/experiments/${enc(key)}`);
   }
 
-  finishExperiment(key: string, body: FinishExperimentBody): Promise<{ experiment: ShowExperimentResponse['experiment'] }> {
+  finishExperiment(
+    key: string,
+    body: FinishExperimentBody,
+  ): Promise<{ experiment: ShowExperimentResponse['experiment'] }> {
     return this.call('POST', `/v1/experiments/${enc(key)}/finish`, body);
   }
 
@@ -91,7 +94,9 @@ export class ApiClient {
     if (!res.ok) {
       const err = (json as Partial<ErrorBody>).error;
       const code = isErrorCode(err?.code) ? err.code : 'E_INTERNAL';
-      throw new StudioError(code, err?.message ?? `API answered ${res.status}`, { details: { status: res.status, ...err?.details } });
+      throw new StudioError(code, err?.message ?? `API answered ${res.status}`, {
+        details: { status: res.status, ...err?.details },
+      });
     }
     return json as T;
   }

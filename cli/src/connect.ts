@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { StudioError, isErrorCode } from '@studio-lite/functions/core/errors.ts';
+import { isErrorCode, StudioError } from '@studio-lite/functions/core/errors.ts';
 import { ApiClient } from './api-client.ts';
 import type { CliConfig } from './config.ts';
 
@@ -19,7 +19,11 @@ export interface Connection {
 export async function connect(cfg: CliConfig): Promise<Connection> {
   if (cfg.apiUrl) {
     const token = readToken(cfg);
-    return { client: new ApiClient(cfg.apiUrl.replace(/\/$/, ''), token, cfg.team), mode: 'remote', close: async () => {} };
+    return {
+      client: new ApiClient(cfg.apiUrl.replace(/\/$/, ''), token, cfg.team),
+      mode: 'remote',
+      close: async () => {},
+    };
   }
   const workerFile = fileURLToPath(new URL('./local-host-worker.js', import.meta.url));
   if (import.meta.url.endsWith('.ts') || process.env.STUDIOML_LOCAL_HOST === 'inprocess') {

@@ -23,8 +23,18 @@ function program(): Command {
     .description('run SCRIPT.py (python3) or -- CMD, capturing its artifacts')
     .argument('[script]', 'python script, or the command after --')
     .argument('[args...]', 'arguments for the script')
-    .option('-c, --capture <path:tag>', 'mutable artifact, captured every interval and at exit (repeatable)', collect, [])
-    .option('--capture-once <path:tag>', 'immutable artifact captured once at start (also -co; repeatable)', collect, [])
+    .option(
+      '-c, --capture <path:tag>',
+      'mutable artifact, captured every interval and at exit (repeatable)',
+      collect,
+      [],
+    )
+    .option(
+      '--capture-once <path:tag>',
+      'immutable artifact captured once at start (also -co; repeatable)',
+      collect,
+      [],
+    )
     .option('-r, --reuse <exp/tag[@v]:newtag>', "another experiment's artifact, read-only (repeatable)", collect, [])
     .option('-e, --experiment <key>', 'experiment key (default: time stamp + random id)')
     .option('--project <name>', 'project name')
@@ -76,7 +86,10 @@ function program(): Command {
     });
   // Accept the global flags after the command name too (`run -q`, `show --debug`).
   for (const c of p.commands) {
-    c.option('-q, --quiet', 'no progress or informational output').option('--debug', 'show stack traces and debug logging');
+    c.option('-q, --quiet', 'no progress or informational output').option(
+      '--debug',
+      'show stack traces and debug logging',
+    );
     c.option('--config <file>', 'config file (default $STUDIOML_HOME/config.yaml)');
   }
   return p;

@@ -1,12 +1,12 @@
 import { relative, sep } from 'node:path';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { LIMITS } from '@studio-lite/functions/api/schemas.ts';
-import { StudioError, isStudioError } from '@studio-lite/functions/core/errors.ts';
+import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.ts';
 import { manifestDigest, manifestTotals } from '@studio-lite/functions/core/manifest.ts';
 import type { CaptureStats } from '@studio-lite/functions/core/model.ts';
 import type { ApiClient } from '../api-client.ts';
 import { snapshot } from '../capture/snapshot.ts';
-import { type StatCache, openStatCache } from '../capture/stat-cache.ts';
+import { openStatCache, type StatCache } from '../capture/stat-cache.ts';
 import type { CliConfig } from '../config.ts';
 import { formatBytes } from '../format.ts';
 import type { Logger } from '../logger.ts';
@@ -107,7 +107,8 @@ export class Capturer {
   private async attempt(t: CaptureTarget): Promise<CaptureOutcome> {
     const progress = startProgress(this.log, `capture ${t.tag}`);
     const t0 = performance.now();
-    const lap = (what: string) => this.log.debug(`capture ${t.tag}: ${what} at ${(performance.now() - t0).toFixed(0)} ms`);
+    const lap = (what: string) =>
+      this.log.debug(`capture ${t.tag}: ${what} at ${(performance.now() - t0).toFixed(0)} ms`);
     try {
       const snap = await snapshot(
         t.path,
@@ -136,7 +137,9 @@ export class Capturer {
       const blobs = [...sizes].map(([sha256, size]) => ({ sha256, size }));
       let uploadedBefore = 0;
       for (let i = 0; i < blobs.length; i += LIMITS.planBatch) {
-        const plan = await this.client.planUpload(this.experiment, t.tag, { blobs: blobs.slice(i, i + LIMITS.planBatch) });
+        const plan = await this.client.planUpload(this.experiment, t.tag, {
+          blobs: blobs.slice(i, i + LIMITS.planBatch),
+        });
         const toSend = [...plan.uploads.map((u) => u.size), ...plan.packs.flatMap((p) => p.members.map((m) => m.size))];
         const totalBytes = uploadedBefore + toSend.reduce((a, b) => a + b, 0);
         lap(`plan: ${plan.present} present, ${plan.uploads.length} uploads, ${plan.packs.length} packs`);

@@ -47,7 +47,10 @@ export async function fetchArtifact(
       const m = await materialize(v.manifest, cache, dest, { mode: opts.mode, warn: (w) => opts.log.warn(w) });
       if (m.missing.length === 0) return result;
     }
-    throw new StudioError('E_HASH_MISMATCH', `cache entries for ${ref.experiment}/${ref.tag} keep failing verification`);
+    throw new StudioError(
+      'E_HASH_MISMATCH',
+      `cache entries for ${ref.experiment}/${ref.tag} keep failing verification`,
+    );
   } finally {
     progress.stop();
   }

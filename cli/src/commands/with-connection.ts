@@ -1,6 +1,6 @@
 import { type CliConfig, loadConfig } from '../config.ts';
 import { type Connection, connect } from '../connect.ts';
-import { type Logger, createLogger } from '../logger.ts';
+import { createLogger, type Logger } from '../logger.ts';
 
 export interface GlobalOpts {
   config?: string;

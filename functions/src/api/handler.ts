@@ -6,7 +6,13 @@ import { StudioError } from '../core/errors.ts';
 import { createExperiment, finishExperiment, listExperiments, showExperiment } from '../core/experiments.ts';
 import type { Principal } from '../core/model.ts';
 import { errorResponse, json } from './respond.ts';
-import { commitVersionBody, createExperimentBody, downloadBody, finishExperimentBody, planUploadBody } from './schemas.ts';
+import {
+  commitVersionBody,
+  createExperimentBody,
+  downloadBody,
+  finishExperimentBody,
+  planUploadBody,
+} from './schemas.ts';
 
 /** Largest JSON body accepted (a 100k-file manifest is ~15 MB). */
 const MAX_BODY_BYTES = 64 << 20;
@@ -157,7 +163,8 @@ export function createApiHandler(deps: CoreDeps, opts: HandlerOptions = {}): (re
         // Authenticate before anything else is looked at, so an anonymous caller learns nothing.
         const auth = req.headers.get('authorization');
         const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
-        if (auth && bearer === undefined) throw new StudioError('E_UNAUTHENTICATED', 'authorization must be a Bearer token');
+        if (auth && bearer === undefined)
+          throw new StudioError('E_UNAUTHENTICATED', 'authorization must be a Bearer token');
         const principal = await deps.identity.authenticate(bearer);
         const team = resolveTeam(principal, req.headers.get('x-studio-team'));
         const params = m.slice(1).map(decodeSegment);

@@ -1,5 +1,12 @@
 import type { ErrorCode } from '../core/errors.ts';
-import type { ArtifactRecord, ExperimentRecord, LineageEntry, Principal, VersionRecord, VersionWithManifest } from '../core/model.ts';
+import type {
+  ArtifactRecord,
+  ExperimentRecord,
+  LineageEntry,
+  Principal,
+  VersionRecord,
+  VersionWithManifest,
+} from '../core/model.ts';
 import type { SignedRequest } from '../core/ports.ts';
 
 /**

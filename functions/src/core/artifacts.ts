@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { PlanUploadResponse } from '../api/wire.ts';
 import { LIMITS } from '../api/schemas.ts';
+import type { PlanUploadResponse } from '../api/wire.ts';
 import { requireRole } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { StudioError } from './errors.ts';
@@ -129,7 +129,8 @@ export async function commitVersion(
       throw new StudioError('E_CONFLICT', `artifact ${key}/${tag} is ${art.mutable ? 'mutable' : 'immutable'}`);
     }
     if (latest && latest.digest === digest) return { version: latest, created: false };
-    if (!art.mutable) throw new StudioError('E_IMMUTABLE', `artifact ${key}/${tag} is immutable and already has a version`);
+    if (!art.mutable)
+      throw new StudioError('E_IMMUTABLE', `artifact ${key}/${tag} is immutable and already has a version`);
   }
   await requireBlobs(deps, team, manifest);
   const json = Buffer.from(JSON.stringify(manifest));

@@ -6,7 +6,9 @@ import { StudioError } from './errors.ts';
 import type { ExperimentRecord, LineageEntry, Principal } from './model.ts';
 import { assertExperimentKey, assertProject, assertTag } from './names.ts';
 
-type CreateInput = Required<Omit<CreateExperimentBody, 'reuse'>> & { reuse: NonNullable<CreateExperimentBody['reuse']> };
+type CreateInput = Required<Omit<CreateExperimentBody, 'reuse'>> & {
+  reuse: NonNullable<CreateExperimentBody['reuse']>;
+};
 
 /**
  * Registers a run as `running`, resolving every reuse to a fixed version first so that nothing is stored when a
@@ -118,7 +120,12 @@ export async function listExperiments(
   );
 }
 
-export async function showExperiment(deps: CoreDeps, p: Principal, team: string, key: string): Promise<ShowExperimentResponse> {
+export async function showExperiment(
+  deps: CoreDeps,
+  p: Principal,
+  team: string,
+  key: string,
+): Promise<ShowExperimentResponse> {
   requireRole(p, team, 'viewer');
   assertExperimentKey(key);
   const experiment = await deps.meta.getExperiment(team, key);

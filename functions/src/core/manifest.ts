@@ -33,7 +33,11 @@ export const fileEntrySchema = z.object({
 export const linkEntrySchema = z.object({
   path: pathSchema,
   /** Symlink target, recorded as text and never followed (may point anywhere; restored as a link). */
-  target: z.string().min(1).max(4096).refine((t) => !t.includes('\0'), { message: 'NUL in link target' }),
+  target: z
+    .string()
+    .min(1)
+    .max(4096)
+    .refine((t) => !t.includes('\0'), { message: 'NUL in link target' }),
 });
 
 export const manifestSchema = z

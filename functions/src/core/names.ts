@@ -7,7 +7,10 @@ const TAG_RE = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 export function assertExperimentKey(key: string): string {
   if (!KEY_RE.test(key) || key.includes('..')) {
-    throw new StudioError('E_BAD_KEY', `invalid experiment key "${key}": use letters, digits, '.', '_' or '-' (max 128)`);
+    throw new StudioError(
+      'E_BAD_KEY',
+      `invalid experiment key "${key}": use letters, digits, '.', '_' or '-' (max 128)`,
+    );
   }
   return key;
 }
@@ -37,7 +40,8 @@ export const SHA256_RE = /^[0-9a-f]{64}$/;
 /** Parses `EXP/TAG[@VERSION]`; version undefined means latest. */
 export function parseArtifactRef(ref: string): { experiment: string; tag: string; version: number | undefined } {
   const m = /^([^/@]+)\/([^/@]+)(?:@(\d+))?$/.exec(ref);
-  if (!m) throw new StudioError('E_BAD_TAG', `invalid artifact reference "${ref}": expected EXP/TAG or EXP/TAG@VERSION`);
+  if (!m)
+    throw new StudioError('E_BAD_TAG', `invalid artifact reference "${ref}": expected EXP/TAG or EXP/TAG@VERSION`);
   const version = m[3] === undefined ? undefined : Number(m[3]);
   if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
     throw new StudioError('E_BAD_TAG', `invalid version in "${ref}": versions start at 1`);

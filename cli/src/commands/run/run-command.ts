@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import { assertExperimentKey } from '@studio-lite/functions/core/names.ts';
-import { type CaptureTarget, Capturer } from '../../artifacts/capture-artifact.ts';
+import { Capturer, type CaptureTarget } from '../../artifacts/capture-artifact.ts';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import { loadConfig } from '../../config.ts';
 import { connect } from '../../connect.ts';
@@ -45,13 +45,19 @@ export function commandLine(script: string | undefined, args: string[], raw: str
 }
 
 /** `studio-lite run`: returns the script's exit code (or 2 for bad input before the script started). */
-export async function runCommand(script: string | undefined, args: string[], opts: RunOpts, raw: string[]): Promise<number> {
+export async function runCommand(
+  script: string | undefined,
+  args: string[],
+  opts: RunOpts,
+  raw: string[],
+): Promise<number> {
   const cfg = loadConfig(opts.config);
   const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
   const cwd = process.cwd();
   const command = commandLine(script, args, raw);
   const interval = opts.captureInterval ?? cfg.captureInterval;
-  if (!Number.isFinite(interval) || interval <= 0) throw new ExitError(2, '--capture-interval must be a positive number', 'E_BAD_REQUEST');
+  if (!Number.isFinite(interval) || interval <= 0)
+    throw new ExitError(2, '--capture-interval must be a positive number', 'E_BAD_REQUEST');
 
   // Validate every flag before anything is registered, so bad input stores nothing.
   const captures = opts.capture.map((s) => parseCaptureSpec(s, true, cwd));
@@ -106,7 +112,9 @@ export async function runCommand(script: string | undefined, args: string[], opt
         const dest = join(expDir, 'reuse', r.as);
         const got = await fetchArtifact(conn.client, cfg, r, dest, { mode: cfg.materialize, log });
         mapping[r.as] = dest;
-        log.info(`studio-lite: reuse ${reuses[i]?.experiment}/${r.tag}@${r.version} as ${r.as} (${got.downloadedBlobs} blobs downloaded)`);
+        log.info(
+          `studio-lite: reuse ${reuses[i]?.experiment}/${r.tag}@${r.version} as ${r.as} (${got.downloadedBlobs} blobs downloaded)`,
+        );
       }
       for (const t of targets.filter((x) => !x.mutable)) warnings.push(...(await capturer.capture(t)).skipped);
 
@@ -117,8 +125,17 @@ export async function runCommand(script: string | undefined, args: string[], opt
         mappingFile: join(expDir, 'artifacts.json'),
       });
       const mutable = targets.filter((t) => t.mutable);
-      const loop = capturer.every(interval * 1000, mutable, (err) => log.warn(`periodic capture failed: ${err.message}`));
-      const result = await runChild({ command: command[0] as string, args: command.slice(1), cwd, env, outputFile, echo: true });
+      const loop = capturer.every(interval * 1000, mutable, (err) =>
+        log.warn(`periodic capture failed: ${err.message}`),
+      );
+      const result = await runChild({
+        command: command[0] as string,
+        args: command.slice(1),
+        cwd,
+        env,
+        outputFile,
+        echo: true,
+      });
       await loop.stop();
       exitCode = exitCodeFor(result);
       signal = result.signal;
@@ -173,4 +190,3 @@ async function withSignalsDeferred(log: ReturnType<typeof createLogger>, fn: () 
     process.off('SIGTERM', h);
   }
 }
-

@@ -36,7 +36,10 @@ export function parseCaptureSpec(spec: string, mutable: boolean, cwd: string): C
   try {
     statSync(path);
   } catch {
-    throw new StudioError('E_NOT_FOUND', `${flag} ${spec}: path ${path} does not exist (create it first, e.g. mkdir -p)`);
+    throw new StudioError(
+      'E_NOT_FOUND',
+      `${flag} ${spec}: path ${path} does not exist (create it first, e.g. mkdir -p)`,
+    );
   }
   return { tag, path, mutable };
 }

@@ -20,7 +20,8 @@ export async function showCommand(key: string, opts: GlobalOpts & { json?: boole
       `cwd         ${e.cwd ?? '-'}   host ${e.host ?? '-'}`,
       `started     ${e.startedAt ?? '-'}   duration ${e.startedAt ? formatDuration(end - Date.parse(e.startedAt)) : '-'}`,
     ];
-    if (e.git) lines.push(`git         ${e.git.commit}${e.git.dirty ? ' (dirty)' : ''}${e.git.url ? `  ${e.git.url}` : ''}`);
+    if (e.git)
+      lines.push(`git         ${e.git.commit}${e.git.dirty ? ' (dirty)' : ''}${e.git.url ? `  ${e.git.url}` : ''}`);
     for (const l of e.lineage) lines.push(`reuses      ${l.experiment}/${l.tag}@${l.version} as ${l.as}`);
     for (const w of e.warnings.slice(0, 20)) lines.push(`warning     ${w}`);
     if (e.warnings.length > 20) lines.push(`warning     … ${e.warnings.length - 20} more (see --json)`);

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StudioError } from '../../core/errors.ts';
 import type { BlobStore, SignedRequest, UploadConstraint } from '../../core/ports.ts';
@@ -68,7 +68,8 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
     made.add(dir);
   };
 
-  const notFound = (key: string, cause: unknown) => new StudioError('E_NOT_FOUND', `object ${key} not found`, { cause });
+  const notFound = (key: string, cause: unknown) =>
+    new StudioError('E_NOT_FOUND', `object ${key} not found`, { cause });
 
   const store: DiskBlobStore = {
     root,
@@ -115,7 +116,12 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
       fileOf(key);
       const expires = Math.floor(c.expiresAt.getTime() / 1000);
       const path = `/storage/${key}`;
-      const qs = signedQuery(secret, { method: 'PUT', path, expires, bound: { size: String(c.size), sha256: c.sha256, ct: OCTET } });
+      const qs = signedQuery(secret, {
+        method: 'PUT',
+        path,
+        expires,
+        bound: { size: String(c.size), sha256: c.sha256, ct: OCTET },
+      });
       return {
         method: 'PUT',
         url: `${opts.publicUrl()}${path}?${qs}`,
@@ -128,7 +134,12 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
       const expires = Math.floor(expiresAt.getTime() / 1000);
       const path = `/storage/${key}`;
       const qs = signedQuery(secret, { method: 'GET', path, expires, bound: {} });
-      return { method: 'GET', url: `${opts.publicUrl()}${path}?${qs}`, headers: {}, expiresAt: expiresAt.toISOString() };
+      return {
+        method: 'GET',
+        url: `${opts.publicUrl()}${path}?${qs}`,
+        headers: {},
+        expiresAt: expiresAt.toISOString(),
+      };
     },
     async sweepPackDescriptions(now = Date.now()) {
       const dir = join(root, '.packs');
@@ -145,7 +156,9 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
     },
     async signPackUpload(members, expiresAt) {
       // The member list is stored next to the objects and bound by its digest, so the URL stays short and stateless.
-      const list = JSON.stringify(members.map((m) => ({ key: (fileOf(m.key), m.key), size: m.size, sha256: m.sha256 })));
+      const list = JSON.stringify(
+        members.map((m) => ({ key: (fileOf(m.key), m.key), size: m.size, sha256: m.sha256 })),
+      );
       const digest = createHash('sha256').update(list).digest('hex');
       await store.put(`.packs/${digest}.json`, Buffer.from(list), 'application/json');
       const expires = Math.floor(expiresAt.getTime() / 1000);
@@ -165,7 +178,8 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
         throw new StudioError('E_HASH_MISMATCH', 'uploaded bytes do not match sha256');
       }
       ensureDir(tmpDir);
-      const tmp = join(tmpDir, `${tmpPrefix}-${(tmpCounter += 1)}`);
+      tmpCounter += 1;
+      const tmp = join(tmpDir, `${tmpPrefix}-${tmpCounter}`);
       writeFileSync(tmp, data, { mode: 0o444 });
       try {
         ensureDir(dirname(file));
@@ -192,7 +206,8 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
           await fh.write(chunk);
         }
         if (n !== size) throw new StudioError('E_SIZE_MISMATCH', `upload has ${n} bytes, declared ${size}`);
-        if (hash.digest('hex') !== sha256) throw new StudioError('E_HASH_MISMATCH', 'uploaded bytes do not match sha256');
+        if (hash.digest('hex') !== sha256)
+          throw new StudioError('E_HASH_MISMATCH', 'uploaded bytes do not match sha256');
         if (size >= FSYNC_MIN_BYTES) await fh.datasync();
         ok = true;
       } finally {
@@ -211,4 +226,3 @@ export function parseBlobKey(key: string): { team: string; sha256: string } | nu
   const m = /^teams\/([^/]+)\/blobs\/sha256\/[0-9a-f]{2}\/([0-9a-f]{64})$/.exec(key);
   return m ? { team: m[1] as string, sha256: m[2] as string } : null;
 }
-

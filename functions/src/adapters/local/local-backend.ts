@@ -28,7 +28,11 @@ export function openLocalBackend(
 ): LocalBackend {
   const paths = homePaths(home);
   const meta = createSqliteMetadataStore({ path: paths.db });
-  const blobs = createDiskBlobStore({ root: paths.store, secret: loadOrCreateSecret(paths.secret), publicUrl: opts.publicUrl });
+  const blobs = createDiskBlobStore({
+    root: paths.store,
+    secret: loadOrCreateSecret(paths.secret),
+    publicUrl: opts.publicUrl,
+  });
   const now = opts.now ?? (() => new Date());
   const deps: CoreDeps = {
     meta,
@@ -60,7 +64,13 @@ export async function ensureLocalCredentials(home: string, deps: CoreDeps): Prom
   }
   const teams = await deps.meta.getMemberships(LOCAL_USER);
   if (!teams[LOCAL_TEAM]) await deps.meta.setMembership(LOCAL_TEAM, LOCAL_USER, 'admin');
-  const { secret } = await mintToken(deps.meta, { userId: LOCAL_USER, kind: 'personal', scopes: ['*'], expiresAt: null, now });
+  const { secret } = await mintToken(deps.meta, {
+    userId: LOCAL_USER,
+    kind: 'personal',
+    scopes: ['*'],
+    expiresAt: null,
+    now,
+  });
   const creds: LocalCredentials = { api_url: null, token: secret, user: LOCAL_USER };
   writePrivateFile(file, `${JSON.stringify(creds, null, 2)}\n`);
   return creds;

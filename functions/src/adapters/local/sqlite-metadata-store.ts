@@ -31,7 +31,10 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
   db.pragma('foreign_keys = ON');
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
-    throw new StudioError('E_INTERNAL', `metadata database ${opts.path} is from a newer studio-lite (schema ${current})`);
+    throw new StudioError(
+      'E_INTERNAL',
+      `metadata database ${opts.path} is from a newer studio-lite (schema ${current})`,
+    );
   }
   db.exec(SCHEMA_SQL);
   db.pragma(`user_version = ${SCHEMA_VERSION}`);
@@ -63,7 +66,9 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     putBlob: db.prepare(
       'INSERT INTO blobs (team, sha256, size, verified, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (team, sha256) DO UPDATE SET verified = MAX(verified, excluded.verified)',
     ),
-    putUser: db.prepare('INSERT INTO users (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name'),
+    putUser: db.prepare(
+      'INSERT INTO users (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name',
+    ),
     getUser: db.prepare('SELECT * FROM users WHERE id = ?'),
     putToken: db.prepare(
       'INSERT INTO tokens (id, user_id, hash, kind, scopes, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -115,10 +120,16 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     const art = q.getArtifact.get(team, experiment, tag) as Row | undefined;
     if (art) {
       if ((art.mutable === 1) !== input.mutable) {
-        throw new StudioError('E_CONFLICT', `artifact ${experiment}/${tag} is ${art.mutable ? 'mutable' : 'immutable'}`);
+        throw new StudioError(
+          'E_CONFLICT',
+          `artifact ${experiment}/${tag} is ${art.mutable ? 'mutable' : 'immutable'}`,
+        );
       }
       if (art.latest_digest === input.digest) {
-        return { version: toVersion(q.getVersion.get(team, experiment, tag, art.latest_version) as Row), created: false };
+        return {
+          version: toVersion(q.getVersion.get(team, experiment, tag, art.latest_version) as Row),
+          created: false,
+        };
       }
       if (!input.mutable) {
         throw new StudioError('E_IMMUTABLE', `artifact ${experiment}/${tag} is immutable and already has a version`);
@@ -126,7 +137,17 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     }
     const next = art ? (art.latest_version as number) + 1 : 1;
     if (art) q.bumpArtifact.run(next, input.digest, input.createdAt, team, experiment, tag);
-    else q.insertArtifact.run(team, experiment, tag, input.mutable ? 1 : 0, next, input.digest, input.createdAt, input.createdAt);
+    else
+      q.insertArtifact.run(
+        team,
+        experiment,
+        tag,
+        input.mutable ? 1 : 0,
+        next,
+        input.digest,
+        input.createdAt,
+        input.createdAt,
+      );
     q.insertVersion.run(
       team,
       experiment,
@@ -201,7 +222,9 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     },
     async listExperiments(team, query: ExperimentListQuery) {
       const limit = Math.min(Math.max(query.limit ?? 1000, 1), 10_000);
-      const rows = (query.project ? q.listExpProject.all(team, query.project, limit) : q.listExp.all(team, limit)) as Row[];
+      const rows = (
+        query.project ? q.listExpProject.all(team, query.project, limit) : q.listExp.all(team, limit)
+      ) as Row[];
       return rows.map((r) => JSON.parse(r.data as string) as ExperimentRecord);
     },
     async commitVersion(input) {

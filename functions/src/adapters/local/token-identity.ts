@@ -1,7 +1,7 @@
 import { StudioError } from '../../core/errors.ts';
 import type { Principal } from '../../core/model.ts';
 import type { Identity, MetadataStore } from '../../core/ports.ts';
-import { TOKEN_RE, hashToken } from '../../core/tokens.ts';
+import { hashToken, TOKEN_RE } from '../../core/tokens.ts';
 
 /** Identity from hashed bearer tokens kept in the metadata store (local default; also PATs in a deployment). */
 export function createTokenIdentity(meta: MetadataStore, now: () => Date = () => new Date()): Identity {

@@ -1,10 +1,10 @@
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { parseBlobKey } from '../../adapters/local/disk-blob-store.ts';
 import { type LocalBackend, openLocalBackend } from '../../adapters/local/local-backend.ts';
-import { errorResponse } from '../../api/respond.ts';
 import { createApiHandler } from '../../api/handler.ts';
+import { errorResponse } from '../../api/respond.ts';
 import { handleStorage } from './storage-routes.ts';
 
 export interface LocalServer {

@@ -1,9 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { StudioError } from '../../core/errors.ts';
 import type { DiskBlobStore } from '../../adapters/local/disk-blob-store.ts';
 import { verifySigned } from '../../adapters/local/hmac-signer.ts';
+import { StudioError } from '../../core/errors.ts';
 
 export type OnStored = (blobs: { key: string; size: number; sha256: string }[]) => Promise<void>;
 
