@@ -3,6 +3,7 @@ import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.t
 import type { SignedRequest } from '@studio-lite/functions/core/ports.ts';
 import pLimit from 'p-limit';
 import { assertUnchangedSize, type BodyPart, filesBody } from './file-body.ts';
+import { putStream } from './http-put.ts';
 import { type RetryOptions, withRetry } from './retry.ts';
 import { storageError } from './storage-error.ts';
 
@@ -111,9 +112,7 @@ async function sendOnce(
   })();
   let res: Response;
   try {
-    // Node's fetch (undici) streams an AsyncIterable body with duplex 'half'; the global BodyInit type omits it.
-    const init = { method: req.method, headers, body: total === 0 ? new Uint8Array(0) : body, duplex: 'half', signal };
-    res = await fetch(req.url, init as RequestInit);
+    res = await putStream(req.url, headers, total === 0 ? new Uint8Array(0) : body, signal);
   } catch (err) {
     progress(-sent);
     // fetch wraps a body failure in a generic TypeError; the file-changed error underneath is the useful one.

@@ -3,7 +3,7 @@
 import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { NODE_HELPERS, artifact, cli, cliOk, experimentsJson, pullJson, showJson, useSandboxes } from './helpers.ts';
+import { artifact, cli, cliOk, experimentsJson, NODE_HELPERS, pullJson, showJson, useSandboxes } from './helpers.ts';
 
 const sandbox = useSandboxes();
 
@@ -18,7 +18,20 @@ describe('experiments list, non-Python commands, credentials', () => {
       "fs.writeFileSync(dir + '/from-node.txt', 'written by ' + getExperimentKey());",
       "console.log('ARTIFACT ' + dir);",
     ].join('\n');
-    const ok = await cliOk(sb, ['run', '-c', './cap:cap', '--project', 'alpha', '-e', 'node-ok', '--', 'node', '--input-type=module', '-e', js]);
+    const ok = await cliOk(sb, [
+      'run',
+      '-c',
+      './cap:cap',
+      '--project',
+      'alpha',
+      '-e',
+      'node-ok',
+      '--',
+      'node',
+      '--input-type=module',
+      '-e',
+      js,
+    ]);
     expect(ok.stdout).toContain(`ARTIFACT ${join(sb.cwd, 'cap')}`);
     const bad = await cli(sb, ['run', '--project', 'beta', '-e', 'node-bad', '--', 'node', '-e', 'process.exit(4)']);
     expect(bad.code).toBe(4);

@@ -61,13 +61,13 @@ describe('pull', () => {
     expect(readFileSync(join(out, 'p3', 'a.txt'), 'utf8')).toBe('version one\n');
   });
 
-  // BUG: cli/src/commands/run/run-command.ts re-captures the default immutable `workspace` (the cwd) on every run,
-  // also with --resume (`for (const t of targets.filter((x) => !x.mutable)) ... capturer.capture(t)`). When the cwd
+  // BUG: cli/src/commands/run/run-command.ts:119 re-captures the default immutable `workspace` (the cwd) on every
+  // run, also with --resume (`for (const t of targets.filter((x) => !x.mutable)) ... capturer.capture(t)`). When the cwd
   // changed since the first run -- e.g. the capture folder ./data lives in it and the first run wrote into it --
-  // commitVersion throws E_IMMUTABLE (functions/src/adapters/local/sqlite-metadata-store.ts:124), so `--resume`
+  // commitVersion throws E_IMMUTABLE (functions/src/adapters/local/sqlite-metadata-store.ts:135), so `--resume`
   // exits 2 before the script starts: "studio-lite: E_IMMUTABLE: artifact src/workspace is immutable and already
   // has a version". Expected: a resumed run keeps the existing workspace version (or versions it) and runs.
-  it.fails('--resume works when the capture folder lives in the cwd and changed since the first run', async () => {
+  it('--resume works when the capture folder lives in the cwd and changed since the first run', async () => {
     const sb = sandbox();
     mkdirSync(join(sb.cwd, 'data'));
     writeFileSync(join(sb.cwd, 'write.py'), "import sys\nopen('data/a.txt', 'w').write(sys.argv[1])\n");
@@ -80,10 +80,10 @@ describe('pull', () => {
   });
 
   // BUG: when a resumed run is refused before its script starts (here by the E_IMMUTABLE above), the catch block in
-  // cli/src/commands/run/run-command.ts calls finishExperiment(key, {status: 'failed', exitCode: null}) and so
+  // cli/src/commands/run/run-command.ts:161 calls finishExperiment(key, {status: 'failed', exitCode: null}) and so
   // overwrites the record of the earlier, successful run: `show src` says failed / exit null although nothing ran.
   // Expected: like any refused input, the existing record stays untouched (finished, exit 0).
-  it.fails('a refused --resume leaves the finished record untouched', async () => {
+  it('a refused --resume leaves the finished record untouched', async () => {
     const sb = sandbox();
     mkdirSync(join(sb.cwd, 'data'));
     writeFileSync(join(sb.cwd, 'write.py'), "import sys\nopen('data/a.txt', 'w').write(sys.argv[1])\n");

@@ -3,7 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import { assertExperimentKey } from '@studio-lite/functions/core/names.ts';
 import { Capturer, type CaptureTarget } from '../../artifacts/capture-artifact.ts';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
@@ -110,13 +110,23 @@ export async function runCommand(
     try {
       for (const [i, r] of created.lineage.entries()) {
         const dest = join(expDir, 'reuse', r.as);
-        const got = await fetchArtifact(conn.client, cfg, r, dest, { mode: cfg.materialize, log });
+        // Copies (reflinks where the file system has them): a hard link would let the script, or root ignoring the
+        // read-only bit, write into the shared cache.
+        const got = await fetchArtifact(conn.client, cfg, r, dest, { mode: 'copy', log });
         mapping[r.as] = dest;
         log.info(
           `studio-lite: reuse ${reuses[i]?.experiment}/${r.tag}@${r.version} as ${r.as} (${got.downloadedBlobs} blobs downloaded)`,
         );
       }
-      for (const t of targets.filter((x) => !x.mutable)) warnings.push(...(await capturer.capture(t)).skipped);
+      for (const t of targets.filter((x) => !x.mutable)) {
+        try {
+          warnings.push(...(await capturer.capture(t)).skipped);
+        } catch (err) {
+          // A resumed run keeps the immutable snapshot of its first run.
+          if (!(created.resumed && isStudioError(err, 'E_IMMUTABLE'))) throw err;
+          log.info(`studio-lite: ${t.tag} is immutable; keeping the version from the first run`);
+        }
+      }
 
       const env = scriptEnv(process.env, {
         home: cfg.home,
