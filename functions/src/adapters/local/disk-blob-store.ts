@@ -35,6 +35,7 @@ export interface DiskBlobStore extends BlobStore {
 }
 
 const OCTET = 'application/octet-stream';
+const WRITE_BATCH_BYTES = 4 << 20;
 
 /** Pack descriptions outlive their URLs by this much before a sweep removes them. */
 const PACK_DESCRIPTION_TTL_MS = 24 * 3600 * 1000;
@@ -198,13 +199,26 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
       const hash = createHash('sha256');
       let n = 0;
       let ok = false;
+      // Socket chunks are ~64 KiB: coalesce them so a GiB costs hundreds of writes, not tens of thousands.
+      let pending: Uint8Array[] = [];
+      let pendingBytes = 0;
+      const flush = async () => {
+        if (pendingBytes === 0) return;
+        const bufs = pending;
+        pending = [];
+        pendingBytes = 0;
+        await fh.writev(bufs);
+      };
       try {
         for await (const chunk of body) {
           n += chunk.length;
           if (n > size) throw new StudioError('E_SIZE_MISMATCH', `upload is larger than the declared ${size} bytes`);
           hash.update(chunk);
-          await fh.write(chunk);
+          pending.push(chunk);
+          pendingBytes += chunk.length;
+          if (pendingBytes >= WRITE_BATCH_BYTES) await flush();
         }
+        await flush();
         if (n !== size) throw new StudioError('E_SIZE_MISMATCH', `upload has ${n} bytes, declared ${size}`);
         if (hash.digest('hex') !== sha256)
           throw new StudioError('E_HASH_MISMATCH', 'uploaded bytes do not match sha256');
