@@ -3,6 +3,7 @@
  * (cp -r; Studio's way = tar czf + one HTTP PUT). Prints a table of seconds and ratios and writes .tmp/bench.json.
  * Sizes can be scaled down for a smoke run with BENCH_SCALE=0.05.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +19,8 @@ const scale = Number(process.env.BENCH_SCALE ?? 1);
 const GiB = 1024 ** 3;
 const log = createLogger({ quiet: true });
 const now = () => performance.now() / 1000;
+/** Flush dirty pages before each timed step, so one step's writeback (or a previous rm -rf) does not bill the next. */
+const settle = () => execFileSync('sync');
 
 async function withHome<T>(fn: (home: string) => Promise<T>): Promise<T> {
   const home = await mkdtemp(join(tmpdir(), 'sl-bench-home-'));
@@ -44,11 +47,13 @@ async function session<T>(
     try {
       return await fn({
         async capture(path, tag) {
+          settle();
           const t = now();
           await cap.capture({ tag, path, mutable: true, useIgnoreFile: false });
           return now() - t;
         },
         async fetch(tag, dest) {
+          settle();
           const t = now();
           await fetchArtifact(conn.client, cfg, { experiment: 'bench', tag }, dest, { mode: 'link', log });
           return now() - t;
@@ -77,8 +82,10 @@ async function main() {
       ['a', a, 2],
       ['b', b, 4],
     ] as const) {
+      settle();
       const cp = await cpR(dir, join(work, `${name}-cp`));
       await rm(join(work, `${name}-cp`), { recursive: true, force: true });
+      settle();
       const studio = await studioWay(dir, sink.url);
       const first = await withHome((home) => session(home, (s) => s.capture(dir, name)));
       rows.push({ name: `cp -r (${name})`, seconds: cp });

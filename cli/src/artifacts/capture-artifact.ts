@@ -115,6 +115,7 @@ export class Capturer {
         {
           useIgnoreFile: t.useIgnoreFile,
           alwaysIgnore: this.ignoresFor(t.path),
+          keepBytes: { maxFileSize: 64 * 1024, budget: 256 << 20 },
           onProgress: (p) => progress.update({ phase: 'hash', files: p.hashedFiles, bytes: p.hashedBytes }),
         },
         this.statCache,
@@ -144,6 +145,7 @@ export class Capturer {
         const totalBytes = uploadedBefore + toSend.reduce((a, b) => a + b, 0);
         lap(`plan: ${plan.present} present, ${plan.uploads.length} uploads, ${plan.packs.length} packs`);
         const up = await uploadBlobs(plan, snap.sources, {
+          contents: snap.contents,
           onProgress: (done) => progress.update({ phase: 'upload', bytes: uploadedBefore + done, totalBytes }),
         });
         stats.uploadedBlobs += up.uploadedBlobs;

@@ -15,6 +15,11 @@ export interface SnapshotOptions extends WalkOptions {
    * enough for file systems with 1–2 s mtime granularity.
    */
   racyWindowMs?: number;
+  /**
+   * Keep the bytes of small files read while hashing (up to `budget` bytes in all), so the upload sends exactly the
+   * hashed bytes without opening each file again. Halves the file-system calls of a first capture of many small files.
+   */
+  keepBytes?: { maxFileSize: number; budget: number };
   /** Called after each hashed file with running totals. */
   onProgress?: (p: { hashedFiles: number; hashedBytes: number }) => void;
 }
@@ -23,6 +28,8 @@ export interface SnapshotResult {
   manifest: Manifest;
   /** Where to read each blob from for upload (first file with that content). */
   sources: Map<string, string>;
+  /** Bytes kept by `keepBytes`, by sha256. */
+  contents: Map<string, Buffer>;
   stats: { hashedFiles: number; hashedBytes: number };
   skipped: string[];
 }
@@ -60,6 +67,9 @@ export async function snapshotFromWalk(
   const syncBuf = Buffer.allocUnsafe(SYNC_HASH_MAX);
   const pending: Promise<void>[] = [];
   let sinceYield = 0;
+  const contents = new Map<string, Buffer>();
+  let kept = 0;
+  const keep = opts.keepBytes;
 
   const record = (i: number, f: WalkFile, h: HashedFile): void => {
     entries[i] = toEntry(f.path, h.sha256, h);
@@ -109,7 +119,12 @@ export async function snapshotFromWalk(
       continue;
     }
     try {
-      record(i, f, hashFileSync(f.abs, syncBuf));
+      const h = hashFileSync(f.abs, syncBuf);
+      record(i, f, h);
+      if (keep && h.bytesRead <= keep.maxFileSize && kept + h.bytesRead <= keep.budget && !contents.has(h.sha256)) {
+        contents.set(h.sha256, Buffer.from(syncBuf.subarray(0, h.bytesRead)));
+        kept += h.bytesRead;
+      }
     } catch (err) {
       pending.push(onHashError(i, f, 1, err));
     }
@@ -132,7 +147,7 @@ export async function snapshotFromWalk(
     files.push(e);
     if (!sources.has(e.sha256)) sources.set(e.sha256, f.abs);
   });
-  return { manifest: sortManifest({ files, links: walk.links }), sources, stats, skipped };
+  return { manifest: sortManifest({ files, links: walk.links }), sources, contents, stats, skipped };
 }
 
 function toEntry(path: string, sha256: string, s: { size: number; mode: number; mtimeMs: number }): FileEntry {

@@ -6,6 +6,8 @@ export interface BodyPart {
   sha256: string;
   size: number;
   abs: string;
+  /** The exact bytes that were hashed, when the snapshot kept them (small files). */
+  data?: Buffer | undefined;
 }
 
 /** A blob's source no longer matches what was hashed: the caller must snapshot again. */
@@ -25,6 +27,7 @@ export async function assertUnchangedSize(parts: readonly BodyPart[]): Promise<v
   const changed: BodyPart[] = [];
   await Promise.all(
     parts.map(async (p) => {
+      if (p.data) return;
       const st = await lstat(p.abs).catch(() => null);
       if (st === null || !st.isFile() || st.size !== p.size) changed.push(p);
     }),
@@ -54,7 +57,7 @@ export async function* filesBody(parts: readonly BodyPart[], onBytes: (n: number
   for (const p of parts) {
     if (p.size === 0) continue;
     if (p.size <= SMALL_FILE) {
-      batch.push(readSmall(p));
+      batch.push(p.data ?? readSmall(p));
       batchBytes += p.size;
       if (batchBytes >= BATCH_BYTES) yield flush();
       continue;

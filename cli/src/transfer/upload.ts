@@ -14,6 +14,8 @@ export interface UploadOptions {
   onProgress?: (bytesDone: number) => void;
   signal?: AbortSignal;
   retry?: Omit<RetryOptions, 'signal'>;
+  /** Bytes already in memory (kept by the snapshot), sent instead of reading the file again. */
+  contents?: Map<string, Buffer>;
 }
 
 export interface UploadResult {
@@ -58,7 +60,11 @@ export async function uploadBlobs(
       limit(async () => {
         if (signal.aborted) return;
         try {
-          const parts = task.members.map((m) => ({ ...m, abs: sourceOf(sources, m.sha256) }));
+          const parts = task.members.map((m) => ({
+            ...m,
+            abs: sourceOf(sources, m.sha256),
+            data: opts.contents?.get(m.sha256),
+          }));
           await withRetry(() => sendOnce(task.request, parts, signal, progress), { ...opts.retry, signal });
           result.uploadedBlobs += parts.length;
           for (const p of parts) result.uploadedBytes += p.size;
