@@ -31,6 +31,25 @@ const now = () => performance.now() / 1000;
 /** Flush dirty pages before each timed step, so one step's writeback (or a previous rm -rf) does not bill the next. */
 const settle = () => execFileSync('sync');
 
+/**
+ * The floor for any verified content-addressed store on this machine: read every file once, sha256 it, write it
+ * to a new file (one pass, one thread, no network). cp -r skips all three user-space passes (copy_file_range).
+ */
+async function hashCopyFloor(src: string, dst: string): Promise<number> {
+  const { createHash } = await import('node:crypto');
+  const { readdir, readFile } = await import('node:fs/promises');
+  const { writeFileSync, mkdirSync } = await import('node:fs');
+  const t = now();
+  mkdirSync(dst, { recursive: true });
+  for (const e of await readdir(src, { recursive: true, withFileTypes: true })) {
+    if (!e.isFile()) continue;
+    const data = await readFile(join(e.parentPath, e.name));
+    const h = createHash('sha256').update(data).digest('hex');
+    writeFileSync(join(dst, h), data);
+  }
+  return now() - t;
+}
+
 async function withHome<T>(fn: (home: string) => Promise<T>): Promise<T> {
   const home = await mkdtemp(join(tmpdir(), 'sl-bench-home-'));
   try {
@@ -97,11 +116,25 @@ async function main() {
         await rm(join(work, `${name}-cp`), { recursive: true, force: true });
         return t;
       });
+      const floor = await median(async () => {
+        settle();
+        const t = await hashCopyFloor(dir, join(work, `${name}-floor`));
+        await rm(join(work, `${name}-floor`), { recursive: true, force: true });
+        return t;
+      });
       settle();
       const studio = await studioWay(dir, sink.url);
       const first = await median(() => withHome((home) => session(home, (s) => s.capture(dir, name))));
       rows.push({ name: `cp -r (${name})`, seconds: cp });
       rows.push({ name: `Studio tar czf + PUT (${name})`, seconds: studio });
+      rows.push({ name: `read+sha256+write floor (${name})`, seconds: floor });
+      rows.push({
+        name: `first capture (${name}) vs floor`,
+        seconds: first,
+        baseline: 'floor',
+        ratio: first / floor,
+        target: 'report',
+      });
       rows.push({
         name: `first capture (${name})`,
         seconds: first,
