@@ -34,9 +34,26 @@ export default defineConfig({
       {
         extends: true,
         test: {
+          name: 'gcp',
+          // The GCP adapters against the real emulators (started once for the project by the global setups).
+          sequence: { groupOrder: 1 },
+          include: ['functions/test/gcp/**/*.test.ts'],
+          globalSetup: [
+            here('./test-setup/emulators/firestore-global-setup.ts'),
+            here('./test-setup/emulators/storage-global-setup.ts'),
+          ],
+          pool: 'forks',
+          fileParallelism: false,
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
           name: 'e2e',
           // After the unit group, one file at a time: e2e tests start servers and emulators on a small machine.
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
           include: ['functions/test/e2e/**/*.test.ts', 'cli/test/e2e/**/*.test.ts'],
           globalSetup: [here('./test-setup/build-cli.ts')],
           pool: 'forks',

@@ -124,7 +124,9 @@ async function sendOnce(
     // fetch wraps a body failure in a generic TypeError; the file-changed error underneath is the useful one.
     throw bodyError ?? err;
   }
-  if (!res.ok) {
+  // 412: a create-only URL (GCS `x-goog-if-generation-match: 0`) found the object already there; the backend
+  // verifies its bytes before any version may use it.
+  if (!res.ok && res.status !== 412) {
     progress(-sent);
     throw await storageError(res, `upload of ${parts.length === 1 ? parts[0]?.abs : `${parts.length} packed files`}`);
   }

@@ -39,7 +39,7 @@ export async function planUpload(
   await requireWritableExperiment(deps, team, key);
   const unique = new Map(blobs.map((b) => [b.sha256, b.size]));
   const have = await deps.meta.findBlobs(team, [...unique.keys()]);
-  const missing = [...unique].filter(([sha]) => !have.has(sha)).map(([sha256, size]) => ({ sha256, size }));
+  const missing = [...unique].filter(([sha]) => !have.get(sha)?.verified).map(([sha256, size]) => ({ sha256, size }));
   const expiresAt = expiry(deps);
   const out: PlanUploadResponse = { uploads: [], packs: [], present: unique.size - missing.length };
   const signPack = deps.blobs.signPackUpload?.bind(deps.blobs);
@@ -69,6 +69,12 @@ export async function planUpload(
   return out;
 }
 
+async function storedBytesMatch(deps: CoreDeps, key: string, sha256: string): Promise<boolean> {
+  const h = createHash('sha256');
+  for await (const chunk of await deps.blobs.read(key)) h.update(chunk);
+  return h.digest('hex') === sha256;
+}
+
 /** Confirms every blob of the manifest is stored (recording ones the store has but metadata lacks). */
 async function requireBlobs(deps: CoreDeps, team: string, m: Manifest): Promise<void> {
   const sizes = new Map<string, number>();
@@ -80,20 +86,38 @@ async function requireBlobs(deps: CoreDeps, team: string, m: Manifest): Promise<
     sizes.set(f.sha256, f.size);
   }
   const known = await deps.meta.findBlobs(team, [...sizes.keys()]);
-  const unknown = [...sizes].filter(([sha]) => !known.has(sha));
   for (const [sha, rec] of known) {
     if (rec.size !== sizes.get(sha)) throw new StudioError('E_SIZE_MISMATCH', `blob ${sha} has size ${rec.size}`);
   }
+  // Unknown or unverified blobs are checked against storage; where the store cannot check a sha256 on upload (GCS),
+  // the backend hashes the stored bytes itself before any version may reference them.
+  const unchecked = [...sizes].filter(([sha]) => !known.get(sha)?.verified);
   const found: { sha256: string; size: number; verified: boolean }[] = [];
   const missing: string[] = [];
-  for (let i = 0; i < unknown.length; i += 64) {
+  const corrupt: string[] = [];
+  for (let i = 0; i < unchecked.length; i += 64) {
     await Promise.all(
-      unknown.slice(i, i + 64).map(async ([sha, size]) => {
-        const s = await deps.blobs.stat(blobKey(team, sha));
-        if (s && s.size === size) found.push({ sha256: sha, size, verified: deps.blobs.verifiesOnUpload });
-        else missing.push(sha);
+      unchecked.slice(i, i + 64).map(async ([sha, size]) => {
+        const key = blobKey(team, sha);
+        const s = await deps.blobs.stat(key);
+        if (!s || s.size !== size) {
+          missing.push(sha);
+          return;
+        }
+        if (!deps.blobs.verifiesOnUpload && !(await storedBytesMatch(deps, key, sha))) {
+          // Bytes that do not match their name are removed, so a correct upload can take their place.
+          await deps.blobs.delete(key);
+          corrupt.push(sha);
+          return;
+        }
+        found.push({ sha256: sha, size, verified: true });
       }),
     );
+  }
+  if (corrupt.length) {
+    throw new StudioError('E_HASH_MISMATCH', `${corrupt.length} uploaded blob(s) do not match their sha256`, {
+      details: { corrupt: corrupt.slice(0, 20) },
+    });
   }
   if (found.length) await deps.meta.putBlobs(team, found);
   if (missing.length) {

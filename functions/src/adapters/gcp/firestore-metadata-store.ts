@@ -1,0 +1,415 @@
+/**
+ * MetadataStore on Cloud Firestore (native mode), with the contract and error codes of the SQLite adapter.
+ *
+ * Concurrency: optimistic compare-and-swap instead of runTransaction. Each change reads without locks, then commits
+ * ONE atomic batch whose preconditions (create = must not exist; update = lastUpdateTime unchanged) fail if a racer
+ * changed what was read; the change then re-reads and retries (see optimistic()). This is as atomic and lost-update
+ * free as a transaction, in production and on the emulator. Why not runTransaction: the emulator resolves two
+ * read-then-write transactions on one document only by a fixed 2 s lock timeout, so 20 racing commits took 12 s with
+ * the SDK's retries (1 s base backoff) and longer with fast retries; with preconditions they take well under 2 s.
+ *
+ * Data model (document ids are the natural keys, validated so that no id can address another path):
+ *   teams/{team}/experiments/{key}                 ExperimentRecord
+ *   teams/{team}/experiments/{key}/artifacts/{tag} ArtifactRecord + latestDigest (the commit's compare-and-append)
+ *     .../artifacts/{tag}/versions/{000000001}     VersionRecord; ids zero-padded to 9 digits, lexical = numeric
+ *   teams/{team}/blobs/{sha256}                    { sha256, size, verified, createdAt }
+ *   teams/{team}/members/{userId}                  { team, userId, role } (firestore.rules reads it: isMember)
+ *   users/{id}                                     UserRecord
+ *   users/{id}/teams/{team}                        { team, role } mirror of members, written in the same batch
+ *   tokens/{hash}                                  TokenRecord; id = sha256 of the secret, so a lookup is one get
+ * Times are ISO-8601 UTC strings (Date#toISOString), which sort lexically in time order. Queries and their
+ * composite indexes: experiments (project ASC, createdAt DESC) in firestore.indexes.json; experiments by createdAt
+ * DESC and tokens by id use the automatic single-field indexes.
+ */
+import { type DocumentReference, Firestore, type Timestamp } from '@google-cloud/firestore';
+import { StudioError } from '../../core/errors.ts';
+import type {
+  ArtifactRecord,
+  BlobRecord,
+  ExperimentRecord,
+  Role,
+  TokenRecord,
+  VersionRecord,
+} from '../../core/model.ts';
+import type { MetadataStore } from '../../core/ports.ts';
+
+export interface FirestoreMetadataOptions {
+  projectId: string;
+  /** Named database; `(default)` when absent. */
+  databaseId?: string;
+  /** An existing client (tests). The store then leaves closing it to the caller. */
+  firestore?: Firestore;
+}
+
+type ArtifactDoc = ArtifactRecord & { latestDigest: string };
+type BlobDoc = BlobRecord & { createdAt: string };
+
+// gRPC status codes (google.rpc.Code).
+const ALREADY_EXISTS = 6;
+const FAILED_PRECONDITION = 9;
+const ABORTED = 10;
+// "Try again later" rather than "this request is wrong".
+const TRANSIENT = new Set([1, 4, 8, ABORTED, 14]); // CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, UNAVAILABLE
+// A write whose precondition lost a race: somebody changed what we read, so read again and retry.
+const LOST_RACE = new Set([ALREADY_EXISTS, FAILED_PRECONDITION, ABORTED]);
+const RACE_ATTEMPTS = 30;
+const RACE_BACKOFF_MS = 10;
+const RACE_BACKOFF_CAP_MS = 500;
+const GET_ALL_CHUNK = 300;
+const BLOB_BATCH = 250;
+
+const codeOf = (err: unknown) => (err as { code?: unknown } | null)?.code;
+
+/** Runs one Firestore operation; StudioErrors pass through, SDK errors become E_UNAVAILABLE or E_INTERNAL. */
+async function guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (cause) {
+    if (cause instanceof StudioError) throw cause;
+    const code = codeOf(cause);
+    if (typeof code === 'number' && TRANSIENT.has(code)) {
+      throw new StudioError('E_UNAVAILABLE', `firestore ${what}: temporarily unavailable (code ${code})`, { cause });
+    }
+    throw new StudioError('E_INTERNAL', `firestore ${what} failed`, { cause });
+  }
+}
+
+const isAlreadyExists = (err: unknown) => codeOf(err) === ALREADY_EXISTS;
+
+/**
+ * Optimistic concurrency: `attempt` reads without locks and then commits one atomic batch whose preconditions
+ * (create = must not exist, update = lastUpdateTime unchanged) fail if a racer changed what it read; then it runs
+ * again after a short full-jitter backoff. StudioErrors thrown by `attempt` are final.
+ */
+async function optimistic<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (err instanceof StudioError || !LOST_RACE.has(codeOf(err) as number)) throw err;
+      if (n >= RACE_ATTEMPTS) {
+        throw new StudioError('E_UNAVAILABLE', `firestore ${what}: too much contention, try again`, { cause: err });
+      }
+      const cap = Math.min(RACE_BACKOFF_CAP_MS, RACE_BACKOFF_MS * 2 ** n);
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * cap));
+    }
+  }
+}
+
+/** Firestore document id rules: non-empty, no '/', not '.' or '..', not __reserved__, at most 1500 bytes. */
+function validId(id: string): boolean {
+  return (
+    typeof id === 'string' &&
+    id.length > 0 &&
+    !id.includes('/') &&
+    id !== '.' &&
+    id !== '..' &&
+    !/^__.*__$/.test(id) &&
+    Buffer.byteLength(id) <= 1500
+  );
+}
+
+/** For writes: an id that Firestore cannot store (or that would address another path) is a bad request. */
+function need(...ids: string[]): void {
+  const bad = ids.find((id) => !validId(id));
+  if (bad !== undefined) throw new StudioError('E_BAD_REQUEST', `invalid identifier "${bad}"`);
+}
+
+const versionId = (n: number) => String(n).padStart(9, '0');
+const validVersion = (n: number) => Number.isSafeInteger(n) && n >= 1;
+
+function toArtifact(d: ArtifactDoc): ArtifactRecord {
+  const { latestDigest: _d, ...rec } = d;
+  return rec;
+}
+
+/** MetadataStore on Firestore. Import this module lazily: it loads the Firestore SDK. */
+export function createFirestoreMetadataStore(
+  opts: FirestoreMetadataOptions,
+): MetadataStore & { close(): Promise<void> } {
+  const owned = opts.firestore === undefined;
+  const db =
+    opts.firestore ??
+    new Firestore({
+      projectId: opts.projectId,
+      ...(opts.databaseId ? { databaseId: opts.databaseId } : {}),
+      ignoreUndefinedProperties: true,
+    });
+
+  const team = (t: string) => db.collection('teams').doc(t);
+  const expRef = (t: string, key: string) => team(t).collection('experiments').doc(key);
+  const artRef = (t: string, exp: string, tag: string) => expRef(t, exp).collection('artifacts').doc(tag);
+  const verRef = (t: string, exp: string, tag: string, v: number) =>
+    artRef(t, exp, tag).collection('versions').doc(versionId(v));
+  const blobRef = (t: string, sha: string) => team(t).collection('blobs').doc(sha);
+  const read = async <T>(ref: DocumentReference): Promise<T | null> => {
+    const snap = await ref.get();
+    return snap.exists ? (snap.data() as T) : null;
+  };
+
+  /** Records one chunk of blobs: creates absent ones, upgrades verified (monotone), never downgrades. */
+  const putBlobChunk = (t: string, chunk: BlobRecord[], now: string) =>
+    optimistic('putBlobs', async () => {
+      const snaps = await db.getAll(...chunk.map((b) => blobRef(t, b.sha256)));
+      const batch = db.batch();
+      let writes = 0;
+      snaps.forEach((snap, i) => {
+        const b = chunk[i] as BlobRecord;
+        if (!snap.exists) {
+          batch.create(snap.ref, { sha256: b.sha256, size: b.size, verified: b.verified, createdAt: now } as BlobDoc);
+          writes++;
+        } else if (b.verified && snap.get('verified') !== true) {
+          batch.update(snap.ref, { verified: true });
+          writes++;
+        }
+      });
+      if (writes > 0) await batch.commit();
+    });
+
+  return {
+    createExperiment: (exp) =>
+      guard('createExperiment', async () => {
+        need(exp.team, exp.key);
+        try {
+          await expRef(exp.team, exp.key).create(exp);
+        } catch (cause) {
+          if (!isAlreadyExists(cause)) throw cause;
+          throw new StudioError('E_EXPERIMENT_EXISTS', `experiment ${exp.key} already exists`, { cause });
+        }
+      }),
+
+    getExperiment: (t, key) =>
+      guard('getExperiment', async () => (validId(t) && validId(key) ? read<ExperimentRecord>(expRef(t, key)) : null)),
+
+    updateExperiment: (t, key, patch, fromStatuses) =>
+      guard('updateExperiment', async () => {
+        if (!validId(t) || !validId(key)) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
+        const ref = expRef(t, key);
+        return optimistic('updateExperiment', async () => {
+          const snap = await ref.get();
+          const cur = snap.exists ? (snap.data() as ExperimentRecord) : undefined;
+          if (!cur) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
+          if (fromStatuses && !fromStatuses.includes(cur.status)) {
+            throw new StudioError('E_CONFLICT', `experiment ${key} is ${cur.status}`, {
+              details: { status: cur.status },
+            });
+          }
+          const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+          const next: ExperimentRecord = { ...cur, ...defined, team: t, key };
+          // Every field is rewritten; the precondition makes the read-check-write one atomic step.
+          await ref.update({ ...next }, { lastUpdateTime: snap.updateTime as Timestamp });
+          return next;
+        });
+      }),
+
+    listExperiments: (t, q) =>
+      guard('listExperiments', async () => {
+        if (!validId(t)) return [];
+        const limit = Math.min(Math.max(q.limit ?? 1000, 1), 10_000);
+        let query = team(t).collection('experiments').orderBy('createdAt', 'desc');
+        if (q.project) query = query.where('project', '==', q.project);
+        // Ties on createdAt fall back to the document id (= key) in the same direction, as in SQLite.
+        const snap = await query.limit(limit).get();
+        return snap.docs.map((d) => d.data() as ExperimentRecord);
+      }),
+
+    commitVersion: (input) =>
+      guard('commitVersion', async () => {
+        const { team: t, experiment, tag } = input;
+        need(t, experiment, tag);
+        const aRef = artRef(t, experiment, tag);
+        return optimistic('commitVersion', async () => {
+          const snap = await aRef.get();
+          const art = snap.exists ? (snap.data() as ArtifactDoc) : undefined;
+          if (art) {
+            if (art.mutable !== input.mutable) {
+              throw new StudioError(
+                'E_CONFLICT',
+                `artifact ${experiment}/${tag} is ${art.mutable ? 'mutable' : 'immutable'}`,
+              );
+            }
+            if (art.latestDigest === input.digest) {
+              const latest = await read<VersionRecord>(verRef(t, experiment, tag, art.latestVersion));
+              if (!latest) throw new StudioError('E_INTERNAL', `artifact ${experiment}/${tag} lost its latest version`);
+              return { version: latest, created: false };
+            }
+            if (!input.mutable) {
+              throw new StudioError(
+                'E_IMMUTABLE',
+                `artifact ${experiment}/${tag} is immutable and already has a version`,
+              );
+            }
+          }
+          const next = art ? art.latestVersion + 1 : 1;
+          const version: VersionRecord = {
+            team: t,
+            experiment,
+            tag,
+            version: next,
+            digest: input.digest,
+            manifestSha256: input.manifestSha256,
+            files: input.files,
+            bytes: input.bytes,
+            stats: input.stats,
+            createdBy: input.createdBy,
+            createdAt: input.createdAt,
+          };
+          const artifact: ArtifactDoc = {
+            team: t,
+            experiment,
+            tag,
+            mutable: input.mutable,
+            latestVersion: next,
+            latestDigest: input.digest,
+            createdAt: art?.createdAt ?? input.createdAt,
+            updatedAt: input.createdAt,
+          };
+          // One atomic batch: the artifact moves on only if nobody else did since our read (lastUpdateTime, or
+          // create for a new artifact), and the version document must not exist yet (a number is never reused).
+          const batch = db.batch();
+          if (art) {
+            batch.update(
+              aRef,
+              { latestVersion: next, latestDigest: input.digest, updatedAt: input.createdAt },
+              { lastUpdateTime: snap.updateTime as Timestamp },
+            );
+          } else batch.create(aRef, artifact);
+          batch.create(verRef(t, experiment, tag, next), version);
+          await batch.commit();
+          return { version, created: true };
+        });
+      }),
+
+    getVersion: (t, experiment, tag, version) =>
+      guard('getVersion', async () => {
+        if (![t, experiment, tag].every(validId)) return null;
+        let v = version;
+        if (v === undefined) {
+          const art = await read<ArtifactDoc>(artRef(t, experiment, tag));
+          if (!art) return null;
+          v = art.latestVersion;
+        }
+        return validVersion(v) ? read<VersionRecord>(verRef(t, experiment, tag, v)) : null;
+      }),
+
+    listArtifacts: (t, experiment) =>
+      guard('listArtifacts', async () => {
+        if (!validId(t) || !validId(experiment)) return [];
+        const snap = await expRef(t, experiment).collection('artifacts').get(); // document-id order = by tag
+        return snap.docs.map((d) => toArtifact(d.data() as ArtifactDoc));
+      }),
+
+    listVersions: (t, experiment, tag) =>
+      guard('listVersions', async () => {
+        if (![t, experiment, tag].every(validId)) return [];
+        const snap = await artRef(t, experiment, tag).collection('versions').get(); // padded ids: oldest first
+        return snap.docs.map((d) => d.data() as VersionRecord);
+      }),
+
+    findBlobs: (t, sha256s) =>
+      guard('findBlobs', async () => {
+        const found = new Map<string, BlobRecord>();
+        if (!validId(t)) return found;
+        const wanted = [...new Set(sha256s)].filter(validId);
+        const chunks: string[][] = [];
+        for (let i = 0; i < wanted.length; i += GET_ALL_CHUNK) chunks.push(wanted.slice(i, i + GET_ALL_CHUNK));
+        const results = await Promise.all(chunks.map((c) => db.getAll(...c.map((sha) => blobRef(t, sha)))));
+        for (const snap of results.flat()) {
+          if (!snap.exists) continue;
+          const d = snap.data() as BlobDoc;
+          found.set(snap.id, { sha256: snap.id, size: d.size, verified: d.verified === true });
+        }
+        return found;
+      }),
+
+    putBlobs: (t, blobs) =>
+      guard('putBlobs', async () => {
+        need(t, ...blobs.map((b) => b.sha256));
+        // One entry per hash (a repeated hash counts as verified if any copy is); each chunk is one atomic batch.
+        // Chunks are independent: a blob record stands alone and re-recording is idempotent.
+        const merged = new Map<string, BlobRecord>();
+        for (const b of blobs) {
+          const prev = merged.get(b.sha256);
+          merged.set(b.sha256, { ...b, verified: b.verified || prev?.verified === true });
+        }
+        const all = [...merged.values()];
+        const now = new Date().toISOString();
+        const chunks: BlobRecord[][] = [];
+        for (let i = 0; i < all.length; i += BLOB_BATCH) chunks.push(all.slice(i, i + BLOB_BATCH));
+        await Promise.all(chunks.map((c) => putBlobChunk(t, c, now)));
+      }),
+
+    putUser: (user) =>
+      guard('putUser', async () => {
+        need(user.id);
+        const ref = db.collection('users').doc(user.id);
+        // Like the SQLite upsert: a known user keeps its createdAt and only changes its name (last writer wins).
+        try {
+          await ref.create({ id: user.id, name: user.name, createdAt: user.createdAt });
+        } catch (err) {
+          if (!isAlreadyExists(err)) throw err;
+          await ref.update({ name: user.name });
+        }
+      }),
+
+    getUser: (id) =>
+      guard('getUser', async () => {
+        if (!validId(id)) return null;
+        const u = await read<{ id: string; name: string; createdAt: string }>(db.collection('users').doc(id));
+        return u ? { id: u.id, name: u.name, createdAt: u.createdAt } : null;
+      }),
+
+    putToken: (token) =>
+      guard('putToken', async () => {
+        need(token.hash);
+        try {
+          await db.collection('tokens').doc(token.hash).create(token);
+        } catch (cause) {
+          if (!isAlreadyExists(cause)) throw cause;
+          throw new StudioError('E_CONFLICT', `a token with this hash already exists (${token.id})`, { cause });
+        }
+      }),
+
+    getTokenByHash: (hash) =>
+      guard('getTokenByHash', async () =>
+        validId(hash) ? read<TokenRecord>(db.collection('tokens').doc(hash)) : null,
+      ),
+
+    revokeToken: (id, at) =>
+      guard('revokeToken', async () => {
+        const snap = await db.collection('tokens').where('id', '==', id).get();
+        // Keeps the first revocation time, like COALESCE(revoked_at, ?) in SQLite; unknown ids are a no-op.
+        for (const found of snap.docs) {
+          await optimistic('revokeToken', async () => {
+            const d = await found.ref.get();
+            if (!d.exists || d.get('revokedAt') != null) return;
+            await d.ref.update({ revokedAt: at }, { lastUpdateTime: d.updateTime as Timestamp });
+          });
+        }
+      }),
+
+    setMembership: (t, userId, role) =>
+      guard('setMembership', async () => {
+        need(t, userId);
+        const member = team(t).collection('members').doc(userId);
+        const mirror = db.collection('users').doc(userId).collection('teams').doc(t);
+        const batch = db.batch();
+        if (role === null) batch.delete(member).delete(mirror);
+        else batch.set(member, { team: t, userId, role }).set(mirror, { team: t, role });
+        await batch.commit();
+      }),
+
+    getMemberships: (userId) =>
+      guard('getMemberships', async () => {
+        const out: Record<string, Role> = {};
+        if (!validId(userId)) return out;
+        const snap = await db.collection('users').doc(userId).collection('teams').get();
+        for (const d of snap.docs) out[d.id] = d.get('role') as Role;
+        return out;
+      }),
+
+    close: async () => {
+      if (owned) await db.terminate();
+    },
+  };
+}

@@ -1,0 +1,245 @@
+import type { File, Storage } from '@google-cloud/storage';
+import { StudioError } from '../../core/errors.ts';
+import type { BlobStore, SignedRequest, UploadConstraint } from '../../core/ports.ts';
+
+export interface GcsBlobStoreOptions {
+  bucket: string;
+  /** A configured client (tests, or a host that shares one); otherwise one is created on first use. */
+  storage?: Storage;
+  /** Service-account key used to sign URLs locally; without it the client signs through IAM signBlob (one call per URL). */
+  credentials?: { client_email: string; private_key: string };
+  /** JSON API endpoint, e.g. the storage emulator. */
+  apiEndpoint?: string;
+  /** Where signed URLs point (path style: `<base>/<bucket>/<key>`). Default https://storage.googleapis.com. */
+  signedUrlBase?: string;
+  /**
+   * Sign `x-goog-if-generation-match: 0` into uploads (default true): a URL can create its object but never overwrite
+   * it, so a still-valid URL cannot replace a blob after the backend verified it. A PUT that finds the object already
+   * there gets 412, which a client should read as "already uploaded".
+   */
+  createOnly?: boolean;
+}
+
+/**
+ * Extra hashes a caller may know besides sha256. GCS checks `x-goog-hash` (md5/crc32c) against the bytes it receives
+ * and refuses a mismatch, so when given they are signed and the upload is content-checked by GCS itself.
+ */
+export interface GcsUploadConstraint extends UploadConstraint {
+  /** base64 MD5 of the content. */
+  md5?: string;
+  /** base64 big-endian CRC32C of the content. */
+  crc32c?: string;
+}
+
+/** The one content type signed uploads carry (blobs are opaque bytes). */
+export const GCS_UPLOAD_CONTENT_TYPE = 'application/octet-stream';
+
+/** GCS allows V4 signatures to live at most seven days. */
+const MAX_EXPIRY_S = 7 * 24 * 3600;
+const KEY_RE = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+const UNAVAILABLE_STATUSES = new Set([408, 429, 502, 503, 504]);
+
+/** Walks an error and its causes for an HTTP status or a socket error code. */
+function classify(err: unknown): 'not-found' | 'unavailable' | 'other' {
+  const seen = new Set<unknown>();
+  let e: unknown = err;
+  while (e && typeof e === 'object' && !seen.has(e)) {
+    seen.add(e);
+    const o = e as { code?: unknown; status?: unknown; response?: { status?: unknown }; cause?: unknown };
+    const status = typeof o.code === 'number' ? o.code : (o.response?.status ?? o.status);
+    if (status === 404) return 'not-found';
+    if (typeof status === 'number' && UNAVAILABLE_STATUSES.has(status)) return 'unavailable';
+    if (typeof o.code === 'string' && NETWORK_CODES.has(o.code)) return 'unavailable';
+    e = o.cause;
+  }
+  return 'other';
+}
+
+/** The one place SDK errors become coded errors (messages never carry SDK internals; the SDK error is the cause). */
+function toStudioError(err: unknown, op: string, key: string): StudioError {
+  if (err instanceof StudioError) return err;
+  switch (classify(err)) {
+    case 'not-found':
+      return new StudioError('E_NOT_FOUND', `object ${key} not found`, { cause: err });
+    case 'unavailable':
+      return new StudioError('E_UNAVAILABLE', `cloud storage unreachable (${op} ${key})`, { cause: err });
+    default:
+      return new StudioError('E_INTERNAL', `cloud storage ${op} failed for ${key}`, { cause: err });
+  }
+}
+
+function checkKey(key: string): void {
+  if (!KEY_RE.test(key) || key.split('/').some((s) => s === '.' || s === '..')) {
+    throw new StudioError('E_BAD_PATH', `invalid storage key "${key}"`);
+  }
+}
+
+/** Whole seconds, as V4 signs them; refuses expiries GCS would refuse (past, zero-length, beyond seven days). */
+function expirySeconds(expiresAt: Date): number {
+  const exp = Math.floor(expiresAt.getTime() / 1000);
+  const now = Math.floor(Date.now() / 1000);
+  if (!(exp - now >= 1 && exp - now <= MAX_EXPIRY_S)) {
+    throw new StudioError('E_BAD_REQUEST', 'a signed URL must expire between 1 s and 7 days from now');
+  }
+  return exp;
+}
+
+/** A signed POST that opens a resumable upload session (large blobs); same bindings as signUpload. */
+export interface ResumableStartRequest {
+  method: 'POST';
+  url: string;
+  /** Headers to send exactly as given, with an empty body. The 201 answer's Location is the session URI. */
+  headers: Record<string, string>;
+  expiresAt: string;
+}
+
+export interface GcsBlobStore extends BlobStore {
+  /**
+   * Opens a resumable upload: the client POSTs this request, then PUTs chunks (multiples of 256 KiB, `Content-Range:
+   * bytes a-b/total`) to the session URI; after an interruption an empty status PUT returns 308 with the persisted
+   * Range and the client resumes there. The session URI is a bearer capability for this one object (valid a week).
+   */
+  signResumableUpload(key: string, c: GcsUploadConstraint): Promise<ResumableStartRequest>;
+}
+
+/**
+ * BlobStore on one GCS bucket; the SDK is loaded on first use so the local backend never pulls it in.
+ *
+ * What a signed upload binds, and who checks it:
+ * - GCS enforces (the signature covers them): method, bucket + object, expiry, `content-type`,
+ *   `x-goog-content-length-range: n,n` (exact length, else 400), `x-goog-if-generation-match: 0` (createOnly) and,
+ *   when the caller supplies md5/crc32c, `x-goog-hash` (GCS hashes what it receives and refuses a mismatch: BadDigest).
+ * - GCS cannot check sha256, the only hash the client is asked for, so right-sized wrong bytes are stored. The backend
+ *   must re-hash the object (read()) before it trusts it, and delete it on a mismatch: verifiesOnUpload = false.
+ */
+export function createGcsBlobStore(opts: GcsBlobStoreOptions): GcsBlobStore {
+  if (!opts.bucket) throw new StudioError('E_INTERNAL', 'gcs blob store: option "bucket" is required');
+  const host = opts.signedUrlBase ?? 'https://storage.googleapis.com';
+  let client: Promise<Storage> | undefined;
+  const storage = (): Promise<Storage> => {
+    client ??= opts.storage
+      ? Promise.resolve(opts.storage)
+      : import('@google-cloud/storage').then(
+          ({ Storage }) =>
+            new Storage({
+              ...(opts.credentials ? { credentials: opts.credentials } : {}),
+              ...(opts.apiEndpoint ? { apiEndpoint: opts.apiEndpoint } : {}),
+            }),
+        );
+    return client;
+  };
+  const fileOf = async (key: string): Promise<File> => {
+    checkKey(key);
+    return (await storage()).bucket(opts.bucket).file(key);
+  };
+  /** Runs one SDK call with the error mapping applied. */
+  const call = async <T>(op: string, key: string, fn: (file: File) => Promise<T>): Promise<T> => {
+    const file = await fileOf(key);
+    try {
+      return await fn(file);
+    } catch (err) {
+      throw toStudioError(err, op, key);
+    }
+  };
+  const sign = async (
+    key: string,
+    action: 'read' | 'write' | 'resumable',
+    expiresAt: Date,
+    contentType?: string,
+    extensionHeaders?: Record<string, string>,
+  ): Promise<{ url: string; expiresAt: string }> => {
+    const exp = expirySeconds(expiresAt);
+    const [url] = await call('sign', key, (f) =>
+      f.getSignedUrl({ version: 'v4', action, expires: exp * 1000, host, contentType, extensionHeaders }),
+    );
+    return { url, expiresAt: new Date(exp * 1000).toISOString() };
+  };
+
+  const uploadHeaders = (c: GcsUploadConstraint): Record<string, string> => {
+    const headers: Record<string, string> = { 'x-goog-content-length-range': `${c.size},${c.size}` };
+    if (opts.createOnly !== false) headers['x-goog-if-generation-match'] = '0';
+    const hashes = [c.crc32c && `crc32c=${c.crc32c}`, c.md5 && `md5=${c.md5}`].filter(Boolean);
+    if (hashes.length > 0) headers['x-goog-hash'] = hashes.join(',');
+    return headers;
+  };
+  const withContentType = (h: Record<string, string>) => ({ 'content-type': GCS_UPLOAD_CONTENT_TYPE, ...h });
+
+  return {
+    verifiesOnUpload: false,
+    async stat(key) {
+      try {
+        const [md] = await call('stat', key, (f) => f.getMetadata());
+        return { size: Number(md.size ?? 0) };
+      } catch (err) {
+        if (err instanceof StudioError && err.code === 'E_NOT_FOUND') return null;
+        throw err;
+      }
+    },
+    async put(key, data, contentType) {
+      await call('put', key, (f) =>
+        f.save(Buffer.from(data.buffer, data.byteOffset, data.byteLength), { contentType, resumable: false }),
+      );
+    },
+    async get(key) {
+      const [buf] = await call('get', key, (f) => f.download());
+      return buf;
+    },
+    async read(key) {
+      // Waits for the first chunk so a missing object fails here, not in the consumer's loop.
+      const stream = await call('read', key, async (f) => f.createReadStream());
+      const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+      let first: IteratorResult<Buffer>;
+      try {
+        first = await it.next();
+      } catch (err) {
+        stream.destroy();
+        throw toStudioError(err, 'read', key);
+      }
+      return (async function* () {
+        try {
+          for (let r = first; !r.done; r = await it.next()) yield r.value;
+        } catch (err) {
+          throw toStudioError(err, 'read', key);
+        } finally {
+          stream.destroy();
+        }
+      })();
+    },
+    async delete(key) {
+      await call('delete', key, (f) => f.delete({ ignoreNotFound: true }));
+    },
+    async signUpload(key, c: GcsUploadConstraint): Promise<SignedRequest> {
+      const headers = uploadHeaders(c);
+      const s = await sign(key, 'write', c.expiresAt, GCS_UPLOAD_CONTENT_TYPE, headers);
+      return { method: 'PUT', url: s.url, headers: withContentType(headers), expiresAt: s.expiresAt };
+    },
+    async signResumableUpload(key, c) {
+      // Hashes belong on the final chunk, not on the POST that opens the session.
+      const headers = uploadHeaders({ ...c, md5: undefined, crc32c: undefined });
+      const s = await sign(key, 'resumable', c.expiresAt, GCS_UPLOAD_CONTENT_TYPE, headers);
+      return {
+        method: 'POST',
+        url: s.url,
+        headers: { ...withContentType(headers), 'x-goog-resumable': 'start' },
+        expiresAt: s.expiresAt,
+      };
+    },
+    async signDownload(key, expiresAt) {
+      const s = await sign(key, 'read', expiresAt);
+      return { method: 'GET', url: s.url, headers: {}, expiresAt: s.expiresAt };
+    },
+  };
+}

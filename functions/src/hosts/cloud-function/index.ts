@@ -1,0 +1,29 @@
+import * as ff from '@google-cloud/functions-framework';
+import { createApiHandler } from '../../api/handler.ts';
+import { readGcpConfig } from '../../config/gcp-config.ts';
+import { handleWithWebHandler } from './express-adapter.ts';
+
+/**
+ * The Cloud Function host: one HTTP function `api` around the same web-standard handler the local host uses.
+ * Backends are opened at the first request (cold start) from environment variables only.
+ */
+let handler: ((req: Request) => Promise<Response>) | undefined;
+
+async function getHandler(): Promise<(req: Request) => Promise<Response>> {
+  if (!handler) {
+    const { openGcpBackend } = await import('../../adapters/gcp/gcp-backend.ts');
+    handler = createApiHandler(openGcpBackend(readGcpConfig()), {
+      log: (msg, err) => console.error(JSON.stringify({ severity: 'ERROR', message: msg, error: String((err as Error)?.stack ?? err) })),
+    });
+  }
+  return handler;
+}
+
+ff.http('api', (req, res) => {
+  void getHandler()
+    .then((h) => handleWithWebHandler(h, req, res))
+    .catch((err) => {
+      console.error(JSON.stringify({ severity: 'ERROR', message: 'function failed to start', error: String(err) }));
+      res.status(500).json({ error: { code: 'E_INTERNAL', message: 'internal error' } });
+    });
+});
