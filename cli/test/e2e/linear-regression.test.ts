@@ -16,7 +16,6 @@ import {
 } from './helpers.ts';
 
 const sandbox = useSandboxes();
-const asRoot = process.getuid?.() === 0;
 
 /** train.py with --capture=./weights:weights as experiment `lr`; returns train.py's last "L2 norm = X". */
 async function train(sb: Sandbox): Promise<string> {

@@ -12,7 +12,12 @@ const schema = z.object({
   STUDIO_REGION: z.string().min(1).default('us-central1'),
   STUDIO_TASKS_QUEUE: z.string().min(1).optional(),
   STUDIO_TASKS_SERVICE_ACCOUNT: z.string().email().optional(),
-  STUDIO_URL_TTL_SECONDS: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(900),
+  STUDIO_URL_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(60)
+    .max(7 * 24 * 3600)
+    .default(900),
   /** JSON service-account key used to sign URLs locally (no IAM signBlob round trip); absent = IAM signing. */
   STUDIO_SIGNING_KEY_JSON: z.string().optional(),
   /** Where signed URLs point (tests: a verifying gateway in front of the storage emulator). */

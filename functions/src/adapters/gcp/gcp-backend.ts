@@ -6,7 +6,10 @@ import { createGcsBlobStore } from './gcs-blob-store.ts';
 
 /** Wires the GCP adapters from configuration. Loaded lazily so nothing on the local path imports a GCP SDK. */
 export function openGcpBackend(cfg: GcpConfig, now: () => Date = () => new Date()): CoreDeps {
-  const meta = createFirestoreMetadataStore({ projectId: cfg.GOOGLE_CLOUD_PROJECT, databaseId: cfg.STUDIO_FIRESTORE_DATABASE });
+  const meta = createFirestoreMetadataStore({
+    projectId: cfg.GOOGLE_CLOUD_PROJECT,
+    databaseId: cfg.STUDIO_FIRESTORE_DATABASE,
+  });
   const credentials = cfg.STUDIO_SIGNING_KEY_JSON
     ? (JSON.parse(cfg.STUDIO_SIGNING_KEY_JSON) as { client_email: string; private_key: string })
     : undefined;

@@ -157,9 +157,8 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
     },
     async signPackUpload(members, expiresAt) {
       // The member list is stored next to the objects and bound by its digest, so the URL stays short and stateless.
-      const list = JSON.stringify(
-        members.map((m) => ({ key: (fileOf(m.key), m.key), size: m.size, sha256: m.sha256 })),
-      );
+      for (const m of members) fileOf(m.key); // validates every key before anything is stored
+      const list = JSON.stringify(members.map((m) => ({ key: m.key, size: m.size, sha256: m.sha256 })));
       const digest = createHash('sha256').update(list).digest('hex');
       await store.put(`.packs/${digest}.json`, Buffer.from(list), 'application/json');
       const expires = Math.floor(expiresAt.getTime() / 1000);

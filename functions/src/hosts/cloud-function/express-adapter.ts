@@ -16,7 +16,9 @@ export async function handleWithWebHandler(
   const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
   // functions-framework has already read the body; rawBody keeps the exact bytes (our handler parses JSON itself).
   const raw = (req as unknown as { rawBody?: Buffer }).rawBody;
-  const body = hasBody ? (raw ?? Buffer.from(typeof req.body === 'string' ? req.body : JSON.stringify(req.body ?? {}))) : undefined;
+  const body = hasBody
+    ? (raw ?? Buffer.from(typeof req.body === 'string' ? req.body : JSON.stringify(req.body ?? {})))
+    : undefined;
   const response = await handler(
     new Request(url, { method: req.method, headers, body: body === undefined ? undefined : new Uint8Array(body) }),
   );

@@ -13,7 +13,8 @@ async function getHandler(): Promise<(req: Request) => Promise<Response>> {
   if (!handler) {
     const { openGcpBackend } = await import('../../adapters/gcp/gcp-backend.ts');
     handler = createApiHandler(openGcpBackend(readGcpConfig()), {
-      log: (msg, err) => console.error(JSON.stringify({ severity: 'ERROR', message: msg, error: String((err as Error)?.stack ?? err) })),
+      log: (msg, err) =>
+        console.error(JSON.stringify({ severity: 'ERROR', message: msg, error: String((err as Error)?.stack ?? err) })),
     });
   }
   return handler;
