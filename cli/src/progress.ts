@@ -12,7 +12,7 @@ export function startProgress(log: Logger, label: string): Progress {
   if (!log.progress) return { update() {}, stop() {} };
   const bar = new cliProgress.SingleBar(
     {
-      format: `${label} {phase} [{bar}] {files} files  {done}/{total}  {rate}`,
+      format: `${label} {phase} [{bar}] {count}  {doneH}/{totalH}  {rate}`,
       stream: process.stderr,
       hideCursor: true,
       clearOnComplete: true,
@@ -21,17 +21,25 @@ export function startProgress(log: Logger, label: string): Progress {
     },
     cliProgress.Presets.shades_classic,
   );
-  const t0 = Date.now();
-  bar.start(1, 0, { phase: 'scan', files: 0, done: '0 B', total: '?', rate: '' });
+  // The rate is per phase (hashing, uploading), so it restarts when the phase changes.
+  let t0 = Date.now();
+  let phase = 'scan';
+  bar.start(1, 0, { phase, count: '', doneH: '0 B', totalH: '?', rate: '' });
   return {
     update(p) {
+      if (p.phase !== phase) {
+        phase = p.phase;
+        t0 = Date.now();
+      }
       const secs = Math.max((Date.now() - t0) / 1000, 0.001);
       bar.setTotal(Math.max(p.totalBytes ?? p.bytes, 1));
+      const count =
+        p.files === undefined ? '' : `${p.files}${p.totalFiles === undefined ? '' : `/${p.totalFiles}`} files`;
       bar.update(p.bytes, {
         phase: p.phase,
-        files: p.totalFiles === undefined ? String(p.files ?? 0) : `${p.files ?? 0}/${p.totalFiles}`,
-        done: formatBytes(p.bytes),
-        total: p.totalBytes === undefined ? '?' : formatBytes(p.totalBytes),
+        count,
+        doneH: formatBytes(p.bytes),
+        totalH: p.totalBytes === undefined ? '?' : formatBytes(p.totalBytes),
         rate: `${formatBytes(p.bytes / secs)}/s`,
       });
     },
