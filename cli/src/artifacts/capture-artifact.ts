@@ -2,16 +2,17 @@ import { relative, sep } from 'node:path';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { LIMITS } from '@studio-lite/functions/api/schemas.ts';
 import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.ts';
-import { manifestDigest, manifestTotals } from '@studio-lite/functions/core/manifest.ts';
+import { type FileEntry, manifestDigest, manifestTotals, sortManifest } from '@studio-lite/functions/core/manifest.ts';
 import type { CaptureStats } from '@studio-lite/functions/core/model.ts';
 import type { ApiClient } from '../api-client.ts';
-import { snapshot } from '../capture/snapshot.ts';
+import { snapshotFromWalk } from '../capture/snapshot.ts';
 import { openStatCache, type StatCache } from '../capture/stat-cache.ts';
+import { type WalkFile, walkFolder } from '../capture/walk.ts';
 import type { CliConfig } from '../config.ts';
 import { formatBytes } from '../format.ts';
 import type { Logger } from '../logger.ts';
-import { startProgress } from '../progress.ts';
-import { uploadBlobs } from '../transfer/upload.ts';
+import { type Progress, startProgress } from '../progress.ts';
+import { type BlobSource, ChunkUploader } from './chunk-uploader.ts';
 
 export interface CaptureTarget {
   tag: string;
@@ -30,6 +31,25 @@ export interface CaptureOutcome {
   bytes: number;
   stats: CaptureStats;
   skipped: string[];
+}
+
+/** Hashing proceeds in chunks of at most this many files or bytes; each chunk uploads while the next one hashes. */
+const CHUNK_FILES = 4096;
+const CHUNK_BYTES = 128 << 20;
+
+function* chunkFiles(files: WalkFile[]): Generator<WalkFile[]> {
+  let chunk: WalkFile[] = [];
+  let bytes = 0;
+  for (const f of files) {
+    chunk.push(f);
+    bytes += f.size;
+    if (chunk.length >= CHUNK_FILES || bytes >= CHUNK_BYTES) {
+      yield chunk;
+      chunk = [];
+      bytes = 0;
+    }
+  }
+  if (chunk.length > 0) yield chunk;
 }
 
 /** Folders never worth capturing inside a workspace. */
@@ -104,23 +124,63 @@ export class Capturer {
     }
   }
 
+  /**
+   * Walks once, then hashes in chunks; each chunk with new content is planned and uploaded in the background while
+   * the next chunk hashes. Chunks the stat cache fully vouched for are deferred, so an unchanged capture sends nothing.
+   */
+  private async snapshotAndUpload(t: CaptureTarget, progress: Progress, lap: (what: string) => void) {
+    const walkOpts = { useIgnoreFile: t.useIgnoreFile, alwaysIgnore: this.ignoresFor(t.path) };
+    const startedAt = Date.now();
+    const walk = await walkFolder(t.path, walkOpts);
+    lap(`walk of ${walk.files.length} files`);
+    const sources = new Map<string, string>();
+    const contents = new Map<string, Buffer>();
+    const stats = { hashedFiles: 0, hashedBytes: 0 };
+    let hashing = true;
+    const uploader = new ChunkUploader(this.client, this.experiment, t.tag, sources, contents, (done, planned) => {
+      if (!hashing) progress.update({ phase: 'upload', bytes: done, totalBytes: planned });
+    });
+    const files: FileEntry[] = [];
+    const skipped = [...walk.skipped];
+    const deferred: BlobSource[] = [];
+    for (const chunk of chunkFiles(walk.files)) {
+      const base = { ...stats };
+      const part = await snapshotFromWalk(
+        { files: chunk, links: [], skipped: [] },
+        {
+          keepBytes: { maxFileSize: 64 * 1024, budget: 256 << 20 },
+          onProgress: (p) =>
+            progress.update({
+              phase: 'hash',
+              files: base.hashedFiles + p.hashedFiles,
+              bytes: base.hashedBytes + p.hashedBytes,
+            }),
+        },
+        this.statCache,
+        startedAt,
+      );
+      files.push(...part.manifest.files);
+      skipped.push(...part.skipped);
+      for (const [k, v] of part.sources) if (!sources.has(k)) sources.set(k, v);
+      for (const [k, v] of part.contents) contents.set(k, v);
+      stats.hashedFiles += part.stats.hashedFiles;
+      stats.hashedBytes += part.stats.hashedBytes;
+      const blobs = part.manifest.files.map((f) => ({ sha256: f.sha256, size: f.size }));
+      if (part.stats.hashedFiles > 0) uploader.push(blobs);
+      else deferred.push(...blobs);
+    }
+    hashing = false;
+    lap(`hashed ${stats.hashedFiles} of ${files.length} files`);
+    return { manifest: sortManifest({ files, links: walk.links }), stats, skipped, uploader, deferred };
+  }
+
   private async attempt(t: CaptureTarget): Promise<CaptureOutcome> {
     const progress = startProgress(this.log, `capture ${t.tag}`);
     const t0 = performance.now();
     const lap = (what: string) =>
       this.log.debug(`capture ${t.tag}: ${what} at ${(performance.now() - t0).toFixed(0)} ms`);
     try {
-      const snap = await snapshot(
-        t.path,
-        {
-          useIgnoreFile: t.useIgnoreFile,
-          alwaysIgnore: this.ignoresFor(t.path),
-          keepBytes: { maxFileSize: 64 * 1024, budget: 256 << 20 },
-          onProgress: (p) => progress.update({ phase: 'hash', files: p.hashedFiles, bytes: p.hashedBytes }),
-        },
-        this.statCache,
-      );
-      lap(`snapshot of ${snap.manifest.files.length} files (${snap.stats.hashedFiles} hashed)`);
+      const snap = await this.snapshotAndUpload(t, progress, lap);
       const skipped = snap.skipped.map((s) => `${t.tag}: ${s}`);
       for (const s of skipped) this.log.warn(`skipped ${s}`);
       const totals = manifestTotals(snap.manifest);
@@ -130,28 +190,15 @@ export class Capturer {
       // An empty folder that never had content (an unused modeldir) is not worth a version.
       const empty = !this.last.has(t.tag) && totals.files === 0 && snap.manifest.links.length === 0;
       if (this.last.get(t.tag) === digest || empty) {
+        await snap.uploader.drain();
         progress.stop();
         return nothing;
       }
-
-      const sizes = new Map(snap.manifest.files.map((f) => [f.sha256, f.size]));
-      const blobs = [...sizes].map(([sha256, size]) => ({ sha256, size }));
-      let uploadedBefore = 0;
-      for (let i = 0; i < blobs.length; i += LIMITS.planBatch) {
-        const plan = await this.client.planUpload(this.experiment, t.tag, {
-          blobs: blobs.slice(i, i + LIMITS.planBatch),
-        });
-        const toSend = [...plan.uploads.map((u) => u.size), ...plan.packs.flatMap((p) => p.members.map((m) => m.size))];
-        const totalBytes = uploadedBefore + toSend.reduce((a, b) => a + b, 0);
-        lap(`plan: ${plan.present} present, ${plan.uploads.length} uploads, ${plan.packs.length} packs`);
-        const up = await uploadBlobs(plan, snap.sources, {
-          contents: snap.contents,
-          onProgress: (done) => progress.update({ phase: 'upload', bytes: uploadedBefore + done, totalBytes }),
-        });
-        stats.uploadedBlobs += up.uploadedBlobs;
-        stats.uploadedBytes += up.uploadedBytes;
-        uploadedBefore = stats.uploadedBytes;
-      }
+      // Blobs of files the stat cache vouched for were not planned yet: most are stored, the API says which are not.
+      snap.uploader.push(snap.deferred);
+      await snap.uploader.drain();
+      stats.uploadedBlobs = snap.uploader.uploadedBlobs;
+      stats.uploadedBytes = snap.uploader.uploadedBytes;
       lap(`uploaded ${stats.uploadedBlobs} blobs`);
       const r = await this.client.commitVersion(this.experiment, t.tag, {
         mutable: t.mutable,
