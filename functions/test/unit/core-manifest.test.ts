@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { isStudioError } from '../../src/core/errors.ts';
+import { isSafeRelativePath, manifestDigest, parseManifest } from '../../src/core/manifest.ts';
+import { assertExperimentKey, assertTag, parseArtifactRef } from '../../src/core/names.ts';
+
+const sha = (c: string) => c.repeat(64);
+const file = (path: string, extra: Partial<{ sha256: string; size: number; mode: number; mtime: number }> = {}) => ({
+  path,
+  size: 1,
+  sha256: sha('a'),
+  mode: 0o644,
+  mtime: 1,
+  ...extra,
+});
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    return isStudioError(err) ? err.code : 'not a StudioError';
+  }
+  return undefined;
+}
+
+describe('manifest paths', () => {
+  it.each(['a', 'a/b', 'a.b/c-d_e', '.hidden', 'a/.b'])('accepts %s', (p) => expect(isSafeRelativePath(p)).toBe(true));
+  it.each(['', '/abs', '../x', 'a/../../b', 'a/./b', 'a//b', 'a/', 'a\\b', 'a\0b', '..', '.'])('refuses %j', (p) =>
+    expect(isSafeRelativePath(p)).toBe(false),
+  );
+});
+
+describe('parseManifest', () => {
+  it('sorts entries so equal contents give equal digests', () => {
+    const a = parseManifest({ files: [file('b'), file('a')] });
+    const b = parseManifest({ files: [file('a'), file('b')] });
+    expect(a.files.map((f) => f.path)).toEqual(['a', 'b']);
+    expect(manifestDigest(a)).toBe(manifestDigest(b));
+  });
+  it('ignores mtimes in the digest but not content, size, the x bit or links', () => {
+    const base = manifestDigest(parseManifest({ files: [file('a')] }));
+    expect(manifestDigest(parseManifest({ files: [file('a', { mtime: 99 })] }))).toBe(base);
+    expect(manifestDigest(parseManifest({ files: [file('a', { sha256: sha('b') })] }))).not.toBe(base);
+    expect(manifestDigest(parseManifest({ files: [file('a', { size: 2 })] }))).not.toBe(base);
+    expect(manifestDigest(parseManifest({ files: [file('a', { mode: 0o755 })] }))).not.toBe(base);
+    expect(manifestDigest(parseManifest({ files: [file('a')], links: [{ path: 'l', target: 'a' }] }))).not.toBe(base);
+  });
+  it('refuses escaping paths with E_BAD_PATH and malformed entries with E_BAD_MANIFEST', () => {
+    expect(codeOf(() => parseManifest({ files: [file('../x')] }))).toBe('E_BAD_PATH');
+    expect(codeOf(() => parseManifest({ files: [file('a', { sha256: 'nothex' })] }))).toBe('E_BAD_MANIFEST');
+    expect(codeOf(() => parseManifest({ files: [file('a', { size: -1 })] }))).toBe('E_BAD_MANIFEST');
+    expect(codeOf(() => parseManifest({ files: 'x' }))).toBe('E_BAD_MANIFEST');
+  });
+  it('refuses duplicates and a path that is both a file and a folder', () => {
+    expect(codeOf(() => parseManifest({ files: [file('a'), file('a')] }))).toMatch(/^E_BAD_/);
+    expect(codeOf(() => parseManifest({ files: [file('a'), file('a/b')] }))).toMatch(/^E_BAD_/);
+    expect(codeOf(() => parseManifest({ files: [file('a')], links: [{ path: 'a', target: 'x' }] }))).toMatch(/^E_BAD_/);
+  });
+});
+
+describe('names', () => {
+  it('parses EXP/TAG and EXP/TAG@N', () => {
+    expect(parseArtifactRef('lr/weights')).toEqual({ experiment: 'lr', tag: 'weights', version: undefined });
+    expect(parseArtifactRef('lr/weights@3')).toEqual({ experiment: 'lr', tag: 'weights', version: 3 });
+  });
+  it.each(['lr', 'lr/', '/w', 'lr/w@0', 'lr/w@x', 'a/b/c', '../x/w', 'lr/w@1@2'])('refuses ref %j', (r) =>
+    expect(codeOf(() => parseArtifactRef(r))).toMatch(/^E_BAD_/),
+  );
+  it('tags: no slash, no dots, not reserved', () => {
+    for (const t of ['a/b', '..', '.x', 'a.b', 'mapping', 'MAPPING', '', 'x'.repeat(65)]) {
+      expect(codeOf(() => assertTag(t))).toBe('E_BAD_TAG');
+    }
+    expect(assertTag('weights_2-b')).toBe('weights_2-b');
+  });
+  it('keys: no path separators or parent references', () => {
+    for (const k of ['../x', 'a/b', '', '.x', 'a..b', 'x'.repeat(129)])
+      expect(codeOf(() => assertExperimentKey(k))).toBe('E_BAD_KEY');
+    expect(assertExperimentKey('20261127-031700-ab12cd')).toBe('20261127-031700-ab12cd');
+  });
+});
