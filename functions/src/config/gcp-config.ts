@@ -12,6 +12,10 @@ const schema = z.object({
   STUDIO_REGION: z.string().min(1).default('us-central1'),
   STUDIO_TASKS_QUEUE: z.string().min(1).optional(),
   STUDIO_TASKS_SERVICE_ACCOUNT: z.string().email().optional(),
+  /** Public base URL of this function: the target and OIDC audience of its Cloud Tasks. */
+  STUDIO_PUBLIC_URL: z.string().url().optional(),
+  /** Where Google's OIDC signing keys are fetched (tests serve their own). */
+  STUDIO_OIDC_JWKS_URL: z.string().url().optional(),
   STUDIO_URL_TTL_SECONDS: z.coerce
     .number()
     .int()

@@ -1,5 +1,7 @@
 import * as ff from '@google-cloud/functions-framework';
 import { createApiHandler } from '../../api/handler.ts';
+import { createOidcVerifier } from '../../api/internal-auth.ts';
+import { createInternalHandler } from '../../api/internal-handler.ts';
 import { readGcpConfig } from '../../config/gcp-config.ts';
 import { handleWithWebHandler } from './express-adapter.ts';
 

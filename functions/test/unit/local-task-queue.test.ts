@@ -1,0 +1,115 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it, type TestContext } from 'vitest';
+import { createLocalTaskQueue, type LocalTaskQueueOptions } from '../../src/adapters/local/local-task-queue.ts';
+import { sleep, uid } from '../conformance/fixtures.ts';
+import { testTaskQueue } from '../conformance/task-queue-suite.ts';
+
+const fast = { minBackoffMs: 50, maxBackoffMs: 200, pollMs: 200 } satisfies Partial<LocalTaskQueueOptions>;
+const ROUTE = '/internal/tasks/test';
+
+testTaskQueue({
+  name: 'local sqlite scheduler',
+  async make(target) {
+    const dir = await mkdtemp(join(tmpdir(), 'sl-tq-'));
+    const queue = createLocalTaskQueue({ ...fast, path: join(dir, 'tasks.db'), dispatch: target });
+    return {
+      queue,
+      async cleanup() {
+        await queue.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  },
+});
+
+/** Per test: a temp db and queues on it, all closed and removed when the test ends (tests run concurrently). */
+async function scope(ctx: TestContext) {
+  const cleanups: (() => Promise<void>)[] = [];
+  ctx.onTestFinished(async () => {
+    for (const c of cleanups.reverse()) await c();
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'sl-tq-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return {
+    path: join(dir, 'tasks.db'),
+    open(path: string, dispatch: LocalTaskQueueOptions['dispatch'], over: Partial<LocalTaskQueueOptions> = {}) {
+      const q = createLocalTaskQueue({ ...fast, path, dispatch, ...over });
+      cleanups.push(() => q.close());
+      return q;
+    },
+  };
+}
+
+describe.concurrent('local task queue extras', () => {
+  it('a task pending at close is delivered after reopening, and its name stays taken', async (ctx) => {
+    const { path, open } = await scope(ctx);
+    const first: unknown[] = [];
+    const q1 = open(path, async (_r, b) => void first.push(b));
+    const name = uid('t');
+    await q1.enqueue({ name, route: ROUTE, body: { name }, scheduleTime: new Date(Date.now() + 400) });
+    await q1.close();
+    const second: unknown[] = [];
+    const q2 = open(path, async (_r, b) => void second.push(b));
+    expect(await q2.enqueue({ name, route: ROUTE, body: { again: true } })).toEqual({ created: false });
+    await sleep(800);
+    expect(first).toEqual([]);
+    expect(second).toEqual([{ name }]);
+  });
+
+  it('a task that keeps failing is given up after maxAttempts and its name stays taken', async (ctx) => {
+    const { path, open } = await scope(ctx);
+    let calls = 0;
+    const q = open(
+      path,
+      async () => {
+        calls++;
+        throw new Error('always');
+      },
+      { maxAttempts: 3, minBackoffMs: 20, maxBackoffMs: 40 },
+    );
+    const name = uid('t');
+    await q.enqueue({ name, route: ROUTE, body: {} });
+    await sleep(600);
+    expect(calls).toBe(3);
+    expect(await q.enqueue({ name, route: ROUTE, body: {} })).toEqual({ created: false });
+    const db = new Database(path, { readonly: true });
+    const row = db.prepare('SELECT state, attempts, last_error FROM task_queue WHERE name = ?').get(name);
+    db.close();
+    expect(row).toEqual({ state: 'failed', attempts: 3, last_error: 'always' });
+  });
+
+  it('a name becomes free again once its tombstone has expired', async (ctx) => {
+    const { path, open } = await scope(ctx);
+    const seen: unknown[] = [];
+    const q = open(path, async (_r, b) => void seen.push(b), { tombstoneMs: 100 });
+    const name = uid('t');
+    await q.enqueue({ name, route: ROUTE, body: 1 });
+    await sleep(300);
+    expect(await q.enqueue({ name, route: ROUTE, body: 2 })).toEqual({ created: true });
+    await sleep(300);
+    expect(seen).toEqual([1, 2]);
+  });
+
+  it('two queues sharing the file deliver each task once', async (ctx) => {
+    const { path, open } = await scope(ctx);
+    const seen: string[] = [];
+    const a = open(path, async () => void seen.push('a'));
+    const b = open(path, async () => void seen.push('b'));
+    const names = Array.from({ length: 10 }, () => uid('t'));
+    for (const [i, name] of names.entries()) await (i % 2 ? a : b).enqueue({ name, route: ROUTE, body: {} });
+    await sleep(700);
+    expect(seen).toHaveLength(10);
+  });
+
+  it('enqueue after close is E_UNAVAILABLE', async (ctx) => {
+    const { path, open } = await scope(ctx);
+    const q = open(path, async () => {});
+    await q.close();
+    await expect(q.enqueue({ name: uid('t'), route: ROUTE, body: {} })).rejects.toMatchObject({
+      code: 'E_UNAVAILABLE',
+    });
+  });
+});
