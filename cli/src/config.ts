@@ -16,6 +16,18 @@ const configSchema = z
   })
   .passthrough();
 
+/** The saved deployment login, if any. */
+export function readLogin(home: string): { api_url: string; token: string } | null {
+  try {
+    const saved = JSON.parse(readFileSync(homePaths(home).login, 'utf8')) as { api_url?: unknown; token?: unknown };
+    return typeof saved.api_url === 'string' && typeof saved.token === 'string'
+      ? { api_url: saved.api_url, token: saved.token }
+      : null;
+  } catch {
+    return null;
+  }
+}
+
 export interface CliConfig {
   home: string;
   apiUrl: string | null;
@@ -44,7 +56,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   }
   return {
     home,
-    apiUrl: env.STUDIOML_API_URL || r.data.api_url || null,
+    apiUrl: env.STUDIOML_API_URL || r.data.api_url || readLogin(home)?.api_url || null,
     team: env.STUDIOML_TEAM || r.data.team || null,
     captureInterval: r.data.capture_interval ?? 60,
     materialize: r.data.materialize ?? 'link',

@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { isErrorCode, StudioError } from '@studio-lite/functions/core/errors.ts';
 import { ApiClient } from './api-client.ts';
-import type { CliConfig } from './config.ts';
+import { type CliConfig, readLogin } from './config.ts';
 
 export interface Connection {
   client: ApiClient;
@@ -56,11 +56,14 @@ export async function connect(cfg: CliConfig): Promise<Connection> {
 
 function readToken(cfg: CliConfig): string {
   if (process.env.STUDIOML_TOKEN) return process.env.STUDIOML_TOKEN;
+  const login = readLogin(cfg.home);
+  if (login && login.api_url.replace(/\/$/, '') === cfg.apiUrl?.replace(/\/$/, '')) return login.token;
+  // `studio-lite serve` on this machine: the local user's token.
   try {
     const saved = JSON.parse(readFileSync(homePaths(cfg.home).credentials, 'utf8')) as { token?: string };
     if (saved.token) return saved.token;
   } catch {
     // fall through
   }
-  throw new StudioError('E_UNAUTHENTICATED', `no credentials for ${cfg.apiUrl}`);
+  throw new StudioError('E_UNAUTHENTICATED', `no credentials for ${cfg.apiUrl}: run studio-lite login ${cfg.apiUrl}`);
 }

@@ -76,6 +76,23 @@ function program(): Command {
       await pullCommand(ref, { ...cmd.optsWithGlobals(), ...opts });
     });
 
+  p.command('login')
+    .description('use a team deployment from now on (checks the token, saves it 0600)')
+    .argument('<api-url>', 'the deployment, e.g. the URL terraform printed')
+    .option('--token <token>', 'personal access token (default $STUDIOML_TOKEN)')
+    .option('--team <team>', 'team to check membership in')
+    .action(async (url: string, opts, cmd: Command) => {
+      const { loginCommand } = await import('./commands/login/login-command.ts');
+      await loginCommand(url, { ...cmd.optsWithGlobals(), ...opts });
+    });
+
+  p.command('logout')
+    .description('forget the deployment login and use the embedded backend again')
+    .action(async (_opts, cmd: Command) => {
+      const { logoutCommand } = await import('./commands/login/login-command.ts');
+      await logoutCommand(cmd.optsWithGlobals());
+    });
+
   p.command('serve')
     .description('run the local backend as a server for several processes or users on this machine')
     .option('--port <n>', 'port (default 8765)', Number)

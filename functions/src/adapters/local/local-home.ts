@@ -16,6 +16,8 @@ export function homePaths(home: string) {
     store: join(home, 'store'),
     secret: join(home, 'secret.key'),
     credentials: join(home, 'credentials.json'),
+    /** A deployment login (`studio-lite login <api-url>`): api_url + token, mode 0600. */
+    login: join(home, 'login.json'),
     blobcache: join(home, 'blobcache'),
     statcache: join(home, 'statcache.db'),
     experiments: join(home, 'experiments'),
