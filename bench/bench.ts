@@ -19,9 +19,12 @@ const scale = Number(process.env.BENCH_SCALE ?? 1);
 /** Each timing is the median of this many runs (Studio's tar.gz way runs once: it is slow and far off). */
 const runs = Number(process.env.BENCH_RUNS ?? 3);
 
-async function median(fn: () => Promise<number>): Promise<number> {
+/** Every sample, by label, written to .tmp/bench.json so the spread is visible next to the medians. */
+const samples: Record<string, number[]> = {};
+async function median(label: string, fn: () => Promise<number>): Promise<number> {
   const xs: number[] = [];
   for (let i = 0; i < runs; i += 1) xs.push(await fn());
+  samples[label] = [...xs];
   xs.sort((a, b) => a - b);
   return xs[Math.floor(xs.length / 2)] as number;
 }
@@ -40,12 +43,13 @@ async function hashCopyFloor(src: string, dst: string): Promise<number> {
   const { readdir, readFile } = await import('node:fs/promises');
   const { writeFileSync, mkdirSync } = await import('node:fs');
   const t = now();
-  mkdirSync(dst, { recursive: true });
+  // The same 256-way fan-out as the blob store, so the folder sizes match.
+  for (let i = 0; i < 256; i += 1) mkdirSync(join(dst, i.toString(16).padStart(2, '0')), { recursive: true });
   for (const e of await readdir(src, { recursive: true, withFileTypes: true })) {
     if (!e.isFile()) continue;
     const data = await readFile(join(e.parentPath, e.name));
     const h = createHash('sha256').update(data).digest('hex');
-    writeFileSync(join(dst, h), data);
+    writeFileSync(join(dst, h.slice(0, 2), h), data);
   }
   return now() - t;
 }
@@ -110,13 +114,13 @@ async function main() {
       ['a', a, 2],
       ['b', b, 4],
     ] as const) {
-      const cp = await median(async () => {
+      const cp = await median(`cp -r (${name})`, async () => {
         settle();
         const t = await cpR(dir, join(work, `${name}-cp`));
         await rm(join(work, `${name}-cp`), { recursive: true, force: true });
         return t;
       });
-      const floor = await median(async () => {
+      const floor = await median(`floor (${name})`, async () => {
         settle();
         const t = await hashCopyFloor(dir, join(work, `${name}-floor`));
         await rm(join(work, `${name}-floor`), { recursive: true, force: true });
@@ -124,7 +128,9 @@ async function main() {
       });
       settle();
       const studio = await studioWay(dir, sink.url);
-      const first = await median(() => withHome((home) => session(home, (s) => s.capture(dir, name))));
+      const first = await median(`first capture (${name})`, () =>
+        withHome((home) => session(home, (s) => s.capture(dir, name))),
+      );
       rows.push({ name: `cp -r (${name})`, seconds: cp });
       rows.push({ name: `Studio tar czf + PUT (${name})`, seconds: studio });
       rows.push({ name: `read+sha256+write floor (${name})`, seconds: floor });
@@ -156,12 +162,12 @@ async function main() {
     await withHome(async (home) => {
       await session(home, async (s) => {
         await s.capture(b, 'b');
-        const same = await median(() => s.capture(b, 'b'));
+        const same = await median('re-capture same run', () => s.capture(b, 'b'));
         rows.push({ name: 'no-change re-capture (b), same run', seconds: same, target: '< 0.5 s', ok: same < 0.5 });
       });
       // A new process: the stat cache on disk vouches for every file, the API answers "unchanged".
       await session(home, async (s) => {
-        const again = await median(() => s.capture(b, 'b'));
+        const again = await median('re-capture new run', () => s.capture(b, 'b'));
         rows.push({ name: 'no-change re-capture (b), new run', seconds: again, target: '< 0.5 s', ok: again < 0.5 });
       });
     });
@@ -171,12 +177,12 @@ async function main() {
         await s.capture(a, 'a');
         // Cold: empty blob cache. Warm: every blob cached, the pull only links.
         let i = 0;
-        const cold = await median(async () => {
+        const cold = await median('pull cold', async () => {
           await rm(join(home, 'blobcache'), { recursive: true, force: true });
           i += 1;
           return s.fetch('a', join(work, `pull-cold-${i}`));
         });
-        const warm = await median(async () => {
+        const warm = await median('pull warm', async () => {
           i += 1;
           return s.fetch('a', join(work, `pull-warm-${i}`));
         });
@@ -207,7 +213,7 @@ async function main() {
     );
   }
   await mkdir('.tmp', { recursive: true });
-  await writeFile('.tmp/bench.json', JSON.stringify({ scale, runs, rows }, null, 2));
+  await writeFile('.tmp/bench.json', JSON.stringify({ scale, runs, rows, samples }, null, 2));
 }
 
 await main();
