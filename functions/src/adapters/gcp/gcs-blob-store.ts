@@ -1,12 +1,16 @@
 import type { File, Storage } from '@google-cloud/storage';
 import { StudioError } from '../../core/errors.ts';
 import type { BlobStore, SignedRequest, UploadConstraint } from '../../core/ports.ts';
+import { createV4UrlSigner, type V4UrlSigner } from './v4-signer.ts';
 
 export interface GcsBlobStoreOptions {
   bucket: string;
   /** A configured client (tests, or a host that shares one); otherwise one is created on first use. */
   storage?: Storage;
-  /** Service-account key used to sign URLs locally; without it the client signs through IAM signBlob (one call per URL). */
+  /**
+   * Service-account key used to sign URLs locally (V4, the key parsed once: see v4-signer.ts); without it the client
+   * signs through IAM signBlob (one call per URL).
+   */
   credentials?: { client_email: string; private_key: string };
   /** JSON API endpoint, e.g. the storage emulator. */
   apiEndpoint?: string;
@@ -87,10 +91,12 @@ function checkKey(key: string): void {
   }
 }
 
-/** Whole seconds, as V4 signs them; refuses expiries GCS would refuse (past, zero-length, beyond seven days). */
-function expirySeconds(expiresAt: Date): number {
+/**
+ * Whole seconds, as V4 signs them; refuses expiries GCS would refuse (past, zero-length, beyond seven days).
+ * `now` is the signing time in whole seconds (X-Goog-Date).
+ */
+function expirySeconds(expiresAt: Date, now: number): number {
   const exp = Math.floor(expiresAt.getTime() / 1000);
-  const now = Math.floor(Date.now() / 1000);
   if (!(exp - now >= 1 && exp - now <= MAX_EXPIRY_S)) {
     throw new StudioError('E_BAD_REQUEST', 'a signed URL must expire between 1 s and 7 days from now');
   }
@@ -154,6 +160,17 @@ export function createGcsBlobStore(opts: GcsBlobStoreOptions): GcsBlobStore {
       throw toStudioError(err, op, key);
     }
   };
+  let localSigner: V4UrlSigner | undefined;
+  /** The local signer, created (and the key parsed) on first use; a key that cannot sign is E_INTERNAL. */
+  const signerOf = (credentials: NonNullable<GcsBlobStoreOptions['credentials']>): V4UrlSigner => {
+    try {
+      localSigner ??= createV4UrlSigner(credentials, host);
+      return localSigner;
+    } catch (err) {
+      throw new StudioError('E_INTERNAL', 'gcs blob store: the signing key cannot sign URLs', { cause: err });
+    }
+  };
+  /** Signs like `getSignedUrl({ version: 'v4', action, host, contentType, extensionHeaders })`, locally given a key. */
   const sign = async (
     key: string,
     action: 'read' | 'write' | 'resumable',
@@ -161,10 +178,40 @@ export function createGcsBlobStore(opts: GcsBlobStoreOptions): GcsBlobStore {
     contentType?: string,
     extensionHeaders?: Record<string, string>,
   ): Promise<{ url: string; expiresAt: string }> => {
-    const exp = expirySeconds(expiresAt);
-    const [url] = await call('sign', key, (f) =>
-      f.getSignedUrl({ version: 'v4', action, expires: exp * 1000, host, contentType, extensionHeaders }),
-    );
+    const now = Math.floor(Date.now() / 1000);
+    const exp = expirySeconds(expiresAt, now);
+    let url: string;
+    if (opts.credentials) {
+      checkKey(key);
+      const headers: Record<string, string> = { ...extensionHeaders };
+      if (contentType) headers['content-type'] = contentType;
+      if (action === 'resumable') headers['x-goog-resumable'] = 'start';
+      const method = action === 'read' ? 'GET' : action === 'write' ? 'PUT' : 'POST';
+      try {
+        url = signerOf(opts.credentials).signUrl({
+          method,
+          bucket: opts.bucket,
+          object: key,
+          headers,
+          signedAt: new Date(now * 1000),
+          expiresInSeconds: exp - now,
+        });
+      } catch (err) {
+        throw toStudioError(err, 'sign', key);
+      }
+    } else {
+      [url] = await call('sign', key, (f) =>
+        f.getSignedUrl({
+          version: 'v4',
+          action,
+          accessibleAt: now * 1000,
+          expires: exp * 1000,
+          host,
+          contentType,
+          extensionHeaders,
+        }),
+      );
+    }
     return { url, expiresAt: new Date(exp * 1000).toISOString() };
   };
 
