@@ -114,23 +114,36 @@ async function main() {
       ['a', a, 2],
       ['b', b, 4],
     ] as const) {
-      const cp = await median(`cp -r (${name})`, async () => {
+      // Paired runs: cp -r, the floor and a first capture take turns, so each ratio compares neighbours that saw
+      // the same state of this VM's disk (its metadata path varies several-fold over minutes).
+      const cps: number[] = [];
+      const floors: number[] = [];
+      const firsts: number[] = [];
+      const ratios: number[] = [];
+      for (let i = 0; i < runs; i += 1) {
         settle();
-        const t = await cpR(dir, join(work, `${name}-cp`));
+        const c = await cpR(dir, join(work, `${name}-cp`));
         await rm(join(work, `${name}-cp`), { recursive: true, force: true });
-        return t;
-      });
-      const floor = await median(`floor (${name})`, async () => {
         settle();
-        const t = await hashCopyFloor(dir, join(work, `${name}-floor`));
+        const f = await hashCopyFloor(dir, join(work, `${name}-floor`));
         await rm(join(work, `${name}-floor`), { recursive: true, force: true });
-        return t;
-      });
+        const x = await withHome((home) => session(home, (s) => s.capture(dir, name)));
+        cps.push(c);
+        floors.push(f);
+        firsts.push(x);
+        ratios.push(x / c);
+      }
+      samples[`cp -r (${name})`] = cps;
+      samples[`floor (${name})`] = floors;
+      samples[`first capture (${name})`] = firsts;
+      samples[`first capture / cp -r (${name}), paired`] = ratios;
+      const mid = (xs: number[]) => [...xs].sort((p, q) => p - q)[Math.floor(xs.length / 2)] as number;
+      const cp = mid(cps);
+      const floor = mid(floors);
+      const first = mid(firsts);
+      const pairedRatio = mid(ratios);
       settle();
       const studio = await studioWay(dir, sink.url);
-      const first = await median(`first capture (${name})`, () =>
-        withHome((home) => session(home, (s) => s.capture(dir, name))),
-      );
       rows.push({ name: `cp -r (${name})`, seconds: cp });
       rows.push({ name: `Studio tar czf + PUT (${name})`, seconds: studio });
       rows.push({ name: `read+sha256+write floor (${name})`, seconds: floor });
@@ -144,10 +157,10 @@ async function main() {
       rows.push({
         name: `first capture (${name})`,
         seconds: first,
-        baseline: 'cp -r',
-        ratio: first / cp,
+        baseline: 'cp -r (median of paired ratios)',
+        ratio: pairedRatio,
         target: `<= ${target}x cp -r`,
-        ok: first / cp <= target,
+        ok: pairedRatio <= target,
       });
       rows.push({
         name: `first capture (${name}) vs Studio`,
