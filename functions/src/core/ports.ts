@@ -67,6 +67,12 @@ export interface CommitVersionInput {
   createdAt: string;
 }
 
+/** The version record a commit creates as number `version` (shared by every MetadataStore adapter). */
+export function versionFromCommit(input: CommitVersionInput, version: number): VersionRecord {
+  const { mutable: _mutable, ...rest } = input;
+  return { ...rest, version };
+}
+
 export interface ExperimentListQuery {
   project?: string;
   limit?: number;

@@ -31,7 +31,7 @@ import type {
   TokenRecord,
   VersionRecord,
 } from '../../core/model.ts';
-import type { MetadataStore } from '../../core/ports.ts';
+import { type MetadataStore, versionFromCommit } from '../../core/ports.ts';
 
 export interface FirestoreMetadataOptions {
   projectId: string;
@@ -241,19 +241,7 @@ export function createFirestoreMetadataStore(
             }
           }
           const next = art ? art.latestVersion + 1 : 1;
-          const version: VersionRecord = {
-            team: t,
-            experiment,
-            tag,
-            version: next,
-            digest: input.digest,
-            manifestSha256: input.manifestSha256,
-            files: input.files,
-            bytes: input.bytes,
-            stats: input.stats,
-            createdBy: input.createdBy,
-            createdAt: input.createdAt,
-          };
+          const version: VersionRecord = { ...versionFromCommit(input, next), team: t };
           const artifact: ArtifactDoc = {
             team: t,
             experiment,

@@ -11,7 +11,12 @@ import type {
   UserRecord,
   VersionRecord,
 } from '../../core/model.ts';
-import type { CommitVersionInput, ExperimentListQuery, MetadataStore } from '../../core/ports.ts';
+import {
+  type CommitVersionInput,
+  type ExperimentListQuery,
+  type MetadataStore,
+  versionFromCommit,
+} from '../../core/ports.ts';
 import { SCHEMA_SQL, SCHEMA_VERSION } from './sqlite-schema.ts';
 
 export interface SqliteMetadataOptions {
@@ -161,22 +166,7 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
       input.createdBy,
       input.createdAt,
     );
-    return {
-      version: {
-        team,
-        experiment,
-        tag,
-        version: next,
-        digest: input.digest,
-        manifestSha256: input.manifestSha256,
-        files: input.files,
-        bytes: input.bytes,
-        stats: input.stats,
-        createdBy: input.createdBy,
-        createdAt: input.createdAt,
-      },
-      created: true,
-    };
+    return { version: versionFromCommit(input, next), created: true };
   });
 
   const update = db.transaction(
