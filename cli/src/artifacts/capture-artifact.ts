@@ -74,6 +74,8 @@ export class Capturer {
     private readonly log: Logger,
     /** Absolute folders (e.g. $STUDIOML_HOME) left out when they sit inside a captured folder. */
     private readonly exclude: string[],
+    /** md5: also send MD5s so storage that checks them (GCS) refuses wrong bytes at upload (deployments only). */
+    private readonly options: { md5?: boolean } = {},
   ) {
     this.statCache = openStatCache(homePaths(cfg.home).statcache);
   }
@@ -135,6 +137,7 @@ export class Capturer {
     lap(`walk of ${walk.files.length} files`);
     const sources = new Map<string, string>();
     const contents = new Map<string, Buffer>();
+    const md5s = new Map<string, string>();
     const stats = { hashedFiles: 0, hashedBytes: 0 };
     let hashing = true;
     const uploader = new ChunkUploader(this.client, this.experiment, t.tag, sources, contents, (done, planned) => {
@@ -149,6 +152,7 @@ export class Capturer {
         { files: chunk, links: [], skipped: [] },
         {
           keepBytes: { maxFileSize: 64 * 1024, budget: 256 << 20 },
+          md5: this.options.md5 ?? false,
           onProgress: (p) =>
             progress.update({
               phase: 'hash',
@@ -163,9 +167,10 @@ export class Capturer {
       skipped.push(...part.skipped);
       for (const [k, v] of part.sources) if (!sources.has(k)) sources.set(k, v);
       for (const [k, v] of part.contents) contents.set(k, v);
+      for (const [k, v] of part.md5s) md5s.set(k, v);
       stats.hashedFiles += part.stats.hashedFiles;
       stats.hashedBytes += part.stats.hashedBytes;
-      const blobs = part.manifest.files.map((f) => ({ sha256: f.sha256, size: f.size }));
+      const blobs = part.manifest.files.map((f) => ({ sha256: f.sha256, size: f.size, md5: md5s.get(f.sha256) }));
       if (part.stats.hashedFiles > 0) uploader.push(blobs);
       else deferred.push(...blobs);
     }

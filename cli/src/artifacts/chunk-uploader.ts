@@ -5,6 +5,7 @@ import { uploadBlobs } from '../transfer/upload.ts';
 export interface BlobSource {
   sha256: string;
   size: number;
+  md5?: string | undefined;
 }
 
 /**
@@ -46,7 +47,8 @@ export class ChunkUploader {
 
   private async send(batch: BlobSource[]): Promise<void> {
     try {
-      const plan = await this.client.planUpload(this.experiment, this.tag, { blobs: batch });
+      const blobs = batch.map((b) => (b.md5 ? b : { sha256: b.sha256, size: b.size }));
+      const plan = await this.client.planUpload(this.experiment, this.tag, { blobs });
       for (const u of plan.uploads) this.plannedBytes += u.size;
       for (const p of plan.packs) for (const m of p.members) this.plannedBytes += m.size;
       const before = this.uploadedBytes;

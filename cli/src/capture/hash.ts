@@ -14,6 +14,8 @@ export const SYNC_HASH_MAX = 256 * 1024;
 /** The state of the file the bytes were read from (fstat of the open descriptor, after reading). */
 export interface HashedFile {
   sha256: string;
+  /** base64 MD5, only when asked for (storage such as GCS can check it on upload). */
+  md5?: string;
   bytesRead: number;
   size: number;
   mode: number;
@@ -34,12 +36,17 @@ const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NOFOLLOW ?? 0) | (constants
  * (size, mtime or ctime moved, or a different byte count came back) so the caller can retry or skip it; other fs
  * errors (EACCES, ENOENT, ELOOP for a swapped-in symlink) are thrown as they are.
  */
-export async function hashFile(abs: string, buf: Buffer = Buffer.allocUnsafe(HASH_BUFFER_SIZE)): Promise<HashedFile> {
+export async function hashFile(
+  abs: string,
+  buf: Buffer = Buffer.allocUnsafe(HASH_BUFFER_SIZE),
+  withMd5 = false,
+): Promise<HashedFile> {
   const fh: FileHandle = await open(abs, OPEN_FLAGS);
   try {
     const before = await fh.stat();
     assertRegular(abs, before);
     const hash = createHash('sha256');
+    const md5 = withMd5 ? createHash('md5') : null;
     let total = 0;
     // Read exactly the size seen at open: a growing log must not keep us reading forever. Growth shows in `after`.
     while (total < before.size) {
@@ -47,32 +54,43 @@ export async function hashFile(abs: string, buf: Buffer = Buffer.allocUnsafe(HAS
       const { bytesRead } = await fh.read(buf, 0, want, total);
       if (bytesRead === 0) break;
       hash.update(buf.subarray(0, bytesRead));
+      md5?.update(buf.subarray(0, bytesRead));
       total += bytesRead;
     }
-    return finish(abs, hash.digest('hex'), total, before, await fh.stat());
+    return withDigest(finish(abs, hash.digest('hex'), total, before, await fh.stat()), md5);
   } finally {
     await fh.close();
   }
 }
 
 /** Same contract as hashFile, without the thread pool; only for small files (see SYNC_HASH_MAX). */
-export function hashFileSync(abs: string, buf: Buffer = Buffer.allocUnsafe(HASH_BUFFER_SIZE)): HashedFile {
+export function hashFileSync(
+  abs: string,
+  buf: Buffer = Buffer.allocUnsafe(HASH_BUFFER_SIZE),
+  withMd5 = false,
+): HashedFile {
   const fd = openSync(abs, OPEN_FLAGS);
   try {
     const before = fstatSync(fd);
     assertRegular(abs, before);
     const hash = createHash('sha256');
+    const md5 = withMd5 ? createHash('md5') : null;
     let total = 0;
     while (total < before.size) {
       const bytesRead = readSync(fd, buf, 0, Math.min(buf.length, before.size - total), total);
       if (bytesRead === 0) break;
       hash.update(buf.subarray(0, bytesRead));
+      md5?.update(buf.subarray(0, bytesRead));
       total += bytesRead;
     }
-    return finish(abs, hash.digest('hex'), total, before, fstatSync(fd));
+    return withDigest(finish(abs, hash.digest('hex'), total, before, fstatSync(fd)), md5);
   } finally {
     closeSync(fd);
   }
+}
+
+function withDigest(h: HashedFile, md5: ReturnType<typeof createHash> | null): HashedFile {
+  return md5 ? { ...h, md5: md5.digest('base64') } : h;
 }
 
 function assertRegular(abs: string, st: Stats): void {

@@ -20,6 +20,8 @@ export interface SnapshotOptions extends WalkOptions {
    * hashed bytes without opening each file again. Halves the file-system calls of a first capture of many small files.
    */
   keepBytes?: { maxFileSize: number; budget: number };
+  /** Also compute base64 MD5s of hashed files (for storage that checks them on upload, e.g. GCS). */
+  md5?: boolean;
   /** Called after each hashed file with running totals. */
   onProgress?: (p: { hashedFiles: number; hashedBytes: number }) => void;
 }
@@ -30,6 +32,8 @@ export interface SnapshotResult {
   sources: Map<string, string>;
   /** Bytes kept by `keepBytes`, by sha256. */
   contents: Map<string, Buffer>;
+  /** base64 MD5 by sha256, for files hashed with `md5` (stat-cache hits have none). */
+  md5s: Map<string, string>;
   stats: { hashedFiles: number; hashedBytes: number };
   skipped: string[];
 }
@@ -68,11 +72,13 @@ export async function snapshotFromWalk(
   const pending: Promise<void>[] = [];
   let sinceYield = 0;
   const contents = new Map<string, Buffer>();
+  const md5s = new Map<string, string>();
   let kept = 0;
   const keep = opts.keepBytes;
 
   const record = (i: number, f: WalkFile, h: HashedFile): void => {
     entries[i] = toEntry(f.path, h.sha256, h);
+    if (h.md5) md5s.set(h.sha256, h.md5);
     stats.hashedFiles++;
     stats.hashedBytes += h.bytesRead;
     if (h.mtimeMs < racyFrom)
@@ -91,7 +97,7 @@ export async function snapshotFromWalk(
     limit(async () => {
       const buf = freeBufs.pop() ?? Buffer.allocUnsafe(HASH_BUFFER_SIZE);
       try {
-        record(i, f, await hashFile(f.abs, buf));
+        record(i, f, await hashFile(f.abs, buf, opts.md5));
       } catch (err) {
         await onHashError(i, f, attempt, err);
       } finally {
@@ -119,7 +125,7 @@ export async function snapshotFromWalk(
       continue;
     }
     try {
-      const h = hashFileSync(f.abs, syncBuf);
+      const h = hashFileSync(f.abs, syncBuf, opts.md5);
       record(i, f, h);
       if (keep && h.bytesRead <= keep.maxFileSize && kept + h.bytesRead <= keep.budget && !contents.has(h.sha256)) {
         contents.set(h.sha256, Buffer.from(syncBuf.subarray(0, h.bytesRead)));
@@ -147,7 +153,7 @@ export async function snapshotFromWalk(
     files.push(e);
     if (!sources.has(e.sha256)) sources.set(e.sha256, f.abs);
   });
-  return { manifest: sortManifest({ files, links: walk.links }), sources, contents, stats, skipped };
+  return { manifest: sortManifest({ files, links: walk.links }), sources, contents, md5s, stats, skipped };
 }
 
 function toEntry(path: string, sha256: string, s: { size: number; mode: number; mtimeMs: number }): FileEntry {

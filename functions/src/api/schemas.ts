@@ -4,6 +4,10 @@ import { SHA256_RE } from '../core/names.ts';
 /** Request bodies of the v1 API, validated at the boundary. Responses are typed by the interfaces below. */
 
 const blobRef = z.object({ sha256: z.string().regex(SHA256_RE), size: z.number().int().nonnegative() });
+/** base64 of a 16-byte MD5. */
+const MD5_B64_RE = /^[A-Za-z0-9+/]{22}==$/;
+/** A blob to upload; `md5` lets storage that checks it (GCS `x-goog-hash`) refuse wrong bytes at upload time. */
+const uploadRef = blobRef.extend({ md5: z.string().regex(MD5_B64_RE).optional() });
 
 export const createExperimentBody = z.object({
   key: z.string().min(1).max(128),
@@ -40,7 +44,7 @@ export const finishExperimentBody = z.object({
 });
 export type FinishExperimentBody = z.input<typeof finishExperimentBody>;
 
-export const planUploadBody = z.object({ blobs: z.array(blobRef).min(1).max(10_000) });
+export const planUploadBody = z.object({ blobs: z.array(uploadRef).min(1).max(10_000) });
 export type PlanUploadBody = z.input<typeof planUploadBody>;
 
 export const commitVersionBody = z.object({

@@ -32,14 +32,14 @@ export async function planUpload(
   team: string,
   key: string,
   tag: string,
-  blobs: { sha256: string; size: number }[],
+  blobs: { sha256: string; size: number; md5?: string | undefined }[],
 ): Promise<PlanUploadResponse> {
   requireRole(p, team, 'editor');
   assertTag(tag);
   await requireWritableExperiment(deps, team, key);
-  const unique = new Map(blobs.map((b) => [b.sha256, b.size]));
+  const unique = new Map(blobs.map((b) => [b.sha256, b]));
   const have = await deps.meta.findBlobs(team, [...unique.keys()]);
-  const missing = [...unique].filter(([sha]) => !have.get(sha)?.verified).map(([sha256, size]) => ({ sha256, size }));
+  const missing = [...unique.values()].filter((b) => !have.get(b.sha256)?.verified);
   const expiresAt = expiry(deps);
   const out: PlanUploadResponse = { uploads: [], packs: [], present: unique.size - missing.length };
   const signPack = deps.blobs.signPackUpload?.bind(deps.blobs);
@@ -57,12 +57,12 @@ export async function planUpload(
   };
   for (const b of missing) {
     if (signPack && b.size <= LIMITS.packMaxBlobSize) {
-      pack.push(b);
+      pack.push({ sha256: b.sha256, size: b.size });
       packBytes += b.size;
       if (pack.length >= PACK_MAX_MEMBERS || packBytes >= LIMITS.packMaxBytes) await flush();
     } else {
       const request = await deps.blobs.signUpload(blobKey(team, b.sha256), { ...b, expiresAt });
-      out.uploads.push({ ...b, request });
+      out.uploads.push({ sha256: b.sha256, size: b.size, request });
     }
   }
   await flush();

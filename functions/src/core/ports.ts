@@ -22,6 +22,8 @@ export interface SignedRequest {
 export interface UploadConstraint {
   size: number;
   sha256: string;
+  /** base64 MD5 when the client knows it; stores that can check it on upload bind it into the URL. */
+  md5?: string | undefined;
   expiresAt: Date;
 }
 

@@ -2,7 +2,7 @@
 // functions-framework's own Express server (getTestServer), signed URLs used through the verifying gateway, and the
 // deployable bundle (functions/dist) started with the real `functions-framework` binary.
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -267,6 +267,26 @@ describe('cloud function host (getTestServer)', () => {
     );
     expect(ok.status).toBe(201);
     expect(ok.body).toMatchObject({ created: true, version: { version: 2 } });
+  });
+
+  it('with the MD5 in the plan, GCS itself refuses right-sized wrong bytes at upload (x-goog-hash)', async () => {
+    const good = Buffer.from(`md5-checked weights ${run}\n`);
+    const md5 = createHash('md5').update(good).digest('base64');
+    const plan = await api<PlanUploadResponse>('POST', `/v1/experiments/${exp}/artifacts/md5/uploads`, {
+      body: { blobs: [{ sha256: sha256(good), size: good.length, md5 }] },
+    });
+    expect(plan.status).toBe(200);
+    const req = plan.body.uploads[0]?.request as SignedRequest;
+    expect(req.headers['x-goog-hash']).toBe(`md5=${md5}`);
+    const refused = await send(req, Buffer.alloc(good.length, 0x42));
+    expect(refused.status).toBe(400);
+    expect(await objectExists(blobKey(TEAM, sha256(good)))).toBe(false);
+    expect((await send(req, good)).status).toBe(200);
+    const bad = await api('POST', `/v1/experiments/${exp}/artifacts/md5/uploads`, {
+      body: { blobs: [{ sha256: sha256(good), size: good.length, md5: 'not-base64' }] },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error?.code).toBe('E_BAD_REQUEST');
   });
 });
 

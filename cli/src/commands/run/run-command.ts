@@ -101,7 +101,9 @@ export async function runCommand(
       ...onces.map((c) => ({ ...c, useIgnoreFile: false })),
     ];
     const mapping: Record<string, string> = Object.fromEntries(targets.map((t) => [t.tag, t.path]));
-    const capturer = new Capturer(conn.client, key, cfg, log, [homePaths(cfg.home).home]);
+    const capturer = new Capturer(conn.client, key, cfg, log, [homePaths(cfg.home).home], {
+      md5: conn.mode === 'remote',
+    });
     const warnings: string[] = [];
 
     let exitCode = 1;
