@@ -23,6 +23,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           sequence: { groupOrder: 0 },
+          // Generous ceiling for a loaded 2-core CI machine; passing tests do not wait for it.
+          testTimeout: 20_000,
           include: [
             'functions/test/unit/**/*.test.ts',
             'functions/test/conformance/**/*.test.ts',
