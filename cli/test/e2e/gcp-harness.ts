@@ -66,8 +66,16 @@ export async function startGcpDeployment(): Promise<GcpDeployment> {
     if (failed) throw (failed as PromiseRejectedResult).reason;
     const fs = (started[0] as PromiseFulfilledResult<FirestoreEmulator>).value;
     const st = (started[1] as PromiseFulfilledResult<StorageEmulator>).value;
-    // The metadata client in this process (used to mint the token) talks to the emulator.
+    // The clients in this process (token minting, the gateway's storage client) talk to THESE emulators: in a full
+    // run the gcp project's global setup has already pointed both variables at its own instances, and
+    // @google-cloud/storage follows STORAGE_EMULATOR_HOST even when given an apiEndpoint.
+    const saved = { fs: process.env.FIRESTORE_EMULATOR_HOST, st: process.env.STORAGE_EMULATOR_HOST };
     process.env.FIRESTORE_EMULATOR_HOST = fs.host;
+    process.env.STORAGE_EMULATOR_HOST = st.host;
+    stops.push(async () => {
+      restoreEnv('FIRESTORE_EMULATOR_HOST', saved.fs);
+      restoreEnv('STORAGE_EMULATOR_HOST', saved.st);
+    });
 
     const run = randomBytes(4).toString('hex');
     const sa = makeServiceAccount();
@@ -101,4 +109,9 @@ export async function startGcpDeployment(): Promise<GcpDeployment> {
     await stopAll();
     throw err;
   }
+}
+
+function restoreEnv(name: string, value: string | undefined): void {
+  if (value === undefined) delete process.env[name];
+  else process.env[name] = value;
 }
