@@ -5,6 +5,7 @@ import type { CoreDeps } from './context.ts';
 import { StudioError } from './errors.ts';
 import type { ExperimentRecord, LineageEntry, Principal } from './model.ts';
 import { assertExperimentKey, assertProject, assertTag } from './names.ts';
+import { redactArgv, redactText } from './redact.ts';
 
 type CreateInput = Required<Omit<CreateExperimentBody, 'reuse'>> & {
   reuse: NonNullable<CreateExperimentBody['reuse']>;
@@ -58,10 +59,10 @@ export async function createExperiment(
     project: body.project,
     owner: p.userId,
     status: 'running',
-    command: body.command,
+    command: redactArgv(body.command),
     cwd: body.cwd,
     host: body.host,
-    git: body.git,
+    git: body.git && { ...body.git, url: body.git.url === null ? null : redactText(body.git.url) },
     createdAt: now,
     startedAt: now,
     finishedAt: null,
@@ -94,7 +95,7 @@ export async function finishExperiment(
       exitCode: body.exitCode,
       signal: body.signal,
       finishedAt: deps.now().toISOString(),
-      warnings: [...cur.warnings, ...body.warnings].slice(0, 10_000),
+      warnings: [...cur.warnings, ...body.warnings.map(redactText)].slice(0, 10_000),
     },
     ['running', 'queued'],
   );

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import { assertExperimentKey } from '@studio-lite/functions/core/names.ts';
+import { redactArgv } from '@studio-lite/functions/core/redact.ts';
 import { Capturer, type CaptureTarget } from '../../artifacts/capture-artifact.ts';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import { loadConfig } from '../../config.ts';
@@ -71,7 +72,8 @@ export async function runCommand(
     const created = await conn.client.createExperiment({
       key,
       project: opts.project ?? null,
-      command,
+      // The record never holds secrets from the command line (the API redacts again before storing).
+      command: redactArgv(command),
       cwd,
       host: hostname(),
       git: gitInfo(cwd),
