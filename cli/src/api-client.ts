@@ -1,6 +1,7 @@
 import type {
   CommitVersionBody,
   CreateExperimentBody,
+  CreateTokenBody,
   DownloadBody,
   FinishExperimentBody,
   PlanUploadBody,
@@ -8,11 +9,14 @@ import type {
 import type {
   CommitVersionResponse,
   CreateExperimentResponse,
+  CreateTokenResponse,
   DownloadResponse,
   ErrorBody,
   GetVersionResponse,
   ListExperimentsResponse,
+  ListTokensResponse,
   PlanUploadResponse,
+  RevokeTokenResponse,
   ShowExperimentResponse,
   WhoAmIResponse,
 } from '@studio-lite/functions/api/wire.ts';
@@ -67,6 +71,18 @@ export class ApiClient {
 
   signDownloads(key: string, tag: string, version: number, body: DownloadBody): Promise<DownloadResponse> {
     return this.call('POST', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/versions/${version}/downloads`, body);
+  }
+
+  createToken(body: CreateTokenBody): Promise<CreateTokenResponse> {
+    return this.call('POST', '/v1/tokens', body);
+  }
+
+  listTokens(): Promise<ListTokensResponse> {
+    return this.call('GET', '/v1/tokens');
+  }
+
+  revokeToken(id: string): Promise<RevokeTokenResponse> {
+    return this.call('DELETE', `/v1/tokens/${enc(id)}`);
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {

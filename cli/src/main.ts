@@ -101,8 +101,36 @@ function program(): Command {
       const { serveCommand } = await import('./commands/serve/serve-command.ts');
       await serveCommand({ ...cmd.optsWithGlobals(), ...opts });
     });
+  const token = p.command('token').description('personal access tokens: create, list, revoke');
+  token
+    .command('create')
+    .description('mint a personal access token (the secret is shown once)')
+    .option('--scope <scope>', 'scope: *, read or write (repeatable; default *)', collect, [])
+    .option('--expires <duration>', 'lifetime: Nd, Nh or Ns (default 90d, at most 365d)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => {
+      const { tokenCreateCommand } = await import('./commands/token/token-command.ts');
+      await tokenCreateCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
+  token
+    .command('list')
+    .description('your tokens: id, scopes, created, expires, revoked')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => {
+      const { tokenListCommand } = await import('./commands/token/token-command.ts');
+      await tokenListCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
+  token
+    .command('revoke')
+    .description('revoke one of your tokens')
+    .argument('<id>', 'token id (from token list)')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts, cmd: Command) => {
+      const { tokenRevokeCommand } = await import('./commands/token/token-command.ts');
+      await tokenRevokeCommand(id, { ...cmd.optsWithGlobals(), ...opts });
+    });
   // Accept the global flags after the command name too (`run -q`, `show --debug`).
-  for (const c of p.commands) {
+  for (const c of [...p.commands, ...token.commands]) {
     c.option('-q, --quiet', 'no progress or informational output').option(
       '--debug',
       'show stack traces and debug logging',

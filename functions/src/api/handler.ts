@@ -5,10 +5,12 @@ import type { CoreDeps } from '../core/context.ts';
 import { StudioError } from '../core/errors.ts';
 import { createExperiment, finishExperiment, listExperiments, showExperiment } from '../core/experiments.ts';
 import type { Principal } from '../core/model.ts';
+import { createToken, listTokens, revokeToken } from '../core/token-admin.ts';
 import { errorResponse, json } from './respond.ts';
 import {
   commitVersionBody,
   createExperimentBody,
+  createTokenBody,
   downloadBody,
   finishExperimentBody,
   planUploadBody,
@@ -20,13 +22,20 @@ const MAX_BODY_BYTES = 64 << 20;
 interface Ctx {
   deps: CoreDeps;
   principal: Principal;
+  /** The resolved team; '' on routes that are not about a team (`team: false`). */
   team: string;
   req: Request;
   url: URL;
   params: string[];
 }
 
-type Route = { method: string; pattern: RegExp; run: (c: Ctx) => Promise<Response> };
+type Route = {
+  method: string;
+  pattern: RegExp;
+  run: (c: Ctx) => Promise<Response>;
+  /** false: the route concerns only the caller (tokens), so no team is resolved and none is needed. */
+  team?: false;
+};
 
 const SEG = '([^/]+)';
 const EXP = `/v1/experiments/${SEG}`;
@@ -143,6 +152,27 @@ const ROUTES: Route[] = [
       return json(200, { blobs: await signDownloads(c.deps, c.principal, c.team, p(c, 0), p(c, 1), v, body.sha256s) });
     },
   },
+  {
+    method: 'POST',
+    pattern: /^\/v1\/tokens$/,
+    team: false,
+    run: async (c) => {
+      const body = await readBody(c.req, createTokenBody);
+      return json(201, await createToken(c.deps, c.principal, body));
+    },
+  },
+  {
+    method: 'GET',
+    pattern: /^\/v1\/tokens$/,
+    team: false,
+    run: async (c) => json(200, { tokens: await listTokens(c.deps, c.principal) }),
+  },
+  {
+    method: 'DELETE',
+    pattern: new RegExp(`^/v1/tokens/${SEG}$`),
+    team: false,
+    run: async (c) => json(200, { token: await revokeToken(c.deps, c.principal, p(c, 0)) }),
+  },
 ];
 
 export interface HandlerOptions {
@@ -166,7 +196,7 @@ export function createApiHandler(deps: CoreDeps, opts: HandlerOptions = {}): (re
         if (auth && bearer === undefined)
           throw new StudioError('E_UNAUTHENTICATED', 'authorization must be a Bearer token');
         const principal = await deps.identity.authenticate(bearer);
-        const team = resolveTeam(principal, req.headers.get('x-studio-team'));
+        const team = route.team === false ? '' : resolveTeam(principal, req.headers.get('x-studio-team'));
         const params = m.slice(1).map(decodeSegment);
         return await route.run({ deps, principal, team, req, url, params });
       }

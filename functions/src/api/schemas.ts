@@ -66,5 +66,12 @@ export type CommitVersionBody = z.input<typeof commitVersionBody>;
 export const downloadBody = z.object({ sha256s: z.array(z.string().regex(SHA256_RE)).min(1).max(10_000) });
 export type DownloadBody = z.input<typeof downloadBody>;
 
+/** A personal access token; scopes are checked against TOKEN_SCOPES in the core (default 90 days, at most 1 year). */
+export const createTokenBody = z.object({
+  scopes: z.array(z.string().min(1).max(64)).min(1).max(16).default(['*']),
+  expiresInSeconds: z.number().int().positive().optional(),
+});
+export type CreateTokenBody = z.input<typeof createTokenBody>;
+
 /** Limits the client must respect when it batches. */
 export const LIMITS = { planBatch: 10_000, downloadBatch: 10_000, packMaxBlobSize: 256 * 1024, packMaxBytes: 64 << 20 };

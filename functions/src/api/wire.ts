@@ -8,6 +8,7 @@ import type {
   VersionWithManifest,
 } from '../core/model.ts';
 import type { SignedRequest } from '../core/ports.ts';
+import type { TokenInfo } from '../core/token-admin.ts';
 
 /**
  * Response bodies of the v1 API (see docs/api.md). Routes:
@@ -20,6 +21,9 @@ import type { SignedRequest } from '../core/ports.ts';
  *   POST /v1/experiments/:key/artifacts/:tag/versions                  -> 201|200 CommitVersionResponse
  *   GET  /v1/experiments/:key/artifacts/:tag/versions/:v (N|latest)    -> { version: VersionWithManifest }
  *   POST /v1/experiments/:key/artifacts/:tag/versions/:v/downloads     -> DownloadResponse
+ *   POST   /v1/tokens                                                  -> 201 CreateTokenResponse
+ *   GET    /v1/tokens                                                  -> ListTokensResponse
+ *   DELETE /v1/tokens/:id                                              -> RevokeTokenResponse
  * Errors: ErrorBody with the status from error-table.ts.
  */
 
@@ -72,4 +76,21 @@ export interface GetVersionResponse {
 
 export interface DownloadResponse {
   blobs: { sha256: string; size: number; request: SignedRequest }[];
+}
+
+export type { TokenInfo };
+
+export interface CreateTokenResponse {
+  /** The bearer secret; shown this once, only its sha256 is stored. */
+  secret: string;
+  token: TokenInfo;
+}
+
+export interface ListTokensResponse {
+  /** The caller's own tokens, newest first, revoked and expired included. */
+  tokens: TokenInfo[];
+}
+
+export interface RevokeTokenResponse {
+  token: TokenInfo;
 }

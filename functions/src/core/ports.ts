@@ -123,6 +123,11 @@ export interface MetadataStore {
   getUser(id: string): Promise<UserRecord | null>;
   putToken(token: TokenRecord): Promise<void>;
   getTokenByHash(hash: string): Promise<TokenRecord | null>;
+  /** The token with this id (not the hash), or null. */
+  getToken(id: string): Promise<TokenRecord | null>;
+  /** Every token of one user, revoked and expired ones included, newest (createdAt) first. */
+  listTokens(userId: string): Promise<TokenRecord[]>;
+  /** Sets revokedAt unless already set (the first revocation time is kept); unknown ids are a no-op. */
   revokeToken(id: string, at: string): Promise<void>;
   setMembership(team: string, userId: string, role: Role | null): Promise<void>;
   getMemberships(userId: string): Promise<Record<string, Role>>;

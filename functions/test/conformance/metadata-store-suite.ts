@@ -346,6 +346,36 @@ export function testMetadataStore(opts: MetadataStoreSuiteOptions): void {
         expect((await store.getTokenByHash(t2.hash))?.revokedAt).toBeNull();
       });
 
+      it('listTokens: only the user own tokens, newest first, revoked ones included with revokedAt', async () => {
+        const u = uid('user');
+        const someoneElse = uid('user');
+        await store.putUser(user(u));
+        await store.putUser(user(someoneElse));
+        expect(await store.listTokens(u)).toEqual([]);
+        const old = token(uid('tok'), u, { createdAt: at(10) });
+        const mid = token(uid('tok'), u, { createdAt: at(20), kind: 'job', scopes: ['read'], expiresAt: at(99) });
+        const newest = token(uid('tok'), u, { createdAt: at(30) });
+        const foreign = token(uid('tok'), someoneElse, { createdAt: at(25) });
+        for (const t of [mid, foreign, newest, old]) await store.putToken(t);
+        await store.revokeToken(mid.id, at(40));
+        expect(await store.listTokens(u)).toEqual([newest, { ...mid, revokedAt: at(40) }, old]);
+        expect(await store.listTokens(someoneElse)).toEqual([foreign]);
+        expect(await store.listTokens(uid('nobody'))).toEqual([]);
+      });
+
+      it('getToken by id returns the record (revokedAt once revoked); unknown ids give null', async () => {
+        const u = uid('user');
+        await store.putUser(user(u));
+        const t = token(uid('tok'), u, { scopes: ['read', 'write'], expiresAt: at(3600) });
+        await store.putToken(t);
+        expect(await store.getToken(t.id)).toEqual(t);
+        await store.revokeToken(t.id, at(7));
+        await store.revokeToken(t.id, at(8));
+        expect(await store.getToken(t.id)).toEqual({ ...t, revokedAt: at(7) });
+        expect(await store.getToken(uid('unknown'))).toBeNull();
+        expect(await store.getToken(t.hash)).toBeNull();
+      });
+
       it('setMembership sets, changes and (with null) removes a role, per team', async () => {
         const u = uid('user');
         await store.putUser(user(u));

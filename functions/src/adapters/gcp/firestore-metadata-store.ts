@@ -19,7 +19,8 @@
  *   tokens/{hash}                                  TokenRecord; id = sha256 of the secret, so a lookup is one get
  * Times are ISO-8601 UTC strings (Date#toISOString), which sort lexically in time order. Queries and their
  * composite indexes: experiments (project ASC, createdAt DESC) in firestore.indexes.json; experiments by createdAt
- * DESC and tokens by id use the automatic single-field indexes.
+ * DESC and tokens by id or by userId use the automatic single-field indexes (listTokens sorts in memory rather than
+ * ordering by createdAt, which would need a composite index; a user has few tokens).
  */
 import { type DocumentReference, Firestore, type Timestamp } from '@google-cloud/firestore';
 import { StudioError } from '../../core/errors.ts';
@@ -362,6 +363,23 @@ export function createFirestoreMetadataStore(
       guard('getTokenByHash', async () =>
         validId(hash) ? read<TokenRecord>(db.collection('tokens').doc(hash)) : null,
       ),
+
+    getToken: (id) =>
+      guard('getToken', async () => {
+        const snap = await db.collection('tokens').where('id', '==', id).limit(1).get();
+        const d = snap.docs[0];
+        return d ? (d.data() as TokenRecord) : null;
+      }),
+
+    listTokens: (userId) =>
+      guard('listTokens', async () => {
+        const snap = await db.collection('tokens').where('userId', '==', userId).get();
+        const all = snap.docs.map((d) => d.data() as TokenRecord);
+        // Newest first, ties by id descending (as the SQLite adapter orders them).
+        return all.sort((a, b) =>
+          a.createdAt === b.createdAt ? (a.id < b.id ? 1 : a.id > b.id ? -1 : 0) : a.createdAt < b.createdAt ? 1 : -1,
+        );
+      }),
 
     revokeToken: (id, at) =>
       guard('revokeToken', async () => {

@@ -79,6 +79,8 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
       'INSERT INTO tokens (id, user_id, hash, kind, scopes, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     getTokenByHash: db.prepare('SELECT * FROM tokens WHERE hash = ?'),
+    getToken: db.prepare('SELECT * FROM tokens WHERE id = ?'),
+    listTokens: db.prepare('SELECT * FROM tokens WHERE user_id = ? ORDER BY created_at DESC, id DESC'),
     revokeToken: db.prepare('UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?'),
     setMember: db.prepare(
       'INSERT INTO memberships (team, user_id, role) VALUES (?, ?, ?) ON CONFLICT (team, user_id) DO UPDATE SET role = excluded.role',
@@ -263,6 +265,13 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     async getTokenByHash(hash) {
       const r = q.getTokenByHash.get(hash) as Row | undefined;
       return r ? toToken(r) : null;
+    },
+    async getToken(id) {
+      const r = q.getToken.get(id) as Row | undefined;
+      return r ? toToken(r) : null;
+    },
+    async listTokens(userId) {
+      return (q.listTokens.all(userId) as Row[]).map(toToken);
     },
     async revokeToken(id, at) {
       q.revokeToken.run(at, id);

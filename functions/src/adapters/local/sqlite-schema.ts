@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS tokens (
   id TEXT PRIMARY KEY, user_id TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, scopes TEXT NOT NULL,
   created_at TEXT NOT NULL, expires_at TEXT, revoked_at TEXT
 );
+CREATE INDEX IF NOT EXISTS tokens_by_user ON tokens (user_id, created_at DESC);
 
 CREATE TABLE IF NOT EXISTS memberships (
   team TEXT NOT NULL, user_id TEXT NOT NULL, role TEXT NOT NULL, PRIMARY KEY (team, user_id)

@@ -1,0 +1,78 @@
+import type { CoreDeps } from './context.ts';
+import { StudioError } from './errors.ts';
+import type { Principal, TokenRecord } from './model.ts';
+import { mintToken } from './tokens.ts';
+
+/** Scopes a personal access token may carry. */
+export const TOKEN_SCOPES = ['*', 'read', 'write'] as const;
+export const DEFAULT_TOKEN_TTL_SECONDS = 90 * 24 * 3600;
+export const MAX_TOKEN_TTL_SECONDS = 365 * 24 * 3600;
+
+/** A token as shown to its owner: everything but the hash. */
+export type TokenInfo = Omit<TokenRecord, 'hash'>;
+
+export function tokenInfo(t: TokenRecord): TokenInfo {
+  const { hash: _hash, ...info } = t;
+  return info;
+}
+
+function requirePersonal(p: Principal): void {
+  if (p.kind !== 'personal') {
+    throw new StudioError('E_FORBIDDEN', `a ${p.kind} token cannot manage tokens; use a personal token`);
+  }
+}
+
+/**
+ * Mints a personal access token for the caller. Only a personal token may mint (job/worker tokens cannot). Scopes
+ * must come from TOKEN_SCOPES; every token expires, after 90 days by default and at most one year. The secret is
+ * returned once and never stored.
+ */
+export async function createToken(
+  deps: CoreDeps,
+  p: Principal,
+  input: { scopes: string[]; expiresInSeconds?: number | undefined },
+): Promise<{ secret: string; token: TokenInfo }> {
+  requirePersonal(p);
+  if (input.scopes.length === 0) throw new StudioError('E_BAD_REQUEST', 'a token needs at least one scope');
+  for (const s of input.scopes) {
+    if (!(TOKEN_SCOPES as readonly string[]).includes(s)) {
+      throw new StudioError('E_BAD_REQUEST', `unknown scope "${s}" (allowed: ${TOKEN_SCOPES.join(', ')})`);
+    }
+  }
+  const ttl = input.expiresInSeconds ?? DEFAULT_TOKEN_TTL_SECONDS;
+  if (!Number.isSafeInteger(ttl) || ttl < 1) {
+    throw new StudioError('E_BAD_REQUEST', 'expiresInSeconds must be a positive integer');
+  }
+  if (ttl > MAX_TOKEN_TTL_SECONDS) {
+    throw new StudioError('E_BAD_REQUEST', `a token may live at most ${MAX_TOKEN_TTL_SECONDS} seconds (one year)`);
+  }
+  const now = deps.now();
+  const { secret, record } = await mintToken(deps.meta, {
+    userId: p.userId,
+    kind: 'personal',
+    scopes: [...new Set(input.scopes)],
+    expiresAt: new Date(now.getTime() + ttl * 1000),
+    now,
+  });
+  return { secret, token: tokenInfo(record) };
+}
+
+/** The caller's own tokens (revoked and expired included), newest first, without hashes. */
+export async function listTokens(deps: CoreDeps, p: Principal): Promise<TokenInfo[]> {
+  requirePersonal(p);
+  return (await deps.meta.listTokens(p.userId)).map(tokenInfo);
+}
+
+/**
+ * Revokes one of the caller's tokens; revoking again keeps the first time. Another user's token id answers
+ * E_NOT_FOUND exactly like an unknown id, so ids reveal nothing.
+ */
+export async function revokeToken(deps: CoreDeps, p: Principal, id: string): Promise<TokenInfo> {
+  requirePersonal(p);
+  const t = await deps.meta.getToken(id);
+  if (!t || t.userId !== p.userId) throw new StudioError('E_NOT_FOUND', `token ${id} not found`);
+  if (!t.revokedAt) await deps.meta.revokeToken(id, deps.now().toISOString());
+  const after = await deps.meta.getToken(id);
+  if (!after) throw new StudioError('E_NOT_FOUND', `token ${id} not found`);
+  return tokenInfo(after);
+}
