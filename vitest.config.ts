@@ -10,7 +10,7 @@ const nodeOptions = [process.env.NODE_OPTIONS, preload].filter(Boolean).join(' '
 export default defineConfig({
   test: {
     env: {
-      // Keeps Google client libraries from probing the metadata server (169.254.169.254).
+      // Keeps Google client libraries from probing the cloud metadata server (link-local address).
       METADATA_SERVER_DETECTION: 'none',
       GCE_METADATA_HOST: '127.0.0.1:1',
       GOOGLE_CLOUD_PROJECT: 'demo-studio-lite',

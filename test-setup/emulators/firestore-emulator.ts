@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 
-/** The preinstalled google-cloud-cli emulator (see /work/shared/OFFLINE.md); FIRESTORE_EMULATOR_JAR overrides it. */
+/** The preinstalled google-cloud-cli emulator (see shared/OFFLINE.md beside the repository); FIRESTORE_EMULATOR_JAR overrides it. */
 export const DEFAULT_FIRESTORE_JAR =
   '/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar';
 const MAIN_CLASS = 'com.google.cloud.datastore.emulator.firestore.CloudFirestore';

@@ -3,6 +3,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -236,4 +237,14 @@ export function errorLine(stderr: string): { code: string; message: string } {
   if (/\n\s+at /.test(stderr) || stderr.includes('unexpected error'))
     throw new Error(`stack trace on stderr:\n${stderr}`);
   return { code: m[1] as string, message: m[2] as string };
+}
+
+/** A TCP port that was free a moment ago on 127.0.0.1 (for `studio-lite serve`). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
 }

@@ -1,23 +1,23 @@
 import { readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cli, cliOk, collect, errorLine, experimentsJson, startCli, useSandboxes, waitFor } from './helpers.ts';
+import {
+  cli,
+  cliOk,
+  collect,
+  errorLine,
+  experimentsJson,
+  freePort,
+  startCli,
+  useSandboxes,
+  waitFor,
+} from './helpers.ts';
 
 const sandbox = useSandboxes();
 const stops: (() => void)[] = [];
 afterEach(() => {
   for (const s of stops.splice(0)) s();
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 describe('serve + login: several processes share one backend over HTTP', () => {
   it('runs from a second home go to the served backend; logout returns to the embedded one', async () => {

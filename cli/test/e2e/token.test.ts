@@ -1,7 +1,6 @@
 // `token create | list | revoke` against the embedded backend, then a revoked token refused by `studio-lite serve`.
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { cli, cliOk, collect, errorLine, startCli, useSandboxes, waitFor } from './helpers.ts';
+import { cli, cliOk, collect, errorLine, freePort, startCli, useSandboxes, waitFor } from './helpers.ts';
 
 const sandbox = useSandboxes();
 const stops: (() => void)[] = [];
@@ -17,15 +16,6 @@ interface TokenJson {
   createdAt: string;
   expiresAt: string | null;
   revokedAt: string | null;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 describe('token create, list, revoke', () => {

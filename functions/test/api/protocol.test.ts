@@ -88,7 +88,7 @@ describe('upload, commit, download, finish, list, show', () => {
     const r = await createExperiment(h, key, {
       project: 'proj-happy',
       command: ['python', 'train.py', '--lr', '0.1'],
-      cwd: '/work/x',
+      cwd: '/home/u/x',
       host: 'host-1',
       git: { commit: 'a'.repeat(40), url: null, dirty: true },
     });
