@@ -1,6 +1,5 @@
 import { relative, sep } from 'node:path';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { LIMITS } from '@studio-lite/functions/api/schemas.ts';
 import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.ts';
 import { type FileEntry, manifestDigest, manifestTotals, sortManifest } from '@studio-lite/functions/core/manifest.ts';
 import type { CaptureStats } from '@studio-lite/functions/core/model.ts';

@@ -4,6 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Server } from 'node:http';
+import { createServer as createHttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Storage } from '@google-cloud/storage';
@@ -12,6 +13,7 @@ import { createFirestoreMetadataStore } from '../../src/adapters/gcp/firestore-m
 import type { PlanUploadResponse } from '../../src/api/wire.ts';
 import type { SignedRequest } from '../../src/core/ports.ts';
 import { blobKey, sha256 } from '../conformance/fixtures.ts';
+import { createTestOidcIssuer, type TestOidcIssuer } from '../support/test-oidc.ts';
 import {
   type FunctionConfig,
   functionEnv,
@@ -29,6 +31,10 @@ const sa = makeServiceAccount();
 const TEAM = 'team-a';
 const OTHER_TEAM = 'team-b';
 
+const TASKS_SA = 'tasks@demo-studio-lite.iam.gserviceaccount.com';
+const PUBLIC_URL = 'https://api.studio-lite.test';
+let oidc: TestOidcIssuer;
+let jwksServer: Server;
 let gateway: StorageGateway;
 let server: Server;
 let base: string;
@@ -49,6 +55,15 @@ beforeAll(async () => {
   };
   // The function reads its configuration from the environment at the first request, as on Cloud Functions.
   Object.assign(process.env, functionEnv(config));
+  // Internal routes: Cloud Tasks' OIDC tokens, checked against keys served here instead of Google's.
+  oidc = await createTestOidcIssuer();
+  jwksServer = createHttpServer((_req, res) => res.end(JSON.stringify(oidc.jwks)));
+  await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+  Object.assign(process.env, {
+    STUDIO_TASKS_SERVICE_ACCOUNT: TASKS_SA,
+    STUDIO_PUBLIC_URL: PUBLIC_URL,
+    STUDIO_OIDC_JWKS_URL: `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/certs`,
+  });
   meta = createFirestoreMetadataStore({ projectId: config.projectId });
   tokens.admin = await mintMember(meta, { team: TEAM, userId: 'alice' });
   tokens.other = await mintMember(meta, { team: OTHER_TEAM, userId: 'bob', role: 'editor' });
@@ -68,6 +83,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await new Promise<void>((resolve) => (jwksServer ? jwksServer.close(() => resolve()) : resolve()));
   await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
   server?.closeAllConnections();
   await gateway?.close();
@@ -337,6 +353,27 @@ describe('cloud function host: authentication, authorization and errors', () => 
     });
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('E_BAD_JSON');
+  });
+
+  it("internal task routes accept only the task service account's OIDC token for this URL", async () => {
+    const body = JSON.stringify({ team: TEAM, sha256: 'f'.repeat(64), size: 3 });
+    const call = (authorization?: string) =>
+      fetch(`${base}/internal/tasks/verify-blob`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', ...(authorization ? { authorization } : {}) },
+        body,
+      });
+    const none = await call();
+    expect(none.status).toBe(401);
+    // A user's bearer token is not an OIDC token of the task account.
+    expect((await call(`Bearer ${tokens.admin}`)).status).toBe(401);
+    const stranger = await call(`Bearer ${await oidc.sign('someone@example.test', PUBLIC_URL)}`);
+    expect(stranger.status).toBe(403);
+    const wrongAud = await call(`Bearer ${await oidc.sign(TASKS_SA, 'https://elsewhere.test')}`);
+    expect(wrongAud.status).toBe(401);
+    const ok = await call(`Bearer ${await oidc.sign(TASKS_SA, PUBLIC_URL)}`);
+    expect(ok.status, await ok.clone().text()).toBe(200);
+    expect(((await ok.json()) as { outcome: string }).outcome).toBe('missing');
   });
 
   it('an unknown route is 404 E_NOT_FOUND', async () => {

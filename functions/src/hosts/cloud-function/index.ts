@@ -11,13 +11,29 @@ import { handleWithWebHandler } from './express-adapter.ts';
  */
 let handler: ((req: Request) => Promise<Response>) | undefined;
 
+const log = (msg: string, err: unknown) =>
+  console.error(JSON.stringify({ severity: 'ERROR', message: msg, error: String((err as Error)?.stack ?? err) }));
+
 async function getHandler(): Promise<(req: Request) => Promise<Response>> {
   if (!handler) {
     const { openGcpBackend } = await import('../../adapters/gcp/gcp-backend.ts');
-    handler = createApiHandler(openGcpBackend(readGcpConfig()), {
-      log: (msg, err) =>
-        console.error(JSON.stringify({ severity: 'ERROR', message: msg, error: String((err as Error)?.stack ?? err) })),
-    });
+    const cfg = readGcpConfig();
+    const deps = openGcpBackend(cfg);
+    const api = createApiHandler(deps, { log });
+    // Internal routes answer only Cloud Tasks: OIDC tokens of the configured task service account for this URL.
+    const internal =
+      cfg.STUDIO_TASKS_SERVICE_ACCOUNT && cfg.STUDIO_PUBLIC_URL
+        ? createInternalHandler(
+            deps,
+            createOidcVerifier({
+              audience: cfg.STUDIO_PUBLIC_URL,
+              allowedEmail: cfg.STUDIO_TASKS_SERVICE_ACCOUNT,
+              ...(cfg.STUDIO_OIDC_JWKS_URL ? { jwksUrl: cfg.STUDIO_OIDC_JWKS_URL } : {}),
+            }),
+            { log },
+          )
+        : null;
+    handler = (req) => (internal && new URL(req.url).pathname.startsWith('/internal/') ? internal(req) : api(req));
   }
   return handler;
 }
