@@ -2,7 +2,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { artifact, cli, collect, pullJson, showJson, startCli, useSandboxes, waitFor } from './helpers.ts';
+import { artifact, cli, collect, pullJson, SLEEPER, showJson, startCli, useSandboxes, waitFor } from './helpers.ts';
 
 const sandbox = useSandboxes();
 
@@ -39,17 +39,6 @@ describe('script failures', () => {
     expect(show.experiment.exitCode).toBe(3);
   });
 });
-
-const SLEEPER = [
-  'import os, time',
-  'from studio import fs_tracker',
-  "d = fs_tracker.get_artifact('ckpt')",
-  "with open(os.path.join(d, 'before-signal.txt'), 'w') as f:",
-  "    f.write('written before the signal\\n')",
-  "print('READY', flush=True)",
-  'time.sleep(60)',
-  "print('NOT REACHED', flush=True)",
-].join('\n');
 
 describe.each([
   ['SIGINT', 130],

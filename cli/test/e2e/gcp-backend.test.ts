@@ -17,6 +17,7 @@ import {
   pullJson,
   removeSandbox,
   type Sandbox,
+  SLEEPER,
   showJson,
   startCli,
   waitFor,
@@ -103,19 +104,7 @@ describe('studio-lite against the Cloud Function on the emulators', () => {
   it('SIGINT mid-run: status stopped, and the final capture holds the file written before the signal', async () => {
     const sb = remote();
     mkdirSync(join(sb.cwd, 'ckpt'));
-    writeFileSync(
-      join(sb.cwd, 'sleeper.py'),
-      [
-        'import os, time',
-        'from studio import fs_tracker',
-        "d = fs_tracker.get_artifact('ckpt')",
-        "with open(os.path.join(d, 'before-signal.txt'), 'w') as f:",
-        "    f.write('written before the signal\\n')",
-        "print('READY', flush=True)",
-        'time.sleep(60)',
-        "print('NOT REACHED', flush=True)",
-      ].join('\n'),
-    );
+    writeFileSync(join(sb.cwd, 'sleeper.py'), SLEEPER);
     const child = startCli(sb, ['run', '-c', './ckpt:ckpt', '--capture-interval', '600', '-e', 'sleepy', 'sleeper.py']);
     const run = collect(child);
     await waitFor(() => run.stdoutSoFar().includes('READY'), 'READY from the script');

@@ -248,3 +248,15 @@ export async function freePort(): Promise<number> {
     });
   });
 }
+
+/** A script that writes into its `ckpt` artifact, prints READY, then sleeps (for SIGINT/SIGTERM tests). */
+export const SLEEPER = [
+  'import os, time',
+  'from studio import fs_tracker',
+  "d = fs_tracker.get_artifact('ckpt')",
+  "with open(os.path.join(d, 'before-signal.txt'), 'w') as f:",
+  "    f.write('written before the signal\\n')",
+  "print('READY', flush=True)",
+  'time.sleep(60)',
+  "print('NOT REACHED', flush=True)",
+].join('\n');

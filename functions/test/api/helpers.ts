@@ -33,18 +33,8 @@ export function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-/** Deterministic pseudo-random bytes; different seeds give different contents. */
-export function bytes(size: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(size);
-  let x = (seed * 2654435761) >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+/** Deterministic pseudo-random bytes; different seeds give different contents (shared with the suites). */
+export { bytes } from '../conformance/fixtures.ts';
 
 export function text(s: string): Uint8Array {
   return new Uint8Array(Buffer.from(s, 'utf8'));
