@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LIMITS } from '../api/schemas.ts';
 import type { PlanUploadResponse } from '../api/wire.ts';
-import { requireRole } from './authz.ts';
+import { requireArtifactRead, requireExperimentWrite } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { StudioError } from './errors.ts';
 import { blobKey } from './keys.ts';
@@ -34,7 +34,7 @@ export async function planUpload(
   tag: string,
   blobs: { sha256: string; size: number; md5?: string | undefined }[],
 ): Promise<PlanUploadResponse> {
-  requireRole(p, team, 'editor');
+  requireExperimentWrite(p, team, key);
   assertTag(tag);
   await requireWritableExperiment(deps, team, key);
   const unique = new Map(blobs.map((b) => [b.sha256, b]));
@@ -139,7 +139,7 @@ export async function commitVersion(
   tag: string,
   body: { mutable: boolean; manifest: unknown; stats: CaptureStats },
 ): Promise<{ version: VersionRecord; created: boolean }> {
-  requireRole(p, team, 'editor');
+  requireExperimentWrite(p, team, key);
   assertTag(tag);
   const manifest = parseManifest(body.manifest);
   await requireWritableExperiment(deps, team, key);
@@ -199,7 +199,7 @@ export async function getVersion(
   tag: string,
   version: number | undefined,
 ): Promise<VersionWithManifest> {
-  requireRole(p, team, 'viewer');
+  requireArtifactRead(p, team, key, tag, version);
   assertExperimentKey(key);
   assertTag(tag);
   const v = await deps.meta.getVersion(team, key, tag, version);

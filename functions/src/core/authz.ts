@@ -1,8 +1,40 @@
 import { StudioError } from './errors.ts';
 import { type Principal, ROLE_RANK, type Role } from './model.ts';
 
+/**
+ * Authorization, in one place. Personal tokens and Firebase sign-ins act with their memberships (capped by the
+ * token's scopes, see scopeCap); worker and job tokens have no team role and act only through their binding.
+ */
+
+/** The highest role a personal token's scopes allow: `read` -> viewer, `write` -> editor, `*` -> admin. */
+export function scopeCap(scopes: readonly string[]): Role | null {
+  if (scopes.includes('*')) return 'admin';
+  if (scopes.includes('write')) return 'editor';
+  if (scopes.includes('read')) return 'viewer';
+  return null;
+}
+
+/** Memberships capped by a scope cap (roles above the cap are lowered to it; no cap means no role). */
+export function capRoles(teams: Record<string, Role>, cap: Role | null): Record<string, Role> {
+  const out: Record<string, Role> = {};
+  if (!cap) return out;
+  for (const [team, role] of Object.entries(teams)) out[team] = ROLE_RANK[role] <= ROLE_RANK[cap] ? role : cap;
+  return out;
+}
+
+/** True for credentials that stand for a person (a personal token or a Firebase sign-in). */
+export function isUserCredential(p: Principal): boolean {
+  return p.kind === 'personal' || p.kind === 'firebase';
+}
+
 /** The caller's team: the one asked for, or their only team. Throws E_FORBIDDEN / E_BAD_REQUEST. */
 export function resolveTeam(principal: Principal, asked: string | null): string {
+  if (principal.binding) {
+    const bound = principal.binding.team;
+    if (asked && asked !== bound)
+      throw new StudioError('E_FORBIDDEN', `this ${principal.kind} token is for another team`);
+    return bound;
+  }
   const teams = Object.keys(principal.teams);
   if (asked) {
     if (!principal.teams[asked]) throw new StudioError('E_FORBIDDEN', `not a member of team ${asked}`);
@@ -13,10 +45,60 @@ export function resolveTeam(principal: Principal, asked: string | null): string 
   throw new StudioError('E_BAD_REQUEST', `you are in several teams (${teams.join(', ')}): choose one with --team`);
 }
 
-/** Throws E_FORBIDDEN unless the principal holds at least `need` on `team`. */
+/** Throws E_FORBIDDEN unless the principal holds at least `need` on `team` (worker/job tokens never do). */
 export function requireRole(principal: Principal, team: string, need: Role): void {
   const has = principal.teams[team];
   if (!has || ROLE_RANK[has] < ROLE_RANK[need]) {
-    throw new StudioError('E_FORBIDDEN', `this needs the ${need} role on team ${team}`);
+    const who = principal.binding ? `a ${principal.kind} token` : 'this';
+    throw new StudioError('E_FORBIDDEN', `${who} needs the ${need} role on team ${team}`);
+  }
+}
+
+/** A job token bound to exactly this experiment (any attempt check is the caller's). */
+function isJobFor(p: Principal, team: string, experiment: string): boolean {
+  return p.kind === 'job' && p.binding?.team === team && p.binding.experiment === experiment;
+}
+
+/** Writing an experiment's artifacts: an editor, or the job token of that experiment. */
+export function requireExperimentWrite(p: Principal, team: string, experiment: string): void {
+  if (isJobFor(p, team, experiment)) return;
+  requireRole(p, team, 'editor');
+}
+
+/** Reading an experiment's record: a viewer, or the job token of that experiment. */
+export function requireExperimentRead(p: Principal, team: string, experiment: string): void {
+  if (isJobFor(p, team, experiment)) return;
+  requireRole(p, team, 'viewer');
+}
+
+/**
+ * Reading one artifact version: a viewer; a job token for its own experiment, or for a version listed in its
+ * binding's reads (the lineage resolved when the job was queued). `version` undefined means "latest", which a job
+ * token may only resolve for its own experiment.
+ */
+export function requireArtifactRead(
+  p: Principal,
+  team: string,
+  experiment: string,
+  tag: string,
+  version: number | undefined,
+): void {
+  if (isJobFor(p, team, experiment)) return;
+  if (p.kind === 'job' && p.binding?.team === team && version !== undefined) {
+    if (p.binding.reads?.some((r) => r.experiment === experiment && r.tag === tag && r.version === version)) return;
+  }
+  requireRole(p, team, 'viewer');
+}
+
+/** Leasing jobs from a queue: that queue's worker token, or an editor (someone running a worker as themself). */
+export function requireQueueWorker(p: Principal, team: string, queue: string): void {
+  if (p.kind === 'worker' && p.binding?.team === team && p.binding.queue === queue) return;
+  requireRole(p, team, 'editor');
+}
+
+/** Token management, team administration and audit reads need a person, never a worker or job token. */
+export function requireUserCredential(p: Principal, what: string): void {
+  if (!isUserCredential(p)) {
+    throw new StudioError('E_FORBIDDEN', `a ${p.kind} token cannot ${what}; use your own sign-in or personal token`);
   }
 }

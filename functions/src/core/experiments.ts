@@ -1,6 +1,6 @@
 import type { CreateExperimentBody, FinishExperimentBody } from '../api/schemas.ts';
 import type { ExperimentSummary, ShowExperimentResponse } from '../api/wire.ts';
-import { requireRole } from './authz.ts';
+import { requireExperimentRead, requireRole } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { StudioError } from './errors.ts';
 import type { ExperimentRecord, LineageEntry, Principal } from './model.ts';
@@ -127,7 +127,7 @@ export async function showExperiment(
   team: string,
   key: string,
 ): Promise<ShowExperimentResponse> {
-  requireRole(p, team, 'viewer');
+  requireExperimentRead(p, team, key);
   assertExperimentKey(key);
   const experiment = await deps.meta.getExperiment(team, key);
   if (!experiment) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);

@@ -83,7 +83,22 @@ export interface BlobRecord {
 export interface UserRecord {
   id: string;
   name: string;
+  /** Lower-cased sign-in email (Firebase Auth users); null for the local user and service users. */
+  email?: string | null;
   createdAt: string;
+}
+
+/**
+ * What a worker or job token is bound to. A worker token acts for one team and one queue; a job token for one
+ * attempt of one experiment (write its artifacts, read the versions it reuses, heartbeat and finalize it).
+ */
+export interface TokenBinding {
+  team: string;
+  queue?: string | undefined;
+  experiment?: string | undefined;
+  attempt?: number | undefined;
+  /** Artifact versions of other experiments a job token may read (its resolved --reuse lineage). */
+  reads?: { experiment: string; tag: string; version: number }[] | undefined;
 }
 
 export interface TokenRecord {
@@ -96,12 +111,24 @@ export interface TokenRecord {
   createdAt: string;
   expiresAt: string | null;
   revokedAt: string | null;
+  /** Worker and job tokens only; personal tokens act with their owner's memberships. */
+  binding?: TokenBinding | null;
+  /** Free text shown by `token list` (e.g. "worker gpu-box-3"). */
+  label?: string | null;
 }
 
+/**
+ * An authenticated caller. `teams` is the role the caller may exercise per team: the membership role capped by the
+ * token's scopes (`read` -> viewer, `write` -> editor, `*` -> admin). Worker and job tokens have no team roles:
+ * they act only through `binding` (core/authz.ts).
+ */
 export interface Principal {
   userId: string;
   tokenId: string;
-  kind: TokenRecord['kind'];
+  kind: TokenRecord['kind'] | 'firebase';
   scopes: string[];
   teams: Record<string, Role>;
+  binding?: TokenBinding | null;
+  /** When the credential stops being valid (ISO time; null: never). */
+  expiresAt?: string | null;
 }

@@ -121,6 +121,8 @@ export interface MetadataStore {
   /** Users, tokens, memberships (the Identity adapters build on these). */
   putUser(user: UserRecord): Promise<void>;
   getUser(id: string): Promise<UserRecord | null>;
+  /** The user whose (case-insensitive) email this is, or null. putUser throws E_CONFLICT for a taken email. */
+  findUserByEmail(email: string): Promise<UserRecord | null>;
   putToken(token: TokenRecord): Promise<void>;
   getTokenByHash(hash: string): Promise<TokenRecord | null>;
   /** The token with this id (not the hash), or null. */

@@ -1,3 +1,4 @@
+import { requireUserCredential } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { StudioError } from './errors.ts';
 import type { Principal, TokenRecord } from './model.ts';
@@ -17,9 +18,7 @@ export function tokenInfo(t: TokenRecord): TokenInfo {
 }
 
 function requirePersonal(p: Principal): void {
-  if (p.kind !== 'personal') {
-    throw new StudioError('E_FORBIDDEN', `a ${p.kind} token cannot manage tokens; use a personal token`);
-  }
+  requireUserCredential(p, 'manage tokens');
 }
 
 /**

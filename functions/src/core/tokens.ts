@@ -1,5 +1,5 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { TokenRecord } from './model.ts';
+import type { TokenBinding, TokenRecord } from './model.ts';
 import type { MetadataStore } from './ports.ts';
 
 /** Personal/worker/job tokens: `slt_` + 32 random bytes; only the sha256 is stored. */
@@ -11,7 +11,15 @@ export function hashToken(secret: string): string {
 
 export async function mintToken(
   meta: MetadataStore,
-  input: { userId: string; kind: TokenRecord['kind']; scopes: string[]; expiresAt: Date | null; now: Date },
+  input: {
+    userId: string;
+    kind: TokenRecord['kind'];
+    scopes: string[];
+    expiresAt: Date | null;
+    now: Date;
+    binding?: TokenBinding | null;
+    label?: string | null;
+  },
 ): Promise<{ secret: string; record: TokenRecord }> {
   const secret = `slt_${randomBytes(32).toString('base64url')}`;
   const record: TokenRecord = {
@@ -23,6 +31,8 @@ export async function mintToken(
     createdAt: input.now.toISOString(),
     expiresAt: input.expiresAt ? input.expiresAt.toISOString() : null,
     revokedAt: null,
+    binding: input.binding ?? null,
+    label: input.label ?? null,
   };
   await meta.putToken(record);
   return { secret, record };

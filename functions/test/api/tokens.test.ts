@@ -31,7 +31,7 @@ describe('POST /v1/tokens', () => {
     const r = await create({ scopes: ['read', 'write'], expiresInSeconds: 3600 });
     expect(r.secret).toMatch(TOKEN_RE);
     expect(Object.keys(r.token).sort()).toEqual(
-      ['createdAt', 'expiresAt', 'id', 'kind', 'revokedAt', 'scopes', 'userId'].sort(),
+      ['binding', 'createdAt', 'expiresAt', 'id', 'kind', 'label', 'revokedAt', 'scopes', 'userId'].sort(),
     );
     expect(r.token).toMatchObject({ kind: 'personal', scopes: ['read', 'write'], revokedAt: null, userId: 'local' });
     const ttl = Date.parse(r.token.expiresAt as string) - Date.parse(r.token.createdAt);
@@ -81,6 +81,7 @@ describe('POST /v1/tokens', () => {
         scopes: ['*'],
         expiresAt: null,
         now: new Date(),
+        binding: kind === 'job' ? { team: 'local', experiment: 'some-exp', attempt: 1 } : { team: 'local', queue: 'q' },
       });
       expectError(await h.call('POST', '/v1/tokens', { token: secret, body: {} }), 403, 'E_FORBIDDEN');
       expectError(await h.call('GET', '/v1/tokens', { token: secret }), 403, 'E_FORBIDDEN');

@@ -93,7 +93,7 @@ export function commit(
 }
 
 export function user(id: string, over: Partial<UserRecord> = {}): UserRecord {
-  return { id, name: `User ${id}`, createdAt: at(0), ...over };
+  return { id, name: `User ${id}`, email: null, createdAt: at(0), ...over };
 }
 
 export function token(id: string, userId: string, over: Partial<TokenRecord> = {}): TokenRecord {
@@ -106,6 +106,8 @@ export function token(id: string, userId: string, over: Partial<TokenRecord> = {
     createdAt: at(0),
     expiresAt: null,
     revokedAt: null,
+    binding: null,
+    label: null,
     ...over,
   };
 }

@@ -30,6 +30,7 @@ import type {
   ExperimentRecord,
   Role,
   TokenRecord,
+  UserRecord,
   VersionRecord,
 } from '../../core/model.ts';
 import { type MetadataStore, versionFromCommit } from '../../core/ports.ts';
@@ -333,19 +334,33 @@ export function createFirestoreMetadataStore(
         need(user.id);
         const ref = db.collection('users').doc(user.id);
         // Like the SQLite upsert: a known user keeps its createdAt and only changes its name (last writer wins).
+        const email = user.email ? user.email.toLowerCase() : null;
+        if (email) {
+          const other = await db.collection('users').where('email', '==', email).limit(2).get();
+          if (other.docs.some((d) => d.id !== user.id)) {
+            throw new StudioError('E_CONFLICT', `another user already has the email ${email}`);
+          }
+        }
         try {
-          await ref.create({ id: user.id, name: user.name, createdAt: user.createdAt });
+          await ref.create({ id: user.id, name: user.name, createdAt: user.createdAt, email });
         } catch (err) {
           if (!isAlreadyExists(err)) throw err;
-          await ref.update({ name: user.name });
+          await ref.update(email ? { name: user.name, email } : { name: user.name });
         }
+      }),
+
+    findUserByEmail: (email) =>
+      guard('findUserByEmail', async () => {
+        const snap = await db.collection('users').where('email', '==', email.toLowerCase()).limit(1).get();
+        const u = snap.docs[0]?.data() as UserRecord | undefined;
+        return u ? { id: u.id, name: u.name, createdAt: u.createdAt, email: u.email ?? null } : null;
       }),
 
     getUser: (id) =>
       guard('getUser', async () => {
         if (!validId(id)) return null;
-        const u = await read<{ id: string; name: string; createdAt: string }>(db.collection('users').doc(id));
-        return u ? { id: u.id, name: u.name, createdAt: u.createdAt } : null;
+        const u = await read<UserRecord>(db.collection('users').doc(id));
+        return u ? { id: u.id, name: u.name, createdAt: u.createdAt, email: u.email ?? null } : null;
       }),
 
     putToken: (token) =>

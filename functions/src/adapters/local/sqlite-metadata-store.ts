@@ -17,7 +17,7 @@ import {
   type MetadataStore,
   versionFromCommit,
 } from '../../core/ports.ts';
-import { SCHEMA_SQL, SCHEMA_VERSION } from './sqlite-schema.ts';
+import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION } from './sqlite-schema.ts';
 
 export interface SqliteMetadataOptions {
   /** Database file, or ':memory:' for tests. */
@@ -41,8 +41,13 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
       `metadata database ${opts.path} is from a newer studio-lite (schema ${current})`,
     );
   }
-  db.exec(SCHEMA_SQL);
-  db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  db.transaction(() => {
+    const at = db.pragma('user_version', { simple: true }) as number;
+    const fresh = !db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'experiments'").get();
+    if (fresh) db.exec(SCHEMA_SQL);
+    else for (let v = Math.max(at, 1) + 1; v <= SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] ?? '');
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
 
   const q = {
     insertExp: db.prepare(
@@ -72,11 +77,12 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
       'INSERT INTO blobs (team, sha256, size, verified, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (team, sha256) DO UPDATE SET verified = MAX(verified, excluded.verified)',
     ),
     putUser: db.prepare(
-      'INSERT INTO users (id, name, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name',
+      'INSERT INTO users (id, name, created_at, email) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = COALESCE(excluded.email, users.email)',
     ),
     getUser: db.prepare('SELECT * FROM users WHERE id = ?'),
+    getUserByEmail: db.prepare('SELECT * FROM users WHERE email = ?'),
     putToken: db.prepare(
-      'INSERT INTO tokens (id, user_id, hash, kind, scopes, created_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO tokens (id, user_id, hash, kind, scopes, created_at, expires_at, revoked_at, binding, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     getTokenByHash: db.prepare('SELECT * FROM tokens WHERE hash = ?'),
     getToken: db.prepare('SELECT * FROM tokens WHERE id = ?'),
@@ -120,6 +126,14 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     createdAt: r.created_at as string,
     expiresAt: (r.expires_at as string | null) ?? null,
     revokedAt: (r.revoked_at as string | null) ?? null,
+    binding: r.binding ? JSON.parse(r.binding as string) : null,
+    label: (r.label as string | null) ?? null,
+  });
+  const toUser = (r: Row): UserRecord => ({
+    id: r.id as string,
+    name: r.name as string,
+    email: (r.email as string | null) ?? null,
+    createdAt: r.created_at as string,
   });
 
   const commit = db.transaction((input: CommitVersionInput): { version: VersionRecord; created: boolean } => {
@@ -253,14 +267,36 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
       putBlobs.immediate(team, blobs, new Date().toISOString());
     },
     async putUser(user: UserRecord) {
-      q.putUser.run(user.id, user.name, user.createdAt);
+      try {
+        q.putUser.run(user.id, user.name, user.createdAt, user.email ? user.email.toLowerCase() : null);
+      } catch (cause) {
+        if (String((cause as Error).message).includes('UNIQUE')) {
+          throw new StudioError('E_CONFLICT', `another user already has the email ${user.email}`, { cause });
+        }
+        throw cause;
+      }
     },
     async getUser(id) {
       const r = q.getUser.get(id) as Row | undefined;
-      return r ? { id: r.id as string, name: r.name as string, createdAt: r.created_at as string } : null;
+      return r ? toUser(r) : null;
+    },
+    async findUserByEmail(email) {
+      const r = q.getUserByEmail.get(email.toLowerCase()) as Row | undefined;
+      return r ? toUser(r) : null;
     },
     async putToken(t) {
-      q.putToken.run(t.id, t.userId, t.hash, t.kind, JSON.stringify(t.scopes), t.createdAt, t.expiresAt, t.revokedAt);
+      q.putToken.run(
+        t.id,
+        t.userId,
+        t.hash,
+        t.kind,
+        JSON.stringify(t.scopes),
+        t.createdAt,
+        t.expiresAt,
+        t.revokedAt,
+        t.binding ? JSON.stringify(t.binding) : null,
+        t.label ?? null,
+      );
     },
     async getTokenByHash(hash) {
       const r = q.getTokenByHash.get(hash) as Row | undefined;

@@ -1,5 +1,13 @@
 /** Schema of the embedded metadata database; bump SCHEMA_VERSION with a migration when it changes. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/** Statements that bring a database at version N-1 to N (index = N). Fresh databases get SCHEMA_SQL directly. */
+export const MIGRATIONS: Record<number, string> = {
+  2: `ALTER TABLE users ADD COLUMN email TEXT;
+      ALTER TABLE tokens ADD COLUMN binding TEXT;
+      ALTER TABLE tokens ADD COLUMN label TEXT;
+      CREATE UNIQUE INDEX IF NOT EXISTS users_by_email ON users (email);`,
+};
 
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS experiments (
@@ -28,11 +36,12 @@ CREATE TABLE IF NOT EXISTS blobs (
   PRIMARY KEY (team, sha256)
 ) WITHOUT ROWID;
 
-CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, name TEXT NOT NULL, created_at TEXT NOT NULL, email TEXT);
+CREATE UNIQUE INDEX IF NOT EXISTS users_by_email ON users (email);
 
 CREATE TABLE IF NOT EXISTS tokens (
   id TEXT PRIMARY KEY, user_id TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, scopes TEXT NOT NULL,
-  created_at TEXT NOT NULL, expires_at TEXT, revoked_at TEXT
+  created_at TEXT NOT NULL, expires_at TEXT, revoked_at TEXT, binding TEXT, label TEXT
 );
 CREATE INDEX IF NOT EXISTS tokens_by_user ON tokens (user_id, created_at DESC);
 

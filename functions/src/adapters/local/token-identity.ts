@@ -1,3 +1,4 @@
+import { capRoles, scopeCap } from '../../core/authz.ts';
 import { StudioError } from '../../core/errors.ts';
 import type { Principal } from '../../core/model.ts';
 import type { Identity, MetadataStore } from '../../core/ports.ts';
@@ -14,13 +15,18 @@ export function createTokenIdentity(meta: MetadataStore, now: () => Date = () =>
       if (t.expiresAt && Date.parse(t.expiresAt) <= now().getTime()) {
         throw new StudioError('E_TOKEN_EXPIRED', 'token has expired');
       }
+      // Worker and job tokens act only through their binding; personal tokens through memberships capped by scope.
+      const bound = t.kind !== 'personal';
       const principal: Principal = {
         userId: t.userId,
         tokenId: t.id,
         kind: t.kind,
         scopes: t.scopes,
-        teams: await meta.getMemberships(t.userId),
+        teams: bound ? {} : capRoles(await meta.getMemberships(t.userId), scopeCap(t.scopes)),
+        binding: bound ? (t.binding ?? null) : null,
+        expiresAt: t.expiresAt,
       };
+      if (bound && !principal.binding) throw new StudioError('E_UNAUTHENTICATED', `${t.kind} token without a binding`);
       return principal;
     },
   };
