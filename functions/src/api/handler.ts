@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import { commitVersion, getVersion, planUpload, signDownloads } from '../core/artifacts.ts';
 import { resolveTeam } from '../core/authz.ts';
 import type { CoreDeps } from '../core/context.ts';
@@ -7,6 +6,7 @@ import { createExperiment, finishExperiment, listExperiments, showExperiment } f
 import type { Principal } from '../core/model.ts';
 import { createToken, listTokens, revokeToken } from '../core/token-admin.ts';
 import { errorResponse, json } from './respond.ts';
+import { ART, decodeSegment, EXP, p, type Route, readBody, SEG, versionParam } from './route-kit.ts';
 import {
   commitVersionBody,
   createExperimentBody,
@@ -16,68 +16,7 @@ import {
   planUploadBody,
 } from './schemas.ts';
 
-/** Largest JSON body accepted (a 100k-file manifest is ~15 MB). */
-const MAX_BODY_BYTES = 64 << 20;
-
-interface Ctx {
-  deps: CoreDeps;
-  principal: Principal;
-  /** The resolved team; '' on routes that are not about a team (`team: false`). */
-  team: string;
-  req: Request;
-  url: URL;
-  params: string[];
-}
-
-type Route = {
-  method: string;
-  pattern: RegExp;
-  run: (c: Ctx) => Promise<Response>;
-  /** false: the route concerns only the caller (tokens), so no team is resolved and none is needed. */
-  team?: false;
-};
-
-const SEG = '([^/]+)';
-const EXP = `/v1/experiments/${SEG}`;
-const ART = `${EXP}/artifacts/${SEG}`;
-
-async function readBody<T extends z.ZodType>(req: Request, schema: T): Promise<z.output<T>> {
-  const len = Number(req.headers.get('content-length') ?? 0);
-  if (len > MAX_BODY_BYTES) throw new StudioError('E_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes`);
-  const text = await req.text();
-  if (text.length > MAX_BODY_BYTES) throw new StudioError('E_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes`);
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (cause) {
-    throw new StudioError('E_BAD_JSON', 'request body is not valid JSON', { cause });
-  }
-  const r = schema.safeParse(data);
-  if (!r.success) {
-    const issue = r.error.issues[0];
-    throw new StudioError('E_BAD_REQUEST', `invalid body at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
-  }
-  return r.data;
-}
-
-function versionParam(s: string): number | undefined {
-  if (s === 'latest') return undefined;
-  const n = Number(s);
-  if (!Number.isSafeInteger(n) || n < 1) throw new StudioError('E_BAD_REQUEST', `invalid version "${s}"`);
-  return n;
-}
-
-const p = (c: Ctx, i: number) => c.params[i] as string;
-
-function decodeSegment(s: string): string {
-  try {
-    return decodeURIComponent(s);
-  } catch (cause) {
-    throw new StudioError('E_BAD_REQUEST', 'malformed percent-encoding in the path', { cause });
-  }
-}
-
-const ROUTES: Route[] = [
+export const CORE_ROUTES: Route[] = [
   {
     method: 'GET',
     pattern: /^\/v1\/whoami$/,
@@ -175,6 +114,9 @@ const ROUTES: Route[] = [
   },
 ];
 
+/** Every route, in match order. Route modules add their list here. */
+const ROUTES: Route[] = [...CORE_ROUTES];
+
 export interface HandlerOptions {
   log?: (msg: string, err: unknown) => void;
 }
@@ -190,6 +132,10 @@ export function createApiHandler(deps: CoreDeps, opts: HandlerOptions = {}): (re
         if (!m) continue;
         pathMatched = true;
         if (route.method !== req.method) continue;
+        const params = m.slice(1).map(decodeSegment);
+        if (route.auth === false) {
+          return await route.run({ deps, principal: null as unknown as Principal, team: '', req, url, params });
+        }
         // Authenticate before anything else is looked at, so an anonymous caller learns nothing.
         const auth = req.headers.get('authorization');
         const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
@@ -197,7 +143,6 @@ export function createApiHandler(deps: CoreDeps, opts: HandlerOptions = {}): (re
           throw new StudioError('E_UNAUTHENTICATED', 'authorization must be a Bearer token');
         const principal = await deps.identity.authenticate(bearer);
         const team = route.team === false ? '' : resolveTeam(principal, req.headers.get('x-studio-team'));
-        const params = m.slice(1).map(decodeSegment);
         return await route.run({ deps, principal, team, req, url, params });
       }
       if (pathMatched) throw new StudioError('E_BAD_REQUEST', `method ${req.method} not allowed on ${url.pathname}`);
