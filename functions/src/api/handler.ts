@@ -3,8 +3,10 @@ import { resolveTeam } from '../core/authz.ts';
 import type { CoreDeps } from '../core/context.ts';
 import { StudioError } from '../core/errors.ts';
 import { createExperiment, finishExperiment, listExperiments, showExperiment } from '../core/experiments.ts';
+import { requireLiveJob } from '../core/jobs.ts';
 import type { Principal } from '../core/model.ts';
 import { createToken, listTokens, revokeToken } from '../core/token-admin.ts';
+import { JOB_ROUTES } from './job-routes.ts';
 import { errorResponse, json } from './respond.ts';
 import { ART, decodeSegment, EXP, p, type Route, readBody, SEG, versionParam } from './route-kit.ts';
 import {
@@ -115,7 +117,7 @@ export const CORE_ROUTES: Route[] = [
 ];
 
 /** Every route, in match order. Route modules add their list here. */
-const ROUTES: Route[] = [...CORE_ROUTES];
+const ROUTES: Route[] = [...CORE_ROUTES, ...JOB_ROUTES];
 
 export interface HandlerOptions {
   log?: (msg: string, err: unknown) => void;
@@ -142,6 +144,8 @@ export function createApiHandler(deps: CoreDeps, opts: HandlerOptions = {}): (re
         if (auth && bearer === undefined)
           throw new StudioError('E_UNAUTHENTICATED', 'authorization must be a Bearer token');
         const principal = await deps.identity.authenticate(bearer);
+        // A job token works only while its attempt holds a live lease (it "expires with the lease").
+        if (principal.kind === 'job') await requireLiveJob(deps, principal);
         const team = route.team === false ? '' : resolveTeam(principal, req.headers.get('x-studio-team'));
         return await route.run({ deps, principal, team, req, url, params });
       }

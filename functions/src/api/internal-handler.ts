@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { CoreDeps } from '../core/context.ts';
 import { StudioError } from '../core/errors.ts';
 import { verifyBlob } from '../core/internal-tasks.ts';
+import { checkLease, JOB_DEADLINE_ROUTE, jobDeadline, LEASE_CHECK_ROUTE } from '../core/jobs.ts';
 import { SHA256_RE } from '../core/names.ts';
 import { VERIFY_BLOB_ROUTE } from '../core/task-queue.ts';
 import type { OidcVerifier } from './internal-auth.ts';
@@ -27,8 +28,21 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
   return r.data;
 }
 
+const jobRef = {
+  team: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/),
+  id: z.string().min(1).max(128),
+};
+export const leaseCheckBody = z.strictObject({ ...jobRef, attempt: z.number().int().positive() });
+export const jobDeadlineBody = z.strictObject({
+  ...jobRef,
+  kind: z.enum(['lifetime', 'max-duration']),
+  attempt: z.number().int().positive().optional(),
+});
+
 const TASK_ROUTES: Record<string, TaskRoute> = {
   [VERIFY_BLOB_ROUTE]: async (deps, body) => ({ outcome: await verifyBlob(deps, parse(verifyBlobBody, body)) }),
+  [LEASE_CHECK_ROUTE]: async (deps, body) => ({ outcome: await checkLease(deps, parse(leaseCheckBody, body)) }),
+  [JOB_DEADLINE_ROUTE]: async (deps, body) => ({ outcome: await jobDeadline(deps, parse(jobDeadlineBody, body)) }),
 };
 
 /**

@@ -33,6 +33,8 @@ export const createExperimentBody = z.object({
     .default([]),
   /** Continue an existing experiment instead of refusing its key. */
   resume: z.boolean().default(false),
+  /** Register it as `queued` (a `run --queue` that submits a job next) instead of `running`. */
+  queued: z.boolean().default(false),
 });
 export type CreateExperimentBody = z.input<typeof createExperimentBody>;
 
@@ -75,3 +77,60 @@ export type CreateTokenBody = z.input<typeof createTokenBody>;
 
 /** Limits the client must respect when it batches. */
 export const LIMITS = { planBatch: 10_000, downloadBatch: 10_000, packMaxBlobSize: 256 * 1024, packMaxBytes: 64 << 20 };
+
+const relPath = z.string().min(1).max(4096);
+const resources = z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), z.number().nonnegative().max(1e6));
+
+export const submitJobBody = z.strictObject({
+  queue: z.string().min(1).max(63),
+  spec: z.strictObject({
+    command: z.array(z.string().max(65536)).min(1).max(4096),
+    captures: z
+      .array(z.strictObject({ tag: z.string().min(1).max(64), path: relPath }))
+      .max(256)
+      .default([]),
+    inputs: z
+      .array(z.strictObject({ tag: z.string().min(1).max(64), path: relPath.nullable() }))
+      .max(256)
+      .default([]),
+    captureInterval: z.number().positive().max(86_400).default(60),
+    resources: resources.default({}),
+  }),
+  lifetimeSeconds: z
+    .number()
+    .int()
+    .positive()
+    .max(30 * 24 * 3600)
+    .optional(),
+  maxDurationSeconds: z
+    .number()
+    .int()
+    .positive()
+    .max(30 * 24 * 3600)
+    .optional(),
+  maxAttempts: z.number().int().min(1).max(20).optional(),
+});
+export type SubmitJobBody = z.input<typeof submitJobBody>;
+
+export const leaseBody = z.strictObject({
+  worker: z.strictObject({
+    id: z.string().min(1).max(128),
+    host: z.string().max(255).default(''),
+    resources: resources.default({}),
+  }),
+  waitSeconds: z.number().min(0).max(60).default(0),
+});
+export type LeaseBody = z.input<typeof leaseBody>;
+
+export const completeJobBody = z.strictObject({
+  status: z.enum(['finished', 'failed', 'stopped']),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().max(32).nullable().default(null),
+  warnings: z.array(z.string().max(4096)).max(10_000).default([]),
+  artifacts: z.record(z.string().min(1).max(64), z.number().int().positive()).default({}),
+  stats: z.record(z.string().max(64), z.number()).default({}),
+});
+export type CompleteJobBody = z.input<typeof completeJobBody>;
+
+export const stopJobBody = z.strictObject({ mode: z.enum(['stop', 'kill']).default('stop') });
+export type StopJobBody = z.input<typeof stopJobBody>;

@@ -3,8 +3,8 @@ import type { Manifest } from './manifest.ts';
 export type Role = 'viewer' | 'editor' | 'admin';
 export const ROLE_RANK: Record<Role, number> = { viewer: 1, editor: 2, admin: 3 };
 
-export type ExperimentStatus = 'queued' | 'running' | 'finished' | 'failed' | 'stopped' | 'lost';
-export const TERMINAL_STATUSES: readonly ExperimentStatus[] = ['finished', 'failed', 'stopped', 'lost'];
+export type ExperimentStatus = 'queued' | 'running' | 'finished' | 'failed' | 'stopped' | 'lost' | 'expired';
+export const TERMINAL_STATUSES: readonly ExperimentStatus[] = ['finished', 'failed', 'stopped', 'lost', 'expired'];
 
 /** Which artifact version a run consumed through --reuse. */
 export interface LineageEntry {

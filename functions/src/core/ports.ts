@@ -1,3 +1,4 @@
+import type { JobListQuery, JobRecord, JobStatus } from './job-model.ts';
 import type {
   ArtifactRecord,
   BlobRecord,
@@ -138,4 +139,29 @@ export interface MetadataStore {
 /** Resolves bearer credentials. Throws E_UNAUTHENTICATED (missing, malformed, unknown, revoked) or E_TOKEN_EXPIRED. */
 export interface Identity {
   authenticate(bearer: string | undefined): Promise<Principal>;
+}
+
+/**
+ * Queued jobs (core/jobs.ts builds leases, heartbeats and expiry on these). Every write is a compare-and-set on the
+ * job's status and attempt, so two workers can never both lease one job. Errors: E_CONFLICT (exists / precondition
+ * failed), E_NOT_FOUND, E_UNAVAILABLE.
+ */
+export interface JobStore {
+  /** Inserts a job. Throws E_CONFLICT if (team, id) exists. */
+  createJob(job: JobRecord): Promise<void>;
+  getJob(team: string, id: string): Promise<JobRecord | null>;
+  /**
+   * Applies `patch` when the job's status is in `expect.status` and (if given) its attempt equals `expect.attempt`.
+   * Returns the updated job. Throws E_NOT_FOUND, or E_CONFLICT when the precondition fails.
+   */
+  updateJob(
+    team: string,
+    id: string,
+    patch: Partial<Omit<JobRecord, 'team' | 'id'>>,
+    expect: { status: JobStatus[]; attempt?: number },
+  ): Promise<JobRecord>;
+  /** Queued jobs of one queue, oldest `queuedAt` first. */
+  listQueued(team: string, queue: string, limit: number): Promise<JobRecord[]>;
+  /** Jobs of a team, newest `queuedAt` first, optionally by queue and status. */
+  listJobs(team: string, q: JobListQuery): Promise<JobRecord[]>;
 }

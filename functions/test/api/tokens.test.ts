@@ -83,10 +83,12 @@ describe('POST /v1/tokens', () => {
         now: new Date(),
         binding: kind === 'job' ? { team: 'local', experiment: 'some-exp', attempt: 1 } : { team: 'local', queue: 'q' },
       });
-      expectError(await h.call('POST', '/v1/tokens', { token: secret, body: {} }), 403, 'E_FORBIDDEN');
-      expectError(await h.call('GET', '/v1/tokens', { token: secret }), 403, 'E_FORBIDDEN');
+      // A job token without a live lease is refused before anything else (the matrix covers live ones).
+      const [status, code] = kind === 'job' ? ([409, 'E_LEASE_LOST'] as const) : ([403, 'E_FORBIDDEN'] as const);
+      expectError(await h.call('POST', '/v1/tokens', { token: secret, body: {} }), status, code);
+      expectError(await h.call('GET', '/v1/tokens', { token: secret }), status, code);
       const mine = (await h.meta.listTokens('local'))[0]?.id as string;
-      expectError(await h.call('DELETE', `/v1/tokens/${mine}`, { token: secret }), 403, 'E_FORBIDDEN');
+      expectError(await h.call('DELETE', `/v1/tokens/${mine}`, { token: secret }), status, code);
     }
   });
 

@@ -1,8 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { runInternalTask } from '../../api/internal-handler.ts';
 import type { CoreDeps } from '../../core/context.ts';
+import type { JobSettings } from '../../core/jobs.ts';
 import { hashToken, mintToken } from '../../core/tokens.ts';
 import { createDiskBlobStore, type DiskBlobStore } from './disk-blob-store.ts';
 import { homePaths, loadOrCreateSecret, writePrivateFile } from './local-home.ts';
+import { createLocalTaskQueue } from './local-task-queue.ts';
+import { createSqliteJobStore } from './sqlite-job-store.ts';
 import { createSqliteMetadataStore } from './sqlite-metadata-store.ts';
 import { createTokenIdentity } from './token-identity.ts';
 
@@ -18,7 +22,13 @@ export interface LocalCredentials {
 export interface LocalBackend {
   deps: CoreDeps;
   blobs: DiskBlobStore;
-  close(): void;
+  close(): Promise<void>;
+}
+
+/** Job settings of the embedded backend; STUDIOML_JOB_LEASE_SECONDS shortens leases (tests, flaky networks). */
+function localJobSettings(env: NodeJS.ProcessEnv): Partial<JobSettings> {
+  const lease = Number(env.STUDIOML_JOB_LEASE_SECONDS);
+  return { pollMs: 100, ...(Number.isFinite(lease) && lease >= 1 ? { leaseSeconds: lease } : {}) };
 }
 
 /** Opens the embedded backend under `home`: SQLite metadata, blobs on disk, hashed tokens. */
@@ -34,14 +44,35 @@ export function openLocalBackend(
     publicUrl: opts.publicUrl,
   });
   const now = opts.now ?? (() => new Date());
+  const jobs = createSqliteJobStore({ path: paths.db });
   const deps: CoreDeps = {
     meta,
     blobs,
     identity: createTokenIdentity(meta, now),
     urlTtlSeconds: opts.urlTtlSeconds ?? 900,
     now,
+    jobs,
+    jobSettings: localJobSettings(process.env),
   };
-  return { deps, blobs, close: () => meta.close() };
+  // Lease deadlines, --lifetime and --max-duration: the same tasks Cloud Tasks delivers in a deployment, delivered
+  // here by whichever studio-lite process has the database open (a worker, a serve, a run).
+  const tasks = createLocalTaskQueue({
+    path: paths.db,
+    dispatch: async (route, body) => {
+      await runInternalTask(deps, route, body);
+    },
+    pollMs: 1000,
+  });
+  deps.tasks = tasks;
+  return {
+    deps,
+    blobs,
+    close: async () => {
+      await tasks.close();
+      jobs.close();
+      meta.close();
+    },
+  };
 }
 
 /**

@@ -79,8 +79,7 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => {
-          backend.close();
-          resolve();
+          void backend.close().then(resolve, resolve);
         });
         server.closeAllConnections();
       }),

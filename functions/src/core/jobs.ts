@@ -1,0 +1,550 @@
+import { createHash } from 'node:crypto';
+import { requireQueueWorker, requireRole } from './authz.ts';
+import type { CoreDeps } from './context.ts';
+import { isStudioError, StudioError } from './errors.ts';
+import { JOB_TERMINAL, type JobRecord, type JobSpec, type JobStatus } from './job-model.ts';
+import { isSafeRelativePath } from './manifest.ts';
+import type { ExperimentRecord, Principal } from './model.ts';
+import { assertExperimentKey, assertTag } from './names.ts';
+import type { JobStore } from './ports.ts';
+import type { TaskQueue } from './task-queue.ts';
+import { mintToken } from './tokens.ts';
+
+/** Internal task routes (api/internal-handler.ts) that keep jobs honest when nobody is watching. */
+export const LEASE_CHECK_ROUTE = '/internal/tasks/lease-check';
+export const JOB_DEADLINE_ROUTE = '/internal/tasks/job-deadline';
+
+export const QUEUE_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+export const MAX_LIFETIME_SECONDS = 30 * 24 * 3600;
+export const MAX_DURATION_SECONDS = 30 * 24 * 3600;
+/** A job token outlives any lease by at most this; each request also checks that its lease is still live. */
+const JOB_TOKEN_SLACK_SECONDS = 3600;
+
+export interface JobSettings {
+  /** Lease length; a worker heartbeats every third of it (default 60 s). */
+  leaseSeconds: number;
+  /** Leases a job may take before it is declared lost (default 3). */
+  maxAttempts: number;
+  /** How often a waiting lease request looks at the queue (ms). */
+  pollMs: number;
+  /** Longest a lease request waits for a job (s). */
+  maxWaitSeconds: number;
+}
+
+export const DEFAULT_JOB_SETTINGS: JobSettings = { leaseSeconds: 60, maxAttempts: 3, pollMs: 200, maxWaitSeconds: 20 };
+
+function store(deps: CoreDeps): JobStore {
+  if (!deps.jobs) throw new StudioError('E_UNAVAILABLE', 'this backend has no job queue configured');
+  return deps.jobs;
+}
+
+function settings(deps: CoreDeps): JobSettings {
+  return { ...DEFAULT_JOB_SETTINGS, ...deps.jobSettings };
+}
+
+export function assertQueue(q: string): string {
+  if (!QUEUE_RE.test(q)) {
+    throw new StudioError('E_BAD_REQUEST', `invalid queue name "${q.slice(0, 80)}": use a-z, 0-9, _ and -, max 63`);
+  }
+  return q;
+}
+
+/** Task names may only hold [A-Za-z0-9_-]; team and job ids may hold '.', so they are hashed. */
+function taskId(...parts: (string | number)[]): string {
+  return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 40);
+}
+
+async function schedule(deps: CoreDeps, route: string, name: string, body: unknown, at: Date): Promise<void> {
+  const tasks: TaskQueue | undefined = deps.tasks;
+  if (!tasks) return;
+  await tasks.enqueue({ name, route, body, scheduleTime: at });
+}
+
+const addSeconds = (d: Date, s: number) => new Date(d.getTime() + s * 1000);
+
+export interface SubmitJobInput {
+  queue: string;
+  /** `reuse` is taken from the experiment's recorded lineage, never from the client. */
+  spec: Omit<JobSpec, 'reuse'>;
+  lifetimeSeconds?: number | undefined;
+  maxDurationSeconds?: number | undefined;
+  maxAttempts?: number | undefined;
+}
+
+/**
+ * Queues an experiment registered with status `queued` whose immutable artifacts are already captured. Nothing is
+ * stored when the input is invalid or the experiment is not queued. Throws E_CONFLICT when it already has a job.
+ */
+export async function submitJob(
+  deps: CoreDeps,
+  p: Principal,
+  team: string,
+  key: string,
+  input: SubmitJobInput,
+): Promise<JobRecord> {
+  requireRole(p, team, 'editor');
+  assertExperimentKey(key);
+  assertQueue(input.queue);
+  for (const c of [...input.spec.captures, ...input.spec.inputs]) {
+    assertTag(c.tag);
+    if (c.path !== null && !isSafeRelativePath(c.path)) {
+      throw new StudioError('E_BAD_PATH', `${c.tag}: path "${c.path.slice(0, 200)}" must be relative to the workspace`);
+    }
+  }
+  const exp = await deps.meta.getExperiment(team, key);
+  if (!exp) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
+  if (exp.status !== 'queued') throw new StudioError('E_CONFLICT', `experiment ${key} is ${exp.status}, not queued`);
+  const s = settings(deps);
+  const now = deps.now();
+  const job: JobRecord = {
+    team,
+    id: key,
+    queue: input.queue,
+    owner: p.userId,
+    status: 'queued',
+    spec: { ...input.spec, reuse: exp.lineage },
+    attempt: 0,
+    maxAttempts: input.maxAttempts ?? s.maxAttempts,
+    worker: null,
+    leaseExpiresAt: null,
+    queuedAt: now.toISOString(),
+    notAfter: input.lifetimeSeconds ? addSeconds(now, input.lifetimeSeconds).toISOString() : null,
+    maxDurationSeconds: input.maxDurationSeconds ?? null,
+    startedAt: null,
+    finishedAt: null,
+    stopRequested: null,
+    stopReason: null,
+    exitCode: null,
+    signal: null,
+    result: null,
+    stats: {},
+    history: [],
+  };
+  await store(deps).createJob(job);
+  // One named task per job: drops it at its --lifetime deadline if no worker took it (the name dedups retries).
+  if (job.notAfter) {
+    await schedule(
+      deps,
+      JOB_DEADLINE_ROUTE,
+      `job-${taskId(team, key)}-lifetime`,
+      { team, id: key, kind: 'lifetime' },
+      new Date(job.notAfter),
+    );
+  }
+  return job;
+}
+
+/** Numeric resources a job needs must all be offered by the worker (missing = 0). */
+export function fits(need: Record<string, number>, offer: Record<string, number>): boolean {
+  return Object.entries(need).every(([k, v]) => (offer[k] ?? 0) >= v);
+}
+
+export interface LeaseResult {
+  job: JobRecord;
+  /** Bearer secret bound to this attempt: write the experiment's artifacts, read its reuses, heartbeat, complete. */
+  token: string;
+  leaseSeconds: number;
+  heartbeatSeconds: number;
+}
+
+/** Ends a queued job that waited past --lifetime. Returns true if it did (false: someone else moved it first). */
+async function expireJob(deps: CoreDeps, job: JobRecord): Promise<boolean> {
+  const now = deps.now().toISOString();
+  try {
+    await store(deps).updateJob(
+      job.team,
+      job.id,
+      { status: 'expired', finishedAt: now, stopReason: 'waited longer than its --lifetime' },
+      { status: ['queued'], attempt: job.attempt },
+    );
+  } catch (err) {
+    if (isStudioError(err, 'E_CONFLICT')) return false;
+    throw err;
+  }
+  await moveExperiment(deps, job, 'expired', ['queued'], {
+    warnings: ['dropped: waited in the queue longer than its --lifetime'],
+  });
+  return true;
+}
+
+async function moveExperiment(
+  deps: CoreDeps,
+  job: JobRecord,
+  status: ExperimentRecord['status'],
+  from: ExperimentRecord['status'][],
+  extra: { exitCode?: number | null; signal?: string | null; warnings?: string[]; startedAt?: string } = {},
+): Promise<void> {
+  const cur = await deps.meta.getExperiment(job.team, job.id);
+  if (!cur) return;
+  const terminal = JOB_TERMINAL.includes(status as JobStatus);
+  try {
+    await deps.meta.updateExperiment(
+      job.team,
+      job.id,
+      {
+        status,
+        ...(terminal ? { finishedAt: deps.now().toISOString() } : {}),
+        ...(extra.startedAt ? { startedAt: extra.startedAt } : {}),
+        ...(extra.exitCode !== undefined ? { exitCode: extra.exitCode } : {}),
+        ...(extra.signal !== undefined ? { signal: extra.signal } : {}),
+        ...(extra.warnings ? { warnings: [...cur.warnings, ...extra.warnings].slice(0, 10_000) } : {}),
+      },
+      from,
+    );
+  } catch (err) {
+    // The job record is the source of truth; an experiment already moved by a racing call is left as it is.
+    if (!isStudioError(err, 'E_CONFLICT')) throw err;
+  }
+}
+
+/**
+ * Gives the caller the oldest queued job of `queue` it can run, waiting up to `waitSeconds` for one (workers sit
+ * behind NAT, so they ask; they are never called). A compare-and-set on (status, attempt) makes the lease exclusive.
+ * Returns null when nothing came within the wait.
+ */
+export async function leaseJob(
+  deps: CoreDeps,
+  p: Principal,
+  team: string,
+  queue: string,
+  worker: { id: string; host: string; resources: Record<string, number> },
+  waitSeconds: number,
+): Promise<LeaseResult | null> {
+  assertQueue(queue);
+  requireQueueWorker(p, team, queue);
+  const s = settings(deps);
+  const jobs = store(deps);
+  const until = Date.now() + Math.min(Math.max(waitSeconds, 0), s.maxWaitSeconds) * 1000;
+  for (;;) {
+    for (const c of await jobs.listQueued(team, queue, 25)) {
+      const now = deps.now();
+      if (c.notAfter && Date.parse(c.notAfter) <= now.getTime()) {
+        await expireJob(deps, c);
+        continue;
+      }
+      if (!fits(c.spec.resources, worker.resources)) continue;
+      const attempt = c.attempt + 1;
+      const leaseExpiresAt = addSeconds(now, s.leaseSeconds).toISOString();
+      let job: JobRecord;
+      try {
+        job = await jobs.updateJob(
+          team,
+          c.id,
+          {
+            status: 'leased',
+            attempt,
+            worker: { id: worker.id, host: worker.host },
+            leaseExpiresAt,
+            startedAt: now.toISOString(),
+            stopRequested: null,
+            stopReason: null,
+            history: [
+              ...c.history,
+              { attempt, worker: worker.id, leasedAt: now.toISOString(), endedAt: null, outcome: null },
+            ],
+          },
+          { status: ['queued'], attempt: c.attempt },
+        );
+      } catch (err) {
+        if (isStudioError(err, 'E_CONFLICT')) continue; // another worker was faster
+        throw err;
+      }
+      await moveExperiment(deps, job, 'running', ['queued'], { startedAt: now.toISOString() });
+      const tokenTtl = (job.maxDurationSeconds ?? 7 * 24 * 3600) + JOB_TOKEN_SLACK_SECONDS;
+      const { secret } = await mintToken(deps.meta, {
+        userId: job.owner,
+        kind: 'job',
+        scopes: ['job'],
+        expiresAt: addSeconds(now, tokenTtl),
+        now,
+        binding: {
+          team,
+          experiment: job.id,
+          attempt,
+          reads: job.spec.reuse.map(({ experiment, tag, version }) => ({ experiment, tag, version })),
+        },
+        label: `job ${job.id} attempt ${attempt} on ${worker.host}`,
+      });
+      await scheduleLeaseCheck(deps, job);
+      if (job.maxDurationSeconds) {
+        await schedule(
+          deps,
+          JOB_DEADLINE_ROUTE,
+          `job-${taskId(team, job.id)}-maxdur-${attempt}`,
+          { team, id: job.id, kind: 'max-duration', attempt },
+          addSeconds(now, job.maxDurationSeconds),
+        );
+      }
+      return {
+        job,
+        token: secret,
+        leaseSeconds: s.leaseSeconds,
+        heartbeatSeconds: Math.max(1, Math.min(5, s.leaseSeconds / 3)),
+      };
+    }
+    if (Date.now() + s.pollMs > until) return null;
+    await new Promise((r) => setTimeout(r, s.pollMs));
+  }
+}
+
+async function scheduleLeaseCheck(deps: CoreDeps, job: JobRecord): Promise<void> {
+  if (!job.leaseExpiresAt) return;
+  const at = new Date(Date.parse(job.leaseExpiresAt) + 1000);
+  await schedule(
+    deps,
+    LEASE_CHECK_ROUTE,
+    `lease-${taskId(job.team, job.id)}-${job.attempt}-${at.getTime()}`,
+    { team: job.team, id: job.id, attempt: job.attempt },
+    at,
+  );
+}
+
+/**
+ * For a job token: the job it is bound to, if that attempt still holds a live lease. Throws E_LEASE_LOST otherwise
+ * (the lease expired, the job moved on to another attempt, or it ended), so a superseded worker can change nothing.
+ */
+export async function requireLiveJob(deps: CoreDeps, p: Principal): Promise<JobRecord> {
+  const b = p.binding;
+  if (p.kind !== 'job' || !b?.experiment || b.attempt === undefined) {
+    throw new StudioError('E_FORBIDDEN', 'this needs a job token');
+  }
+  const job = await store(deps).getJob(b.team, b.experiment);
+  const live =
+    job &&
+    job.status === 'leased' &&
+    job.attempt === b.attempt &&
+    job.leaseExpiresAt !== null &&
+    Date.parse(job.leaseExpiresAt) > deps.now().getTime();
+  if (!live || !job) {
+    throw new StudioError('E_LEASE_LOST', `the lease of job ${b.experiment} attempt ${b.attempt} has ended`);
+  }
+  return job;
+}
+
+function requireOwnJob(p: Principal, team: string, id: string): void {
+  if (p.kind !== 'job' || p.binding?.team !== team || p.binding.experiment !== id) {
+    throw new StudioError('E_FORBIDDEN', `only the job token of ${id} may do this`);
+  }
+}
+
+/** Extends the lease; answers whether the user asked to stop or kill the run. */
+export async function heartbeat(
+  deps: CoreDeps,
+  p: Principal,
+  team: string,
+  id: string,
+): Promise<{ leaseExpiresAt: string; stop: JobRecord['stopRequested']; stopReason: string | null }> {
+  requireOwnJob(p, team, id);
+  const job = await requireLiveJob(deps, p);
+  const leaseExpiresAt = addSeconds(deps.now(), settings(deps).leaseSeconds).toISOString();
+  let next: JobRecord;
+  try {
+    next = await store(deps).updateJob(team, id, { leaseExpiresAt }, { status: ['leased'], attempt: job.attempt });
+  } catch (err) {
+    if (isStudioError(err, 'E_CONFLICT')) throw new StudioError('E_LEASE_LOST', `the lease of job ${id} has ended`);
+    throw err;
+  }
+  return { leaseExpiresAt, stop: next.stopRequested, stopReason: next.stopReason };
+}
+
+export interface CompleteJobInput {
+  status: 'finished' | 'failed' | 'stopped';
+  exitCode: number | null;
+  signal: string | null;
+  warnings: string[];
+  /** Latest version of each artifact this attempt committed: recorded as the run's result. */
+  artifacts: Record<string, number>;
+  stats: Record<string, number>;
+}
+
+/** Finalizes the job and its experiment, once, from the attempt that holds the lease. */
+export async function completeJob(
+  deps: CoreDeps,
+  p: Principal,
+  team: string,
+  id: string,
+  input: CompleteJobInput,
+): Promise<JobRecord> {
+  requireOwnJob(p, team, id);
+  const job = await requireLiveJob(deps, p);
+  for (const [tag, version] of Object.entries(input.artifacts)) {
+    assertTag(tag);
+    const v = await deps.meta.getVersion(team, id, tag, version);
+    if (!v) throw new StudioError('E_NOT_FOUND', `artifact ${id}/${tag}@${version} not found`);
+  }
+  const status = job.stopRequested && input.status === 'failed' ? 'stopped' : input.status;
+  const now = deps.now().toISOString();
+  let done: JobRecord;
+  try {
+    done = await store(deps).updateJob(
+      team,
+      id,
+      {
+        status,
+        finishedAt: now,
+        exitCode: input.exitCode,
+        signal: input.signal,
+        result: { attempt: job.attempt, artifacts: input.artifacts },
+        stats: input.stats,
+        leaseExpiresAt: null,
+        history: job.history.map((h) => (h.attempt === job.attempt ? { ...h, endedAt: now, outcome: status } : h)),
+      },
+      { status: ['leased'], attempt: job.attempt },
+    );
+  } catch (err) {
+    if (isStudioError(err, 'E_CONFLICT')) throw new StudioError('E_LEASE_LOST', `the lease of job ${id} has ended`);
+    throw err;
+  }
+  const warnings = [...input.warnings, ...(job.stopReason ? [`stopped: ${job.stopReason}`] : [])];
+  await moveExperiment(deps, done, status, ['running'], { exitCode: input.exitCode, signal: input.signal, warnings });
+  return done;
+}
+
+/**
+ * `studio-lite stop|kill EXP`: a queued job ends at once (stopped); a leased one is flagged and its worker sends
+ * SIGTERM (stop) or SIGKILL (kill) on its next heartbeat, captures, and completes as stopped.
+ */
+export async function stopJob(
+  deps: CoreDeps,
+  p: Principal,
+  team: string,
+  id: string,
+  mode: 'stop' | 'kill',
+): Promise<JobRecord> {
+  requireRole(p, team, 'editor');
+  assertExperimentKey(id);
+  const jobs = store(deps);
+  for (let i = 0; i < 5; i++) {
+    const job = await jobs.getJob(team, id);
+    if (!job)
+      throw new StudioError('E_NOT_FOUND', `experiment ${id} has no queued job (a local run stops with Ctrl-C)`);
+    if (JOB_TERMINAL.includes(job.status))
+      throw new StudioError('E_CONFLICT', `job ${id} already ended (${job.status})`);
+    const reason = `${mode} requested by ${p.userId}`;
+    try {
+      if (job.status === 'queued') {
+        const done = await jobs.updateJob(
+          team,
+          id,
+          { status: 'stopped', finishedAt: deps.now().toISOString(), stopRequested: mode, stopReason: reason },
+          { status: ['queued'], attempt: job.attempt },
+        );
+        await moveExperiment(deps, done, 'stopped', ['queued'], { warnings: [`stopped before it started: ${reason}`] });
+        return done;
+      }
+      return await jobs.updateJob(
+        team,
+        id,
+        { stopRequested: job.stopRequested === 'kill' ? 'kill' : mode, stopReason: reason },
+        { status: ['leased'], attempt: job.attempt },
+      );
+    } catch (err) {
+      if (!isStudioError(err, 'E_CONFLICT')) throw err; // raced with a lease or requeue: look again
+    }
+  }
+  throw new StudioError('E_UNAVAILABLE', `job ${id} keeps changing; try again`);
+}
+
+export async function getJob(deps: CoreDeps, p: Principal, team: string, id: string): Promise<JobRecord> {
+  if (!(p.kind === 'job' && p.binding?.team === team && p.binding.experiment === id)) requireRole(p, team, 'viewer');
+  const job = await store(deps).getJob(team, assertExperimentKey(id));
+  if (!job) throw new StudioError('E_NOT_FOUND', `experiment ${id} has no job`);
+  return job;
+}
+
+export async function listJobs(
+  deps: CoreDeps,
+  p: Principal,
+  team: string,
+  q: { queue?: string | undefined; status?: JobStatus[] | undefined; limit?: number | undefined },
+): Promise<JobRecord[]> {
+  requireRole(p, team, 'viewer');
+  if (q.queue) assertQueue(q.queue);
+  return store(deps).listJobs(team, q);
+}
+
+/**
+ * Task: a lease deadline passed. If that attempt still holds the lease and did not renew it, the job goes back to
+ * the queue (or is lost after maxAttempts; stopped if it was being stopped); if it was renewed, check again at the
+ * new deadline. Idempotent: a stale task finds another attempt or status and does nothing.
+ */
+export async function checkLease(
+  deps: CoreDeps,
+  t: { team: string; id: string; attempt: number },
+): Promise<'requeued' | 'lost' | 'stopped' | 'renewed' | 'stale'> {
+  const jobs = store(deps);
+  const job = await jobs.getJob(t.team, t.id);
+  if (!job || job.status !== 'leased' || job.attempt !== t.attempt || !job.leaseExpiresAt) return 'stale';
+  const now = deps.now();
+  if (Date.parse(job.leaseExpiresAt) > now.getTime()) {
+    await scheduleLeaseCheck(deps, job);
+    return 'renewed';
+  }
+  const at = now.toISOString();
+  const ended = (outcome: string) =>
+    job.history.map((h) => (h.attempt === job.attempt ? { ...h, endedAt: at, outcome } : h));
+  const outcome: 'requeued' | 'lost' | 'stopped' = job.stopRequested
+    ? 'stopped'
+    : job.attempt >= job.maxAttempts
+      ? 'lost'
+      : 'requeued';
+  try {
+    if (outcome === 'requeued') {
+      const next = await jobs.updateJob(
+        t.team,
+        t.id,
+        { status: 'queued', worker: null, leaseExpiresAt: null, history: ended('lease expired') },
+        { status: ['leased'], attempt: job.attempt },
+      );
+      await moveExperiment(deps, next, 'queued', ['running']);
+    } else {
+      const next = await jobs.updateJob(
+        t.team,
+        t.id,
+        {
+          status: outcome,
+          worker: null,
+          leaseExpiresAt: null,
+          finishedAt: at,
+          history: ended(`lease expired (${outcome})`),
+        },
+        { status: ['leased'], attempt: job.attempt },
+      );
+      const why =
+        outcome === 'lost'
+          ? `lost: no worker finished it in ${job.maxAttempts} attempts (last worker went silent)`
+          : `stopped: ${job.stopReason ?? 'stop requested'}; the worker went silent`;
+      await moveExperiment(deps, next, outcome, ['running'], { warnings: [why] });
+    }
+  } catch (err) {
+    if (isStudioError(err, 'E_CONFLICT')) return 'stale';
+    throw err;
+  }
+  return outcome;
+}
+
+/** Task: --lifetime reached (drop a job still queued) or --max-duration reached (ask the worker to kill the run). */
+export async function jobDeadline(
+  deps: CoreDeps,
+  t: { team: string; id: string; kind: 'lifetime' | 'max-duration'; attempt?: number | undefined },
+): Promise<'expired' | 'kill-requested' | 'stale'> {
+  const job = await store(deps).getJob(t.team, t.id);
+  if (!job) return 'stale';
+  if (t.kind === 'lifetime') {
+    if (job.status !== 'queued' || !job.notAfter || Date.parse(job.notAfter) > deps.now().getTime()) return 'stale';
+    return (await expireJob(deps, job)) ? 'expired' : 'stale';
+  }
+  if (job.status !== 'leased' || job.attempt !== t.attempt) return 'stale';
+  try {
+    await store(deps).updateJob(
+      t.team,
+      t.id,
+      { stopRequested: 'kill', stopReason: `ran longer than its --max-duration (${job.maxDurationSeconds} s)` },
+      { status: ['leased'], attempt: job.attempt },
+    );
+  } catch (err) {
+    if (isStudioError(err, 'E_CONFLICT')) return 'stale';
+    throw err;
+  }
+  return 'kill-requested';
+}
