@@ -1,10 +1,14 @@
 import type {
   CommitVersionBody,
+  CompleteJobBody,
   CreateExperimentBody,
   CreateTokenBody,
   DownloadBody,
   FinishExperimentBody,
+  LeaseBody,
   PlanUploadBody,
+  StopJobBody,
+  SubmitJobBody,
 } from '@studio-lite/functions/api/schemas.ts';
 import type {
   CommitVersionResponse,
@@ -21,6 +25,8 @@ import type {
   WhoAmIResponse,
 } from '@studio-lite/functions/api/wire.ts';
 import { isErrorCode, StudioError } from '@studio-lite/functions/core/errors.ts';
+import type { JobRecord } from '@studio-lite/functions/core/job-model.ts';
+import type { LeaseResult } from '@studio-lite/functions/core/jobs.ts';
 
 /** Typed client of the v1 HTTP API; the CLI speaks only this, to the local host or to a deployment. */
 export class ApiClient {
@@ -83,6 +89,39 @@ export class ApiClient {
 
   revokeToken(id: string): Promise<RevokeTokenResponse> {
     return this.call('DELETE', `/v1/tokens/${enc(id)}`);
+  }
+
+  submitJob(key: string, body: SubmitJobBody): Promise<{ job: JobRecord }> {
+    return this.call('POST', `/v1/experiments/${enc(key)}/job`, body);
+  }
+
+  getJob(key: string): Promise<{ job: JobRecord }> {
+    return this.call('GET', `/v1/experiments/${enc(key)}/job`);
+  }
+
+  stopJob(key: string, body: StopJobBody): Promise<{ job: JobRecord }> {
+    return this.call('POST', `/v1/experiments/${enc(key)}/stop`, body);
+  }
+
+  listJobs(q: { queue?: string; status?: string[]; limit?: number } = {}): Promise<{ jobs: JobRecord[] }> {
+    const params = new URLSearchParams();
+    if (q.queue) params.set('queue', q.queue);
+    if (q.status?.length) params.set('status', q.status.join(','));
+    if (q.limit) params.set('limit', String(q.limit));
+    const qs = params.toString();
+    return this.call('GET', `/v1/jobs${qs ? `?${qs}` : ''}`);
+  }
+
+  lease(queue: string, body: LeaseBody): Promise<{ lease: LeaseResult | null }> {
+    return this.call('POST', `/v1/queues/${enc(queue)}/lease`, body);
+  }
+
+  heartbeat(id: string): Promise<{ leaseExpiresAt: string; stop: 'stop' | 'kill' | null; stopReason: string | null }> {
+    return this.call('POST', `/v1/jobs/${enc(id)}/heartbeat`, {});
+  }
+
+  completeJob(id: string, body: CompleteJobBody): Promise<{ job: JobRecord }> {
+    return this.call('POST', `/v1/jobs/${enc(id)}/complete`, body);
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {

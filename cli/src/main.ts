@@ -40,6 +40,11 @@ function program(): Command {
     .option('--project <name>', 'project name')
     .addOption(new Option('--capture-interval <seconds>', 'seconds between captures (default 60)').argParser(Number))
     .option('--resume', 'continue an existing experiment instead of refusing its key')
+    .option('--queue <name>', 'send the run to workers of this queue instead of running it here')
+    .option('--follow', 'with --queue: stream the output and wait for the exit code')
+    .option('--lifetime <duration>', 'with --queue: drop the job if no worker took it within this (e.g. 2h)')
+    .option('--max-duration <duration>', 'with --queue: kill the run after this long (e.g. 48h)')
+    .option('--resources <name=n,...>', 'with --queue: what the worker must offer, e.g. gpus=1', collect, [])
     .passThroughOptions()
     .action(async (script: string | undefined, args: string[], opts, cmd: Command) => {
       const { runCommand } = await import('./commands/run/run-command.ts');
@@ -101,6 +106,51 @@ function program(): Command {
       const { serveCommand } = await import('./commands/serve/serve-command.ts');
       await serveCommand({ ...cmd.optsWithGlobals(), ...opts });
     });
+  p.command('worker')
+    .description('run queued jobs of a queue (pulls work; runs behind NAT)')
+    .requiredOption('--queue <name>', 'queue to take jobs from')
+    .addOption(new Option('--concurrency <n>', 'jobs at once (default 1)').argParser(Number))
+    .option('--cache-dir <dir>', 'blob cache and job folders (default $STUDIOML_HOME)')
+    .option('--resources <name=n,...>', 'what this machine offers, e.g. gpus=2', collect, [])
+    .addOption(new Option('--max-jobs <n>', 'exit after N jobs').argParser(Number))
+    .addOption(new Option('--idle-exit <seconds>', 'exit after this long without a job').argParser(Number))
+    .option('--json', 'print a JSON summary at exit')
+    .action(async (opts, cmd: Command) => {
+      const { workerCommand } = await import('./commands/worker/worker-command.ts');
+      process.exitCode = await workerCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
+
+  p.command('jobs')
+    .description('queued runs: queue, status, attempt, worker')
+    .option('--queue <name>', 'only this queue')
+    .option('--status <list>', 'only these statuses, comma-separated (queued,leased,finished,...)')
+    .addOption(new Option('--limit <n>', 'at most N').argParser(Number))
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => {
+      const { jobsCommand } = await import('./commands/jobs/jobs-command.ts');
+      await jobsCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
+
+  for (const mode of ['stop', 'kill'] as const) {
+    p.command(mode)
+      .description(mode === 'stop' ? 'stop a queued run (SIGTERM, then final capture)' : 'kill a queued run (SIGKILL)')
+      .argument('<experiment>')
+      .option('--json', 'machine-readable output')
+      .action(async (key: string, opts, cmd: Command) => {
+        const { stopCommand } = await import('./commands/jobs/jobs-command.ts');
+        await stopCommand(key, mode, { ...cmd.optsWithGlobals(), ...opts });
+      });
+  }
+
+  p.command('logs')
+    .description("a run's captured output")
+    .argument('<experiment>')
+    .option('-f, --follow', "follow a queued run until it ends (exit code = the run's)")
+    .action(async (key: string, opts, cmd: Command) => {
+      const { logsCommand } = await import('./commands/jobs/jobs-command.ts');
+      process.exitCode = await logsCommand(key, { ...cmd.optsWithGlobals(), ...opts });
+    });
+
   const token = p.command('token').description('personal access tokens: create, list, revoke');
   token
     .command('create')

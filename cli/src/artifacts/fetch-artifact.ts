@@ -27,10 +27,10 @@ export async function fetchArtifact(
   cfg: CliConfig,
   ref: { experiment: string; tag: string; version?: number | undefined },
   dest: string,
-  opts: { mode: 'link' | 'copy'; log: Logger },
+  opts: { mode: 'link' | 'copy'; log: Logger; cacheDir?: string | undefined },
 ): Promise<FetchResult> {
   const { version: v } = await client.getVersion(ref.experiment, ref.tag, ref.version ?? 'latest');
-  const cache = new BlobCache(homePaths(cfg.home).blobcache);
+  const cache = new BlobCache(opts.cacheDir ?? homePaths(cfg.home).blobcache);
   const totals = manifestTotals(v.manifest);
   const progress = startProgress(opts.log, `pull ${ref.experiment}/${ref.tag}@${v.version}`);
   const vref = { experiment: ref.experiment, tag: ref.tag, version: v.version };

@@ -18,6 +18,10 @@ export interface ChildOptions {
   outputFile: string;
   /** Echo the script's output to the terminal (always, like Studio; --quiet only silences studio-lite itself). */
   echo: boolean;
+  /** Forward this process's SIGINT/SIGTERM/SIGHUP to the script (default true; a worker handles signals itself). */
+  forwardSignals?: boolean;
+  /** Called once the script runs, with a function that signals its whole process group. */
+  onStart?: (signal: (sig: NodeJS.Signals) => void) => void;
 }
 
 /**
@@ -31,7 +35,7 @@ export function runChild(o: ChildOptions): Promise<ChildResult> {
     const child = spawn(o.command, o.args, {
       cwd: o.cwd,
       env: o.env,
-      stdio: ['inherit', 'pipe', 'pipe'],
+      stdio: [o.forwardSignals === false ? 'ignore' : 'inherit', 'pipe', 'pipe'],
       detached: true,
     });
     let stoppedBy: NodeJS.Signals | null = null;
@@ -46,7 +50,16 @@ export function runChild(o: ChildOptions): Promise<ChildResult> {
         // already gone
       }
     };
-    const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => {
+    o.onStart?.((sig) => {
+      stoppedBy ??= sig;
+      try {
+        if (child.pid) process.kill(-child.pid, sig);
+      } catch {
+        // already gone
+      }
+    });
+    const forwarded = o.forwardSignals === false ? [] : (['SIGINT', 'SIGTERM', 'SIGHUP'] as const);
+    const handlers = forwarded.map((s) => {
       const h = () => forward(s);
       process.on(s, h);
       return [s, h] as const;

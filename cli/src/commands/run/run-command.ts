@@ -4,18 +4,21 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
+import { assertQueue } from '@studio-lite/functions/core/jobs.ts';
 import { assertExperimentKey } from '@studio-lite/functions/core/names.ts';
 import { redactArgv } from '@studio-lite/functions/core/redact.ts';
 import { Capturer, type CaptureTarget } from '../../artifacts/capture-artifact.ts';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import { loadConfig } from '../../config.ts';
 import { connect } from '../../connect.ts';
+import { parseDuration, parseResources } from '../../duration.ts';
 import { ExitError } from '../../exit-error.ts';
 import { createLogger } from '../../logger.ts';
 import { scriptEnv } from './artifact-env.ts';
 import { exitCodeFor, runChild } from './child.ts';
 import { gitInfo } from './git-info.ts';
 import { assertUniqueTags, parseCaptureSpec, parseReuseSpec } from './specs.ts';
+import { submitRun } from './submit-run.ts';
 
 export interface RunOpts {
   config?: string;
@@ -28,6 +31,11 @@ export interface RunOpts {
   project?: string;
   captureInterval?: number;
   resume?: boolean;
+  queue?: string;
+  follow?: boolean;
+  lifetime?: string;
+  maxDuration?: string;
+  resources?: string[];
 }
 
 /** Default key: sortable time stamp plus a short random id, like Studio. */
@@ -66,9 +74,22 @@ export async function runCommand(
   const reuses = opts.reuse.map(parseReuseSpec);
   assertUniqueTags([...captures, ...onces].map((c) => c.tag).concat(reuses.map((r) => r.as)));
   const key = assertExperimentKey(opts.experiment ?? defaultKey());
+  const queued = opts.queue ? queueOptions(opts, interval) : null;
 
   const conn = await connect(cfg);
   try {
+    if (queued) {
+      return await submitRun(
+        conn,
+        cfg,
+        log,
+        { key, command, cwd, captures, onces, reuses },
+        {
+          ...queued,
+          project: opts.project ?? null,
+        },
+      );
+    }
     const created = await conn.client.createExperiment({
       key,
       project: opts.project ?? null,
@@ -182,6 +203,19 @@ export async function runCommand(
   } finally {
     await conn.close();
   }
+}
+
+/** The --queue flags, validated before anything is registered. */
+function queueOptions(opts: RunOpts, interval: number) {
+  if (opts.resume) throw new ExitError(2, '--resume cannot be combined with --queue', 'E_BAD_REQUEST');
+  return {
+    queue: assertQueue(opts.queue as string),
+    follow: Boolean(opts.follow),
+    lifetimeSeconds: opts.lifetime === undefined ? undefined : parseDuration(opts.lifetime, '--lifetime'),
+    maxDurationSeconds: opts.maxDuration === undefined ? undefined : parseDuration(opts.maxDuration, '--max-duration'),
+    resources: parseResources(opts.resources ?? []),
+    interval,
+  };
 }
 
 /** While the final capture runs, the first SIGINT/SIGTERM only warns; a second one aborts at once. */

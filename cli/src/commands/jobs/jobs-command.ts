@@ -1,0 +1,60 @@
+import { table } from '../../format.ts';
+import { type GlobalOpts, withConnection } from '../with-connection.ts';
+import { followJob } from './follow.ts';
+
+const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 19) : '-');
+
+/** `studio-lite jobs`: queued runs of the team, newest first. */
+export async function jobsCommand(
+  opts: GlobalOpts & { queue?: string; status?: string; limit?: number; json?: boolean },
+): Promise<void> {
+  await withConnection(opts, async (conn) => {
+    const { jobs } = await conn.client.listJobs({
+      ...(opts.queue ? { queue: opts.queue } : {}),
+      ...(opts.status ? { status: opts.status.split(',') } : {}),
+      ...(opts.limit ? { limit: opts.limit } : {}),
+    });
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify({ jobs }, null, 2)}\n`);
+      return;
+    }
+    const rows = jobs.map((j) => [
+      j.id,
+      j.queue,
+      j.status,
+      String(j.attempt),
+      j.worker?.host || j.worker?.id || '-',
+      when(j.queuedAt),
+      j.exitCode === null ? '-' : String(j.exitCode),
+    ]);
+    process.stdout.write(`${table(['EXPERIMENT', 'QUEUE', 'STATUS', 'ATTEMPT', 'WORKER', 'QUEUED', 'EXIT'], rows)}\n`);
+  });
+}
+
+/** `studio-lite stop EXP` / `kill EXP`: a queued job ends now; a running one is signalled by its worker. */
+export async function stopCommand(key: string, mode: 'stop' | 'kill', opts: GlobalOpts & { json?: boolean }) {
+  await withConnection(opts, async (conn, _cfg, log) => {
+    const { job } = await conn.client.stopJob(key, { mode });
+    if (opts.json) process.stdout.write(`${JSON.stringify({ job }, null, 2)}\n`);
+    else if (job.status === 'stopped') log.info(`studio-lite: ${key} stopped before it started`);
+    else log.info(`studio-lite: ${mode} sent to ${key}; its worker acts on it within seconds`);
+  });
+}
+
+/** `studio-lite logs EXP [-f]`: the run's captured output; -f follows a queued run until it ends. */
+export async function logsCommand(key: string, opts: GlobalOpts & { follow?: boolean }): Promise<number> {
+  return withConnection(opts, async (conn, _cfg, log) => {
+    if (opts.follow) return followJob(conn.client, key, log);
+    const { version } = await conn.client.getVersion(key, 'output', 'latest');
+    const file = version.manifest.files[0];
+    if (file) {
+      const { blobs } = await conn.client.signDownloads(key, 'output', version.version, { sha256s: [file.sha256] });
+      const req = blobs[0]?.request;
+      if (req) {
+        const res = await fetch(req.url, { method: req.method, headers: req.headers });
+        process.stdout.write(Buffer.from(await res.arrayBuffer()));
+      }
+    }
+    return 0;
+  });
+}

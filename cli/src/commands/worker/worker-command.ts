@@ -1,0 +1,113 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
+import { isStudioError } from '@studio-lite/functions/core/errors.ts';
+import { assertQueue } from '@studio-lite/functions/core/jobs.ts';
+import { loadConfig } from '../../config.ts';
+import { connect } from '../../connect.ts';
+import { parseResources } from '../../duration.ts';
+import { ExitError } from '../../exit-error.ts';
+import { createLogger } from '../../logger.ts';
+import { runJob } from './run-job.ts';
+
+export interface WorkerOpts {
+  config?: string;
+  quiet?: boolean;
+  debug?: boolean;
+  queue: string;
+  concurrency?: number;
+  cacheDir?: string;
+  resources?: string[];
+  /** Exit after this many jobs (tests, batch machines). */
+  maxJobs?: number;
+  /** Exit after this many seconds without a job. */
+  idleExit?: number;
+  json?: boolean;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * `studio-lite worker --queue NAME`: pulls jobs (long-poll lease requests, so it works behind NAT) and runs up to
+ * `--concurrency` at once. First SIGINT/SIGTERM: take no new job, let running ones finish; second: kill them and
+ * leave without completing, so their leases lapse and the jobs move to another worker.
+ */
+export async function workerCommand(opts: WorkerOpts): Promise<number> {
+  const cfg = loadConfig(opts.config);
+  const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
+  const queue = assertQueue(opts.queue);
+  const concurrency = opts.concurrency ?? 1;
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1 || concurrency > 64) {
+    throw new ExitError(2, '--concurrency must be an integer from 1 to 64', 'E_BAD_REQUEST');
+  }
+  const resources = parseResources(opts.resources ?? []);
+  const cacheDir = opts.cacheDir ? resolve(opts.cacheDir) : homePaths(cfg.home).blobcache;
+  const workDir = join(opts.cacheDir ? resolve(opts.cacheDir) : cfg.home, 'worker-jobs');
+  const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+
+  const conn = await connect(cfg);
+  const draining = new AbortController();
+  const abandon = new AbortController();
+  const onSignal = () => {
+    if (!draining.signal.aborted) {
+      log.warn('studio-lite worker: finishing running jobs, taking no new ones (signal again to abandon them)');
+      draining.abort();
+    } else abandon.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let started = 0;
+  let done = 0;
+  let lastJobAt = Date.now();
+  const outcomes: Record<string, number> = {};
+  log.info(`studio-lite worker ${id}: queue ${queue}, ${concurrency} slot(s)`);
+
+  const slot = async () => {
+    while (!draining.signal.aborted) {
+      if (opts.maxJobs !== undefined && started >= opts.maxJobs) return;
+      if (opts.idleExit !== undefined && Date.now() - lastJobAt > opts.idleExit * 1000) return;
+      let lease: Awaited<ReturnType<typeof conn.client.lease>>['lease'];
+      try {
+        ({ lease } = await conn.client.lease(queue, {
+          worker: { id, host: hostname(), resources },
+          waitSeconds: opts.idleExit !== undefined ? Math.min(opts.idleExit, 10) : 10,
+        }));
+      } catch (err) {
+        if (isStudioError(err, 'E_UNAVAILABLE') || isStudioError(err, 'E_INTERNAL')) {
+          log.warn(`studio-lite worker: lease failed: ${(err as Error).message}; retrying`);
+          await sleep(2000);
+          continue;
+        }
+        throw err;
+      }
+      if (!lease) continue;
+      started += 1;
+      lastJobAt = Date.now();
+      log.info(`studio-lite worker: running ${lease.job.id} (attempt ${lease.job.attempt})`);
+      const r = await runJob(lease, cfg, log, {
+        apiUrl: conn.client.baseUrl,
+        workDir,
+        cacheDir,
+        remote: conn.mode === 'remote',
+        echo: !opts.quiet,
+        abandon: abandon.signal,
+      });
+      outcomes[r.status] = (outcomes[r.status] ?? 0) + 1;
+      done += 1;
+      lastJobAt = Date.now();
+      if (abandon.signal.aborted) return;
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: concurrency }, slot));
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await conn.close();
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify({ worker: id, jobs: done, outcomes })}\n`);
+  else log.info(`studio-lite worker ${id}: ${done} job(s) run`);
+  return 0;
+}
