@@ -38,3 +38,6 @@ export function readGcpConfig(env: NodeJS.ProcessEnv = process.env): GcpConfig {
   }
   return r.data;
 }
+
+/** Every variable the schema knows, in declaration order (terraform and docs/configuration.md are tested against it). */
+export const GCP_CONFIG_KEYS = Object.keys(schema.shape) as (keyof GcpConfig)[];
