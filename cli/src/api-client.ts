@@ -9,6 +9,7 @@ import type {
   PlanUploadBody,
   StopJobBody,
   SubmitJobBody,
+  WorkerTokenBody,
 } from '@studio-lite/functions/api/schemas.ts';
 import type {
   CommitVersionResponse,
@@ -122,6 +123,10 @@ export class ApiClient {
 
   completeJob(id: string, body: CompleteJobBody): Promise<{ job: JobRecord }> {
     return this.call('POST', `/v1/jobs/${enc(id)}/complete`, body);
+  }
+
+  createWorkerToken(body: WorkerTokenBody): Promise<CreateTokenResponse> {
+    return this.call('POST', '/v1/worker-tokens', body);
   }
 
   private async call<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -157,6 +157,9 @@ function program(): Command {
     .description('mint a personal access token (the secret is shown once)')
     .option('--scope <scope>', 'scope: *, read or write (repeatable; default *)', collect, [])
     .option('--expires <duration>', 'lifetime: Nd, Nh or Ns (default 90d, at most 365d)')
+    .option('--worker', 'a worker token (team admins): leases jobs of --queue only')
+    .option('--queue <name>', 'with --worker: the queue it may serve')
+    .option('--label <text>', 'with --worker: shown by token list')
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd: Command) => {
       const { tokenCreateCommand } = await import('./commands/token/token-command.ts');

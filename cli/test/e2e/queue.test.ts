@@ -245,7 +245,17 @@ describe('run --queue with real workers', () => {
       '--capture=./ckpt:ckpt',
       'stepper.py',
     ]);
-    const w = startWorker(d.client(), 'q', ['--concurrency', '2', '--idle-exit', '10']);
+    // This worker runs on a worker token: it may lease queue q and nothing else.
+    const minted = await cliOk(user, ['token', 'create', '--worker', '--queue', 'q', '--json']);
+    const workerSecret = (JSON.parse(minted.stdout) as { secret: string }).secret;
+    const wsb = d.client();
+    wsb.env.STUDIOML_TOKEN = workerSecret;
+    const denied = await cli(wsb, ['experiments', '--json']);
+    expect(denied.code).toBe(1);
+    expect(denied.stderr).toContain('E_FORBIDDEN');
+    const otherQueue = await cli(wsb, ['worker', '--queue', 'other', '--max-jobs', '1']);
+    expect(otherQueue.stderr).toContain('E_FORBIDDEN');
+    const w = startWorker(wsb, 'q', ['--concurrency', '2', '--idle-exit', '10']);
     await waitForJob(user, 'tostop', (j) => j.status === 'leased', 'tostop to start');
     await waitFor(() => w.out.stdoutSoFar().includes('step 2'), 'the script to run', 30_000);
 

@@ -1,9 +1,10 @@
 import { StudioError } from '../core/errors.ts';
 import type { JobStatus } from '../core/job-model.ts';
 import { completeJob, getJob, heartbeat, leaseJob, listJobs, stopJob, submitJob } from '../core/jobs.ts';
+import { createWorkerToken } from '../core/worker-tokens.ts';
 import { json } from './respond.ts';
 import { EXP, p, type Route, readBody, SEG } from './route-kit.ts';
-import { completeJobBody, leaseBody, stopJobBody, submitJobBody } from './schemas.ts';
+import { completeJobBody, leaseBody, stopJobBody, submitJobBody, workerTokenBody } from './schemas.ts';
 
 const JOB_STATUSES: JobStatus[] = ['queued', 'leased', 'finished', 'failed', 'stopped', 'lost', 'expired'];
 
@@ -50,6 +51,14 @@ export const JOB_ROUTES: Route[] = [
     run: async (c) => {
       const body = await readBody(c.req, completeJobBody);
       return json(200, { job: await completeJob(c.deps, c.principal, c.team, p(c, 0), body) });
+    },
+  },
+  {
+    method: 'POST',
+    pattern: /^\/v1\/worker-tokens$/,
+    run: async (c) => {
+      const body = await readBody(c.req, workerTokenBody);
+      return json(201, await createWorkerToken(c.deps, c.principal, c.team, body));
     },
   },
   {

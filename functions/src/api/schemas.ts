@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AUDIT_ACTIONS } from '../core/model.ts';
 import { SHA256_RE } from '../core/names.ts';
 
 /** Request bodies of the v1 API, validated at the boundary. Responses are typed by the interfaces below. */
@@ -134,3 +135,19 @@ export type CompleteJobBody = z.input<typeof completeJobBody>;
 
 export const stopJobBody = z.strictObject({ mode: z.enum(['stop', 'kill']).default('stop') });
 export type StopJobBody = z.input<typeof stopJobBody>;
+
+/** Teams (issue 4). Ids are checked by assertTeamId in the core (E_BAD_KEY), roles here. */
+export const createTeamBody = z.strictObject({ id: z.string().min(1).max(128) });
+export type CreateTeamBody = z.input<typeof createTeamBody>;
+
+export const setMemberBody = z.strictObject({ role: z.enum(['viewer', 'editor', 'admin']) });
+export type SetMemberBody = z.input<typeof setMemberBody>;
+
+export const auditActionParam = z.enum(AUDIT_ACTIONS);
+
+export const workerTokenBody = z.strictObject({
+  queue: z.string().min(1).max(63),
+  expiresInSeconds: z.number().int().positive().optional(),
+  label: z.string().min(1).max(200).optional(),
+});
+export type WorkerTokenBody = z.input<typeof workerTokenBody>;

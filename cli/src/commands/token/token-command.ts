@@ -15,14 +15,34 @@ export function parseExpires(s: string): number {
 const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 19) : '-');
 
 /** `studio-lite token create`: prints the secret once. */
-export async function tokenCreateCommand(opts: GlobalOpts & { scope?: string[]; expires?: string; json?: boolean }) {
+export async function tokenCreateCommand(
+  opts: GlobalOpts & {
+    scope?: string[];
+    expires?: string;
+    json?: boolean;
+    worker?: boolean;
+    queue?: string;
+    label?: string;
+  },
+) {
   const expiresInSeconds = opts.expires === undefined ? undefined : parseExpires(opts.expires);
   const scopes = opts.scope?.length ? opts.scope : undefined;
+  if (opts.worker && !opts.queue) throw new StudioError('E_BAD_REQUEST', '--worker needs --queue NAME');
+  if (!opts.worker && (opts.queue || opts.label))
+    throw new StudioError('E_BAD_REQUEST', '--queue and --label need --worker');
+  if (opts.worker && scopes)
+    throw new StudioError('E_BAD_REQUEST', 'a worker token has no --scope: it can lease its queue only');
   await withConnection(opts, async ({ client }) => {
-    const r = await client.createToken({
-      ...(scopes ? { scopes } : {}),
-      ...(expiresInSeconds ? { expiresInSeconds } : {}),
-    });
+    const r = opts.worker
+      ? await client.createWorkerToken({
+          queue: opts.queue as string,
+          ...(expiresInSeconds ? { expiresInSeconds } : {}),
+          ...(opts.label ? { label: opts.label } : {}),
+        })
+      : await client.createToken({
+          ...(scopes ? { scopes } : {}),
+          ...(expiresInSeconds ? { expiresInSeconds } : {}),
+        });
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
       return;
