@@ -7,6 +7,7 @@ import { isSafeRelativePath } from './manifest.ts';
 import type { ExperimentRecord, Principal } from './model.ts';
 import { assertExperimentKey, assertTag } from './names.ts';
 import type { JobStore } from './ports.ts';
+import { redactArgv, redactText } from './redact.ts';
 import type { TaskQueue } from './task-queue.ts';
 import { mintToken } from './tokens.ts';
 
@@ -61,6 +62,18 @@ async function schedule(deps: CoreDeps, route: string, name: string, body: unkno
 }
 
 const addSeconds = (d: Date, s: number) => new Date(d.getTime() + s * 1000);
+
+/**
+ * A job as shown to anyone but its worker: the spec keeps the real argv (the worker runs it; the experiment record
+ * only has the redacted one), so every other answer redacts it like the experiment's command.
+ */
+function shown(job: JobRecord): JobRecord {
+  return { ...job, spec: { ...job.spec, command: redactArgv(job.spec.command) } };
+}
+
+/** Queued jobs a lease request looks at first; a page of jobs the worker cannot run makes it look further. */
+const LEASE_SCAN_FIRST = 25;
+const LEASE_SCAN_MAX = 1000;
 
 export interface SubmitJobInput {
   queue: string;
@@ -122,16 +135,18 @@ export async function submitJob(
   };
   await store(deps).createJob(job);
   // One named task per job: drops it at its --lifetime deadline if no worker took it (the name dedups retries).
+  // A second late, like the lease check: delivered a hair early (another clock), it would find the job not yet
+  // expired and end as 'stale', leaving the job queued past its lifetime.
   if (job.notAfter) {
     await schedule(
       deps,
       JOB_DEADLINE_ROUTE,
       `job-${taskId(team, key)}-lifetime`,
       { team, id: key, kind: 'lifetime' },
-      new Date(job.notAfter),
+      new Date(Date.parse(job.notAfter) + 1000),
     );
   }
-  return job;
+  return shown(job);
 }
 
 /** Numeric resources a job needs must all be offered by the worker (missing = 0). */
@@ -215,14 +230,20 @@ export async function leaseJob(
   const s = settings(deps);
   const jobs = store(deps);
   const until = Date.now() + Math.min(Math.max(waitSeconds, 0), s.maxWaitSeconds) * 1000;
+  let scan = LEASE_SCAN_FIRST;
   for (;;) {
-    for (const c of await jobs.listQueued(team, queue, 25)) {
+    const candidates = await jobs.listQueued(team, queue, scan);
+    let unfit = 0;
+    for (const c of candidates) {
       const now = deps.now();
       if (c.notAfter && Date.parse(c.notAfter) <= now.getTime()) {
         await expireJob(deps, c);
         continue;
       }
-      if (!fits(c.spec.resources, worker.resources)) continue;
+      if (!fits(c.spec.resources, worker.resources)) {
+        unfit++;
+        continue;
+      }
       const attempt = c.attempt + 1;
       const leaseExpiresAt = addSeconds(now, s.leaseSeconds).toISOString();
       let job: JobRecord;
@@ -281,6 +302,12 @@ export async function leaseJob(
         leaseSeconds: s.leaseSeconds,
         heartbeatSeconds: Math.max(1, Math.min(5, s.leaseSeconds / 3)),
       };
+    }
+    // A full page of jobs needing resources this worker lacks must not starve it of a job further down: look at a
+    // longer page (at once, and on every later poll of this request).
+    if (unfit === candidates.length && candidates.length === scan && scan < LEASE_SCAN_MAX) {
+      scan = Math.min(LEASE_SCAN_MAX, scan * 8);
+      continue;
     }
     if (Date.now() + s.pollMs > until) return null;
     await new Promise((r) => setTimeout(r, s.pollMs));
@@ -395,7 +422,8 @@ export async function completeJob(
     if (isStudioError(err, 'E_CONFLICT')) throw new StudioError('E_LEASE_LOST', `the lease of job ${id} has ended`);
     throw err;
   }
-  const warnings = [...input.warnings, ...(job.stopReason ? [`stopped: ${job.stopReason}`] : [])];
+  // Redacted like finishExperiment's warnings: they end up in the experiment record.
+  const warnings = [...input.warnings.map(redactText), ...(job.stopReason ? [`stopped: ${job.stopReason}`] : [])];
   await moveExperiment(deps, done, status, ['running'], { exitCode: input.exitCode, signal: input.signal, warnings });
   return done;
 }
@@ -430,13 +458,15 @@ export async function stopJob(
           { status: ['queued'], attempt: job.attempt },
         );
         await moveExperiment(deps, done, 'stopped', ['queued'], { warnings: [`stopped before it started: ${reason}`] });
-        return done;
+        return shown(done);
       }
-      return await jobs.updateJob(
-        team,
-        id,
-        { stopRequested: job.stopRequested === 'kill' ? 'kill' : mode, stopReason: reason },
-        { status: ['leased'], attempt: job.attempt },
+      return shown(
+        await jobs.updateJob(
+          team,
+          id,
+          { stopRequested: job.stopRequested === 'kill' ? 'kill' : mode, stopReason: reason },
+          { status: ['leased'], attempt: job.attempt },
+        ),
       );
     } catch (err) {
       if (!isStudioError(err, 'E_CONFLICT')) throw err; // raced with a lease or requeue: look again
@@ -446,10 +476,11 @@ export async function stopJob(
 }
 
 export async function getJob(deps: CoreDeps, p: Principal, team: string, id: string): Promise<JobRecord> {
-  if (!(p.kind === 'job' && p.binding?.team === team && p.binding.experiment === id)) requireRole(p, team, 'viewer');
+  const own = p.kind === 'job' && p.binding?.team === team && p.binding.experiment === id;
+  if (!own) requireRole(p, team, 'viewer');
   const job = await store(deps).getJob(team, assertExperimentKey(id));
   if (!job) throw new StudioError('E_NOT_FOUND', `experiment ${id} has no job`);
-  return job;
+  return own ? job : shown(job);
 }
 
 export async function listJobs(
@@ -460,7 +491,7 @@ export async function listJobs(
 ): Promise<JobRecord[]> {
   requireRole(p, team, 'viewer');
   if (q.queue) assertQueue(q.queue);
-  return store(deps).listJobs(team, q);
+  return (await store(deps).listJobs(team, q)).map(shown);
 }
 
 /**

@@ -48,7 +48,22 @@ export function createSqliteJobStore(opts: SqliteJobStoreOptions): JobStore & { 
     queued: db.prepare(
       "SELECT data FROM jobs WHERE team = ? AND queue = ? AND status = 'queued' ORDER BY queued_at, id LIMIT ?",
     ),
-    list: db.prepare('SELECT data FROM jobs WHERE team = ? ORDER BY queued_at DESC, id DESC LIMIT ?'),
+  };
+  /** listJobs statements by filter shape (queue?, number of statuses), prepared on first use. */
+  const listStmts = new Map<string, Database.Statement>();
+  const listStmt = (byQueue: boolean, statuses: number) => {
+    const k = `${byQueue}:${statuses}`;
+    let st = listStmts.get(k);
+    if (!st) {
+      const where = [
+        'team = ?',
+        ...(byQueue ? ['queue = ?'] : []),
+        ...(statuses ? [`status IN (${Array(statuses).fill('?').join(', ')})`] : []),
+      ];
+      st = db.prepare(`SELECT data FROM jobs WHERE ${where.join(' AND ')} ORDER BY queued_at DESC, id DESC LIMIT ?`);
+      listStmts.set(k, st);
+    }
+    return st;
   };
   const parse = (r: Row | undefined) => (r ? (JSON.parse(r.data) as JobRecord) : null);
 
@@ -61,7 +76,9 @@ export function createSqliteJobStore(opts: SqliteJobStoreOptions): JobStore & { 
           details: { status: cur.status, attempt: cur.attempt },
         });
       }
-      const next: JobRecord = { ...cur, ...patch, team, id };
+      // Undefined fields are "not in the patch" (as in Firestore with ignoreUndefinedProperties), not deletions.
+      const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+      const next: JobRecord = { ...cur, ...defined, team, id };
       q.put.run(next.queue, next.status, next.attempt, next.queuedAt, JSON.stringify(next), team, id);
       return next;
     },
@@ -93,14 +110,11 @@ export function createSqliteJobStore(opts: SqliteJobStoreOptions): JobStore & { 
     },
     async listJobs(team, query: JobListQuery) {
       const limit = Math.max(1, Math.min(query.limit ?? 1000, 10_000));
-      // Filters apply in memory over the newest rows: a team's job list is small next to its experiments.
-      const rows = (q.list.all(team, query.queue || query.status ? 10_000 : limit) as Row[]).map(
-        (r) => parse(r) as JobRecord,
-      );
-      return rows
-        .filter((j) => (query.queue ? j.queue === query.queue : true))
-        .filter((j) => (query.status ? query.status.includes(j.status) : true))
-        .slice(0, limit);
+      // Filters run in SQL (not over the newest N rows), so an old job of a rare status is still found.
+      const statuses = query.status ? [...new Set(query.status)] : [];
+      if (query.status && statuses.length === 0) return [];
+      const args = [team, ...(query.queue ? [query.queue] : []), ...statuses, limit];
+      return (listStmt(Boolean(query.queue), statuses.length).all(...args) as Row[]).map((r) => parse(r) as JobRecord);
     },
     close() {
       db.close();
