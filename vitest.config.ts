@@ -43,6 +43,7 @@ export default defineConfig({
           globalSetup: [
             here('./test-setup/emulators/firestore-global-setup.ts'),
             here('./test-setup/emulators/storage-global-setup.ts'),
+            here('./test-setup/emulators/auth-global-setup.ts'),
           ],
           pool: 'forks',
           fileParallelism: false,

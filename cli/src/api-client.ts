@@ -2,11 +2,13 @@ import type {
   CommitVersionBody,
   CompleteJobBody,
   CreateExperimentBody,
+  CreateTeamBody,
   CreateTokenBody,
   DownloadBody,
   FinishExperimentBody,
   LeaseBody,
   PlanUploadBody,
+  SetMemberBody,
   StopJobBody,
   SubmitJobBody,
   WorkerTokenBody,
@@ -14,14 +16,21 @@ import type {
 import type {
   CommitVersionResponse,
   CreateExperimentResponse,
+  CreateTeamResponse,
   CreateTokenResponse,
+  DeleteExperimentResponse,
   DownloadResponse,
   ErrorBody,
   GetVersionResponse,
+  ListAuditResponse,
   ListExperimentsResponse,
+  ListMembersResponse,
+  ListTeamsResponse,
   ListTokensResponse,
   PlanUploadResponse,
+  RemoveMemberResponse,
   RevokeTokenResponse,
+  SetMemberResponse,
   ShowExperimentResponse,
   WhoAmIResponse,
 } from '@studio-lite/functions/api/wire.ts';
@@ -29,11 +38,19 @@ import { isErrorCode, StudioError } from '@studio-lite/functions/core/errors.ts'
 import type { JobRecord } from '@studio-lite/functions/core/job-model.ts';
 import type { LeaseResult } from '@studio-lite/functions/core/jobs.ts';
 
+/** A bearer token that can change during a command (a Firebase sign-in, refreshed before it expires). */
+export interface TokenSource {
+  /** The current token, refreshed first when it is about to expire. */
+  get(): Promise<string>;
+  /** A new token now. */
+  refresh(): Promise<string>;
+}
+
 /** Typed client of the v1 HTTP API; the CLI speaks only this, to the local host or to a deployment. */
 export class ApiClient {
   constructor(
     readonly baseUrl: string,
-    private readonly token: string,
+    private readonly token: string | TokenSource,
     private readonly team: string | null = null,
   ) {}
 
@@ -92,6 +109,39 @@ export class ApiClient {
     return this.call('DELETE', `/v1/tokens/${enc(id)}`);
   }
 
+  createTeam(id: string): Promise<CreateTeamResponse> {
+    return this.call('POST', '/v1/teams', { id } satisfies CreateTeamBody);
+  }
+
+  listTeams(): Promise<ListTeamsResponse> {
+    return this.call('GET', '/v1/teams');
+  }
+
+  listMembers(team: string): Promise<ListMembersResponse> {
+    return this.call('GET', `/v1/teams/${enc(team)}/members`);
+  }
+
+  setMember(team: string, user: string, body: SetMemberBody): Promise<SetMemberResponse> {
+    return this.call('PUT', `/v1/teams/${enc(team)}/members/${enc(user)}`, body);
+  }
+
+  removeMember(team: string, user: string): Promise<RemoveMemberResponse> {
+    return this.call('DELETE', `/v1/teams/${enc(team)}/members/${enc(user)}`);
+  }
+
+  listAudit(q: { limit?: number; before?: string; action?: string } = {}): Promise<ListAuditResponse> {
+    const params = new URLSearchParams();
+    if (q.limit !== undefined) params.set('limit', String(q.limit));
+    if (q.before) params.set('before', q.before);
+    if (q.action) params.set('action', q.action);
+    const qs = params.toString();
+    return this.call('GET', `/v1/audit${qs ? `?${qs}` : ''}`);
+  }
+
+  deleteExperiment(key: string, force: boolean): Promise<DeleteExperimentResponse> {
+    return this.call('DELETE', `/v1/experiments/${enc(key)}${force ? '?force=true' : ''}`);
+  }
+
   submitJob(key: string, body: SubmitJobBody): Promise<{ job: JobRecord }> {
     return this.call('POST', `/v1/experiments/${enc(key)}/job`, body);
   }
@@ -129,13 +179,14 @@ export class ApiClient {
     return this.call('POST', '/v1/worker-tokens', body);
   }
 
-  private async call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  private async call<T>(method: string, path: string, body?: unknown, retried = false): Promise<T> {
+    const token = typeof this.token === 'string' ? this.token : await this.token.get();
     let res: Response;
     try {
       res = await fetch(this.baseUrl + path, {
         method,
         headers: {
-          authorization: `Bearer ${this.token}`,
+          authorization: `Bearer ${token}`,
           ...(this.team ? { 'x-studio-team': this.team } : {}),
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
@@ -154,6 +205,12 @@ export class ApiClient {
     if (!res.ok) {
       const err = (json as Partial<ErrorBody>).error;
       const code = isErrorCode(err?.code) ? err.code : 'E_INTERNAL';
+      // A sign-in that lapsed between our expiry check and the server's (clock skew): refresh once, send again.
+      // Safe for every method: an unauthenticated request was refused before anything happened.
+      if (code === 'E_TOKEN_EXPIRED' && !retried && typeof this.token !== 'string') {
+        await this.token.refresh();
+        return this.call(method, path, body, true);
+      }
       throw new StudioError(code, err?.message ?? `API answered ${res.status}`, {
         details: { status: res.status, ...err?.details },
       });

@@ -3,6 +3,7 @@ import { homePaths, studioHome } from '@studio-lite/functions/adapters/local/loc
 import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import { parse } from 'yaml';
 import { z } from 'zod';
+import { readSavedLogin } from './auth/saved-login.ts';
 
 const configSchema = z
   .object({
@@ -15,18 +16,6 @@ const configSchema = z
     materialize: z.enum(['link', 'copy']).optional(),
   })
   .passthrough();
-
-/** The saved deployment login, if any. */
-export function readLogin(home: string): { api_url: string; token: string } | null {
-  try {
-    const saved = JSON.parse(readFileSync(homePaths(home).login, 'utf8')) as { api_url?: unknown; token?: unknown };
-    return typeof saved.api_url === 'string' && typeof saved.token === 'string'
-      ? { api_url: saved.api_url, token: saved.token }
-      : null;
-  } catch {
-    return null;
-  }
-}
 
 export interface CliConfig {
   home: string;
@@ -56,7 +45,7 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
   }
   return {
     home,
-    apiUrl: env.STUDIOML_API_URL || r.data.api_url || readLogin(home)?.api_url || null,
+    apiUrl: env.STUDIOML_API_URL || r.data.api_url || readSavedLogin(home)?.api_url || null,
     team: env.STUDIOML_TEAM || r.data.team || null,
     captureInterval: r.data.capture_interval ?? 60,
     materialize: r.data.materialize ?? 'link',

@@ -3,8 +3,10 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { isErrorCode, StudioError } from '@studio-lite/functions/core/errors.ts';
-import { ApiClient } from './api-client.ts';
-import { type CliConfig, readLogin } from './config.ts';
+import { ApiClient, type TokenSource } from './api-client.ts';
+import { FirebaseSession } from './auth/firebase-session.ts';
+import { readSavedLogin, sameApiUrl } from './auth/saved-login.ts';
+import type { CliConfig } from './config.ts';
 
 export interface Connection {
   client: ApiClient;
@@ -54,10 +56,13 @@ export async function connect(cfg: CliConfig): Promise<Connection> {
   };
 }
 
-function readToken(cfg: CliConfig): string {
+function readToken(cfg: CliConfig): string | TokenSource {
   if (process.env.STUDIOML_TOKEN) return process.env.STUDIOML_TOKEN;
-  const login = readLogin(cfg.home);
-  if (login && login.api_url.replace(/\/$/, '') === cfg.apiUrl?.replace(/\/$/, '')) return login.token;
+  const login = readSavedLogin(cfg.home);
+  if (login && sameApiUrl(login.api_url, cfg.apiUrl)) {
+    // A Google sign-in is refreshed before any request that would carry an ID token about to expire.
+    return login.kind === 'firebase' ? new FirebaseSession(cfg.home, login) : login.token;
+  }
   // `studio-lite serve` on this machine: the local user's token.
   try {
     const saved = JSON.parse(readFileSync(homePaths(cfg.home).credentials, 'utf8')) as { token?: string };

@@ -82,10 +82,12 @@ function program(): Command {
     });
 
   p.command('login')
-    .description('use a team deployment from now on (checks the token, saves it 0600)')
+    .description('use a team deployment from now on: sign in with Google, or check a --token (saved 0600)')
     .argument('<api-url>', 'the deployment, e.g. the URL terraform printed')
-    .option('--token <token>', 'personal access token (default $STUDIOML_TOKEN)')
+    .option('--token <token>', 'personal access token instead of signing in (default $STUDIOML_TOKEN)')
     .option('--team <team>', 'team to check membership in')
+    .option('--no-browser', 'print the sign-in address and read the redirected address (or code) from stdin')
+    .option('--browser-command <cmd>', 'command that opens the sign-in address (default $BROWSER or the system opener)')
     .action(async (url: string, opts, cmd: Command) => {
       const { loginCommand } = await import('./commands/login/login-command.ts');
       await loginCommand(url, { ...cmd.optsWithGlobals(), ...opts });
@@ -101,7 +103,8 @@ function program(): Command {
   p.command('serve')
     .description('run the local backend as a server for several processes or users on this machine')
     .option('--port <n>', 'port (default 8765)', Number)
-    .option('--listen <host>', 'address to bind (default 127.0.0.1)')
+    .option('--listen <host>', 'address to bind (default 127.0.0.1; e.g. 0.0.0.0 for a shared box)')
+    .option('--public-url <url>', 'where clients reach this box, for signed URLs (default: the bound address)')
     .action(async (opts, cmd: Command) => {
       const { serveCommand } = await import('./commands/serve/serve-command.ts');
       await serveCommand({ ...cmd.optsWithGlobals(), ...opts });
@@ -182,16 +185,118 @@ function program(): Command {
       const { tokenRevokeCommand } = await import('./commands/token/token-command.ts');
       await tokenRevokeCommand(id, { ...cmd.optsWithGlobals(), ...opts });
     });
+  const team = p.command('team').description('teams: create, add/remove members, list (roles viewer < editor < admin)');
+  team
+    .command('create')
+    .description('create a team; you become its admin')
+    .argument('<id>', 'team id: letters, digits, . _ - (max 128)')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts, cmd: Command) => {
+      const { teamCreateCommand } = await import('./commands/team/team-command.ts');
+      await teamCreateCommand(id, { ...cmd.optsWithGlobals(), ...opts });
+    });
+  team
+    .command('add')
+    .description('add a member or change their role (team admins); they must have signed in once / been created')
+    .argument('<team>')
+    .argument('<user>', 'user id or email')
+    .option('--role <role>', 'viewer, editor or admin (default viewer)')
+    .option('--json', 'machine-readable output')
+    .action(async (t: string, user: string, opts, cmd: Command) => {
+      const { teamAddCommand } = await import('./commands/team/team-command.ts');
+      await teamAddCommand(t, user, { ...cmd.optsWithGlobals(), ...opts });
+    });
+  team
+    .command('remove')
+    .description('remove a member (team admins), or leave a team yourself')
+    .argument('<team>')
+    .argument('<user>', 'user id or email')
+    .option('--json', 'machine-readable output')
+    .action(async (t: string, user: string, opts, cmd: Command) => {
+      const { teamRemoveCommand } = await import('./commands/team/team-command.ts');
+      await teamRemoveCommand(t, user, { ...cmd.optsWithGlobals(), ...opts });
+    });
+  team
+    .command('list')
+    .description('your teams and your role in each')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => {
+      const { teamListCommand } = await import('./commands/team/team-command.ts');
+      await teamListCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
+  team
+    .command('members')
+    .description("a team's members and roles (any member)")
+    .argument('<team>')
+    .option('--json', 'machine-readable output')
+    .action(async (t: string, opts, cmd: Command) => {
+      const { teamMembersCommand } = await import('./commands/team/team-command.ts');
+      await teamMembersCommand(t, { ...cmd.optsWithGlobals(), ...opts });
+    });
+
+  p.command('audit')
+    .description("the team's audit log, newest first (team admins)")
+    .option('--limit <n>', 'at most N entries (default 100, at most 1000)')
+    .option('--action <action>', 'only this action, e.g. member.add, token.create, download.sign')
+    .option('--before <id-or-time>', 'only entries before this entry id (next page) or ISO time')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => {
+      const { auditCommand } = await import('./commands/audit/audit-command.ts');
+      await auditCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
+
+  p.command('delete')
+    .description('delete an experiment with its artifacts and versions (team admins, or editors who own it)')
+    .argument('<experiment>')
+    .option('--force', 'also when it is running or queued')
+    .option('-y, --yes', 'do not ask for confirmation')
+    .option('--json', 'machine-readable output')
+    .action(async (key: string, opts, cmd: Command) => {
+      const { deleteCommand } = await import('./commands/delete/delete-command.ts');
+      await deleteCommand(key, { ...cmd.optsWithGlobals(), ...opts });
+    });
+
+  const user = p.command('user').description('users of a shared box (embedded backend only)');
+  user
+    .command('add')
+    .description('create a user on this box and print their first token (not against a deployment)')
+    .argument('<id>', 'user id: letters, digits, . _ - (max 128)')
+    .option('--email <email>', 'their email (team add accepts it instead of the id)')
+    .option('--name <name>', 'display name (default: the id)')
+    .option('--team <team>', 'also add them to this team (you must be its admin)')
+    .option('--role <role>', 'with --team: viewer, editor or admin (default viewer)')
+    .option('--expires <duration>', 'token lifetime: Nd, Nh or Ns (default 90d, at most 365d)')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts, cmd: Command) => {
+      const { userAddCommand } = await import('./commands/user/user-command.ts');
+      await userAddCommand(id, { ...cmd.optsWithGlobals(), ...opts });
+    });
   // Accept the global flags after the command name too (`run -q`, `show --debug`).
-  for (const c of [...p.commands, ...token.commands]) {
+  for (const c of [...p.commands, ...token.commands, ...team.commands, ...user.commands]) {
     c.option('-q, --quiet', 'no progress or informational output').option(
       '--debug',
       'show stack traces and debug logging',
     );
     c.option('--config <file>', 'config file (default $STUDIOML_HOME/config.yaml)');
   }
+  // The team to act in, for someone in several: --team (before or after the command) > STUDIOML_TEAM > config team.
+  // Passed on through the environment so that every command, including those that read the config themselves, and
+  // only those, see it. Commands naming their team explicitly (team, user add, login) keep their own meaning.
+  const teamHelp = 'team to act in (default $STUDIOML_TEAM, config `team`, or your only team)';
+  p.option('--team <team>', teamHelp);
+  for (const c of p.commands) {
+    if (!NO_TEAM_OPTION.has(c.name()) && !c.options.some((o) => o.long === '--team'))
+      c.option('--team <team>', teamHelp);
+  }
+  p.hook('preAction', (_root, action) => {
+    const t = action.optsWithGlobals().team;
+    if (typeof t === 'string' && t !== '') process.env.STUDIOML_TEAM = t;
+  });
   return p;
 }
+
+/** Commands that are not about one team (or take a team argument of their own). */
+const NO_TEAM_OPTION = new Set(['login', 'logout', 'serve', 'token', 'team', 'user']);
 
 /** The raw words after `run`, so `run -- CMD` can be told from `run SCRIPT.py`. */
 function rawAfterRun(): string[] {

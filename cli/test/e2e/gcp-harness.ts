@@ -5,15 +5,20 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { createFirestoreMetadataStore } from '../../../functions/src/adapters/gcp/firestore-metadata-store.ts';
+import type { MetadataStore } from '../../../functions/src/core/ports.ts';
 import {
   FUNCTION_DIST,
   type FunctionProcess,
+  freePort,
   mintMember,
   REPO_ROOT,
   startFunctionProcess,
 } from '../../../functions/test/gcp/support/function-process.ts';
 import { makeServiceAccount } from '../../../functions/test/gcp/support/service-account.ts';
 import { startStorageGateway } from '../../../functions/test/gcp/support/storage-gateway.ts';
+import { type FakeCloudTasks, startFakeCloudTasks } from '../../../functions/test/support/fake-cloud-tasks.ts';
+import { type FakeGoogleOAuth, startFakeGoogleOAuth } from '../../../functions/test/support/fake-google-oauth.ts';
+import { type AuthEmulator, startAuthEmulator } from '../../../test-setup/emulators/auth-emulator.ts';
 import { type FirestoreEmulator, startFirestoreEmulator } from '../../../test-setup/emulators/firestore-emulator.ts';
 import { type StorageEmulator, startStorageEmulator } from '../../../test-setup/emulators/storage-emulator.ts';
 import type { Sandbox } from './helpers.ts';
@@ -30,11 +35,39 @@ export interface GcpDeployment {
   timings: Record<string, number>;
   /** A sandbox's environment pointed at this deployment. */
   env(sb: Pick<Sandbox, 'env'>): NodeJS.ProcessEnv;
+  /** The deployment's metadata (what a team admin would change through the API, e.g. memberships). */
+  meta: MetadataStore;
+  /** With `{ signIn: true }`: the Auth emulator the function trusts and the fake Google it sends people to. */
+  signIn?: { authHost: string; projectId: string; google: FakeGoogleOAuth };
+  /** With `{ tasks: true }`: the fake Cloud Tasks the function enqueues on (and that calls its internal routes). */
+  tasks?: FakeCloudTasks;
   stop(): Promise<void>;
 }
 
+export interface GcpDeploymentOptions {
+  /**
+   * Browser sign-in: also start a Firebase Auth emulator (for this deployment's project) and a fake Google OAuth
+   * server, and configure the function with them (STUDIO_FIREBASE_API_KEY, the OAuth client, the emulator host).
+   */
+  signIn?: boolean;
+  /**
+   * Queued runs with deadlines: also start the fake Cloud Tasks (functions/test/support/fake-cloud-tasks.ts) and
+   * configure the function like terraform does (STUDIO_TASKS_QUEUE, STUDIO_TASKS_SERVICE_ACCOUNT, STUDIO_PUBLIC_URL =
+   * its own loopback URL) plus the test-only STUDIO_TASKS_API_ENDPOINT and STUDIO_OIDC_JWKS_URL pointing at the fake,
+   * so lease checks, --lifetime and --max-duration arrive as OIDC-authenticated task requests.
+   */
+  tasks?: boolean;
+  /** STUDIO_JOB_LEASE_SECONDS (5 … 3600; default 60): short leases make a silent worker's job move quickly. */
+  jobLeaseSeconds?: number;
+  /** STUDIO_JOB_MAX_ATTEMPTS (default 3). */
+  jobMaxAttempts?: number;
+}
+
+/** The task service account of a deployment started with `{ tasks: true }`. */
+export const TASKS_SERVICE_ACCOUNT = 'tasks@demo-e2e.iam.gserviceaccount.com';
+
 /** Starts everything; on failure stops what already runs. Builds the function bundle if the e2e setup did not. */
-export async function startGcpDeployment(): Promise<GcpDeployment> {
+export async function startGcpDeployment(opts: GcpDeploymentOptions = {}): Promise<GcpDeployment> {
   const timings: Record<string, number> = {};
   const time = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
     const t = performance.now();
@@ -56,16 +89,20 @@ export async function startGcpDeployment(): Promise<GcpDeployment> {
       });
       if (r.status !== 0) throw new Error('building the function bundle failed');
     }
-    // Both at once; if one fails, the other is stopped too.
+    const run = randomBytes(4).toString('hex');
+    const projectId = `demo-e2e-${run}`;
+    // All at once; if one fails, the others are stopped too.
     const started = await Promise.allSettled([
       time('firestoreEmulator', () => startFirestoreEmulator()),
       time('storageEmulator', () => startStorageEmulator()),
+      ...(opts.signIn ? [time('authEmulator', () => startAuthEmulator({ projectId }))] : []),
     ]);
     for (const r of started) if (r.status === 'fulfilled') stops.push(() => r.value.stop());
     const failed = started.find((r) => r.status === 'rejected');
     if (failed) throw (failed as PromiseRejectedResult).reason;
     const fs = (started[0] as PromiseFulfilledResult<FirestoreEmulator>).value;
     const st = (started[1] as PromiseFulfilledResult<StorageEmulator>).value;
+    const auth = (started[2] as PromiseFulfilledResult<AuthEmulator> | undefined)?.value;
     // The clients in this process (token minting, the gateway's storage client) talk to THESE emulators: in a full
     // run the gcp project's global setup has already pointed both variables at its own instances, and
     // @google-cloud/storage follows STORAGE_EMULATOR_HOST even when given an apiEndpoint.
@@ -77,12 +114,11 @@ export async function startGcpDeployment(): Promise<GcpDeployment> {
       restoreEnv('STORAGE_EMULATOR_HOST', saved.st);
     });
 
-    const run = randomBytes(4).toString('hex');
     const sa = makeServiceAccount();
     const gateway = await startStorageGateway({ emulatorHost: st.host, keys: { [sa.client_email]: sa.publicKeyPem } });
     stops.push(() => gateway.close());
     const config = {
-      projectId: `demo-e2e-${run}`,
+      projectId,
       bucket: `bkt-e2e-${run}`,
       signingKey: sa,
       signedUrlBase: gateway.url,
@@ -93,7 +129,42 @@ export async function startGcpDeployment(): Promise<GcpDeployment> {
     const meta = createFirestoreMetadataStore({ projectId: config.projectId });
     stops.push(() => meta.close());
     const token = await mintMember(meta, { team, userId: 'e2e-user' });
-    const fn = await time('functionColdStart', () => startFunctionProcess({ config, token }));
+    let signIn: GcpDeployment['signIn'];
+    const env: Record<string, string> = {};
+    if (auth) {
+      const google = await startFakeGoogleOAuth();
+      stops.push(() => google.close());
+      signIn = { authHost: auth.host, projectId, google };
+      Object.assign(env, {
+        FIREBASE_AUTH_EMULATOR_HOST: auth.host,
+        STUDIO_FIREBASE_API_KEY: 'fake-api-key',
+        STUDIO_GOOGLE_OAUTH_CLIENT_ID: google.clientId,
+        STUDIO_GOOGLE_OAUTH_CLIENT_SECRET: google.clientSecret,
+        STUDIO_OAUTH_AUTHORIZE_URL: google.authorizeUrl,
+        STUDIO_OAUTH_TOKEN_URL: google.tokenUrl,
+      });
+    }
+    if (opts.jobLeaseSeconds !== undefined) env.STUDIO_JOB_LEASE_SECONDS = String(opts.jobLeaseSeconds);
+    if (opts.jobMaxAttempts !== undefined) env.STUDIO_JOB_MAX_ATTEMPTS = String(opts.jobMaxAttempts);
+    let tasks: FakeCloudTasks | undefined;
+    let port: number | undefined;
+    if (opts.tasks) {
+      const fake = await time('fakeCloudTasks', () => startFakeCloudTasks());
+      tasks = fake;
+      stops.push(() => fake.close());
+      // The function is the target of its own tasks: it must know its URL before it starts.
+      port = await freePort();
+      Object.assign(env, {
+        STUDIO_TASKS_QUEUE: 'studio-jobs',
+        STUDIO_TASKS_SERVICE_ACCOUNT: TASKS_SERVICE_ACCOUNT,
+        STUDIO_PUBLIC_URL: `http://127.0.0.1:${port}`,
+        STUDIO_TASKS_API_ENDPOINT: fake.url,
+        STUDIO_OIDC_JWKS_URL: fake.jwksUrl,
+      });
+    }
+    const fn = await time('functionColdStart', () =>
+      startFunctionProcess({ config, token, env, ...(port !== undefined ? { port } : {}) }),
+    );
     stops.push(() => fn.stop());
     return {
       url: fn.url,
@@ -103,6 +174,9 @@ export async function startGcpDeployment(): Promise<GcpDeployment> {
       function: fn,
       timings,
       env: (sb) => ({ ...sb.env, STUDIOML_API_URL: fn.url, STUDIOML_TOKEN: token }),
+      meta,
+      ...(signIn ? { signIn } : {}),
+      ...(tasks ? { tasks } : {}),
       stop: stopAll,
     };
   } catch (err) {

@@ -6,6 +6,7 @@ import { createExperiment, finishExperiment, listExperiments, showExperiment } f
 import { requireLiveJob } from '../core/jobs.ts';
 import type { Principal } from '../core/model.ts';
 import { createToken, listTokens, revokeToken } from '../core/token-admin.ts';
+import { AUTH_ROUTES } from './auth-routes.ts';
 import { JOB_ROUTES } from './job-routes.ts';
 import { errorResponse, json } from './respond.ts';
 import { ART, decodeSegment, EXP, p, type Route, readBody, SEG, versionParam } from './route-kit.ts';
@@ -17,12 +18,21 @@ import {
   finishExperimentBody,
   planUploadBody,
 } from './schemas.ts';
+import { TEAM_ROUTES } from './team-routes.ts';
 
 export const CORE_ROUTES: Route[] = [
   {
     method: 'GET',
     pattern: /^\/v1\/whoami$/,
-    run: async (c) => json(200, { principal: c.principal, team: c.team }),
+    team: false,
+    run: async (c) => {
+      // Someone who just signed in may be in no team yet (or in several): without a header they still learn who
+      // they are, with team null. A team asked for is checked as on every other route.
+      const asked = c.req.headers.get('x-studio-team');
+      const single = Object.keys(c.principal.teams).length === 1;
+      const team = asked || c.principal.binding || single ? resolveTeam(c.principal, asked) : null;
+      return json(200, { principal: c.principal, team });
+    },
   },
   {
     method: 'POST',
@@ -117,7 +127,7 @@ export const CORE_ROUTES: Route[] = [
 ];
 
 /** Every route, in match order. Route modules add their list here. */
-const ROUTES: Route[] = [...CORE_ROUTES, ...JOB_ROUTES];
+const ROUTES: Route[] = [...CORE_ROUTES, ...JOB_ROUTES, ...AUTH_ROUTES, ...TEAM_ROUTES];
 
 export interface HandlerOptions {
   log?: (msg: string, err: unknown) => void;

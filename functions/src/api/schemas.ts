@@ -129,7 +129,8 @@ export const completeJobBody = z.strictObject({
   signal: z.string().max(32).nullable().default(null),
   warnings: z.array(z.string().max(4096)).max(10_000).default([]),
   artifacts: z.record(z.string().min(1).max(64), z.number().int().positive()).default({}),
-  stats: z.record(z.string().max(64), z.number()).default({}),
+  // Keys become Firestore map keys: '' and __reserved__ names would make the completion fail there.
+  stats: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), z.number()).default({}),
 });
 export type CompleteJobBody = z.input<typeof completeJobBody>;
 

@@ -1,13 +1,18 @@
 import type { ErrorCode } from '../core/errors.ts';
+import type { DeleteExperimentResult } from '../core/experiment-delete.ts';
 import type {
   ArtifactRecord,
+  AuditEntry,
   ExperimentRecord,
   LineageEntry,
   Principal,
+  Role,
+  TeamRecord,
   VersionRecord,
   VersionWithManifest,
 } from '../core/model.ts';
 import type { SignedRequest } from '../core/ports.ts';
+import type { MemberInfo, MyTeam } from '../core/teams.ts';
 import type { TokenInfo } from '../core/token-admin.ts';
 
 /**
@@ -24,6 +29,14 @@ import type { TokenInfo } from '../core/token-admin.ts';
  *   POST   /v1/tokens                                                  -> 201 CreateTokenResponse
  *   GET    /v1/tokens                                                  -> ListTokensResponse
  *   DELETE /v1/tokens/:id                                              -> RevokeTokenResponse
+ *   POST   /v1/teams                                                   -> 201 CreateTeamResponse
+ *   GET    /v1/teams                                                   -> ListTeamsResponse
+ *   GET    /v1/teams/:team/members                                     -> ListMembersResponse
+ *   PUT    /v1/teams/:team/members/:user (id or email)                 -> 201|200 SetMemberResponse
+ *   DELETE /v1/teams/:team/members/:user (id or email)                 -> RemoveMemberResponse
+ *   GET    /v1/audit?limit=N&before=ID|ISO&action=A                    -> ListAuditResponse
+ *   DELETE /v1/experiments/:key?force=true                             -> DeleteExperimentResponse
+ *   GET    /v1/auth/config (no credential)                             -> AuthConfig (core/auth-config.ts)
  * Errors: ErrorBody with the status from error-table.ts.
  */
 
@@ -33,7 +46,8 @@ export interface ErrorBody {
 
 export interface WhoAmIResponse {
   principal: Principal;
-  team: string;
+  /** The team requests act in; null when no team was asked for and the caller is in none or several. */
+  team: string | null;
 }
 
 export interface CreateExperimentResponse {
@@ -93,4 +107,44 @@ export interface ListTokensResponse {
 
 export interface RevokeTokenResponse {
   token: TokenInfo;
+}
+
+export type { AuditEntry, MemberInfo, MyTeam, TeamRecord };
+
+export interface CreateTeamResponse {
+  team: TeamRecord;
+}
+
+export interface ListTeamsResponse {
+  /** The caller's teams by id: membership role, and the role this credential may exercise (scopes cap it). */
+  teams: MyTeam[];
+}
+
+export interface ListMembersResponse {
+  team: string;
+  members: MemberInfo[];
+}
+
+export interface SetMemberResponse {
+  team: string;
+  member: MemberInfo;
+  previousRole: Role | null;
+  /** False when the member already had this role (nothing written, nothing audited). */
+  changed: boolean;
+}
+
+export interface RemoveMemberResponse {
+  team: string;
+  userId: string;
+  previousRole: Role;
+}
+
+export interface ListAuditResponse {
+  team: string;
+  /** Newest first; pass the last id as `before` for the next page. */
+  entries: AuditEntry[];
+}
+
+export interface DeleteExperimentResponse {
+  deleted: DeleteExperimentResult;
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { LIMITS } from '../api/schemas.ts';
 import type { PlanUploadResponse } from '../api/wire.ts';
+import { recordAudit } from './audit.ts';
 import { requireArtifactRead, requireExperimentWrite } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { StudioError } from './errors.ts';
@@ -230,5 +231,8 @@ export async function signDownloads(
     if (size === undefined) throw new StudioError('E_FORBIDDEN', `blob ${sha} is not part of ${key}/${tag}@${version}`);
     out.push({ sha256: sha, size, request: await deps.blobs.signDownload(blobKey(team, sha), expiresAt) });
   }
+  // Audited before any URL leaves the API; job tokens appear as themselves (actor kind "job").
+  const bytes = out.reduce((n, b) => n + b.size, 0);
+  await recordAudit(deps, p, team, 'download.sign', `${key}/${tag}@${version}`, { blobs: out.length, bytes });
   return out;
 }

@@ -1,5 +1,6 @@
+import type { AuthConfig } from './auth-config.ts';
 import type { JobSettings } from './jobs.ts';
-import type { BlobStore, Identity, JobStore, MetadataStore } from './ports.ts';
+import type { AuditLog, BlobStore, Identity, JobStore, MetadataStore } from './ports.ts';
 import type { TaskQueue } from './task-queue.ts';
 
 /** Everything the core needs, injected by a host. */
@@ -7,6 +8,8 @@ export interface CoreDeps {
   blobs: BlobStore;
   meta: MetadataStore;
   identity: Identity;
+  /** Append-only record of token, membership, delete and download actions (core/audit.ts). */
+  audit: AuditLog;
   /** Lifetime of signed URLs in seconds (default 900). */
   urlTtlSeconds: number;
   now: () => Date;
@@ -15,4 +18,6 @@ export interface CoreDeps {
   /** Delayed background work (lease deadlines, --lifetime, --max-duration, blob verification). */
   tasks?: TaskQueue;
   jobSettings?: Partial<JobSettings>;
+  /** How people sign in (GET /v1/auth/config); absent = personal access tokens only. */
+  authConfig?: AuthConfig;
 }

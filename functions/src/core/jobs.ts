@@ -505,7 +505,7 @@ export async function checkLease(
 ): Promise<'requeued' | 'lost' | 'stopped' | 'renewed' | 'stale'> {
   const jobs = store(deps);
   const job = await jobs.getJob(t.team, t.id);
-  if (!job || job.status !== 'leased' || job.attempt !== t.attempt || !job.leaseExpiresAt) return 'stale';
+  if (job?.status !== 'leased' || job.attempt !== t.attempt || !job.leaseExpiresAt) return 'stale';
   const now = deps.now();
   if (Date.parse(job.leaseExpiresAt) > now.getTime()) {
     await scheduleLeaseCheck(deps, job);

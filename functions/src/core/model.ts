@@ -132,3 +132,41 @@ export interface Principal {
   /** When the credential stops being valid (ISO time; null: never). */
   expiresAt?: string | null;
 }
+
+/** A team: owns experiments, blobs and its audit log; members hold `viewer < editor < admin`. */
+export interface TeamRecord {
+  id: string;
+  /** The user who created it (its first admin). */
+  createdBy: string;
+  createdAt: string;
+}
+
+export interface TeamMember {
+  userId: string;
+  role: Role;
+}
+
+export const AUDIT_ACTIONS = [
+  'team.create',
+  'member.add',
+  'member.update',
+  'member.remove',
+  'token.create',
+  'token.revoke',
+  'experiment.delete',
+  'download.sign',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** One append-only audit record: who (actor), what (action on target, details), when (at). Never a secret. */
+export interface AuditEntry {
+  /** Sortable by time (core/audit.ts newAuditId): a later entry has a larger id. */
+  id: string;
+  team: string;
+  at: string;
+  actor: { userId: string; tokenId: string; kind: Principal['kind'] };
+  action: AuditAction;
+  /** What was acted on: a team id, user id, token id, experiment key or `exp/tag@version`. */
+  target: string;
+  details: Record<string, unknown>;
+}

@@ -35,6 +35,22 @@ export function assertProject(name: string): string {
   return name;
 }
 
+/** Team ids follow the key rules (they are path segments in storage and Firestore). Throws E_BAD_KEY. */
+export function assertTeamId(id: string): string {
+  if (!KEY_RE.test(id) || id.includes('..')) {
+    throw new StudioError('E_BAD_KEY', `invalid team id "${id}": use letters, digits, '.', '_' or '-' (max 128)`);
+  }
+  return id;
+}
+
+/** User ids created on a local shared box follow the key rules too. Throws E_BAD_KEY. */
+export function assertUserId(id: string): string {
+  if (!KEY_RE.test(id) || id.includes('..')) {
+    throw new StudioError('E_BAD_KEY', `invalid user id "${id}": use letters, digits, '.', '_' or '-' (max 128)`);
+  }
+  return id;
+}
+
 export const SHA256_RE = /^[0-9a-f]{64}$/;
 
 /** Parses `EXP/TAG[@VERSION]`; version undefined means latest. */

@@ -1,11 +1,15 @@
 import type { JobListQuery, JobRecord, JobStatus } from './job-model.ts';
 import type {
   ArtifactRecord,
+  AuditAction,
+  AuditEntry,
   BlobRecord,
   CaptureStats,
   ExperimentRecord,
   Principal,
   Role,
+  TeamMember,
+  TeamRecord,
   TokenRecord,
   UserRecord,
   VersionRecord,
@@ -81,6 +85,25 @@ export interface ExperimentListQuery {
   limit?: number;
 }
 
+export interface AuditListQuery {
+  /** At most this many entries (the caller bounds it). */
+  limit: number;
+  /** Only entries whose id sorts before this id (the next page after an entry, or a time bound from auditIdBound). */
+  before?: string | undefined;
+  action?: AuditAction | undefined;
+}
+
+/**
+ * The append-only audit log of each team. There is no update or delete: adapters refuse them even below this
+ * interface (SQLite triggers, Firestore create-only documents and rules). Errors: E_CONFLICT, E_UNAVAILABLE.
+ */
+export interface AuditLog {
+  /** Appends one entry. Throws E_CONFLICT if (team, id) already exists; an existing entry is never replaced. */
+  append(entry: AuditEntry): Promise<void>;
+  /** A team's entries, newest (largest id) first. */
+  list(team: string, q: AuditListQuery): Promise<AuditEntry[]>;
+}
+
 /**
  * Metadata in one transactional store. Every multi-record change is atomic. Errors: E_EXPERIMENT_EXISTS,
  * E_NOT_FOUND, E_IMMUTABLE, E_CONFLICT as documented per method; E_UNAVAILABLE when unreachable.
@@ -132,8 +155,24 @@ export interface MetadataStore {
   listTokens(userId: string): Promise<TokenRecord[]>;
   /** Sets revokedAt unless already set (the first revocation time is kept); unknown ids are a no-op. */
   revokeToken(id: string, at: string): Promise<void>;
-  setMembership(team: string, userId: string, role: Role | null): Promise<void>;
+  /**
+   * Sets (null: removes) a role. With `keepAdmin`, throws E_CONFLICT when the change would leave the team without an
+   * admin; the check and the write are one atomic step, so two admins demoting each other cannot both succeed.
+   */
+  setMembership(team: string, userId: string, role: Role | null, opts?: { keepAdmin?: boolean }): Promise<void>;
   getMemberships(userId: string): Promise<Record<string, Role>>;
+  /** Creates a team record. Throws E_CONFLICT if it exists. */
+  createTeam(team: TeamRecord): Promise<void>;
+  /** The team record or null (teams made before records existed have members but no record). */
+  getTeam(id: string): Promise<TeamRecord | null>;
+  /** The team's members by user id. */
+  listTeamMembers(team: string): Promise<TeamMember[]>;
+  /**
+   * Removes an experiment with its artifacts and versions (blobs stay: they may be shared, and no GC exists yet).
+   * SQLite: one transaction; Firestore: batches, the experiment document last, so a retry finishes an interrupted
+   * delete. Returns what was removed. Throws E_NOT_FOUND.
+   */
+  deleteExperiment(team: string, key: string): Promise<{ artifacts: number; versions: number }>;
 }
 
 /** Resolves bearer credentials. Throws E_UNAUTHENTICATED (missing, malformed, unknown, revoked) or E_TOKEN_EXPIRED. */

@@ -1,3 +1,4 @@
+import { recordAudit } from './audit.ts';
 import { requireUserCredential } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { StudioError } from './errors.ts';
@@ -22,6 +23,28 @@ function requirePersonal(p: Principal): void {
 }
 
 /**
+ * Token events go to the audit log of every team the token's owner belongs to at that moment, and of the team a
+ * worker token is bound to (a user without a team: nothing to write). The target is the token id; never the secret
+ * or its hash.
+ */
+async function auditToken(
+  deps: CoreDeps,
+  actor: Principal,
+  t: TokenRecord,
+  action: 'token.create' | 'token.revoke',
+): Promise<void> {
+  const teams = new Set(Object.keys(await deps.meta.getMemberships(t.userId)));
+  // A worker token also belongs to the team it is bound to (its owner may have left that team since).
+  if (t.binding?.team) teams.add(t.binding.team);
+  await recordAudit(deps, actor, [...teams], action, t.id, {
+    owner: t.userId,
+    kind: t.kind,
+    scopes: t.scopes,
+    expiresAt: t.expiresAt,
+  });
+}
+
+/**
  * Mints a personal access token for the caller. Only a personal token may mint (job/worker tokens cannot). Scopes
  * must come from TOKEN_SCOPES; every token expires, after 90 days by default and at most one year. The secret is
  * returned once and never stored.
@@ -32,6 +55,19 @@ export async function createToken(
   input: { scopes: string[]; expiresInSeconds?: number | undefined },
 ): Promise<{ secret: string; token: TokenInfo }> {
   requirePersonal(p);
+  return issuePersonalToken(deps, p, p.userId, input);
+}
+
+/**
+ * Validates and mints a personal token for `ownerId`, audited with `actor` (the owner itself, or the local admin
+ * creating a user on a shared box). Throws E_BAD_REQUEST for bad scopes or lifetimes (nothing is stored).
+ */
+export async function issuePersonalToken(
+  deps: CoreDeps,
+  actor: Principal,
+  ownerId: string,
+  input: { scopes: string[]; expiresInSeconds?: number | undefined },
+): Promise<{ secret: string; token: TokenInfo }> {
   if (input.scopes.length === 0) throw new StudioError('E_BAD_REQUEST', 'a token needs at least one scope');
   for (const s of input.scopes) {
     if (!(TOKEN_SCOPES as readonly string[]).includes(s)) {
@@ -47,12 +83,13 @@ export async function createToken(
   }
   const now = deps.now();
   const { secret, record } = await mintToken(deps.meta, {
-    userId: p.userId,
+    userId: ownerId,
     kind: 'personal',
     scopes: [...new Set(input.scopes)],
     expiresAt: new Date(now.getTime() + ttl * 1000),
     now,
   });
+  await auditToken(deps, actor, record, 'token.create');
   return { secret, token: tokenInfo(record) };
 }
 
@@ -73,5 +110,7 @@ export async function revokeToken(deps: CoreDeps, p: Principal, id: string): Pro
   if (!t.revokedAt) await deps.meta.revokeToken(id, deps.now().toISOString());
   const after = await deps.meta.getToken(id);
   if (!after) throw new StudioError('E_NOT_FOUND', `token ${id} not found`);
+  // Only the call that revoked it is audited (a repeated revoke keeps the first time and changes nothing).
+  if (!t.revokedAt) await auditToken(deps, p, after, 'token.revoke');
   return tokenInfo(after);
 }

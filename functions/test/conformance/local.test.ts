@@ -1,10 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createSqliteAuditLog } from '../../src/adapters/local/sqlite-audit-log.ts';
+import { createSqliteJobStore } from '../../src/adapters/local/sqlite-job-store.ts';
 import { createSqliteMetadataStore } from '../../src/adapters/local/sqlite-metadata-store.ts';
 import type { SignedRequest } from '../../src/core/ports.ts';
 import { startLocalServer } from '../../src/hosts/local-server/server.ts';
+import { testAuditLog } from './audit-log-suite.ts';
 import { testBlobStore } from './blob-store-suite.ts';
+import { testJobStore } from './job-store-suite.ts';
 import { testMetadataStore } from './metadata-store-suite.ts';
 
 const send = (req: SignedRequest, body?: Uint8Array) =>
@@ -43,6 +47,43 @@ testMetadataStore({
       },
       async cleanup() {
         for (const h of handles) h.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  },
+});
+
+// Two handles on one file = two SQLite connections, as two studio-lite processes sharing $STUDIOML_HOME.
+testJobStore({
+  name: 'local sqlite',
+  async make() {
+    const dir = await mkdtemp(join(tmpdir(), 'sl-jobs-'));
+    const path = join(dir, 'meta.db');
+    const handles = [createSqliteJobStore({ path })];
+    return {
+      store: handles[0] as (typeof handles)[0],
+      async another() {
+        const h = createSqliteJobStore({ path });
+        handles.push(h);
+        return h;
+      },
+      async cleanup() {
+        for (const h of handles) h.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  },
+});
+
+testAuditLog({
+  name: 'local sqlite',
+  async make() {
+    const dir = await mkdtemp(join(tmpdir(), 'sl-audit-'));
+    const log = createSqliteAuditLog({ path: join(dir, 'meta.db') });
+    return {
+      log,
+      async cleanup() {
+        log.close();
         await rm(dir, { recursive: true, force: true });
       },
     };

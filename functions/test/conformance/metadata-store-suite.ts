@@ -403,5 +403,119 @@ export function testMetadataStore(opts: MetadataStoreSuiteOptions): void {
         expect(await store.getMemberships(u2)).toEqual({ [team]: 'viewer' });
       });
     });
+
+    describe('teams', () => {
+      it('createTeam then getTeam; a second create is E_CONFLICT and keeps the first; unknown gives null', async () => {
+        const rec = { id: team, createdBy: 'alice', createdAt: at(1) };
+        await store.createTeam(rec);
+        expect(await store.getTeam(team)).toEqual(rec);
+        await expectCode(store.createTeam({ id: team, createdBy: 'mallory', createdAt: at(2) }), 'E_CONFLICT');
+        expect(await store.getTeam(team)).toEqual(rec);
+        expect(await store.getTeam(other)).toBeNull();
+      });
+
+      it('concurrent creates of one team: exactly one wins', async () => {
+        const second = h.another ? await h.another() : store;
+        const results = await Promise.allSettled(
+          Array.from({ length: 6 }, (_, i) =>
+            (i % 2 ? second : store).createTeam({ id: team, createdBy: `u${i}`, createdAt: at(i) }),
+          ),
+        );
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of results) {
+          if (r.status === 'rejected') expect((r.reason as { code?: string }).code).toBe('E_CONFLICT');
+        }
+      });
+
+      it('listTeamMembers: members of that team only, by user id, following every change', async () => {
+        const [u1, u2, u3] = ['m-c', 'm-a', 'm-b'].map((p) => `${p}-${uid('u')}`) as [string, string, string];
+        expect(await store.listTeamMembers(team)).toEqual([]);
+        await store.setMembership(team, u1, 'admin');
+        await store.setMembership(team, u2, 'viewer');
+        await store.setMembership(other, u3, 'editor');
+        expect(await store.listTeamMembers(team)).toEqual([
+          { userId: u2, role: 'viewer' },
+          { userId: u1, role: 'admin' },
+        ]);
+        await store.setMembership(team, u2, 'editor');
+        await store.setMembership(team, u1, null);
+        expect(await store.listTeamMembers(team)).toEqual([{ userId: u2, role: 'editor' }]);
+        expect(await store.listTeamMembers(other)).toEqual([{ userId: u3, role: 'editor' }]);
+      });
+
+      it('keepAdmin: the last admin cannot be demoted or removed (E_CONFLICT, nothing changes); another can', async () => {
+        const a = uid('admin');
+        const b = uid('admin');
+        await store.setMembership(team, a, 'admin');
+        await store.setMembership(team, uid('viewer'), 'viewer');
+        await expectCode(store.setMembership(team, a, 'editor', { keepAdmin: true }), 'E_CONFLICT');
+        await expectCode(store.setMembership(team, a, null, { keepAdmin: true }), 'E_CONFLICT');
+        expect(await store.getMemberships(a)).toEqual({ [team]: 'admin' });
+        await store.setMembership(team, a, 'admin', { keepAdmin: true }); // no change in admins: fine
+        await store.setMembership(team, b, 'admin', { keepAdmin: true });
+        await store.setMembership(team, a, null, { keepAdmin: true });
+        expect(await store.getMemberships(a)).toEqual({});
+        // Removing a non-member or a non-admin is never refused.
+        await store.setMembership(team, uid('ghost'), null, { keepAdmin: true });
+        // Without keepAdmin the store does as told (bootstrap and repair paths).
+        await store.setMembership(team, b, 'viewer');
+        expect((await store.listTeamMembers(team)).filter((m) => m.role === 'admin')).toEqual([]);
+      });
+
+      it('two admins demoting each other at once: exactly one succeeds, one admin remains', async () => {
+        const second = h.another ? await h.another() : store;
+        for (let round = 0; round < 3; round++) {
+          const t = uid('team-race');
+          const a = uid('admin');
+          const b = uid('admin');
+          await store.setMembership(t, a, 'admin');
+          await store.setMembership(t, b, 'admin');
+          const results = await Promise.allSettled([
+            store.setMembership(t, a, 'viewer', { keepAdmin: true }),
+            second.setMembership(t, b, null, { keepAdmin: true }),
+          ]);
+          expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+          const failed = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+          expect((failed.reason as { code?: string }).code).toBe('E_CONFLICT');
+          expect((await store.listTeamMembers(t)).filter((m) => m.role === 'admin')).toHaveLength(1);
+        }
+      });
+    });
+
+    describe('deleteExperiment', () => {
+      it('removes the experiment, its artifacts and versions; returns counts; others untouched; blobs stay', async () => {
+        await store.createExperiment(experiment(team, 'gone'));
+        await store.createExperiment(experiment(team, 'kept'));
+        await store.createExperiment(experiment(other, 'gone'));
+        for (const c of ['a', 'b', 'c']) await store.commitVersion(commit(team, 'gone', 'out', c));
+        await store.commitVersion(commit(team, 'gone', 'ws', 'w', { mutable: false }));
+        await store.commitVersion(commit(team, 'kept', 'out', 'a'));
+        await store.commitVersion(commit(other, 'gone', 'out', 'a'));
+        const blob = sha256('blob of gone');
+        await store.putBlobs(team, [{ sha256: blob, size: 3, verified: true }]);
+
+        expect(await store.deleteExperiment(team, 'gone')).toEqual({ artifacts: 2, versions: 4 });
+        expect(await store.getExperiment(team, 'gone')).toBeNull();
+        expect(await store.listArtifacts(team, 'gone')).toEqual([]);
+        expect(await store.listVersions(team, 'gone', 'out')).toEqual([]);
+        expect(await store.getVersion(team, 'gone', 'out')).toBeNull();
+        expect(await store.getVersion(team, 'gone', 'out', 1)).toBeNull();
+        expect((await store.listExperiments(team, {})).map((e) => e.key)).toEqual(['kept']);
+        expect(await store.listVersions(team, 'kept', 'out')).toHaveLength(1);
+        expect(await store.listVersions(other, 'gone', 'out')).toHaveLength(1);
+        expect((await store.findBlobs(team, [blob])).get(blob)?.verified).toBe(true);
+
+        // The key is free again, and a new experiment under it starts from version 1.
+        await store.createExperiment(experiment(team, 'gone'));
+        expect((await store.commitVersion(commit(team, 'gone', 'out', 'c'))).version.version).toBe(1);
+      });
+
+      it('an experiment without artifacts; E_NOT_FOUND for a missing one (and after deletion)', async () => {
+        await store.createExperiment(experiment(team, 'empty'));
+        expect(await store.deleteExperiment(team, 'empty')).toEqual({ artifacts: 0, versions: 0 });
+        await expectCode(store.deleteExperiment(team, 'empty'), 'E_NOT_FOUND');
+        await expectCode(store.deleteExperiment(other, 'never'), 'E_NOT_FOUND');
+      });
+    });
   });
 }

@@ -39,6 +39,7 @@ beforeAll(async () => {
       [version]: { version: 1, digest: 'd' },
       [foreign]: { team: otherTeam, key: 'exp-2' },
       [`teams/${team}/blobs/${'a'.repeat(64)}`]: { size: 1, verified: true },
+      [`teams/${team}/jobs/exp-1`]: { team, id: 'exp-1', queue: 'default', status: 'queued', attempt: 0 },
       [`tokens/${'b'.repeat(64)}`]: { id: 'tok', userId: 'alice', scopes: ['*'] },
       'users/alice': { id: 'alice', name: 'Alice' },
       [`users/alice/teams/${team}`]: { team, role: 'viewer' },
@@ -76,6 +77,7 @@ describe('firestore.rules: reads', () => {
     for (const path of [
       foreign,
       `teams/${team}/blobs/${'a'.repeat(64)}`,
+      `teams/${team}/jobs/exp-1`,
       `teams/${team}/members/alice`,
       `tokens/${'b'.repeat(64)}`,
       'users/alice',
@@ -87,6 +89,7 @@ describe('firestore.rules: reads', () => {
     await assertFails(db.collection(`teams/${otherTeam}/experiments`).get());
     await assertFails(db.collectionGroup('experiments').get());
     await assertFails(db.collection('tokens').get());
+    await assertFails(db.collection(`teams/${team}/jobs`).get());
   });
 
   it.each([
@@ -108,6 +111,8 @@ describe('firestore.rules: nobody writes anything', () => {
     artifact,
     `${artifact}/versions/000000002`,
     `teams/${team}/blobs/${'c'.repeat(64)}`,
+    `teams/${team}/jobs/exp-1`, // existing job: a client must not lease, stop or finish it
+    `teams/${team}/jobs/new-job`,
     `tokens/${'d'.repeat(64)}`,
     `teams/${team}/members/alice`, // self-promotion
     `teams/${team}/members/bob`, // self-admission
@@ -135,6 +140,8 @@ describe('firestore.rules: nobody writes anything', () => {
       expect((await db.doc(`teams/${team}/members/alice`).get()).get('role')).toBe('viewer');
       expect((await db.doc(`teams/${team}/members/bob`).get()).exists).toBe(false);
       expect((await db.doc(`${artifact}/versions/000000002`).get()).exists).toBe(false);
+      expect((await db.doc(`teams/${team}/jobs/exp-1`).get()).get('status')).toBe('queued');
+      expect((await db.doc(`teams/${team}/jobs/new-job`).get()).exists).toBe(false);
     });
   });
 });

@@ -306,6 +306,58 @@ describe('cloud function host (getTestServer)', () => {
   });
 });
 
+describe('cloud function host: a queued job on Firestore', () => {
+  it('submit, lease (job token), commit with the job token, heartbeat, complete; a second complete is E_LEASE_LOST', async () => {
+    const key = `queued.${run}`; // experiment keys (= job ids) may contain dots
+    const queue = `q-${run}`;
+    expect((await api('POST', '/v1/experiments', { body: { key, queued: true } })).status).toBe(201);
+    const spec = { command: ['python', 'train.py'], captures: [{ tag: 'out', path: 'out' }] };
+    const sub = await api<{ job: { status: string } }>('POST', `/v1/experiments/${key}/job`, { body: { queue, spec } });
+    expect(sub.status, JSON.stringify(sub.body)).toBe(201);
+    const worker = { id: 'w1', host: 'box', resources: {} };
+    const leased = await api<{ lease: { token: string; job: { attempt: number } } | null }>(
+      'POST',
+      `/v1/queues/${queue}/lease`,
+      { body: { worker, waitSeconds: 1 } },
+    );
+    expect(leased.status, JSON.stringify(leased.body)).toBe(200);
+    const jobToken = leased.body.lease?.token as string;
+    expect(leased.body.lease?.job.attempt).toBe(1);
+    expect((await api('POST', `/v1/queues/${queue}/lease`, { body: { worker } })).body).toEqual({ lease: null });
+
+    const data = Buffer.from(`job output ${run}\n`);
+    const plan = await api<PlanUploadResponse>('POST', `/v1/experiments/${key}/artifacts/out/uploads`, {
+      token: jobToken,
+      body: { blobs: [{ sha256: sha256(data), size: data.length }] },
+    });
+    expect(plan.status).toBe(200);
+    for (const u of plan.body.uploads) expect((await send(u.request, data)).status).toBe(200);
+    const stats = { hashedFiles: 1, hashedBytes: data.length, uploadedBlobs: 1, uploadedBytes: 0, skipped: [] };
+    const committed = await api('POST', `/v1/experiments/${key}/artifacts/out/versions`, {
+      token: jobToken,
+      body: { mutable: true, manifest: { files: [fileEntry('o.txt', data)] }, stats },
+    });
+    expect(committed.status, JSON.stringify(committed.body)).toBe(201);
+    expect((await api('POST', `/v1/jobs/${key}/heartbeat`, { token: jobToken })).body).toMatchObject({ stop: null });
+    const done = await api<{ job: { status: string; result: unknown } }>('POST', `/v1/jobs/${key}/complete`, {
+      token: jobToken,
+      body: { status: 'finished', exitCode: 0, artifacts: { out: 1 } },
+    });
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect(done.body.job).toMatchObject({ status: 'finished', result: { attempt: 1, artifacts: { out: 1 } } });
+    const again = await api('POST', `/v1/jobs/${key}/complete`, {
+      token: jobToken,
+      body: { status: 'failed', exitCode: 1 },
+    });
+    expect(again.status).toBe(409);
+    expect(again.body.error?.code).toBe('E_LEASE_LOST');
+    const show = await api<{ experiment: { status: string; exitCode: number } }>('GET', `/v1/experiments/${key}`);
+    expect(show.body.experiment).toMatchObject({ status: 'finished', exitCode: 0 });
+    const list = await api<{ jobs: { id: string }[] }>('GET', `/v1/jobs?queue=${queue}&status=finished`);
+    expect(list.body.jobs.map((j) => j.id)).toEqual([key]);
+  });
+});
+
 describe('cloud function host: authentication, authorization and errors', () => {
   it('a request without a token is 401 E_UNAUTHENTICATED', async () => {
     const r = await api('GET', '/v1/whoami', { token: null });

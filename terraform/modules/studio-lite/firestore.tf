@@ -12,6 +12,50 @@ locals {
         { field_path = "createdAt", order = "DESCENDING" },
       ]
     },
+    # Jobs (functions/src/adapters/gcp/firestore-job-store.ts): listQueued, then listJobs by queue / status / both.
+    {
+      collection  = "jobs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "queue", order = "ASCENDING" },
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "queuedAt", order = "ASCENDING" },
+      ]
+    },
+    {
+      collection  = "jobs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "queue", order = "ASCENDING" },
+        { field_path = "queuedAt", order = "DESCENDING" },
+      ]
+    },
+    {
+      collection  = "jobs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "queuedAt", order = "DESCENDING" },
+      ]
+    },
+    {
+      collection  = "jobs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "queue", order = "ASCENDING" },
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "queuedAt", order = "DESCENDING" },
+      ]
+    },
+    # Audit log (functions/src/adapters/gcp/firestore-audit-log.ts): one action, newest first.
+    {
+      collection  = "audit"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "action", order = "ASCENDING" },
+        { field_path = "id", order = "DESCENDING" },
+      ]
+    },
   ]
 
   # The database name the function is configured with, whether terraform created the database or not.

@@ -58,6 +58,13 @@ resource "google_cloudfunctions2_function" "api" {
       STUDIO_TASKS_SERVICE_ACCOUNT = google_service_account.tasks_invoker.email
       STUDIO_PUBLIC_URL            = local.public_url
       STUDIO_URL_TTL_SECONDS       = tostring(var.url_ttl_seconds)
+      STUDIO_JOB_LEASE_SECONDS     = tostring(var.job_lease_seconds)
+      STUDIO_JOB_MAX_ATTEMPTS      = tostring(var.job_max_attempts)
+      # Google sign-in for the CLI ("" = not configured: personal access tokens only). A Desktop-app client secret is
+      # not confidential (Google's own documentation); the API serves it to the CLI at /v1/auth/config.
+      STUDIO_FIREBASE_API_KEY           = var.create_api_key ? google_apikeys_key.auth[0].key_string : ""
+      STUDIO_GOOGLE_OAUTH_CLIENT_ID     = var.google_oauth_client_id == null ? "" : var.google_oauth_client_id
+      STUDIO_GOOGLE_OAUTH_CLIENT_SECRET = var.google_oauth_client_secret == null ? "" : var.google_oauth_client_secret
     }
 
     dynamic "secret_environment_variables" {

@@ -164,6 +164,28 @@ variable "url_ttl_seconds" {
   }
 }
 
+variable "job_lease_seconds" {
+  description = "Lease length of a queued job (STUDIO_JOB_LEASE_SECONDS): a worker silent for this long loses the job, which goes back to the queue."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.job_lease_seconds >= 5 && var.job_lease_seconds <= 3600
+    error_message = "job_lease_seconds must be between 5 and 3600."
+  }
+}
+
+variable "job_max_attempts" {
+  description = "Leases a queued job may take before it is marked lost (STUDIO_JOB_MAX_ATTEMPTS)."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.job_max_attempts >= 1 && var.job_max_attempts <= 20 && floor(var.job_max_attempts) == var.job_max_attempts
+    error_message = "job_max_attempts must be an integer from 1 to 20."
+  }
+}
+
 variable "signing_key_secret_id" {
   description = "Secret Manager secret id (in this project) whose latest version holds a service-account key JSON for local URL signing (STUDIO_SIGNING_KEY_JSON, ~100x faster than IAM signBlob). null = sign through IAM signBlob; no key exists. See docs/security.md."
   type        = string

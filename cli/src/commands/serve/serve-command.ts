@@ -1,22 +1,69 @@
+import { hostname } from 'node:os';
 import { ensureLocalCredentials } from '@studio-lite/functions/adapters/local/local-backend.ts';
+import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import { startLocalServer } from '@studio-lite/functions/hosts/local-server/server.ts';
 import { loadConfig } from '../../config.ts';
 import { createLogger } from '../../logger.ts';
 import type { GlobalOpts } from '../with-connection.ts';
 
-/** `studio-lite serve`: the local backend as a long-running server until SIGINT/SIGTERM. */
-export async function serveCommand(opts: GlobalOpts & { port?: number; listen?: string }) {
+const WILDCARD = new Set(['0.0.0.0', '::', '[::]']);
+
+/** `--public-url`: an http(s) URL without path, query or credentials. Throws E_BAD_REQUEST. */
+export function parsePublicUrl(s: string): string {
+  let u: URL;
+  try {
+    u = new URL(s);
+  } catch {
+    throw new StudioError('E_BAD_REQUEST', `invalid --public-url "${s}"`);
+  }
+  if (!['http:', 'https:'].includes(u.protocol) || u.username || u.password || u.search || u.pathname !== '/') {
+    throw new StudioError('E_BAD_REQUEST', `--public-url must be http(s)://host[:port] (got "${s}")`);
+  }
+  return u.origin;
+}
+
+/**
+ * `studio-lite serve`: the local backend as a long-running server until SIGINT/SIGTERM. With `--listen` on a
+ * network address it serves a shared box: users created with `studio-lite user add` connect with their own tokens
+ * (docs/security.md). Signed URLs point at `--public-url` (default: the bound address, or this host's name when
+ * bound to every interface).
+ */
+export async function serveCommand(opts: GlobalOpts & { port?: number; listen?: string; publicUrl?: string }) {
   const cfg = loadConfig(opts.config);
   const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
+  const host = opts.listen ?? '127.0.0.1';
+  const port = opts.port ?? 8765;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new StudioError('E_BAD_REQUEST', `invalid --port "${opts.port}"`);
+  }
+  let publicUrl = opts.publicUrl === undefined ? undefined : parsePublicUrl(opts.publicUrl);
   const server = await startLocalServer({
     home: cfg.home,
-    port: opts.port ?? 8765,
-    host: opts.listen ?? '127.0.0.1',
+    port,
+    host,
+    ...(publicUrl ? { publicUrl } : {}),
     log: (m, e) => log.warn(`${m}: ${(e as Error)?.stack ?? e}`),
+  }).catch((cause: NodeJS.ErrnoException) => {
+    if (cause.code === 'EADDRINUSE' || cause.code === 'EADDRNOTAVAIL' || cause.code === 'EACCES') {
+      throw new StudioError('E_UNAVAILABLE', `cannot listen on ${host}:${port}: ${cause.code}`, { cause });
+    }
+    throw cause;
   });
+  if (!publicUrl && WILDCARD.has(host)) {
+    // Bound to every interface: "0.0.0.0" is no address for a client; name this machine instead.
+    publicUrl = `http://${hostname()}:${new URL(server.url).port}`;
+    log.warn(`signed URLs will point at ${publicUrl}; pass --public-url if clients reach this box by another name`);
+  }
   await ensureLocalCredentials(cfg.home, server.backend.deps);
   process.stdout.write(`studio-lite local backend listening on ${server.url}\n`);
-  log.info(`point other processes at it with STUDIOML_API_URL=${server.url} (token: $STUDIOML_HOME/credentials.json)`);
+  const reach = publicUrl ?? server.url;
+  log.info(`point other processes at it with STUDIOML_API_URL=${reach} (token: $STUDIOML_HOME/credentials.json)`);
+  if (host !== '127.0.0.1' && host !== 'localhost' && host !== '::1') {
+    log.info(
+      `shared box: create users with \`studio-lite user add <id> --team <team> --role editor\`; they use ` +
+        `STUDIOML_API_URL=${reach} STUDIOML_TOKEN=<their token>. Traffic is plain HTTP: use it on a trusted network.`,
+    );
+  }
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);

@@ -13,7 +13,9 @@
  *   teams/{team}/experiments/{key}/artifacts/{tag} ArtifactRecord + latestDigest (the commit's compare-and-append)
  *     .../artifacts/{tag}/versions/{000000001}     VersionRecord; ids zero-padded to 9 digits, lexical = numeric
  *   teams/{team}/blobs/{sha256}                    { sha256, size, verified, createdAt }
+ *   teams/{team}                                   TeamRecord (createTeam; older teams may have members only)
  *   teams/{team}/members/{userId}                  { team, userId, role } (firestore.rules reads it: isMember)
+ *   teams/{team}/state/members                     { n }: bumped by every membership change (see setMembership)
  *   users/{id}                                     UserRecord
  *   users/{id}/teams/{team}                        { team, role } mirror of members, written in the same batch
  *   tokens/{hash}                                  TokenRecord; id = sha256 of the secret, so a lookup is one get
@@ -22,13 +24,15 @@
  * DESC and tokens by id or by userId use the automatic single-field indexes (listTokens sorts in memory rather than
  * ordering by createdAt, which would need a composite index; a user has few tokens).
  */
-import { type DocumentReference, Firestore, type Timestamp } from '@google-cloud/firestore';
+import { type DocumentReference, FieldValue, Firestore, type Timestamp } from '@google-cloud/firestore';
 import { StudioError } from '../../core/errors.ts';
 import type {
   ArtifactRecord,
   BlobRecord,
   ExperimentRecord,
   Role,
+  TeamMember,
+  TeamRecord,
   TokenRecord,
   UserRecord,
   VersionRecord,
@@ -59,6 +63,7 @@ const RACE_BACKOFF_MS = 10;
 const RACE_BACKOFF_CAP_MS = 500;
 const GET_ALL_CHUNK = 300;
 const BLOB_BATCH = 250;
+const DELETE_BATCH = 400;
 
 const codeOf = (err: unknown) => (err as { code?: unknown } | null)?.code;
 
@@ -409,15 +414,81 @@ export function createFirestoreMetadataStore(
         }
       }),
 
-    setMembership: (t, userId, role) =>
+    setMembership: (t, userId, role, opts) =>
       guard('setMembership', async () => {
         need(t, userId);
-        const member = team(t).collection('members').doc(userId);
+        const members = team(t).collection('members');
+        const member = members.doc(userId);
         const mirror = db.collection('users').doc(userId).collection('teams').doc(t);
-        const batch = db.batch();
-        if (role === null) batch.delete(member).delete(mirror);
-        else batch.set(member, { team: t, userId, role }).set(mirror, { team: t, role });
-        await batch.commit();
+        // Every membership change also bumps state/members under a precondition, so a change made between our
+        // reads and our write fails the batch and we re-read: the last-admin check and the write are one step.
+        const rev = team(t).collection('state').doc('members');
+        await optimistic('setMembership', async () => {
+          const revSnap = await rev.get();
+          if (opts?.keepAdmin && role !== 'admin') {
+            const admins = (await members.where('role', '==', 'admin').get()).docs.map((d) => d.id);
+            if (admins.includes(userId) && admins.length <= 1) {
+              throw new StudioError(
+                'E_CONFLICT',
+                `${userId} is the last admin of team ${t}; make someone else admin first`,
+              );
+            }
+          }
+          const batch = db.batch();
+          if (role === null) batch.delete(member).delete(mirror);
+          else batch.set(member, { team: t, userId, role }).set(mirror, { team: t, role });
+          if (revSnap.exists) {
+            batch.update(rev, { n: FieldValue.increment(1) }, { lastUpdateTime: revSnap.updateTime as Timestamp });
+          } else batch.create(rev, { n: 1 });
+          await batch.commit();
+        });
+      }),
+
+    createTeam: (rec) =>
+      guard('createTeam', async () => {
+        need(rec.id);
+        try {
+          await team(rec.id).create({ id: rec.id, createdBy: rec.createdBy, createdAt: rec.createdAt });
+        } catch (cause) {
+          if (!isAlreadyExists(cause)) throw cause;
+          throw new StudioError('E_CONFLICT', `team ${rec.id} already exists`, { cause });
+        }
+      }),
+
+    getTeam: (id) =>
+      guard('getTeam', async () => {
+        if (!validId(id)) return null;
+        const d = await read<TeamRecord>(team(id));
+        return d ? { id: d.id, createdBy: d.createdBy, createdAt: d.createdAt } : null;
+      }),
+
+    listTeamMembers: (t) =>
+      guard('listTeamMembers', async () => {
+        if (!validId(t)) return [];
+        const snap = await team(t).collection('members').get(); // document-id order = by user id
+        return snap.docs.map((d): TeamMember => ({ userId: d.id, role: d.get('role') as Role }));
+      }),
+
+    deleteExperiment: (t, key) =>
+      guard('deleteExperiment', async () => {
+        const ref = validId(t) && validId(key) ? expRef(t, key) : null;
+        if (!ref || !(await ref.get()).exists) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
+        const arts = await ref.collection('artifacts').select().get();
+        const refs: DocumentReference[] = [];
+        for (const a of arts.docs) {
+          refs.push(...(await a.ref.collection('versions').select().get()).docs.map((d) => d.ref));
+        }
+        const versions = refs.length;
+        refs.push(...arts.docs.map((d) => d.ref));
+        // Children first and the experiment last: an interrupted delete leaves the experiment visible, and deleting
+        // it again removes the rest.
+        for (let i = 0; i < refs.length; i += DELETE_BATCH) {
+          const batch = db.batch();
+          for (const r of refs.slice(i, i + DELETE_BATCH)) batch.delete(r);
+          await batch.commit();
+        }
+        await ref.delete();
+        return { artifacts: arts.size, versions };
       }),
 
     getMemberships: (userId) =>

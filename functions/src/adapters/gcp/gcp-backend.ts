@@ -1,15 +1,45 @@
+import { Firestore } from '@google-cloud/firestore';
 import type { GcpConfig } from '../../config/gcp-config.ts';
 import type { CoreDeps } from '../../core/context.ts';
 import { createTokenIdentity } from '../local/token-identity.ts';
+import { createCloudTasksQueue } from './cloud-tasks-queue.ts';
+import { createCompositeIdentity } from './composite-identity.ts';
+import { firebaseClientConfig } from './firebase-client-config.ts';
+import { createFirebaseIdentity } from './firebase-identity.ts';
+import { createFirestoreAuditLog } from './firestore-audit-log.ts';
+import { createFirestoreJobStore } from './firestore-job-store.ts';
 import { createFirestoreMetadataStore } from './firestore-metadata-store.ts';
 import { createGcsBlobStore } from './gcs-blob-store.ts';
 
-/** Wires the GCP adapters from configuration. Loaded lazily so nothing on the local path imports a GCP SDK. */
-export function openGcpBackend(cfg: GcpConfig, now: () => Date = () => new Date()): CoreDeps {
-  const meta = createFirestoreMetadataStore({
+/** Test seams that are not configuration (terraform never sets them). */
+export interface GcpBackendOptions {
+  /**
+   * Cloud Tasks REST endpoint, e.g. the fake in functions/test/support/fake-cloud-tasks.ts; wins over
+   * STUDIO_TASKS_API_ENDPOINT (which a function process under test is given instead).
+   */
+  tasksApiEndpoint?: string;
+}
+
+/**
+ * Wires the GCP adapters from configuration. Loaded lazily so nothing on the local path imports a GCP SDK.
+ * Lease deadlines, --lifetime and --max-duration need Cloud Tasks: without STUDIO_TASKS_QUEUE,
+ * STUDIO_TASKS_SERVICE_ACCOUNT and STUDIO_PUBLIC_URL jobs still run, but a lease whose worker went silent is never
+ * taken back and a --lifetime is only enforced when a worker next looks at the queue.
+ */
+export function openGcpBackend(
+  cfg: GcpConfig,
+  now: () => Date = () => new Date(),
+  opts: GcpBackendOptions = {},
+): CoreDeps {
+  // One client (one gRPC channel) for metadata, jobs and the audit log.
+  const firestore = new Firestore({
     projectId: cfg.GOOGLE_CLOUD_PROJECT,
-    databaseId: cfg.STUDIO_FIRESTORE_DATABASE,
+    ...(cfg.STUDIO_FIRESTORE_DATABASE ? { databaseId: cfg.STUDIO_FIRESTORE_DATABASE } : {}),
+    ignoreUndefinedProperties: true,
   });
+  const meta = createFirestoreMetadataStore({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
+  const jobs = createFirestoreJobStore({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
+  const audit = createFirestoreAuditLog({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
   const credentials = cfg.STUDIO_SIGNING_KEY_JSON
     ? (JSON.parse(cfg.STUDIO_SIGNING_KEY_JSON) as { client_email: string; private_key: string })
     : undefined;
@@ -18,5 +48,41 @@ export function openGcpBackend(cfg: GcpConfig, now: () => Date = () => new Date(
     ...(credentials ? { credentials } : {}),
     ...(cfg.STUDIO_SIGNED_URL_BASE ? { signedUrlBase: cfg.STUDIO_SIGNED_URL_BASE } : {}),
   });
-  return { meta, blobs, identity: createTokenIdentity(meta, now), urlTtlSeconds: cfg.STUDIO_URL_TTL_SECONDS, now };
+  const tasksApiEndpoint = opts.tasksApiEndpoint ?? cfg.STUDIO_TASKS_API_ENDPOINT;
+  // Tasks call back into this function's internal routes (STUDIO_PUBLIC_URL + route) with an OIDC token of the task
+  // service account, which is also what the internal handler accepts (hosts/cloud-function/index.ts).
+  const tasks =
+    cfg.STUDIO_TASKS_QUEUE && cfg.STUDIO_TASKS_SERVICE_ACCOUNT && cfg.STUDIO_PUBLIC_URL
+      ? createCloudTasksQueue({
+          project: cfg.GOOGLE_CLOUD_PROJECT,
+          location: cfg.STUDIO_REGION,
+          queue: cfg.STUDIO_TASKS_QUEUE,
+          targetBaseUrl: cfg.STUDIO_PUBLIC_URL,
+          serviceAccountEmail: cfg.STUDIO_TASKS_SERVICE_ACCOUNT,
+          ...(tasksApiEndpoint ? { apiEndpoint: tasksApiEndpoint } : {}),
+        })
+      : undefined;
+  return {
+    meta,
+    blobs,
+    audit,
+    // Personal/worker/job tokens (slt_…) and Firebase ID tokens of people who signed in with `studio-lite login`.
+    identity: createCompositeIdentity({
+      tokens: createTokenIdentity(meta, now),
+      firebase: createFirebaseIdentity({
+        projectId: cfg.GOOGLE_CLOUD_PROJECT,
+        meta,
+        now,
+        emulator: Boolean(cfg.FIREBASE_AUTH_EMULATOR_HOST),
+        ...(cfg.STUDIO_FIREBASE_JWKS_URL ? { jwksUrl: cfg.STUDIO_FIREBASE_JWKS_URL } : {}),
+      }),
+    }),
+    authConfig: { firebase: firebaseClientConfig(cfg) },
+    urlTtlSeconds: cfg.STUDIO_URL_TTL_SECONDS,
+    now,
+    jobs,
+    ...(tasks ? { tasks } : {}),
+    // A waiting lease request polls the queue once a second: every look is a query (at least one read).
+    jobSettings: { leaseSeconds: cfg.STUDIO_JOB_LEASE_SECONDS, maxAttempts: cfg.STUDIO_JOB_MAX_ATTEMPTS, pollMs: 1000 },
+  };
 }

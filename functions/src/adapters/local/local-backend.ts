@@ -1,11 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { runInternalTask } from '../../api/internal-handler.ts';
 import type { CoreDeps } from '../../core/context.ts';
+import { isStudioError } from '../../core/errors.ts';
 import type { JobSettings } from '../../core/jobs.ts';
 import { hashToken, mintToken } from '../../core/tokens.ts';
 import { createDiskBlobStore, type DiskBlobStore } from './disk-blob-store.ts';
 import { homePaths, loadOrCreateSecret, writePrivateFile } from './local-home.ts';
 import { createLocalTaskQueue } from './local-task-queue.ts';
+import { createSqliteAuditLog } from './sqlite-audit-log.ts';
 import { createSqliteJobStore } from './sqlite-job-store.ts';
 import { createSqliteMetadataStore } from './sqlite-metadata-store.ts';
 import { createTokenIdentity } from './token-identity.ts';
@@ -45,9 +47,11 @@ export function openLocalBackend(
   });
   const now = opts.now ?? (() => new Date());
   const jobs = createSqliteJobStore({ path: paths.db });
+  const audit = createSqliteAuditLog({ path: paths.db });
   const deps: CoreDeps = {
     meta,
     blobs,
+    audit,
     identity: createTokenIdentity(meta, now),
     urlTtlSeconds: opts.urlTtlSeconds ?? 900,
     now,
@@ -70,6 +74,7 @@ export function openLocalBackend(
     close: async () => {
       await tasks.close();
       jobs.close();
+      audit.close();
       meta.close();
     },
   };
@@ -94,6 +99,14 @@ export async function ensureLocalCredentials(home: string, deps: CoreDeps): Prom
     await deps.meta.putUser({ id: LOCAL_USER, name: 'local user', createdAt: now.toISOString() });
   }
   const teams = await deps.meta.getMemberships(LOCAL_USER);
+  if (!(await deps.meta.getTeam(LOCAL_TEAM))) {
+    // Concurrent first runs may both try; the loser's E_CONFLICT means the record is there.
+    await deps.meta
+      .createTeam({ id: LOCAL_TEAM, createdBy: LOCAL_USER, createdAt: now.toISOString() })
+      .catch((err: unknown) => {
+        if (!isStudioError(err, 'E_CONFLICT')) throw err;
+      });
+  }
   if (!teams[LOCAL_TEAM]) await deps.meta.setMembership(LOCAL_TEAM, LOCAL_USER, 'admin');
   const { secret } = await mintToken(deps.meta, {
     userId: LOCAL_USER,

@@ -7,6 +7,7 @@ import type {
   BlobRecord,
   ExperimentRecord,
   Role,
+  TeamRecord,
   TokenRecord,
   UserRecord,
   VersionRecord,
@@ -93,6 +94,14 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     ),
     delMember: db.prepare('DELETE FROM memberships WHERE team = ? AND user_id = ?'),
     getMembers: db.prepare('SELECT team, role FROM memberships WHERE user_id = ?'),
+    getRole: db.prepare('SELECT role FROM memberships WHERE team = ? AND user_id = ?'),
+    countAdmins: db.prepare("SELECT COUNT(*) AS n FROM memberships WHERE team = ? AND role = 'admin'"),
+    teamMembers: db.prepare('SELECT user_id, role FROM memberships WHERE team = ? ORDER BY user_id'),
+    insertTeam: db.prepare('INSERT INTO teams (id, created_by, created_at) VALUES (?, ?, ?)'),
+    getTeam: db.prepare('SELECT * FROM teams WHERE id = ?'),
+    delVersions: db.prepare('DELETE FROM versions WHERE team = ? AND experiment = ?'),
+    delArtifacts: db.prepare('DELETE FROM artifacts WHERE team = ? AND experiment = ?'),
+    delExp: db.prepare('DELETE FROM experiments WHERE team = ? AND key = ?'),
   };
 
   const toVersion = (r: Row): VersionRecord => ({
@@ -204,6 +213,28 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     },
   );
 
+  const setMember = db.transaction((team: string, userId: string, role: Role | null, keepAdmin: boolean) => {
+    if (keepAdmin && role !== 'admin') {
+      const cur = q.getRole.get(team, userId) as Row | undefined;
+      if (cur?.role === 'admin' && (q.countAdmins.get(team) as { n: number }).n <= 1) {
+        throw new StudioError(
+          'E_CONFLICT',
+          `${userId} is the last admin of team ${team}; make someone else admin first`,
+        );
+      }
+    }
+    if (role === null) q.delMember.run(team, userId);
+    else q.setMember.run(team, userId, role);
+  });
+
+  const deleteExp = db.transaction((team: string, key: string) => {
+    if (!q.getExp.get(team, key)) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
+    const versions = q.delVersions.run(team, key).changes;
+    const artifacts = q.delArtifacts.run(team, key).changes;
+    q.delExp.run(team, key);
+    return { artifacts, versions };
+  });
+
   const putBlobs = db.transaction((team: string, blobs: BlobRecord[], now: string) => {
     for (const b of blobs) q.putBlob.run(team, b.sha256, b.size, b.verified ? 1 : 0, now);
   });
@@ -312,14 +343,33 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     async revokeToken(id, at) {
       q.revokeToken.run(at, id);
     },
-    async setMembership(team, userId, role: Role | null) {
-      if (role === null) q.delMember.run(team, userId);
-      else q.setMember.run(team, userId, role);
+    async setMembership(team, userId, role: Role | null, opts) {
+      setMember.immediate(team, userId, role, opts?.keepAdmin === true);
     },
     async getMemberships(userId) {
       const out: Record<string, Role> = {};
       for (const r of q.getMembers.all(userId) as Row[]) out[r.team as string] = r.role as Role;
       return out;
+    },
+    async createTeam(team: TeamRecord) {
+      try {
+        q.insertTeam.run(team.id, team.createdBy, team.createdAt);
+      } catch (cause) {
+        if (String((cause as { code?: string }).code).startsWith('SQLITE_CONSTRAINT')) {
+          throw new StudioError('E_CONFLICT', `team ${team.id} already exists`, { cause });
+        }
+        throw cause;
+      }
+    },
+    async getTeam(id) {
+      const r = q.getTeam.get(id) as Row | undefined;
+      return r ? { id: r.id as string, createdBy: r.created_by as string, createdAt: r.created_at as string } : null;
+    },
+    async listTeamMembers(team) {
+      return (q.teamMembers.all(team) as Row[]).map((r) => ({ userId: r.user_id as string, role: r.role as Role }));
+    },
+    async deleteExperiment(team, key) {
+      return deleteExp.immediate(team, key);
     },
     close() {
       db.close();

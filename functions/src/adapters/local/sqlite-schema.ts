@@ -1,5 +1,5 @@
 /** Schema of the embedded metadata database; bump SCHEMA_VERSION with a migration when it changes. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Statements that bring a database at version N-1 to N (index = N). Fresh databases get SCHEMA_SQL directly. */
 export const MIGRATIONS: Record<number, string> = {
@@ -7,6 +7,7 @@ export const MIGRATIONS: Record<number, string> = {
       ALTER TABLE tokens ADD COLUMN binding TEXT;
       ALTER TABLE tokens ADD COLUMN label TEXT;
       CREATE UNIQUE INDEX IF NOT EXISTS users_by_email ON users (email);`,
+  3: `CREATE TABLE IF NOT EXISTS teams (id TEXT PRIMARY KEY, created_by TEXT NOT NULL, created_at TEXT NOT NULL);`,
 };
 
 export const SCHEMA_SQL = `
@@ -44,6 +45,8 @@ CREATE TABLE IF NOT EXISTS tokens (
   created_at TEXT NOT NULL, expires_at TEXT, revoked_at TEXT, binding TEXT, label TEXT
 );
 CREATE INDEX IF NOT EXISTS tokens_by_user ON tokens (user_id, created_at DESC);
+
+CREATE TABLE IF NOT EXISTS teams (id TEXT PRIMARY KEY, created_by TEXT NOT NULL, created_at TEXT NOT NULL);
 
 CREATE TABLE IF NOT EXISTS memberships (
   team TEXT NOT NULL, user_id TEXT NOT NULL, role TEXT NOT NULL, PRIMARY KEY (team, user_id)

@@ -18,13 +18,22 @@ export interface LocalServerOptions {
   port?: number;
   host?: string;
   urlTtlSeconds?: number;
+  /**
+   * Where clients reach this host (signed URLs point there), e.g. `http://box.lan:8765` when bound to 0.0.0.0.
+   * Default: the bound address.
+   */
+  publicUrl?: string;
   log?: (msg: string, err: unknown) => void;
 }
 
 /** The local host: the v1 API handler plus the blob store's signed URLs, on node:http (127.0.0.1 by default). */
 export async function startLocalServer(opts: LocalServerOptions): Promise<LocalServer> {
   let baseUrl = '';
-  const backend = openLocalBackend(opts.home, { publicUrl: () => baseUrl, urlTtlSeconds: opts.urlTtlSeconds });
+  const publicBase = opts.publicUrl?.replace(/\/+$/, '');
+  const backend = openLocalBackend(opts.home, {
+    publicUrl: () => publicBase || baseUrl,
+    urlTtlSeconds: opts.urlTtlSeconds,
+  });
   const handler = createApiHandler(backend.deps, { log: opts.log });
   // Record verified uploads in one transaction per request, so commits need not stat the files again.
   const onStored = async (blobs: { key: string; size: number; sha256: string }[]) => {

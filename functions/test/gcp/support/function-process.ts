@@ -77,13 +77,17 @@ export async function startFunctionProcess(opts: {
   token: string;
   source?: string;
   timeoutMs?: number;
+  /** More environment variables for the function (e.g. the Firebase sign-in settings). */
+  env?: Record<string, string>;
+  /** Port to listen on (e.g. from `freePort()`, when the function must know its own URL: STUDIO_PUBLIC_URL). */
+  port?: number;
 }): Promise<FunctionProcess> {
   const source = opts.source ?? FUNCTION_DIST;
   if (!existsSync(join(source, 'index.js'))) {
     throw new Error(`no function bundle in ${source}: run "node scripts/build.mjs --only=function" first`);
   }
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = { ...process.env, ...functionEnv(opts.config) };
+  const port = opts.port ?? (await freePort());
+  const env: NodeJS.ProcessEnv = { ...process.env, ...functionEnv(opts.config), ...opts.env };
   // Cloud Functions sets these; their absence would not matter, but keep the child like production.
   env.FUNCTION_TARGET = 'api';
   env.FUNCTION_SIGNATURE_TYPE = 'http';

@@ -27,6 +27,11 @@ import {
 const TEST_ONLY: Record<string, string> = {
   STUDIO_SIGNED_URL_BASE: 'points signed URLs at the verifying test gateway; production uses storage.googleapis.com',
   STUDIO_OIDC_JWKS_URL: "tests serve their own OIDC keys; production fetches Google's",
+  STUDIO_TASKS_API_ENDPOINT: "tests point the function at the fake Cloud Tasks; production uses Google's API",
+  STUDIO_FIREBASE_JWKS_URL: "tests serve their own Firebase token keys; production fetches Google's securetoken JWKS",
+  STUDIO_OAUTH_AUTHORIZE_URL: "tests point the CLI at a fake Google OAuth server; production uses Google's endpoint",
+  STUDIO_OAUTH_TOKEN_URL: "tests point the CLI at a fake Google OAuth server; production uses Google's endpoint",
+  FIREBASE_AUTH_EMULATOR_HOST: 'accepts unsigned emulator tokens; refused with NODE_ENV=production',
 };
 
 /** Variables terraform sets that the schema does not read, each with the reason. */

@@ -1,0 +1,65 @@
+import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
+import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { loadConfig } from '../../config.ts';
+import { createLogger } from '../../logger.ts';
+import { parseRole } from '../team/team-command.ts';
+import { parseExpires } from '../token/token-command.ts';
+import type { GlobalOpts } from '../with-connection.ts';
+
+/**
+ * `studio-lite user add ID`: on a shared box (the machine running `studio-lite serve --listen`), creates a user in
+ * the embedded backend's database, optionally in a team, and prints their first personal token once. It writes the
+ * local database directly, so it refuses to run against a deployment, where people sign in themselves.
+ */
+export async function userAddCommand(
+  id: string,
+  opts: GlobalOpts & { email?: string; name?: string; team?: string; role?: string; expires?: string; json?: boolean },
+) {
+  const cfg = loadConfig(opts.config);
+  if (cfg.apiUrl) {
+    const why = process.env.STUDIOML_API_URL
+      ? 'STUDIOML_API_URL is set'
+      : 'a deployment login (or api_url in the config) is active';
+    throw new StudioError(
+      'E_BAD_REQUEST',
+      `user add only works on the embedded backend, but ${why} (${cfg.apiUrl}): run it on the box that runs \`studio-lite serve\`, without STUDIOML_API_URL / after \`studio-lite logout\`; in a deployment people sign in themselves`,
+    );
+  }
+  const role = opts.role === undefined ? undefined : parseRole(opts.role);
+  const expiresInSeconds = opts.expires === undefined ? undefined : parseExpires(opts.expires);
+  const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
+  const { openLocalBackend } = await import('@studio-lite/functions/adapters/local/local-backend.ts');
+  const { addLocalUser } = await import('@studio-lite/functions/adapters/local/local-users.ts');
+  // No host is started: nothing here signs URLs.
+  const backend = openLocalBackend(cfg.home, { publicUrl: () => 'http://127.0.0.1' });
+  try {
+    const r = await addLocalUser(backend.deps, cfg.home, {
+      id,
+      email: opts.email,
+      name: opts.name,
+      team: opts.team,
+      role,
+      expiresInSeconds,
+    });
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      return;
+    }
+    const where = r.team ? ` (${r.role} in team ${r.team})` : ' (no team yet)';
+    process.stdout.write(
+      [
+        r.secret,
+        '',
+        `created user ${r.user.id}${where}; token ${r.token.id} expires ${r.token.expiresAt?.slice(0, 10)}`,
+        'This secret cannot be shown again: hand it to the user now (only its hash is kept).',
+        '',
+      ].join('\n'),
+    );
+    log.info(
+      `they connect with: STUDIOML_API_URL=http://<this-box>:<port> STUDIOML_TOKEN=<secret> studio-lite experiments` +
+        `\n(database: ${homePaths(cfg.home).db})`,
+    );
+  } finally {
+    await backend.close();
+  }
+}

@@ -1,0 +1,125 @@
+import { recordAudit } from './audit.ts';
+import { requireRole, requireUserCredential, scopeCap } from './authz.ts';
+import type { CoreDeps } from './context.ts';
+import { StudioError } from './errors.ts';
+import { type Principal, ROLE_RANK, type Role, type TeamRecord, type UserRecord } from './model.ts';
+import { assertTeamId } from './names.ts';
+
+/** One of the caller's teams: the membership role and what this credential may do there (capped by its scopes). */
+export interface MyTeam {
+  id: string;
+  role: Role;
+  effectiveRole: Role | null;
+}
+
+export interface MemberInfo {
+  userId: string;
+  role: Role;
+  name: string | null;
+  email: string | null;
+}
+
+/** Creates a team; any signed-in person may, and becomes its first admin. Throws E_BAD_KEY, E_CONFLICT. */
+export async function createTeam(deps: CoreDeps, p: Principal, id: string): Promise<TeamRecord> {
+  requireUserCredential(p, 'create teams');
+  if (p.kind === 'personal' && ROLE_RANK[scopeCap(p.scopes) ?? 'viewer'] < ROLE_RANK.editor) {
+    throw new StudioError('E_FORBIDDEN', 'a read-only token cannot create teams');
+  }
+  assertTeamId(id);
+  // Teams made before team records existed (e.g. `local`) have members but no record: they are taken too.
+  if ((await deps.meta.listTeamMembers(id)).length > 0) {
+    throw new StudioError('E_CONFLICT', `team ${id} already exists`);
+  }
+  const team: TeamRecord = { id, createdBy: p.userId, createdAt: deps.now().toISOString() };
+  await deps.meta.createTeam(team);
+  await deps.meta.setMembership(id, p.userId, 'admin');
+  await recordAudit(deps, p, id, 'team.create', id, { admin: p.userId });
+  return team;
+}
+
+/** A user by id, or by email when `ref` contains '@'. Throws E_NOT_FOUND with what to do about it. */
+async function findUser(deps: CoreDeps, ref: string): Promise<UserRecord> {
+  const user = ref.includes('@') ? await deps.meta.findUserByEmail(ref) : await deps.meta.getUser(ref);
+  if (!user) {
+    throw new StudioError(
+      'E_NOT_FOUND',
+      `no user ${ref}: they must sign in once first (deployment), or be created with \`studio-lite user add\` (shared box)`,
+    );
+  }
+  return user;
+}
+
+/**
+ * Adds a member or changes their role (team admins only). Returns `changed: false` when the role was already set
+ * (nothing is written or audited). Demoting the last admin throws E_CONFLICT.
+ */
+export async function setMember(
+  deps: CoreDeps,
+  p: Principal,
+  team: string,
+  ref: string,
+  role: Role,
+): Promise<{ member: MemberInfo; previousRole: Role | null; changed: boolean }> {
+  requireUserCredential(p, 'administer teams');
+  assertTeamId(team);
+  requireRole(p, team, 'admin');
+  const user = await findUser(deps, ref);
+  const previousRole = (await deps.meta.getMemberships(user.id))[team] ?? null;
+  const member: MemberInfo = { userId: user.id, role, name: user.name, email: user.email ?? null };
+  if (previousRole === role) return { member, previousRole, changed: false };
+  await deps.meta.setMembership(team, user.id, role, { keepAdmin: true });
+  const action = previousRole ? 'member.update' : 'member.add';
+  await recordAudit(deps, p, team, action, user.id, { role, previousRole });
+  return { member, previousRole, changed: true };
+}
+
+/**
+ * Removes a member: a team admin may remove anyone, any member themself. The last admin cannot leave (E_CONFLICT).
+ * A non-admin naming someone else gets E_FORBIDDEN before any lookup, so emails reveal nothing to them.
+ */
+export async function removeMember(
+  deps: CoreDeps,
+  p: Principal,
+  team: string,
+  ref: string,
+): Promise<{ userId: string; previousRole: Role }> {
+  requireUserCredential(p, 'administer teams');
+  assertTeamId(team);
+  requireRole(p, team, 'viewer');
+  let userId: string;
+  if (p.teams[team] === 'admin') userId = (await findUser(deps, ref)).id;
+  else {
+    const me = await deps.meta.getUser(p.userId);
+    if (ref !== p.userId && (!me?.email || ref.toLowerCase() !== me.email.toLowerCase())) {
+      throw new StudioError('E_FORBIDDEN', `only a team admin can remove other members of ${team}`);
+    }
+    userId = p.userId;
+  }
+  const previousRole = (await deps.meta.getMemberships(userId))[team];
+  if (!previousRole) throw new StudioError('E_NOT_FOUND', `${ref} is not a member of team ${team}`);
+  await deps.meta.setMembership(team, userId, null, { keepAdmin: true });
+  await recordAudit(deps, p, team, 'member.remove', userId, { previousRole });
+  return { userId, previousRole };
+}
+
+/** The caller's teams by id. */
+export async function listMyTeams(deps: CoreDeps, p: Principal): Promise<MyTeam[]> {
+  requireUserCredential(p, 'list teams');
+  const memberships = await deps.meta.getMemberships(p.userId);
+  return Object.entries(memberships)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([id, role]) => ({ id, role, effectiveRole: p.teams[id] ?? null }));
+}
+
+/** A team's members with names and emails (viewers and up). Throws E_FORBIDDEN. */
+export async function listMembers(deps: CoreDeps, p: Principal, team: string): Promise<MemberInfo[]> {
+  assertTeamId(team);
+  requireRole(p, team, 'viewer');
+  const members = await deps.meta.listTeamMembers(team);
+  return Promise.all(
+    members.map(async (m) => {
+      const u = await deps.meta.getUser(m.userId);
+      return { userId: m.userId, role: m.role, name: u?.name ?? null, email: u?.email ?? null };
+    }),
+  );
+}
