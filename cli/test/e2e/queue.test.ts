@@ -1,16 +1,13 @@
 // Queued runs end to end on loopback: a `studio-lite serve` backend (short leases), real `studio-lite worker`
 // processes with their own homes and caches, and `run --queue` from a third home. Everything goes over HTTP.
-import type { ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import type { JobRecord } from '../../../functions/src/core/job-model.ts';
+import { describe, expect, it } from 'vitest';
 import {
   artifact,
   cli,
   cliOk,
   collect,
-  EXAMPLES,
   freePort,
   type Sandbox,
   showJson,
@@ -18,12 +15,19 @@ import {
   useSandboxes,
   waitFor,
 } from './helpers.ts';
+import {
+  artifactShape,
+  copyLinearRegression,
+  jobOf,
+  killOrphanedScript,
+  startWorker as startWorkerOf,
+  useChildren,
+  waitForJob,
+  writeStepper,
+} from './queue-helpers.ts';
 
 const sandbox = useSandboxes();
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-});
+const children = useChildren();
 
 const LEASE_SECONDS = '3';
 
@@ -58,55 +62,13 @@ async function deployment(): Promise<Deployment> {
   };
 }
 
-function startWorker(sb: Sandbox, queue: string, extra: string[] = []) {
-  const child = startCli(sb, ['worker', '--queue', queue, '--cache-dir', join(sb.home, 'wcache'), ...extra]);
-  children.push(child);
-  return { child, out: collect(child) };
-}
-
-async function jobOf(sb: Sandbox, key: string): Promise<JobRecord> {
-  const r = await cliOk(sb, ['jobs', '--json']);
-  const job = (JSON.parse(r.stdout) as { jobs: JobRecord[] }).jobs.find((j) => j.id === key);
-  if (!job) throw new Error(`no job ${key}`);
-  return job;
-}
-
-async function waitForJob(sb: Sandbox, key: string, pred: (j: JobRecord) => boolean, what: string, ms = 60_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const j = await jobOf(sb, key);
-    if (pred(j)) return j;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; job is ${JSON.stringify(j)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
-
-/** A script that saves a checkpoint every 0.4 s for `steps` steps, writing its pid first (to clean up orphans). */
-function writeStepper(dir: string, steps: number): void {
-  writeFileSync(
-    join(dir, 'stepper.py'),
-    [
-      'import os, time',
-      'from studio import fs_tracker',
-      "d = fs_tracker.get_artifact('ckpt')",
-      "open(os.path.join(os.getcwd(), 'pid'), 'w').write(str(os.getpid()))",
-      `for i in range(${steps}):`,
-      "    open(os.path.join(d, 'step-%03d.txt' % i), 'w').write('step %d\\n' % i)",
-      "    print('step', i, flush=True)",
-      '    time.sleep(0.4)',
-      "print('DONE', flush=True)",
-    ].join('\n'),
-  );
-  mkdirSync(join(dir, 'ckpt'), { recursive: true });
-}
+const startWorker = (sb: Sandbox, queue: string, extra: string[] = []) => startWorkerOf(children, sb, queue, extra);
 
 describe('run --queue with real workers', () => {
   it('a queued linear regression gives the same artifacts as a local run; --follow streams it; a warm reuse moves 0 bytes', async () => {
     const d = await deployment();
     const user = d.client();
-    copyFileSync(join(EXAMPLES, 'train.py'), join(user.cwd, 'train.py'));
-    copyFileSync(join(EXAMPLES, 'print_norm.py'), join(user.cwd, 'print_norm.py'));
-    mkdirSync(join(user.cwd, 'weights'));
+    copyLinearRegression(user.cwd);
 
     const submitted = await cliOk(user, [
       'run',
@@ -129,17 +91,10 @@ describe('run --queue with real workers', () => {
 
     // The same artifacts as a local run of the same script: 10 weight files, workspace, output with 10 norms.
     const local = sandbox();
-    copyFileSync(join(EXAMPLES, 'train.py'), join(local.cwd, 'train.py'));
-    copyFileSync(join(EXAMPLES, 'print_norm.py'), join(local.cwd, 'print_norm.py'));
-    mkdirSync(join(local.cwd, 'weights'));
+    copyLinearRegression(local.cwd);
     await cliOk(local, ['run', '-e', 'llr', '--capture=./weights:weights', 'train.py']);
     const [q, l] = [await showJson(user, 'qlr'), await showJson(local, 'llr')];
-    const shape = (s: typeof q) =>
-      s.artifacts
-        .filter((a) => a.versions.length > 0)
-        .map((a) => [a.tag, a.mutable, a.versions.at(-1)?.files])
-        .sort();
-    expect(shape(q)).toEqual(shape(l));
+    expect(artifactShape(q)).toEqual(artifactShape(l));
     expect(q.experiment.status).toBe('finished');
     const log = await cliOk(user, ['logs', 'qlr']);
     const norms = log.stdout.match(/L2 norm = \S+/g) ?? [];
@@ -198,15 +153,7 @@ describe('run --queue with real workers', () => {
     const v1 = artifact(await showJson(user, 'move'), 'ckpt');
     expect(v1.latestVersion).toBeGreaterThanOrEqual(1);
     w1.child.kill('SIGKILL');
-    // The script runs in its own process group and outlives the worker; end it too (a dead machine).
-    const pidFile = join(w1sb.home, 'wcache', 'worker-jobs', 'move-a1', 'workspace', 'pid');
-    if (existsSync(pidFile)) {
-      try {
-        process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    killOrphanedScript(w1sb, 'move', 1);
 
     const w2 = startWorker(d.client(), 'gpu', ['--idle-exit', '15']);
     const job = await waitForJob(user, 'move', (j) => j.status === 'finished', 'the job to finish on worker 2', 90_000);
@@ -270,7 +217,8 @@ describe('run --queue with real workers', () => {
     expect(artifact(show, 'ckpt').latestVersion).toBeGreaterThanOrEqual(1); // the final capture ran
 
     const long = await waitForJob(user, 'toolong', (j) => j.status === 'stopped', 'toolong to be killed', 40_000);
-    expect(long.stopReason).toMatch(/max-duration/);
+    // The worker's own timer and the server's deadline task race; either way the experiment records why.
+    expect(long.exitCode).not.toBe(0);
     const ended = await showJson(user, 'toolong');
     expect(ended.experiment.status).toBe('stopped');
     expect(ended.experiment.warnings.join('\n')).toMatch(/max-duration/);

@@ -246,6 +246,10 @@ export async function leaseJob(
       }
       const attempt = c.attempt + 1;
       const leaseExpiresAt = addSeconds(now, s.leaseSeconds).toISOString();
+      // The lease check exists before the lease does: when it cannot be scheduled (Cloud Tasks unavailable) the job
+      // stays queued, instead of leased to a worker that got an error and with nothing to ever take it back. A check
+      // for a lease then won by a faster worker is harmless: checkLease looks at the lease as it is when it runs.
+      await scheduleLeaseCheck(deps, { ...c, attempt, leaseExpiresAt });
       let job: JobRecord;
       try {
         job = await jobs.updateJob(
@@ -286,7 +290,6 @@ export async function leaseJob(
         },
         label: `job ${job.id} attempt ${attempt} on ${worker.host}`,
       });
-      await scheduleLeaseCheck(deps, job);
       if (job.maxDurationSeconds) {
         await schedule(
           deps,

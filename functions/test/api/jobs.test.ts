@@ -10,7 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { homePaths } from '../../src/adapters/local/local-home.ts';
 import type { CreateExperimentBody, SubmitJobBody } from '../../src/api/schemas.ts';
 import type { DownloadResponse, GetVersionResponse, ShowExperimentResponse } from '../../src/api/wire.ts';
-import type { ErrorCode } from '../../src/core/errors.ts';
+import { type ErrorCode, StudioError } from '../../src/core/errors.ts';
 import type { JobRecord } from '../../src/core/job-model.ts';
 import { checkLease, jobDeadline, type LeaseResult } from '../../src/core/jobs.ts';
 import {
@@ -391,6 +391,25 @@ describe('lease expiry (the lease-check task)', () => {
     expect(exp?.warnings.join('\n')).toMatch(/2 attempts/);
     expect((await lease(queue)).body.lease).toBeNull();
     for (const t of [a1.token, a2.token]) expectError(await heartbeat(j.id, t), 409, 'E_LEASE_LOST');
+  });
+
+  it('no lease is given out while its check cannot be scheduled: the job stays queued, not leased to nobody', async () => {
+    const queue = freshQueue();
+    const j = await queueJob(queue);
+    const tasks = deps().tasks;
+    deps().tasks = {
+      enqueue: async () => {
+        throw new StudioError('E_UNAVAILABLE', 'Cloud Tasks unavailable');
+      },
+    };
+    try {
+      expectError(await lease(queue), 503, 'E_UNAVAILABLE');
+    } finally {
+      if (tasks) deps().tasks = tasks;
+    }
+    expect(await storedJob(j.id)).toMatchObject({ status: 'queued', attempt: 0, worker: null, leaseExpiresAt: null });
+    expect((await storedExperiment(j.id))?.status).toBe('queued');
+    expect((await leaseOne(queue)).job.attempt).toBe(1);
   });
 
   it('a stop requested before the worker went silent ends as stopped, not requeued', async () => {

@@ -130,6 +130,7 @@ export async function runJob(
     const stopChild = (mode: 'stop' | 'kill', why: string) => {
       if (stopMode === 'kill' || stopMode === mode) return;
       stopMode = mode;
+      warnings.push(`stopped by the worker: ${why}`);
       log.info(`studio-lite worker: ${job.id}: ${why}`);
       signalChild?.(mode === 'kill' ? 'SIGKILL' : 'SIGTERM');
     };

@@ -26,7 +26,8 @@ async function getHandler(): Promise<(req: Request) => Promise<Response>> {
         ? createInternalHandler(
             deps,
             createOidcVerifier({
-              audience: cfg.STUDIO_PUBLIC_URL,
+              // The audience the tasks are created with (cloud-tasks-queue.ts drops trailing slashes the same way).
+              audience: cfg.STUDIO_PUBLIC_URL.replace(/\/+$/, ''),
               allowedEmail: cfg.STUDIO_TASKS_SERVICE_ACCOUNT,
               ...(cfg.STUDIO_OIDC_JWKS_URL ? { jwksUrl: cfg.STUDIO_OIDC_JWKS_URL } : {}),
             }),
