@@ -41,6 +41,35 @@ const pinImportMetaUrl = {
   },
 };
 
+/**
+ * @google-cloud/tasks (v6) reads its client config, protos and package.json at module load through
+ * `getJSON(path.join(dirname, …))`, a require of a computed path that a bundle cannot follow: from functions/dist the
+ * files are not there and the first task the function creates fails with "Cannot find module
+ * …/cloud_tasks_client_config.json". Those calls become static JSON imports, which esbuild inlines; a call left over
+ * (another SDK version) fails the build rather than the deployment.
+ */
+const inlineTasksJson = {
+  name: 'inline-tasks-json',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]@google-cloud[\\/]tasks[\\/]build[\\/]esm[\\/]src[\\/].*\.js$/ }, (args) => {
+      const imports = [];
+      const contents = readFileSync(args.path, 'utf8').replace(
+        /\bgetJSON\(path\.join\(dirname((?:,\s*'[^']*')+)\)\)/g,
+        (_, parts) => {
+          const rel = [...parts.matchAll(/'([^']*)'/g)].map((m) => m[1]).join('/');
+          const name = `__inlinedJson${imports.length}`;
+          imports.push(`import ${name} from ${JSON.stringify(rel.startsWith('.') ? rel : `./${rel}`)};`);
+          return name;
+        },
+      );
+      if (/\bgetJSON\(/.test(contents)) {
+        throw new Error(`${args.path}: a getJSON() call the build cannot inline; extend inlineTasksJson`);
+      }
+      return { contents: `${imports.join('\n')}\n${contents}`, loader: 'js' };
+    });
+  },
+};
+
 if (only === 'all' || only === 'cli') {
   await esbuild.build({
     entryPoints: {
@@ -63,6 +92,7 @@ if (only === 'all' || only === 'cli') {
     entryPoints: {
       bench: join(root, 'bench/bench.ts'),
       'function-bench': join(root, 'bench/function-bench.ts'),
+      'jobs-bench': join(root, 'bench/jobs-bench.ts'),
     },
     outdir: join(root, 'cli/dist'),
     bundle: true,
@@ -105,6 +135,7 @@ async function buildFunction() {
     keepNames: true,
     legalComments: 'none',
     external: ['@google-cloud/functions-framework'],
+    plugins: [inlineTasksJson],
     // CommonJS dependencies in an ESM bundle still call require() and read __dirname.
     banner: {
       js: [
@@ -115,6 +146,9 @@ async function buildFunction() {
     },
     logLevel: 'warning',
   });
+  // A JSON file an SDK reads by computed path at runtime is not in the two deployed files (see inlineTasksJson).
+  const leftover = /"[^"]*_client_config\.json"/.exec(readFileSync(join(out, 'index.js'), 'utf8'));
+  if (leftover) throw new Error(`functions/dist/index.js reads ${leftover[0]} at runtime; it is not deployed`);
   const ffPkg = join(root, 'node_modules/@google-cloud/functions-framework/package.json');
   const ffRange = JSON.parse(readFileSync(join(root, 'functions/package.json'), 'utf8')).dependencies[
     '@google-cloud/functions-framework'
