@@ -1,8 +1,8 @@
 import { recordAudit } from './audit.ts';
-import { requireUserCredential } from './authz.ts';
+import { requireUserCredential, scopeCap } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { StudioError } from './errors.ts';
-import type { Principal, TokenRecord } from './model.ts';
+import { type Principal, ROLE_RANK, type TokenRecord } from './model.ts';
 import { mintToken } from './tokens.ts';
 
 /** Scopes a personal access token may carry. */
@@ -45,9 +45,10 @@ async function auditToken(
 }
 
 /**
- * Mints a personal access token for the caller. Only a personal token may mint (job/worker tokens cannot). Scopes
- * must come from TOKEN_SCOPES; every token expires, after 90 days by default and at most one year. The secret is
- * returned once and never stored.
+ * Mints a personal access token for the caller. Only a personal token may mint (job/worker tokens cannot), and never
+ * one that may do more than itself: a `read` token cannot mint a `write` or `*` token (E_FORBIDDEN), or scopes would
+ * cap nothing. Scopes must come from TOKEN_SCOPES; every token expires, after 90 days by default and at most one
+ * year. The secret is returned once and never stored.
  */
 export async function createToken(
   deps: CoreDeps,
@@ -55,6 +56,14 @@ export async function createToken(
   input: { scopes: string[]; expiresInSeconds?: number | undefined },
 ): Promise<{ secret: string; token: TokenInfo }> {
   requirePersonal(p);
+  const want = scopeCap(input.scopes.filter((s) => (TOKEN_SCOPES as readonly string[]).includes(s)));
+  const have = scopeCap(p.scopes);
+  if (want && (!have || ROLE_RANK[want] > ROLE_RANK[have])) {
+    throw new StudioError(
+      'E_FORBIDDEN',
+      `a token with scopes ${p.scopes.join(', ')} cannot mint one with scopes ${input.scopes.join(', ')}`,
+    );
+  }
   return issuePersonalToken(deps, p, p.userId, input);
 }
 

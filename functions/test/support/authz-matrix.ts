@@ -1,0 +1,903 @@
+/**
+ * The authorization matrix of the v1 API (issue 4): every route × every kind of credential -> the exact HTTP status
+ * and error code. MATRIX is the single source of truth: the local backend (functions/test/api/authz-matrix.test.ts)
+ * and the bundled Cloud Function on the emulators (functions/test/gcp/authz-matrix.test.ts) both run every cell of
+ * it, and docs/security.md publishes renderMatrix() between `<!-- authz-matrix:begin -->` and
+ * `<!-- authz-matrix:end -->` (a test keeps them equal; `UPDATE_DOCS=1` rewrites the docs).
+ *
+ * Each cell sends one valid request (fresh fixtures where a success would consume state: create, delete, finish,
+ * stop, lease, complete, member changes...), so the credential is the only thing that can fail it and every cell is
+ * independent of the others. A refused cell must answer exactly `{error: {code, message}}` with the expected code and
+ * change nothing: the route's own probe (what it could have written, plus the head of both teams' audit logs) is
+ * equal before and after, and so is the host's whole-store snapshot when it offers one (local: every SQLite table
+ * and every stored file). An allowed cell must answer the expected status, do what the route does (a per-route
+ * check) and, for writing routes, really change its probe.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { ErrorCode } from '../../src/core/errors.ts';
+import type { Role } from '../../src/core/model.ts';
+import type { AuditLog, JobStore, MetadataStore, SignedRequest } from '../../src/core/ports.ts';
+import { mintToken } from '../../src/core/tokens.ts';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Credentials (the columns)
+// ---------------------------------------------------------------------------------------------------------------
+
+export const CREDS = [
+  'none',
+  'malformed',
+  'expired',
+  'revoked',
+  'otherTeam',
+  'viewer',
+  'editor',
+  'admin',
+  'worker',
+  'jobOther',
+  'basic',
+  'unknown',
+  'noTeam',
+  'readOnly',
+  'job',
+] as const;
+export type Cred = (typeof CREDS)[number];
+
+/** Credentials a host mints itself (people and broken tokens); the runner mints worker and job tokens through the API. */
+export type HostCred = Exclude<Cred, 'worker' | 'jobOther' | 'job'>;
+
+export const CRED_LEGEND: Record<Cred, string> = {
+  none: 'no `Authorization` header',
+  malformed: '`Bearer not-a-token`',
+  expired:
+    'an admin of the team whose credential expired (local: personal token; Cloud Function: Firebase ID token past `exp`)',
+  revoked: 'a revoked personal token of an admin of the team',
+  otherTeam: 'an admin of another team, sending `X-Studio-Team: <the team>`',
+  viewer: 'a viewer of the team (local: personal token; Cloud Function: Firebase ID token)',
+  editor: 'an editor of the team (as viewer)',
+  admin: 'an admin of the team (as viewer)',
+  worker: 'a worker token of the team for queue `q` (`POST /v1/worker-tokens`)',
+  jobOther: 'the live job token of another experiment of the team (from a real lease)',
+  basic: '`Basic …` (not a bearer scheme)',
+  unknown: 'a well-formed `slt_` token the server never minted',
+  noTeam: 'a signed-in person without any team (Cloud Function: Firebase ID token)',
+  readOnly: 'a personal token with scope `read` of an admin of the team (acts as a viewer)',
+  job: "the live job token of the target experiment (its own job; for team and token routes: the shared job's)",
+};
+
+// ---------------------------------------------------------------------------------------------------------------
+// Expectations (the cells)
+// ---------------------------------------------------------------------------------------------------------------
+
+export type Host = 'local' | 'gcp';
+export interface Expect {
+  status: number;
+  code?: ErrorCode;
+}
+/** One expectation, or one per host where the hosts legitimately differ. */
+export type Cell = Expect | { local: Expect; gcp: Expect };
+
+export interface Row {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  /** Which variant of the route (e.g. whose experiment is deleted). */
+  note: string;
+  cells: Cell[];
+}
+
+const U: Expect = { status: 401, code: 'E_UNAUTHENTICATED' };
+const X: Expect = { status: 401, code: 'E_TOKEN_EXPIRED' };
+const F: Expect = { status: 403, code: 'E_FORBIDDEN' };
+const N: Expect = { status: 404, code: 'E_NOT_FOUND' };
+const OK: Expect = { status: 200 };
+const NEW: Expect = { status: 201 };
+
+const row = (method: Row['method'], path: string, note: string, cells: Cell[]): Row => ({ method, path, note, cells });
+
+// biome-ignore format: the matrix is a table
+export const MATRIX: readonly Row[] = [
+  //                                                                              none malformed expired revoked otherTeam viewer editor admin worker jobOther basic unknown noTeam readOnly job
+  row('GET',    '/v1/auth/config',                                    'public',     [OK,  OK,       OK,     OK,     OK,       OK,    OK,    OK,   OK,    OK,      OK,   OK,     OK,    OK,      OK ]),
+  row('GET',    '/v1/whoami',                                         '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   OK,    OK,      U,    U,      OK,    OK,      OK ]),
+  row('POST',   '/v1/experiments',                                    '',           [U,   U,        X,      U,      F,        F,     NEW,   NEW,  F,     F,       U,    U,      F,     F,       F  ]),
+  row('GET',    '/v1/experiments',                                    '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      F  ]),
+  row('GET',    '/v1/experiments/:key',                               '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
+  row('POST',   '/v1/experiments/:key/finish',                        '',           [U,   U,        X,      U,      F,        F,     OK,    OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('DELETE', '/v1/experiments/:key',                               "another's",  [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('DELETE', '/v1/experiments/:key',                               'own',        [U,   U,        X,      U,      F,        F,     OK,    OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('POST',   '/v1/experiments/:key/artifacts/:tag/uploads',        '',           [U,   U,        X,      U,      F,        F,     OK,    OK,   F,     F,       U,    U,      F,     F,       OK ]),
+  row('POST',   '/v1/experiments/:key/artifacts/:tag/versions',       '',           [U,   U,        X,      U,      F,        F,     NEW,   NEW,  F,     F,       U,    U,      F,     F,       NEW]),
+  row('GET',    '/v1/experiments/:key/artifacts/:tag/versions/:v',    '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
+  row('POST',   '/v1/experiments/:key/artifacts/:tag/versions/:v/downloads', '',    [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
+  row('POST',   '/v1/tokens',                                         'scope *',    [U,   U,        X,      U,      NEW,      NEW,   NEW,   NEW,  F,     F,       U,    U,      NEW,   F,       F  ]),
+  row('GET',    '/v1/tokens',                                         '',           [U,   U,        X,      U,      OK,       OK,    OK,    OK,   F,     F,       U,    U,      OK,    OK,      F  ]),
+  row('DELETE', '/v1/tokens/:id',                                     'own',        [U,   U,        X,      U,      OK,       OK,    OK,    OK,   F,     F,       U,    U,      OK,    OK,      F  ]),
+  row('DELETE', '/v1/tokens/:id',                                     "another's",  [U,   U,        X,      U,      N,        N,     N,     N,    F,     F,       U,    U,      N,     N,       F  ]),
+  row('POST',   '/v1/worker-tokens',                                  '',           [U,   U,        X,      U,      F,        F,     F,     NEW,  F,     F,       U,    U,      F,     F,       F  ]),
+  row('POST',   '/v1/experiments/:key/job',                           '',           [U,   U,        X,      U,      F,        F,     NEW,   NEW,  F,     F,       U,    U,      F,     F,       F  ]),
+  row('GET',    '/v1/experiments/:key/job',                           '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
+  row('POST',   '/v1/experiments/:key/stop',                          '',           [U,   U,        X,      U,      F,        F,     OK,    OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('POST',   '/v1/queues/:queue/lease',                            '',           [U,   U,        X,      U,      F,        F,     OK,    OK,   OK,    F,       U,    U,      F,     F,       F  ]),
+  row('POST',   '/v1/jobs/:id/heartbeat',                             '',           [U,   U,        X,      U,      F,        F,     F,     F,    F,     F,       U,    U,      F,     F,       OK ]),
+  row('POST',   '/v1/jobs/:id/complete',                              '',           [U,   U,        X,      U,      F,        F,     F,     F,    F,     F,       U,    U,      F,     F,       OK ]),
+  row('GET',    '/v1/jobs',                                           '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      F  ]),
+  row('POST',   '/v1/teams',                                          '',           [U,   U,        X,      U,      NEW,      NEW,   NEW,   NEW,  F,     F,       U,    U,      NEW,   F,       F  ]),
+  row('GET',    '/v1/teams',                                          '',           [U,   U,        X,      U,      OK,       OK,    OK,    OK,   F,     F,       U,    U,      OK,    OK,      F  ]),
+  row('GET',    '/v1/teams/:team/members',                            '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      F  ]),
+  row('PUT',    '/v1/teams/:team/members/:user',                      'new member', [U,   U,        X,      U,      F,        F,     F,     NEW,  F,     F,       U,    U,      F,     F,       F  ]),
+  row('DELETE', '/v1/teams/:team/members/:user',                      'another',    [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('DELETE', '/v1/teams/:team/members/:user',                      'self',       [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      F  ]),
+  row('GET',    '/v1/audit',                                          '',           [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
+];
+
+export function rowId(r: Row): string {
+  return `${r.method} ${r.path}${r.note ? ` (${r.note})` : ''}`;
+}
+
+export function expectationFor(cell: Cell, host: Host): Expect {
+  return 'local' in cell ? cell[host] : cell;
+}
+
+/** A concrete path of a row (placeholders filled), e.g. to check which handler route it reaches. */
+export function samplePath(r: Row): string {
+  return r.path.replace(/:v\b/, '1').replace(/:([a-z]+)/g, 'x-$1');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Publishing (docs/security.md)
+// ---------------------------------------------------------------------------------------------------------------
+
+export const DOCS_BEGIN = '<!-- authz-matrix:begin -->';
+export const DOCS_END = '<!-- authz-matrix:end -->';
+
+const CODE_MARK: Partial<Record<ErrorCode, string>> = {
+  E_UNAUTHENTICATED: '401',
+  E_TOKEN_EXPIRED: '401x',
+  E_FORBIDDEN: '403',
+  E_NOT_FOUND: '404',
+};
+
+function cellText(e: Expect): string {
+  if (!e.code) return `**${e.status}**`;
+  return CODE_MARK[e.code] ?? `${e.status} ${e.code}`;
+}
+
+function renderCell(c: Cell): string {
+  if (!('local' in c)) return cellText(c);
+  const [l, g] = [cellText(c.local), cellText(c.gcp)];
+  return l === g ? l : `${l} / ${g}`;
+}
+
+/** The legend and the table as markdown (what docs/security.md holds between the markers). */
+export function renderMatrix(): string {
+  const header = ['route', ...CREDS];
+  const rows = MATRIX.map((r) => [
+    `\`${r.method} ${r.path}\`${r.note ? ` (${r.note})` : ''}`,
+    ...r.cells.map(renderCell),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] as number)).join(' | ')} |`;
+  const perHost = MATRIX.some((r) => r.cells.some((c) => 'local' in c && renderCell(c).includes(' / ')));
+  return [
+    'Generated from `functions/test/support/authz-matrix.ts` (`MATRIX`); every cell runs against the local backend',
+    '(`functions/test/api/authz-matrix.test.ts`) and the bundled Cloud Function on the Firestore, Storage and Auth',
+    'emulators (`functions/test/gcp/authz-matrix.test.ts`). Rewrite this block with',
+    '`UPDATE_DOCS=1 npx vitest run --project unit functions/test/api/authz-matrix.test.ts`.',
+    '',
+    'Cells: **200**/**201** allowed (and the route did its work), refused with',
+    `${Object.entries(CODE_MARK)
+      .map(([code, mark]) => `\`${mark}\` = ${code}`)
+      .join(', ')}.`,
+    `A refused cell changes nothing (no row, object or audit entry).${
+      perHost ? ' `a / b`: local host / Cloud Function.' : ' Both hosts answer every cell alike.'
+    }`,
+    '',
+    'Columns:',
+    '',
+    ...CREDS.map((c) => `- \`${c}\`: ${CRED_LEGEND[c]}`),
+    '',
+    line(header),
+    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
+    ...rows.map(line),
+  ].join('\n');
+}
+
+/** `doc` with the block between the markers replaced by the current rendering. Throws when a marker is missing. */
+export function withPublishedMatrix(doc: string): string {
+  const b = doc.indexOf(DOCS_BEGIN);
+  const e = doc.indexOf(DOCS_END);
+  if (b < 0 || e < b) throw new Error(`docs/security.md lacks the markers ${DOCS_BEGIN} … ${DOCS_END}`);
+  return `${doc.slice(0, b)}${DOCS_BEGIN}\n${renderMatrix()}\n${doc.slice(e)}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Hosts and fixtures
+// ---------------------------------------------------------------------------------------------------------------
+
+export interface Credential {
+  /** The Authorization header value; null sends none. */
+  authorization: string | null;
+  /** X-Studio-Team header. */
+  team?: string;
+  /** The user the credential acts for (null for broken credentials). */
+  userId: string | null;
+}
+
+export interface MatrixHost {
+  url: string;
+  team: string;
+  otherTeam: string;
+  meta: MetadataStore;
+  jobs: JobStore;
+  audit: AuditLog;
+  /** An admin personal token of `team` that is not one of the matrix's credentials: fixtures are made with it. */
+  root: { token: string; userId: string };
+  creds: Record<HostCred, Credential>;
+  /** The whole store (every table, every object), compared before and after each refused cell when given. */
+  snapshot?: () => Promise<unknown>;
+}
+
+export interface Res {
+  status: number;
+  // biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field in the route checks
+  body: any;
+  text: string;
+}
+
+export async function callApi(url: string, method: string, path: string, cred: Credential, body?: unknown) {
+  const headers: Record<string, string> = {};
+  if (cred.authorization !== null) headers.authorization = cred.authorization;
+  if (cred.team) headers['x-studio-team'] = cred.team;
+  let payload: string | undefined;
+  if (body !== undefined) {
+    headers['content-type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  const res = await fetch(url + path, { method, headers, body: payload });
+  const text = await res.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: res.status, body: parsed, text } as Res;
+}
+
+/** An error answer: exactly `{error: {code, message[, details]}}`, the status and code expected, no stack. */
+export function expectErrorBody(res: Res, status: number, code: ErrorCode): void {
+  const summary = `${res.status} ${res.text.slice(0, 300)}`;
+  expect(res.status, summary).toBe(status);
+  expect(Object.keys(res.body ?? {}), summary).toEqual(['error']);
+  expect(res.body.error.code, summary).toBe(code);
+  expect(typeof res.body.error.message, summary).toBe('string');
+  for (const k of Object.keys(res.body.error)) expect(['code', 'message', 'details']).toContain(k);
+  expect(res.text).not.toMatch(/\n\s+at |node:internal|\.[cm]?[jt]s:\d+:\d+/);
+}
+
+const enc = encodeURIComponent;
+const blobPath = (key: string, tag: string) => `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}`;
+
+/** What the runner builds once per host: the shared experiment, the worker and job tokens, helpers. */
+export class Fixtures {
+  readonly run = randomBytes(3).toString('hex');
+  private n = 0;
+  readonly root: Credential;
+  /** Running experiment (a leased job) with artifact `model` version 1 holding `blob`. */
+  shared = { key: '', tag: 'model', blob: Buffer.alloc(0), sha: '', jobToken: '' };
+  worker: Credential = { authorization: null, userId: null };
+  jobOther: Credential = { authorization: null, userId: null };
+  readonly queue = 'q';
+
+  constructor(readonly h: MatrixHost) {
+    this.root = { authorization: `Bearer ${h.root.token}`, team: h.team, userId: h.root.userId };
+  }
+
+  id(prefix: string): string {
+    this.n += 1;
+    return `${prefix}-${this.run}-${this.n}`;
+  }
+
+  cred(c: Cred): Credential {
+    if (c === 'worker') return this.worker;
+    if (c === 'jobOther') return this.jobOther;
+    if (c === 'job') return this.jobCred(this.shared.jobToken);
+    return this.h.creds[c];
+  }
+
+  jobCred(token: string): Credential {
+    return { authorization: `Bearer ${token}`, userId: this.h.root.userId };
+  }
+
+  /** A call as root that must succeed. */
+  async ok(method: string, path: string, body?: unknown, as: Credential = this.root): Promise<Res> {
+    const res = await callApi(this.h.url, method, path, as, body);
+    if (res.status < 200 || res.status > 299) throw new Error(`fixture ${method} ${path}: ${res.status} ${res.text}`);
+    return res;
+  }
+
+  async running(key = this.id('run')): Promise<string> {
+    await this.ok('POST', '/v1/experiments', { key });
+    return key;
+  }
+
+  async queued(key = this.id('queued')): Promise<string> {
+    await this.ok('POST', '/v1/experiments', { key, queued: true });
+    return key;
+  }
+
+  /** Submits the queued experiment `key` to `queue`. */
+  async submit(key: string, queue: string): Promise<void> {
+    await this.ok('POST', `/v1/experiments/${enc(key)}/job`, { queue, spec: { command: ['true'] } });
+  }
+
+  /** A queued experiment submitted to a queue of its own and leased by root: its key and live job token. */
+  async leased(prefix = 'leased'): Promise<{ key: string; token: string }> {
+    const key = await this.queued(this.id(prefix));
+    const queue = this.id('fx');
+    await this.submit(key, queue);
+    const res = await this.ok('POST', `/v1/queues/${queue}/lease`, { worker: { id: 'fixture' }, waitSeconds: 0 });
+    if (res.body.lease?.job?.id !== key) throw new Error(`fixture lease of ${key}: ${res.text}`);
+    return { key, token: res.body.lease.token as string };
+  }
+
+  /** Plans, uploads (through the signed requests) and commits `files` as a version of key/tag. */
+  async publish(key: string, tag: string, files: { path: string; data: Buffer }[], as = this.root): Promise<void> {
+    const bySha = new Map(files.map((f) => [sha256(f.data), f.data]));
+    const plan = await this.ok(
+      'POST',
+      `${blobPath(key, tag)}/uploads`,
+      { blobs: [...bySha].map(([sha, d]) => ({ sha256: sha, size: d.length })) },
+      as,
+    );
+    for (const u of plan.body.uploads as { sha256: string; request: SignedRequest }[]) {
+      const r = await sendSigned(u.request, bySha.get(u.sha256));
+      if (r.status !== 200 && r.status !== 201) throw new Error(`fixture upload: ${r.status} ${await r.text()}`);
+    }
+    for (const p of plan.body.packs as { members: { sha256: string }[]; request: SignedRequest }[]) {
+      const r = await sendSigned(p.request, Buffer.concat(p.members.map((m) => bySha.get(m.sha256) as Buffer)));
+      if (r.status !== 200 && r.status !== 201) throw new Error(`fixture pack upload: ${r.status} ${await r.text()}`);
+    }
+    await this.ok('POST', `${blobPath(key, tag)}/versions`, { mutable: true, manifest: manifestOf(files) }, as);
+  }
+
+  /** A user with these memberships (created directly: a client cannot create users). */
+  async user(prefix: string, teams: Record<string, Role> = {}): Promise<string> {
+    const id = this.id(prefix);
+    await this.h.meta.putUser({ id, name: id, createdAt: new Date().toISOString() });
+    for (const [team, role] of Object.entries(teams)) await this.h.meta.setMembership(team, id, role);
+    return id;
+  }
+
+  /** A personal token of `userId` (its id). */
+  async tokenOf(userId: string): Promise<string> {
+    const { record } = await mintToken(this.h.meta, {
+      userId,
+      kind: 'personal',
+      scopes: ['*'],
+      expiresAt: new Date(Date.now() + 3600_000),
+      now: new Date(),
+    });
+    return record.id;
+  }
+
+  /** An experiment record made directly (any owner, any status; e.g. someone else's finished run). */
+  async experimentOwnedBy(owner: string, status: 'finished' | 'running' = 'finished'): Promise<string> {
+    const key = this.id('owned');
+    const now = new Date().toISOString();
+    await this.h.meta.createExperiment({
+      team: this.h.team,
+      key,
+      project: null,
+      owner,
+      status,
+      command: [],
+      cwd: null,
+      host: null,
+      git: null,
+      createdAt: now,
+      startedAt: now,
+      finishedAt: status === 'finished' ? now : null,
+      exitCode: status === 'finished' ? 0 : null,
+      signal: null,
+      warnings: [],
+      lineage: [],
+    });
+    return key;
+  }
+
+  /** Newest audit entry id of both teams (a refused request must not append one). */
+  async auditHeads(): Promise<(string | null)[]> {
+    return Promise.all(
+      [this.h.team, this.h.otherTeam].map(async (t) => (await this.h.audit.list(t, { limit: 1 }))[0]?.id ?? null),
+    );
+  }
+
+  async tokensOf(userId: string | null): Promise<unknown[]> {
+    if (!userId) return [];
+    return (await this.h.meta.listTokens(userId)).map((t) => [t.id, t.revokedAt]);
+  }
+
+  /** Sets up the shared fixtures through the API (as root) and the worker and jobOther credentials. */
+  async setup(): Promise<void> {
+    this.shared.blob = Buffer.from(`team data outsiders must not see ${this.run}\n`);
+    this.shared.sha = sha256(this.shared.blob);
+    const key = await this.queued(this.id('shared'));
+    await this.publish(key, this.shared.tag, [{ path: 'data.txt', data: this.shared.blob }]);
+    const sq = this.id('fx');
+    await this.submit(key, sq);
+    const lease = await this.ok('POST', `/v1/queues/${sq}/lease`, { worker: { id: 'shared' }, waitSeconds: 0 });
+    this.shared.key = key;
+    this.shared.jobToken = lease.body.lease.token;
+    const other = await this.leased('job-other');
+    this.jobOther = this.jobCred(other.token);
+    const w = await this.ok('POST', '/v1/worker-tokens', { queue: this.queue, expiresInSeconds: 3600 });
+    this.worker = { authorization: `Bearer ${w.body.secret}`, userId: this.h.root.userId };
+  }
+}
+
+export function sha256(data: Uint8Array | string): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function manifestOf(files: { path: string; data: Buffer }[]) {
+  return {
+    files: files.map((f) => ({ path: f.path, size: f.data.length, sha256: sha256(f.data), mode: 0o644, mtime: 1 })),
+  };
+}
+
+export function sendSigned(req: SignedRequest, body?: Uint8Array): Promise<Response> {
+  return fetch(req.url, {
+    method: req.method,
+    headers: req.headers,
+    body: body === undefined ? undefined : Buffer.from(body),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// One valid request per row
+// ---------------------------------------------------------------------------------------------------------------
+
+interface Prepared {
+  path: string;
+  body?: unknown;
+  /** Another credential than the column's (the `job` column's own job on consuming routes). */
+  as?: Credential;
+  /** What the request could change; compared before/after. */
+  probe?: () => Promise<unknown>;
+  /** For an allowed cell: the route did its work. */
+  check?: (res: Res) => Promise<void> | void;
+  /** Undo what an allowed cell did that would change later cells (e.g. a new team membership). */
+  cleanup?: () => Promise<void>;
+}
+
+interface Spec {
+  /** true: an allowed cell must change the probe. false: no cell may. */
+  writes: boolean;
+  prepare(fx: Fixtures, cred: Cred, as: Credential): Promise<Prepared>;
+}
+
+const exp = (key: string) => `/v1/experiments/${enc(key)}`;
+const member = (team: string, user: string) => `/v1/teams/${enc(team)}/members/${enc(user)}`;
+
+const SPECS: Record<string, Spec> = {
+  'GET /v1/auth/config (public)': {
+    writes: false,
+    prepare: async () => ({
+      path: '/v1/auth/config',
+      check: (res) => expect(res.body).toHaveProperty('firebase'),
+    }),
+  },
+  'GET /v1/whoami': {
+    writes: false,
+    prepare: async (fx, cred) => ({
+      path: '/v1/whoami',
+      check: (res) => expect(res.body.team).toBe(cred === 'noTeam' ? null : fx.h.team),
+    }),
+  },
+  'POST /v1/experiments': {
+    writes: true,
+    prepare: async (fx, _cred, as) => {
+      const key = fx.id('new');
+      return {
+        path: '/v1/experiments',
+        body: { key },
+        probe: () => Promise.all([fx.h.team, fx.h.otherTeam].map((t) => fx.h.meta.getExperiment(t, key))),
+        check: (res) => expect(res.body.experiment).toMatchObject({ key, team: fx.h.team, owner: as.userId }),
+      };
+    },
+  },
+  'GET /v1/experiments': {
+    writes: false,
+    prepare: async (fx) => ({
+      path: '/v1/experiments',
+      check: (res) => expect(res.body.experiments.map((e: { key: string }) => e.key)).toContain(fx.shared.key),
+    }),
+  },
+  'GET /v1/experiments/:key': {
+    writes: false,
+    prepare: async (fx) => ({
+      path: exp(fx.shared.key),
+      check: (res) => expect(res.body.artifacts[0]?.tag).toBe(fx.shared.tag),
+    }),
+  },
+  'POST /v1/experiments/:key/finish': {
+    writes: true,
+    prepare: async (fx, cred) => {
+      const own = cred === 'job' ? await fx.leased('finish') : null;
+      const key = own?.key ?? (await fx.running());
+      return {
+        path: `${exp(key)}/finish`,
+        body: { status: 'finished', exitCode: 0 },
+        ...(own ? { as: fx.jobCred(own.token) } : {}),
+        probe: async () => (await fx.h.meta.getExperiment(fx.h.team, key))?.status,
+        check: async () => expect((await fx.h.meta.getExperiment(fx.h.team, key))?.status).toBe('finished'),
+      };
+    },
+  },
+  "DELETE /v1/experiments/:key (another's)": {
+    writes: true,
+    prepare: async (fx, cred) => {
+      const own = cred === 'job' ? await fx.leased('delete') : null;
+      const key = own?.key ?? (await fx.experimentOwnedBy(await fx.user('owner', { [fx.h.team]: 'editor' })));
+      return deletion(fx, key, own ? fx.jobCred(own.token) : undefined);
+    },
+  },
+  'DELETE /v1/experiments/:key (own)': {
+    writes: true,
+    prepare: async (fx, cred, as) => {
+      // The job column: its own (running) experiment, whose owner is the token's user.
+      const own = cred === 'job' ? await fx.leased('delete-own') : null;
+      const key = own?.key ?? (await fx.experimentOwnedBy(as.userId ?? 'nobody'));
+      return deletion(fx, key, own ? fx.jobCred(own.token) : undefined);
+    },
+  },
+  'POST /v1/experiments/:key/artifacts/:tag/uploads': {
+    writes: false,
+    prepare: async (fx) => {
+      const sha = sha256(fx.id('never-uploaded'));
+      return {
+        path: `${blobPath(fx.shared.key, fx.shared.tag)}/uploads`,
+        body: { blobs: [{ sha256: sha, size: 10 }] },
+        probe: async () => [...(await fx.h.meta.findBlobs(fx.h.team, [sha]))],
+        check: (res) => {
+          expect(res.body.present).toBe(0);
+          expect(res.body.uploads.length + res.body.packs.length).toBe(1);
+        },
+      };
+    },
+  },
+  'POST /v1/experiments/:key/artifacts/:tag/versions': {
+    writes: true,
+    prepare: async (fx) => ({
+      path: `${blobPath(fx.shared.key, fx.shared.tag)}/versions`,
+      body: { mutable: true, manifest: manifestOf([{ path: `${fx.id('file')}.txt`, data: fx.shared.blob }]) },
+      probe: async () => (await fx.h.meta.listVersions(fx.h.team, fx.shared.key, fx.shared.tag)).length,
+      check: (res) => expect(res.body.created).toBe(true),
+    }),
+  },
+  'GET /v1/experiments/:key/artifacts/:tag/versions/:v': {
+    writes: false,
+    prepare: async (fx) => ({
+      path: `${blobPath(fx.shared.key, fx.shared.tag)}/versions/1`,
+      check: (res) => expect(res.body.version.manifest.files[0]?.sha256).toBe(fx.shared.sha),
+    }),
+  },
+  'POST /v1/experiments/:key/artifacts/:tag/versions/:v/downloads': {
+    writes: true, // download.sign is audited
+    prepare: async (fx) => ({
+      path: `${blobPath(fx.shared.key, fx.shared.tag)}/versions/1/downloads`,
+      body: { sha256s: [fx.shared.sha] },
+      check: async (res) => {
+        const got = await sendSigned(res.body.blobs[0].request);
+        expect(got.status).toBe(200);
+        expect(Buffer.from(await got.arrayBuffer()).equals(fx.shared.blob)).toBe(true);
+      },
+    }),
+  },
+  'POST /v1/tokens (scope *)': {
+    writes: true,
+    prepare: async (fx, _cred, as) => ({
+      path: '/v1/tokens',
+      body: { scopes: ['*'], expiresInSeconds: 3600 },
+      probe: () => fx.tokensOf(as.userId),
+      check: (res) => expect(res.body.token).toMatchObject({ kind: 'personal', userId: as.userId, scopes: ['*'] }),
+    }),
+  },
+  'GET /v1/tokens': {
+    writes: false,
+    prepare: async (_fx, _cred, as) => ({
+      path: '/v1/tokens',
+      check: (res) => {
+        expect(res.body.tokens.length).toBeGreaterThan(0);
+        for (const t of res.body.tokens) expect(t.userId).toBe(as.userId);
+        expect(res.text).not.toMatch(/slt_|"hash"/);
+      },
+    }),
+  },
+  'DELETE /v1/tokens/:id (own)': {
+    writes: true,
+    prepare: async (fx, _cred, as) => revocation(fx, await fx.tokenOf(as.userId ?? (await fx.user('bystander')))),
+  },
+  "DELETE /v1/tokens/:id (another's)": {
+    writes: false,
+    prepare: async (fx) => revocation(fx, await fx.tokenOf(await fx.user('bystander'))),
+  },
+  'POST /v1/worker-tokens': {
+    writes: true,
+    prepare: async (fx, _cred, as) => ({
+      path: '/v1/worker-tokens',
+      body: { queue: 'q2', expiresInSeconds: 3600 },
+      probe: async () => [await fx.tokensOf(as.userId), await fx.tokensOf(fx.h.root.userId)],
+      check: (res) =>
+        expect(res.body.token).toMatchObject({ kind: 'worker', binding: { team: fx.h.team, queue: 'q2' } }),
+    }),
+  },
+  'POST /v1/experiments/:key/job': {
+    writes: true,
+    prepare: async (fx, cred) => {
+      // The job column: its own experiment (which has its job already).
+      const key = cred === 'job' ? fx.shared.key : await fx.queued();
+      return {
+        path: `${exp(key)}/job`,
+        body: { queue: fx.id('sub'), spec: { command: ['true'] } },
+        probe: () => fx.h.jobs.getJob(fx.h.team, key),
+        check: (res) => expect(res.body.job).toMatchObject({ id: key, status: 'queued' }),
+      };
+    },
+  },
+  'GET /v1/experiments/:key/job': {
+    writes: false,
+    prepare: async (fx) => ({
+      path: `${exp(fx.shared.key)}/job`,
+      check: (res) => expect(res.body.job).toMatchObject({ id: fx.shared.key, status: 'leased' }),
+    }),
+  },
+  'POST /v1/experiments/:key/stop': {
+    writes: true,
+    prepare: async (fx, cred) => {
+      const target = await fx.leased('stop');
+      return {
+        path: `${exp(target.key)}/stop`,
+        body: { mode: 'stop' },
+        ...(cred === 'job' ? { as: fx.jobCred(target.token) } : {}),
+        probe: async () => (await fx.h.jobs.getJob(fx.h.team, target.key))?.stopRequested,
+        check: (res) => expect(res.body.job).toMatchObject({ id: target.key, stopRequested: 'stop' }),
+      };
+    },
+  },
+  'POST /v1/queues/:queue/lease': {
+    writes: true,
+    prepare: async (fx) => {
+      // Exactly one queued job waits in queue q (left by a refused cell, or a new one).
+      const waiting = await fx.h.jobs.listJobs(fx.h.team, { queue: fx.queue, status: ['queued'] });
+      if (waiting.length === 0) await fx.submit(await fx.queued(), fx.queue);
+      const probe = async () =>
+        (await fx.h.jobs.listJobs(fx.h.team, { queue: fx.queue })).map((j) => [j.id, j.status, j.attempt]);
+      return {
+        path: `/v1/queues/${fx.queue}/lease`,
+        body: { worker: { id: 'matrix' }, waitSeconds: 0 },
+        probe,
+        check: (res) => expect(res.body.lease?.token).toMatch(/^slt_/),
+      };
+    },
+  },
+  'POST /v1/jobs/:id/heartbeat': {
+    writes: true,
+    prepare: async (fx) => {
+      await new Promise((r) => setTimeout(r, 2)); // a new lease deadline differs by at least a millisecond
+      return {
+        path: `/v1/jobs/${enc(fx.shared.key)}/heartbeat`,
+        probe: async () => (await fx.h.jobs.getJob(fx.h.team, fx.shared.key))?.leaseExpiresAt,
+        check: (res) => expect(res.body).toMatchObject({ stop: null }),
+      };
+    },
+  },
+  'POST /v1/jobs/:id/complete': {
+    writes: true,
+    prepare: async (fx, cred) => {
+      const target = await fx.leased('complete');
+      return {
+        path: `/v1/jobs/${enc(target.key)}/complete`,
+        body: { status: 'finished', exitCode: 0 },
+        ...(cred === 'job' ? { as: fx.jobCred(target.token) } : {}),
+        probe: async () => {
+          const j = await fx.h.jobs.getJob(fx.h.team, target.key);
+          return [j?.status, (await fx.h.meta.getExperiment(fx.h.team, target.key))?.status];
+        },
+        check: (res) => expect(res.body.job).toMatchObject({ id: target.key, status: 'finished' }),
+      };
+    },
+  },
+  'GET /v1/jobs': {
+    writes: false,
+    prepare: async (fx) => ({
+      path: '/v1/jobs',
+      check: (res) => {
+        expect(res.body.jobs.map((j: { id: string }) => j.id)).toContain(fx.shared.key);
+        expect(res.text).not.toMatch(/slt_/);
+      },
+    }),
+  },
+  'POST /v1/teams': {
+    writes: true,
+    prepare: async (fx, _cred, as) => {
+      const id = fx.id('team');
+      return {
+        path: '/v1/teams',
+        body: { id },
+        probe: async () => [await fx.h.meta.getTeam(id), await fx.h.meta.listTeamMembers(id)],
+        check: (res) => expect(res.body.team).toMatchObject({ id, createdBy: as.userId }),
+        // The new team would make the caller a member of two teams (and change which team it acts in).
+        cleanup: async () => {
+          if (as.userId) await fx.h.meta.setMembership(id, as.userId, null);
+        },
+      };
+    },
+  },
+  'GET /v1/teams': {
+    writes: false,
+    prepare: async () => ({ path: '/v1/teams', check: (res) => expect(Array.isArray(res.body.teams)).toBe(true) }),
+  },
+  'GET /v1/teams/:team/members': {
+    writes: false,
+    prepare: async (fx) => ({
+      path: `/v1/teams/${enc(fx.h.team)}/members`,
+      check: (res) => expect(res.body.members.map((m: { userId: string }) => m.userId)).toContain(fx.h.root.userId),
+    }),
+  },
+  'PUT /v1/teams/:team/members/:user (new member)': {
+    writes: true,
+    prepare: async (fx) => {
+      const user = await fx.user('joiner');
+      return {
+        path: member(fx.h.team, user),
+        body: { role: 'viewer' },
+        probe: () => fx.h.meta.getMemberships(user),
+        check: (res) => expect(res.body).toMatchObject({ changed: true, member: { userId: user, role: 'viewer' } }),
+      };
+    },
+  },
+  'DELETE /v1/teams/:team/members/:user (another)': {
+    writes: true,
+    prepare: async (fx) => {
+      const user = await fx.user('leaver', { [fx.h.team]: 'viewer' });
+      return {
+        path: member(fx.h.team, user),
+        probe: () => fx.h.meta.getMemberships(user),
+        check: (res) => expect(res.body).toMatchObject({ userId: user, previousRole: 'viewer' }),
+      };
+    },
+  },
+  'DELETE /v1/teams/:team/members/:user (self)': {
+    writes: true,
+    prepare: async (fx, _cred, as) => {
+      const user = as.userId ?? (await fx.user('bystander', { [fx.h.team]: 'viewer' }));
+      const role = (await fx.h.meta.getMemberships(user))[fx.h.team] ?? null;
+      return {
+        path: member(fx.h.team, user),
+        probe: () => fx.h.meta.getMemberships(user),
+        check: (res) => expect(res.body).toMatchObject({ userId: user, previousRole: role }),
+        // Every later cell needs the caller's membership back.
+        cleanup: async () => {
+          if (role && !(await fx.h.meta.getMemberships(user))[fx.h.team]) {
+            await fx.h.meta.setMembership(fx.h.team, user, role);
+          }
+        },
+      };
+    },
+  },
+  'GET /v1/audit': {
+    writes: false,
+    prepare: async (fx) => ({
+      path: '/v1/audit',
+      check: (res) => expect(res.body.team).toBe(fx.h.team),
+    }),
+  },
+};
+
+function deletion(fx: Fixtures, key: string, as?: Credential): Prepared {
+  return {
+    path: exp(key),
+    ...(as ? { as } : {}),
+    probe: async () => [
+      await fx.h.meta.getExperiment(fx.h.team, key),
+      await fx.h.meta.listArtifacts(fx.h.team, key),
+      await fx.h.jobs.getJob(fx.h.team, key),
+    ],
+    check: async (res) => {
+      expect(res.body.deleted).toMatchObject({ key });
+      expect(await fx.h.meta.getExperiment(fx.h.team, key)).toBeNull();
+    },
+  };
+}
+
+function revocation(fx: Fixtures, tokenId: string): Prepared {
+  return {
+    path: `/v1/tokens/${enc(tokenId)}`,
+    probe: async () => (await fx.h.meta.getToken(tokenId))?.revokedAt ?? null,
+    check: (res) => expect(res.body.token).toMatchObject({ id: tokenId, revokedAt: expect.any(String) }),
+  };
+}
+
+export function specIds(): string[] {
+  return Object.keys(SPECS);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The runner
+// ---------------------------------------------------------------------------------------------------------------
+
+/** Outsiders (no valid credential of a team member): their refusals must not name any of the team's data. */
+const OUTSIDERS: ReadonlySet<Cred> = new Set<Cred>([
+  'none',
+  'malformed',
+  'expired',
+  'revoked',
+  'otherTeam',
+  'basic',
+  'unknown',
+  'noTeam',
+]);
+
+/** Runs one cell: prepare, probe, call, assert, clean up. */
+export async function runCell(fx: Fixtures, r: Row, cred: Cred, want: Expect): Promise<void> {
+  const spec = SPECS[rowId(r)];
+  if (!spec) throw new Error(`no request for ${rowId(r)}`);
+  const base = fx.cred(cred);
+  const p = await spec.prepare(fx, cred, base);
+  const as = p.as ?? base;
+  try {
+    const probeBefore = [await p.probe?.(), await fx.auditHeads()];
+    const snapshot = fx.h.snapshot;
+    const snapBefore = want.code && snapshot ? await snapshot() : undefined;
+    const res = await callApi(fx.h.url, r.method, p.path, as, p.body);
+    const probeAfter = [await p.probe?.(), await fx.auditHeads()];
+    if (want.code) {
+      expectErrorBody(res, want.status, want.code);
+      expect(probeAfter, 'a refused request changed something').toEqual(probeBefore);
+      if (snapshot && snapBefore !== undefined) {
+        expect(await snapshot(), 'a refused request stored something').toEqual(snapBefore);
+      }
+      if (OUTSIDERS.has(cred)) {
+        for (const secret of [fx.shared.key, fx.shared.sha]) expect(res.text).not.toContain(secret);
+      }
+      return;
+    }
+    expect(res.status, res.text).toBe(want.status);
+    if (spec.writes) expect(probeAfter, 'an allowed write changed nothing').not.toEqual(probeBefore);
+    else expect(probeAfter, 'a read changed something').toEqual(probeBefore);
+    await p.check?.(res);
+  } finally {
+    await p.cleanup?.();
+  }
+}
+
+/**
+ * Registers the matrix as vitest tests: one `describe` per route, one `it` per credential. `host` is called in the
+ * runner's beforeAll (after the test file's own beforeAll made the host).
+ */
+export function describeAuthzMatrix(hostName: Host, host: () => MatrixHost, opts: { setupTimeoutMs?: number } = {}) {
+  describe(`authorization matrix (${hostName})`, () => {
+    let fx: Fixtures;
+    beforeAll(async () => {
+      fx = new Fixtures(host());
+      await fx.setup();
+    }, opts.setupTimeoutMs ?? 60_000);
+
+    it('has one request per row and one cell per credential', () => {
+      expect(MATRIX.map(rowId).sort()).toEqual(specIds().sort());
+      for (const r of MATRIX) expect(r.cells, rowId(r)).toHaveLength(CREDS.length);
+    });
+
+    describe.each(MATRIX.map((r) => [rowId(r), r] as const))('%s', (_id, r) => {
+      const cells = CREDS.map((c, i) => {
+        const want = expectationFor(r.cells[i] as Cell, hostName);
+        return [c, `${want.status}${want.code ? ` ${want.code}` : ''}`, want] as const;
+      });
+      it.each(cells)('%s -> %s', async (cred, _label, want) => {
+        await runCell(fx, r, cred, want);
+      });
+    });
+  });
+}
