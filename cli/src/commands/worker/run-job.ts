@@ -70,6 +70,8 @@ export async function runJob(
   const heartbeatMs = lease.heartbeatSeconds * 1000;
   let beat: NodeJS.Timeout | null = null;
   let maxTimer: NodeJS.Timeout | null = null;
+  let loop: NodeJS.Timeout | undefined;
+  let outputLoop: NodeJS.Timeout | undefined;
   const onAbandon = () => signalChild?.('SIGKILL');
   o.abandon.addEventListener('abort', onAbandon);
   try {
@@ -119,13 +121,18 @@ export async function runJob(
     const record = (r: { tag: string; version: number | null }) => {
       if (r.version !== null) produced[r.tag] = r.version;
     };
-    const loop = setInterval(() => {
-      for (const t of targets)
+    const periodic = (list: CaptureTarget[]) => () => {
+      for (const t of list)
         capturer
           .capture(t)
           .then(record, (err: Error) => log.warn(`periodic capture of ${t.tag} failed: ${err.message}`));
-    }, job.spec.captureInterval * 1000);
+    };
+    loop = setInterval(periodic(targets.filter((t) => t.tag !== 'output')), job.spec.captureInterval * 1000);
     loop.unref();
+    // `output` is what `run --follow` and `logs -f` stream: captured at least every 10 s (a version only when it grew).
+    const outputTarget = targets.filter((t) => t.tag === 'output');
+    outputLoop = setInterval(periodic(outputTarget), Math.min(job.spec.captureInterval, 10) * 1000);
+    outputLoop.unref();
 
     const stopChild = (mode: 'stop' | 'kill', why: string) => {
       if (stopMode === 'kill' || stopMode === mode) return;
@@ -170,6 +177,7 @@ export async function runJob(
       },
     });
     clearInterval(loop);
+    clearInterval(outputLoop);
     if (maxTimer) clearTimeout(maxTimer);
     const exitCode = exitCodeFor(result);
     if (o.abandon.aborted || leaseLost) {
@@ -222,6 +230,8 @@ export async function runJob(
     return { status: 'failed', exitCode: null, downloadedBytes: stats.downloadedBytes };
   } finally {
     if (beat) clearInterval(beat);
+    clearInterval(loop);
+    clearInterval(outputLoop);
     if (maxTimer) clearTimeout(maxTimer);
     o.abandon.removeEventListener('abort', onAbandon);
     capturer.close();
