@@ -93,6 +93,7 @@ if (only === 'all' || only === 'cli') {
       bench: join(root, 'bench/bench.ts'),
       'function-bench': join(root, 'bench/function-bench.ts'),
       'jobs-bench': join(root, 'bench/jobs-bench.ts'),
+      'gc-bench': join(root, 'bench/gc-bench.ts'),
     },
     outdir: join(root, 'cli/dist'),
     bundle: true,

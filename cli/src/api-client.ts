@@ -6,6 +6,7 @@ import type {
   CreateTokenBody,
   DownloadBody,
   FinishExperimentBody,
+  GcBody,
   LeaseBody,
   PlanUploadBody,
   SetMemberBody,
@@ -21,6 +22,7 @@ import type {
   DeleteExperimentResponse,
   DownloadResponse,
   ErrorBody,
+  GcResponse,
   GetVersionResponse,
   ListAuditResponse,
   ListExperimentsResponse,
@@ -140,6 +142,10 @@ export class ApiClient {
 
   deleteExperiment(key: string, force: boolean): Promise<DeleteExperimentResponse> {
     return this.call('DELETE', `/v1/experiments/${enc(key)}${force ? '?force=true' : ''}`);
+  }
+
+  collectGarbage(body: GcBody): Promise<GcResponse> {
+    return this.call('POST', '/v1/gc', body);
   }
 
   submitJob(key: string, body: SubmitJobBody): Promise<{ job: JobRecord }> {

@@ -256,6 +256,21 @@ function program(): Command {
       await deleteCommand(key, { ...cmd.optsWithGlobals(), ...opts });
     });
 
+  p.command('gc')
+    .description(
+      'free the storage of blobs no version references (team admins): condemns them now, deletes them in a run after the grace',
+    )
+    .option(
+      '--grace <duration>',
+      'how long an unreferenced blob stays condemned before a run deletes it (default 24h, at least 1h)',
+    )
+    .option('--dry-run', 'only count what a run would condemn and delete')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => {
+      const { gcCommand } = await import('./commands/gc/gc-command.ts');
+      await gcCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
+
   const user = p.command('user').description('users of a shared box (embedded backend only)');
   user
     .command('add')

@@ -118,9 +118,11 @@ export class Capturer {
       try {
         return await this.attempt(t);
       } catch (err) {
-        // The only retryable case here: a file changed after it was hashed, so its bytes no longer match.
-        if (attempt >= ATTEMPTS || !isStudioError(err, 'E_HASH_MISMATCH')) throw err;
-        this.log.debug(`capture ${t.tag}: a file changed during upload, starting over`);
+        // Retryable: a file changed after it was hashed (its bytes no longer match), or a blob the plan called
+        // stored was garbage-collected before the commit (the new plan asks for it again).
+        const gone = isStudioError(err, 'E_BLOB_MISSING');
+        if (attempt >= ATTEMPTS || !(gone || isStudioError(err, 'E_HASH_MISMATCH'))) throw err;
+        this.log.debug(`capture ${t.tag}: ${gone ? 'stored blobs went missing' : 'a file changed'}, starting over`);
       }
     }
   }

@@ -61,6 +61,8 @@ export interface GcpDeploymentOptions {
   jobLeaseSeconds?: number;
   /** STUDIO_JOB_MAX_ATTEMPTS (default 3). */
   jobMaxAttempts?: number;
+  /** STUDIO_GC_MIN_GRACE_SECONDS (test-only): lets `gc --grace 1s` be used and waited out. */
+  gcMinGraceSeconds?: number;
 }
 
 /** The task service account of a deployment started with `{ tasks: true }`. */
@@ -146,6 +148,7 @@ export async function startGcpDeployment(opts: GcpDeploymentOptions = {}): Promi
     }
     if (opts.jobLeaseSeconds !== undefined) env.STUDIO_JOB_LEASE_SECONDS = String(opts.jobLeaseSeconds);
     if (opts.jobMaxAttempts !== undefined) env.STUDIO_JOB_MAX_ATTEMPTS = String(opts.jobMaxAttempts);
+    if (opts.gcMinGraceSeconds !== undefined) env.STUDIO_GC_MIN_GRACE_SECONDS = String(opts.gcMinGraceSeconds);
     let tasks: FakeCloudTasks | undefined;
     let port: number | undefined;
     if (opts.tasks) {

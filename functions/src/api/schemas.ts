@@ -141,6 +141,12 @@ export type StopJobBody = z.input<typeof stopJobBody>;
 export const createTeamBody = z.strictObject({ id: z.string().min(1).max(128) });
 export type CreateTeamBody = z.input<typeof createTeamBody>;
 
+export const gcBody = z.strictObject({
+  graceSeconds: z.number().int().positive().optional(),
+  dryRun: z.boolean().optional(),
+});
+export type GcBody = z.input<typeof gcBody>;
+
 export const setMemberBody = z.strictObject({ role: z.enum(['viewer', 'editor', 'admin']) });
 export type SetMemberBody = z.input<typeof setMemberBody>;
 

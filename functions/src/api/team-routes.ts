@@ -1,13 +1,15 @@
 import { listAudit } from '../core/audit.ts';
 import { StudioError } from '../core/errors.ts';
 import { deleteExperiment } from '../core/experiment-delete.ts';
+import { collectGarbage } from '../core/gc.ts';
 import { createTeam, listMembers, listMyTeams, removeMember, setMember } from '../core/teams.ts';
 import { json } from './respond.ts';
 import { type Ctx, EXP, p, type Route, readBody, SEG } from './route-kit.ts';
-import { auditActionParam, createTeamBody, setMemberBody } from './schemas.ts';
+import { auditActionParam, createTeamBody, gcBody, setMemberBody } from './schemas.ts';
 import type {
   CreateTeamResponse,
   DeleteExperimentResponse,
+  GcResponse,
   ListAuditResponse,
   ListMembersResponse,
   ListTeamsResponse,
@@ -107,6 +109,15 @@ export const TEAM_ROUTES: Route[] = [
         team: c.team,
         entries: await listAudit(c.deps, c.principal, c.team, auditQuery(c)),
       };
+      return json(200, r);
+    },
+  },
+  {
+    method: 'POST',
+    pattern: /^\/v1\/gc$/,
+    run: async (c) => {
+      const body = await readBody(c.req, gcBody);
+      const r: GcResponse = { gc: await collectGarbage(c.deps, c.principal, c.team, body) };
       return json(200, r);
     },
   },

@@ -1,5 +1,6 @@
 import type { ErrorCode } from '../core/errors.ts';
 import type { DeleteExperimentResult } from '../core/experiment-delete.ts';
+import type { GcReport } from '../core/gc.ts';
 import type {
   ArtifactRecord,
   AuditEntry,
@@ -36,6 +37,7 @@ import type { TokenInfo } from '../core/token-admin.ts';
  *   DELETE /v1/teams/:team/members/:user (id or email)                 -> RemoveMemberResponse
  *   GET    /v1/audit?limit=N&before=ID|ISO&action=A                    -> ListAuditResponse
  *   DELETE /v1/experiments/:key?force=true                             -> DeleteExperimentResponse
+ *   POST   /v1/gc  GcBody                                              -> GcResponse
  *   GET    /v1/auth/config (no credential)                             -> AuthConfig (core/auth-config.ts)
  * Errors: ErrorBody with the status from error-table.ts.
  */
@@ -143,6 +145,10 @@ export interface ListAuditResponse {
   team: string;
   /** Newest first; pass the last id as `before` for the next page. */
   entries: AuditEntry[];
+}
+
+export interface GcResponse {
+  gc: GcReport;
 }
 
 export interface DeleteExperimentResponse {

@@ -21,6 +21,8 @@ const schema = z.object({
   STUDIO_OIDC_JWKS_URL: z.string().url().optional(),
   /** Cloud Tasks REST endpoint (tests only: the fake in functions/test/support/fake-cloud-tasks.ts); absent = Google's. */
   STUDIO_TASKS_API_ENDPOINT: z.string().url().optional(),
+  /** Shortest grace a blob GC run may use (tests only; default core/gc.ts GC_MIN_GRACE_SECONDS, one hour). */
+  STUDIO_GC_MIN_GRACE_SECONDS: z.coerce.number().int().min(0).optional(),
   STUDIO_URL_TTL_SECONDS: z.coerce
     .number()
     .int()

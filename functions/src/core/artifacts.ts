@@ -4,10 +4,10 @@ import type { PlanUploadResponse } from '../api/wire.ts';
 import { recordAudit } from './audit.ts';
 import { requireArtifactRead, requireExperimentWrite } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { StudioError } from './errors.ts';
+import { isStudioError, StudioError } from './errors.ts';
 import { blobKey } from './keys.ts';
 import { type Manifest, manifestDigest, manifestTotals, parseManifest } from './manifest.ts';
-import type { CaptureStats, Principal, VersionRecord, VersionWithManifest } from './model.ts';
+import type { BlobRecord, CaptureStats, Principal, VersionRecord, VersionWithManifest } from './model.ts';
 import { assertExperimentKey, assertTag } from './names.ts';
 import type { SignedRequest } from './ports.ts';
 
@@ -76,6 +76,23 @@ async function storedBytesMatch(deps: CoreDeps, key: string, sha256: string): Pr
   return h.digest('hex') === sha256;
 }
 
+/** putBlobs, where a blob a GC run is deleting right now reads as missing: the client uploads it again. */
+async function recordBlobs(deps: CoreDeps, team: string, blobs: BlobRecord[]): Promise<void> {
+  try {
+    await deps.meta.putBlobs(team, blobs);
+  } catch (err) {
+    if (!isStudioError(err, 'E_CONFLICT')) throw err;
+    const deleting = ((err as StudioError).details?.deleting as string[] | undefined) ?? [];
+    throw new StudioError(
+      'E_BLOB_MISSING',
+      `${deleting.length || 'some'} blob(s) of this version are being garbage-collected; upload them again`,
+      {
+        details: { missing: deleting.slice(0, 20) },
+      },
+    );
+  }
+}
+
 /** Confirms every blob of the manifest is stored (recording ones the store has but metadata lacks). */
 async function requireBlobs(deps: CoreDeps, team: string, m: Manifest): Promise<void> {
   const sizes = new Map<string, number>();
@@ -120,7 +137,11 @@ async function requireBlobs(deps: CoreDeps, team: string, m: Manifest): Promise<
       details: { corrupt: corrupt.slice(0, 20) },
     });
   }
-  if (found.length) await deps.meta.putBlobs(team, found);
+  // A blob a GC run condemned is needed again: re-recording it clears condemnedAt before this version exists, so
+  // the run's later compare-and-set fails and the blob stays (core/gc.ts).
+  for (const [sha, rec] of known)
+    if (rec.verified && rec.condemnedAt) found.push({ sha256: sha, size: rec.size, verified: true });
+  if (found.length) await recordBlobs(deps, team, found);
   if (missing.length) {
     throw new StudioError('E_BLOB_MISSING', `${missing.length} blob(s) of this version were never uploaded`, {
       details: { missing: missing.slice(0, 20) },
@@ -162,7 +183,7 @@ export async function commitVersion(
   const manifestSha256 = createHash('sha256').update(json).digest('hex');
   const mkey = blobKey(team, manifestSha256);
   if (!(await deps.blobs.stat(mkey))) await deps.blobs.put(mkey, json, 'application/json');
-  await deps.meta.putBlobs(team, [{ sha256: manifestSha256, size: json.length, verified: true }]);
+  await recordBlobs(deps, team, [{ sha256: manifestSha256, size: json.length, verified: true }]);
   const totals = manifestTotals(manifest);
   return deps.meta.commitVersion({
     team,
@@ -182,7 +203,7 @@ export async function commitVersion(
 // Manifests are immutable and content-addressed, so a process-wide cache can never be stale.
 const manifestCache = new Map<string, Manifest>();
 
-async function loadManifest(deps: CoreDeps, team: string, sha256: string): Promise<Manifest> {
+export async function loadManifest(deps: CoreDeps, team: string, sha256: string): Promise<Manifest> {
   const cacheKey = `${team}/${sha256}`;
   const hit = manifestCache.get(cacheKey);
   if (hit) return hit;

@@ -18,6 +18,12 @@ export interface CoreDeps {
   /** Delayed background work (lease deadlines, --lifetime, --max-duration, blob verification). */
   tasks?: TaskQueue;
   jobSettings?: Partial<JobSettings>;
+  /**
+   * Shortest grace a blob GC run may use (seconds; default GC_MIN_GRACE_SECONDS). It must exceed the longest commit
+   * request the host allows, because a commit that checked its blobs before a run condemned them is only safe if it
+   * finishes before a later run deletes them. Tests lower it.
+   */
+  gcMinGraceSeconds?: number;
   /** How people sign in (GET /v1/auth/config); absent = personal access tokens only. */
   authConfig?: AuthConfig;
 }

@@ -42,7 +42,7 @@ export interface DeleteExperimentResult {
 }
 
 /**
- * Deletes an experiment's record, artifacts and versions (blobs stay until a GC exists). Allowed to team admins and
+ * Deletes an experiment's record, artifacts and versions (blobs stay until a GC run frees them: core/gc.ts). Allowed to team admins and
  * to editors who own it; refused while it is running or queued unless `force` (E_CONFLICT). Audited.
  */
 export async function deleteExperiment(

@@ -6,3 +6,15 @@
 export function blobKey(team: string, sha256: string): string {
   return `teams/${team}/blobs/sha256/${sha256.slice(0, 2)}/${sha256}`;
 }
+
+/** The prefix under which every blob of a team is stored (blob GC lists it). */
+export function blobPrefix(team: string): string {
+  return `teams/${team}/blobs/sha256/`;
+}
+
+/** Splits a key produced by blobKey() back into team and sha256; null for other keys. */
+export function parseBlobKey(key: string): { team: string; sha256: string } | null {
+  const m = /^teams\/([^/]+)\/blobs\/sha256\/([0-9a-f]{2})\/([0-9a-f]{64})$/.exec(key);
+  if (!m || !(m[3] as string).startsWith(m[2] as string)) return null;
+  return { team: m[1] as string, sha256: m[3] as string };
+}

@@ -78,6 +78,18 @@ export interface BlobRecord {
   size: number;
   /** True once the backend itself has hashed the stored bytes. */
   verified: boolean;
+  /**
+   * Set by a GC run that found no version referencing the blob (core/gc.ts); cleared when a commit needs the blob
+   * again or a later run finds it referenced. A later run deletes it only while this is still the same value.
+   */
+  condemnedAt?: string | undefined;
+}
+
+/** A blob record as GC pages through them (MetadataStore.listBlobs). */
+export interface StoredBlobRecord extends BlobRecord {
+  createdAt: string;
+  /** A GC run is deleting the object: the blob counts as absent and cannot be recorded again until it is gone. */
+  deleting: boolean;
 }
 
 export interface UserRecord {
@@ -155,6 +167,7 @@ export const AUDIT_ACTIONS = [
   'token.revoke',
   'experiment.delete',
   'download.sign',
+  'blobs.gc',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -8,6 +8,7 @@ import type {
   ExperimentRecord,
   Principal,
   Role,
+  StoredBlobRecord,
   TeamMember,
   TeamRecord,
   TokenRecord,
@@ -22,6 +23,12 @@ export interface SignedRequest {
   /** Headers the client must send exactly as given (they are part of the signature). */
   headers: Record<string, string>;
   expiresAt: string;
+}
+
+export interface StoredObject {
+  key: string;
+  size: number;
+  createdAt: string;
 }
 
 export interface UploadConstraint {
@@ -47,6 +54,13 @@ export interface BlobStore {
   read(key: string): Promise<AsyncIterable<Uint8Array>>;
   /** Removes an object; absent objects are not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * One page of the objects whose key starts with `prefix`, in ascending key order, starting after the key `after`
+   * (exclusive). `createdAt` is when the object's current content was written (GCS: timeCreated of the live
+   * generation; disk: mtime). Objects still being uploaded (temporary files, unfinished resumable sessions) are
+   * not listed. An empty page means the end.
+   */
+  list(prefix: string, q: { after?: string | undefined; limit: number }): Promise<StoredObject[]>;
   /** A PUT request bound to this key, method, size and sha256, valid until expiresAt. */
   signUpload(key: string, c: UploadConstraint): Promise<SignedRequest>;
   /** A GET request bound to this key, valid until expiresAt. */
@@ -137,10 +151,38 @@ export interface MetadataStore {
   listArtifacts(team: string, experiment: string): Promise<ArtifactRecord[]>;
   /** All versions of one artifact, oldest first. */
   listVersions(team: string, experiment: string, tag: string): Promise<VersionRecord[]>;
-  /** Which of `sha256s` the team has (present in storage and recorded). */
+  /**
+   * Which of `sha256s` the team has (present in storage and recorded), with `condemnedAt` when set. Records a GC run
+   * is deleting (`deleting`) are left out: such a blob counts as absent.
+   */
   findBlobs(team: string, sha256s: string[]): Promise<Map<string, BlobRecord>>;
-  /** Records stored blobs; re-recording is idempotent and can only upgrade `verified` to true. */
+  /**
+   * Records stored blobs (the `condemnedAt` of the input is ignored). Creates absent records; on existing ones it
+   * can only upgrade `verified` to true, and it clears `condemnedAt` (a commit needs the blob again). Throws
+   * E_CONFLICT with `details.deleting` (the sha256s) when any of them is `deleting`; SQLite then writes nothing,
+   * Firestore may have written other chunks (each record stands alone, so that is harmless).
+   */
   putBlobs(team: string, blobs: BlobRecord[]): Promise<void>;
+
+  /** Garbage collection of blobs (core/gc.ts). */
+  /** One page of the team's blob records, `deleting` ones included, by sha256 ascending, after `after` (exclusive). */
+  listBlobs(team: string, q: { after?: string | undefined; limit: number }): Promise<StoredBlobRecord[]>;
+  /**
+   * Condemns blobs: sets `condemnedAt = at` on existing records that are neither condemned nor deleting; creates a
+   * record `{ size, verified: false, condemnedAt: at }` for an absent one (an object storage holds without a record).
+   * Returns the sha256s it changed or created.
+   */
+  condemnBlobs(team: string, blobs: { sha256: string; size: number }[], at: string): Promise<string[]>;
+  /** Clears `condemnedAt` on these records (a GC run found them referenced); deleting or absent ones are left alone. */
+  absolveBlobs(team: string, sha256s: string[]): Promise<void>;
+  /**
+   * Compare-and-set: marks the record `deleting` when it exists, is not deleting, and its `condemnedAt` equals
+   * `condemnedAt` (no commit needed it since). Returns whether it did. A record already `deleting` returns true
+   * (a crashed GC run is finished by the next one).
+   */
+  beginBlobDelete(team: string, sha256: string, condemnedAt: string): Promise<boolean>;
+  /** Removes a record that is `deleting` (its object is gone); a record in any other state is left alone. */
+  finishBlobDelete(team: string, sha256: string): Promise<void>;
 
   /** Users, tokens, memberships (the Identity adapters build on these). */
   putUser(user: UserRecord): Promise<void>;
@@ -168,7 +210,7 @@ export interface MetadataStore {
   /** The team's members by user id. */
   listTeamMembers(team: string): Promise<TeamMember[]>;
   /**
-   * Removes an experiment with its artifacts and versions (blobs stay: they may be shared, and no GC exists yet).
+   * Removes an experiment with its artifacts and versions (blobs stay: they may be shared; a GC run frees them).
    * SQLite: one transaction; Firestore: batches, the experiment document last, so a retry finishes an interrupted
    * delete. Returns what was removed. Throws E_NOT_FOUND.
    */

@@ -132,6 +132,49 @@ export function testBlobStore(opts: BlobStoreSuiteOptions): void {
       expect(await store.stat(blobKey(other, sha256(data)))).toBeNull();
     });
 
+    describe('list', () => {
+      it('pages through the objects under a prefix in key order, with size and creation time', async () => {
+        const before = Date.now() - 2000;
+        const blobs = Array.from({ length: 7 }, (_, i) => bytes(10 + i, 40 + i));
+        for (const b of blobs) await store.put(keyOf(b), b, 'application/octet-stream');
+        // Another team and another folder of this team stay out of the listing.
+        await store.put(blobKey(uid('team'), sha256(blobs[0] as Uint8Array)), blobs[0] as Uint8Array, 'x/y');
+        await store.put(`teams/${team}/manifests/m1`, bytes(5, 1), 'application/json');
+        const prefix = `teams/${team}/blobs/`;
+        const expected = blobs.map((b) => ({ key: keyOf(b), size: b.length })).sort((a, b) => (a.key < b.key ? -1 : 1));
+        const seen: { key: string; size: number; createdAt: string }[] = [];
+        let after: string | undefined;
+        for (let page = 0; page < 10; page++) {
+          const got = await store.list(prefix, { after, limit: 3 });
+          expect(got.length).toBeLessThanOrEqual(3);
+          if (got.length === 0) break;
+          seen.push(...got);
+          after = got[got.length - 1]?.key;
+        }
+        expect(seen.map(({ key, size }) => ({ key, size }))).toEqual(expected);
+        for (const o of seen) {
+          const t = Date.parse(o.createdAt);
+          expect(t).toBeGreaterThanOrEqual(before);
+          expect(t).toBeLessThanOrEqual(Date.now() + 2000);
+        }
+        // `after` is exclusive and may be any key, present or not.
+        const mid = expected[3]?.key as string;
+        expect((await store.list(prefix, { after: mid, limit: 10 })).map((o) => o.key)).toEqual(
+          expected.slice(4).map((o) => o.key),
+        );
+        expect(await store.list(`teams/${uid('nobody')}/blobs/`, { limit: 10 })).toEqual([]);
+      });
+
+      it('does not list deleted objects', async () => {
+        const a = bytes(20, 50);
+        const b = bytes(21, 51);
+        await store.put(keyOf(a), a, 'application/octet-stream');
+        await store.put(keyOf(b), b, 'application/octet-stream');
+        await store.delete(keyOf(a));
+        expect((await store.list(`teams/${team}/`, { limit: 10 })).map((o) => o.key)).toEqual([keyOf(b)]);
+      });
+    });
+
     it('signUpload returns a PUT request with url, headers and a future expiry', async () => {
       const data = bytes(100, 7);
       const expiresAt = inMinutes(10);

@@ -128,6 +128,7 @@ export const MATRIX: readonly Row[] = [
   row('DELETE', '/v1/teams/:team/members/:user',                      'another',    [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
   row('DELETE', '/v1/teams/:team/members/:user',                      'self',       [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      F  ]),
   row('GET',    '/v1/audit',                                          '',           [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('POST',   '/v1/gc',                                             '',           [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
 ];
 
 export function rowId(r: Row): string {
@@ -792,6 +793,18 @@ const SPECS: Record<string, Spec> = {
     prepare: async (fx) => ({
       path: '/v1/audit',
       check: (res) => expect(res.body.team).toBe(fx.h.team),
+    }),
+  },
+  'POST /v1/gc': {
+    writes: true, // a run is audited (blobs.gc); with the default grace of a day it only condemns, never deletes
+    prepare: async (fx) => ({
+      path: '/v1/gc',
+      body: {},
+      probe: async () => (await fx.h.meta.listBlobs(fx.h.team, { limit: 1000 })).filter((b) => b.condemnedAt).length,
+      check: (res) => {
+        expect(res.body.gc).toMatchObject({ team: fx.h.team, dryRun: false, deleted: { blobs: 0, bytes: 0 } });
+        expect(res.body.gc.referenced.blobs).toBeGreaterThan(0);
+      },
     }),
   },
 };

@@ -1,6 +1,7 @@
 /**
  * SQLite extras beyond the conformance suites: the audit log stays append-only even for raw SQL on another
- * connection (triggers), and a schema-v2 database (before teams) migrates to v3 keeping its data.
+ * connection (triggers), and a schema-v2 database (before teams and blob GC) migrates to the current schema keeping
+ * its data.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,7 +70,7 @@ describe('sqlite audit log: append-only below the port', () => {
 });
 
 describe('sqlite metadata schema migration', () => {
-  it('a v2 database (memberships, no teams table) opens as v3 with its data and can create teams', async () => {
+  it('a v2 database (no teams table, no blob GC columns) opens as the current schema with its data', async () => {
     const path = dbFile();
     // A v2 database as studio-lite 0.1 left it: the v2 tables, user_version 2.
     const old = new Database(path);
@@ -93,6 +94,7 @@ describe('sqlite metadata schema migration', () => {
         PRIMARY KEY (team, user_id)) WITHOUT ROWID;
       INSERT INTO memberships VALUES ('local', 'local', 'admin');
       INSERT INTO users VALUES ('local', 'local user', '2030-01-01T00:00:00.000Z', NULL);
+      INSERT INTO blobs VALUES ('local', '${'a'.repeat(64)}', 5, 1, '2030-01-01T00:00:01.000Z');
       PRAGMA user_version = 2;
     `);
     old.close();
@@ -103,6 +105,48 @@ describe('sqlite metadata schema migration', () => {
       expect(await store.getTeam('local')).toBeNull();
       await store.createTeam({ id: 'local', createdBy: 'local', createdAt: '2030-01-02T00:00:00.000Z' });
       expect((await store.getTeam('local'))?.createdBy).toBe('local');
+      // v4: the old blob is neither condemned nor deleting, and GC can condemn and delete it.
+      const sha = 'a'.repeat(64);
+      expect((await store.findBlobs('local', [sha])).get(sha)).toStrictEqual({ sha256: sha, size: 5, verified: true });
+      expect(await store.listBlobs('local', { limit: 10 })).toStrictEqual([
+        { sha256: sha, size: 5, verified: true, createdAt: '2030-01-01T00:00:01.000Z', deleting: false },
+      ]);
+      expect(await store.condemnBlobs('local', [{ sha256: sha, size: 5 }], '2030-01-03T00:00:00.000Z')).toEqual([sha]);
+      expect(await store.beginBlobDelete('local', sha, '2030-01-03T00:00:00.000Z')).toBe(true);
+      await store.finishBlobDelete('local', sha);
+      expect(await store.listBlobs('local', { limit: 10 })).toEqual([]);
+    } finally {
+      store.close();
+    }
+    const check = new Database(path, { readonly: true });
+    expect(check.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    const blobColumns = (check.prepare('PRAGMA table_info(blobs)').all() as { name: string }[]).map((c) => c.name);
+    expect(blobColumns).toEqual(expect.arrayContaining(['condemned_at', 'deleting']));
+    check.close();
+  });
+
+  it('a v3 database (before blob GC) gains the blob GC columns; existing blobs are not deleting', async () => {
+    const path = dbFile();
+    // A fresh current database, turned back into v3: the blobs table without the v4 columns.
+    createSqliteMetadataStore({ path }).close();
+    const old = new Database(path);
+    old.exec(`
+      DROP TABLE blobs;
+      CREATE TABLE blobs (team TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, verified INTEGER NOT NULL,
+        created_at TEXT NOT NULL, PRIMARY KEY (team, sha256)) WITHOUT ROWID;
+      INSERT INTO blobs VALUES ('t', '${'b'.repeat(64)}', 3, 0, '2030-01-01T00:00:00.000Z');
+      PRAGMA user_version = 3;
+    `);
+    old.close();
+    const store = createSqliteMetadataStore({ path });
+    try {
+      const sha = 'b'.repeat(64);
+      expect(await store.listBlobs('t', { limit: 10 })).toStrictEqual([
+        { sha256: sha, size: 3, verified: false, createdAt: '2030-01-01T00:00:00.000Z', deleting: false },
+      ]);
+      expect(await store.beginBlobDelete('t', sha, '2030-01-02T00:00:00.000Z')).toBe(false);
+      await store.putBlobs('t', [{ sha256: sha, size: 3, verified: true }]);
+      expect((await store.findBlobs('t', [sha])).get(sha)).toStrictEqual({ sha256: sha, size: 3, verified: true });
     } finally {
       store.close();
     }

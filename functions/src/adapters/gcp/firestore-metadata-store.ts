@@ -12,7 +12,7 @@
  *   teams/{team}/experiments/{key}                 ExperimentRecord
  *   teams/{team}/experiments/{key}/artifacts/{tag} ArtifactRecord + latestDigest (the commit's compare-and-append)
  *     .../artifacts/{tag}/versions/{000000001}     VersionRecord; ids zero-padded to 9 digits, lexical = numeric
- *   teams/{team}/blobs/{sha256}                    { sha256, size, verified, createdAt }
+ *   teams/{team}/blobs/{sha256}                    { sha256, size, verified, createdAt, condemnedAt?, deleting? }
  *   teams/{team}                                   TeamRecord (createTeam; older teams may have members only)
  *   teams/{team}/members/{userId}                  { team, userId, role } (firestore.rules reads it: isMember)
  *   teams/{team}/state/members                     { n }: bumped by every membership change (see setMembership)
@@ -22,15 +22,25 @@
  * Times are ISO-8601 UTC strings (Date#toISOString), which sort lexically in time order. Queries and their
  * composite indexes: experiments (project ASC, createdAt DESC) in firestore.indexes.json; experiments by createdAt
  * DESC and tokens by id or by userId use the automatic single-field indexes (listTokens sorts in memory rather than
- * ordering by createdAt, which would need a composite index; a user has few tokens).
+ * ordering by createdAt, which would need a composite index; a user has few tokens); listBlobs orders one team's
+ * blobs by document id (= sha256), which needs no index.
  */
-import { type DocumentReference, FieldValue, Firestore, type Timestamp } from '@google-cloud/firestore';
+import {
+  type DocumentReference,
+  type DocumentSnapshot,
+  FieldPath,
+  FieldValue,
+  Firestore,
+  type Timestamp,
+  type WriteBatch,
+} from '@google-cloud/firestore';
 import { StudioError } from '../../core/errors.ts';
 import type {
   ArtifactRecord,
   BlobRecord,
   ExperimentRecord,
   Role,
+  StoredBlobRecord,
   TeamMember,
   TeamRecord,
   TokenRecord,
@@ -48,7 +58,15 @@ export interface FirestoreMetadataOptions {
 }
 
 type ArtifactDoc = ArtifactRecord & { latestDigest: string };
-type BlobDoc = BlobRecord & { createdAt: string };
+/** Older documents lack condemnedAt and deleting (= not condemned, not deleting). */
+type BlobDoc = {
+  sha256: string;
+  size: number;
+  verified: boolean;
+  createdAt: string;
+  condemnedAt?: string;
+  deleting?: boolean;
+};
 
 // gRPC status codes (google.rpc.Code).
 const ALREADY_EXISTS = 6;
@@ -130,6 +148,27 @@ function toArtifact(d: ArtifactDoc): ArtifactRecord {
   return rec;
 }
 
+function toBlob(id: string, d: BlobDoc): BlobRecord {
+  const rec: BlobRecord = { sha256: id, size: d.size, verified: d.verified === true };
+  if (typeof d.condemnedAt === 'string') rec.condemnedAt = d.condemnedAt;
+  return rec;
+}
+
+function toStoredBlob(id: string, d: BlobDoc): StoredBlobRecord {
+  return { ...toBlob(id, d), createdAt: d.createdAt, deleting: d.deleting === true };
+}
+
+/** Splits `items` into runs of at most `n`. */
+function chunked<T>(items: T[], n: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += n) out.push(items.slice(i, i + n));
+  return out;
+}
+
+/** An update that lands only if the document is unchanged since `snap` was read (else the batch fails: re-read). */
+const casUpdate = (batch: WriteBatch, snap: DocumentSnapshot, data: Record<string, unknown>) =>
+  batch.update(snap.ref, data, { lastUpdateTime: snap.updateTime as Timestamp });
+
 /** MetadataStore on Firestore. Import this module lazily: it loads the Firestore SDK. */
 export function createFirestoreMetadataStore(
   opts: FirestoreMetadataOptions,
@@ -154,22 +193,71 @@ export function createFirestoreMetadataStore(
     return snap.exists ? (snap.data() as T) : null;
   };
 
-  /** Records one chunk of blobs: creates absent ones, upgrades verified (monotone), never downgrades. */
+  /**
+   * Records one chunk of blobs in one atomic batch: creates absent ones, upgrades verified (monotone), clears
+   * condemnedAt. Every write is conditional on what was read (create, or update with lastUpdateTime), so a racing
+   * beginBlobDelete and this rescue cannot both win. Returns the deleting hashes instead of writing if there are any.
+   */
   const putBlobChunk = (t: string, chunk: BlobRecord[], now: string) =>
-    optimistic('putBlobs', async () => {
+    optimistic('putBlobs', async (): Promise<string[]> => {
       const snaps = await db.getAll(...chunk.map((b) => blobRef(t, b.sha256)));
+      const deleting = snaps.filter((snap) => snap.exists && snap.get('deleting') === true).map((snap) => snap.id);
+      if (deleting.length > 0) return deleting;
       const batch = db.batch();
       let writes = 0;
       snaps.forEach((snap, i) => {
         const b = chunk[i] as BlobRecord;
         if (!snap.exists) {
-          batch.create(snap.ref, { sha256: b.sha256, size: b.size, verified: b.verified, createdAt: now } as BlobDoc);
+          const doc: BlobDoc = { sha256: b.sha256, size: b.size, verified: b.verified, createdAt: now };
+          batch.create(snap.ref, doc);
           writes++;
-        } else if (b.verified && snap.get('verified') !== true) {
-          batch.update(snap.ref, { verified: true });
+          return;
+        }
+        const patch: Record<string, unknown> = {};
+        if (b.verified && snap.get('verified') !== true) patch.verified = true;
+        if (snap.get('condemnedAt') != null) patch.condemnedAt = FieldValue.delete();
+        if (Object.keys(patch).length > 0) {
+          casUpdate(batch, snap, patch);
           writes++;
         }
       });
+      if (writes > 0) await batch.commit();
+      return [];
+    });
+
+  /** Condemns one chunk (one atomic, conditional batch); returns the hashes it created or changed. */
+  const condemnChunk = (t: string, chunk: { sha256: string; size: number }[], at: string, now: string) =>
+    optimistic('condemnBlobs', async (): Promise<string[]> => {
+      const snaps = await db.getAll(...chunk.map((b) => blobRef(t, b.sha256)));
+      const batch = db.batch();
+      const changed: string[] = [];
+      snaps.forEach((snap, i) => {
+        const b = chunk[i] as { sha256: string; size: number };
+        if (!snap.exists) {
+          const doc: BlobDoc = { sha256: b.sha256, size: b.size, verified: false, createdAt: now, condemnedAt: at };
+          batch.create(snap.ref, doc);
+          changed.push(b.sha256);
+        } else if (snap.get('deleting') !== true && snap.get('condemnedAt') == null) {
+          casUpdate(batch, snap, { condemnedAt: at });
+          changed.push(b.sha256);
+        }
+      });
+      if (changed.length > 0) await batch.commit();
+      return changed;
+    });
+
+  /** Absolves one chunk (one atomic, conditional batch). */
+  const absolveChunk = (t: string, chunk: string[]) =>
+    optimistic('absolveBlobs', async () => {
+      const snaps = await db.getAll(...chunk.map((sha) => blobRef(t, sha)));
+      const batch = db.batch();
+      let writes = 0;
+      for (const snap of snaps) {
+        if (snap.exists && snap.get('deleting') !== true && snap.get('condemnedAt') != null) {
+          casUpdate(batch, snap, { condemnedAt: FieldValue.delete() });
+          writes++;
+        }
+      }
       if (writes > 0) await batch.commit();
     });
 
@@ -312,7 +400,8 @@ export function createFirestoreMetadataStore(
         for (const snap of results.flat()) {
           if (!snap.exists) continue;
           const d = snap.data() as BlobDoc;
-          found.set(snap.id, { sha256: snap.id, size: d.size, verified: d.verified === true });
+          if (d.deleting === true) continue; // a GC run is deleting it: counts as absent
+          found.set(snap.id, toBlob(snap.id, d));
         }
         return found;
       }),
@@ -321,17 +410,84 @@ export function createFirestoreMetadataStore(
       guard('putBlobs', async () => {
         need(t, ...blobs.map((b) => b.sha256));
         // One entry per hash (a repeated hash counts as verified if any copy is); each chunk is one atomic batch.
-        // Chunks are independent: a blob record stands alone and re-recording is idempotent.
+        // Chunks are independent: a blob record stands alone and re-recording is idempotent. A chunk holding a
+        // deleting record writes nothing; other chunks may have been written when the E_CONFLICT is thrown.
         const merged = new Map<string, BlobRecord>();
         for (const b of blobs) {
           const prev = merged.get(b.sha256);
-          merged.set(b.sha256, { ...b, verified: b.verified || prev?.verified === true });
+          merged.set(b.sha256, {
+            sha256: b.sha256,
+            size: b.size,
+            verified: b.verified || prev?.verified === true,
+          });
         }
-        const all = [...merged.values()];
         const now = new Date().toISOString();
-        const chunks: BlobRecord[][] = [];
-        for (let i = 0; i < all.length; i += BLOB_BATCH) chunks.push(all.slice(i, i + BLOB_BATCH));
-        await Promise.all(chunks.map((c) => putBlobChunk(t, c, now)));
+        const results = await Promise.all(
+          chunked([...merged.values()], BLOB_BATCH).map((c) => putBlobChunk(t, c, now)),
+        );
+        const deleting = results.flat();
+        if (deleting.length > 0) {
+          throw new StudioError('E_CONFLICT', `${deleting.length} blob(s) are being deleted by garbage collection`, {
+            details: { deleting },
+          });
+        }
+      }),
+
+    listBlobs: (t, q) =>
+      guard('listBlobs', async () => {
+        if (!validId(t)) return [];
+        const limit = Math.max(Math.trunc(q.limit) || 1, 1);
+        let query = team(t).collection('blobs').orderBy(FieldPath.documentId());
+        // Every document id is a non-empty string, so an empty `after` is the start.
+        if (q.after !== undefined && q.after !== '') {
+          need(q.after);
+          query = query.startAfter(q.after);
+        }
+        const snap = await query.limit(limit).get();
+        return snap.docs.map((d) => toStoredBlob(d.id, d.data() as BlobDoc));
+      }),
+
+    condemnBlobs: (t, blobs, at) =>
+      guard('condemnBlobs', async () => {
+        need(t, ...blobs.map((b) => b.sha256));
+        const unique = new Map<string, { sha256: string; size: number }>();
+        for (const b of blobs) if (!unique.has(b.sha256)) unique.set(b.sha256, { sha256: b.sha256, size: b.size });
+        const now = new Date().toISOString();
+        const chunks = chunked([...unique.values()], BLOB_BATCH);
+        return (await Promise.all(chunks.map((c) => condemnChunk(t, c, at, now)))).flat();
+      }),
+
+    absolveBlobs: (t, sha256s) =>
+      guard('absolveBlobs', async () => {
+        if (!validId(t)) return;
+        const wanted = [...new Set(sha256s)].filter(validId); // an id Firestore cannot store has no record
+        await Promise.all(chunked(wanted, BLOB_BATCH).map((c) => absolveChunk(t, c)));
+      }),
+
+    beginBlobDelete: (t, sha256, condemnedAt) =>
+      guard('beginBlobDelete', async () => {
+        if (!validId(t) || !validId(sha256)) return false;
+        const ref = blobRef(t, sha256);
+        return optimistic('beginBlobDelete', async () => {
+          const snap = await ref.get();
+          if (!snap.exists) return false;
+          if (snap.get('deleting') === true) return true;
+          if (snap.get('condemnedAt') !== condemnedAt) return false;
+          // Lands only if no putBlobs (which clears condemnedAt) or absolve got in since the read.
+          await ref.update({ deleting: true }, { lastUpdateTime: snap.updateTime as Timestamp });
+          return true;
+        });
+      }),
+
+    finishBlobDelete: (t, sha256) =>
+      guard('finishBlobDelete', async () => {
+        if (!validId(t) || !validId(sha256)) return;
+        const ref = blobRef(t, sha256);
+        await optimistic('finishBlobDelete', async () => {
+          const snap = await ref.get();
+          if (!snap.exists || snap.get('deleting') !== true) return;
+          await ref.delete({ lastUpdateTime: snap.updateTime as Timestamp });
+        });
       }),
 
     putUser: (user) =>

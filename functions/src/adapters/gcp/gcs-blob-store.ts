@@ -1,6 +1,6 @@
 import type { File, Storage } from '@google-cloud/storage';
 import { StudioError } from '../../core/errors.ts';
-import type { BlobStore, SignedRequest, UploadConstraint } from '../../core/ports.ts';
+import type { BlobStore, SignedRequest, StoredObject, UploadConstraint } from '../../core/ports.ts';
 import { createV4UrlSigner, type V4UrlSigner } from './v4-signer.ts';
 
 export interface GcsBlobStoreOptions {
@@ -267,6 +267,40 @@ export function createGcsBlobStore(opts: GcsBlobStoreOptions): GcsBlobStore {
     },
     async delete(key) {
       await call('delete', key, (f) => f.delete({ ignoreNotFound: true }));
+    },
+    async list(prefix, q) {
+      if (prefix) checkKey(prefix.replace(/\/$/, ''));
+      const bucket = (await storage()).bucket(opts.bucket);
+      const out: StoredObject[] = [];
+      // startOffset (inclusive) skips ahead where the server supports it; keys are filtered again here, so a server
+      // that ignores it only costs extra pages, never a wrong page.
+      let pageToken: string | undefined;
+      do {
+        let files: File[];
+        let next: { pageToken?: string } | null | undefined;
+        try {
+          [files, next] = (await bucket.getFiles({
+            prefix,
+            autoPaginate: false,
+            maxResults: Math.min(1000, q.limit + 1),
+            ...(q.after ? { startOffset: q.after } : {}),
+            ...(pageToken ? { pageToken } : {}),
+          })) as unknown as [File[], { pageToken?: string } | null];
+        } catch (err) {
+          throw toStudioError(err, 'list', prefix);
+        }
+        for (const f of files) {
+          if (q.after !== undefined && f.name <= q.after) continue;
+          out.push({
+            key: f.name,
+            size: Number(f.metadata.size ?? 0),
+            createdAt: new Date(String(f.metadata.timeCreated ?? f.metadata.updated ?? 0)).toISOString(),
+          });
+        }
+        pageToken = next?.pageToken;
+      } while (pageToken && out.length < q.limit);
+      out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      return out.slice(0, q.limit);
     },
     async signUpload(key, c: GcsUploadConstraint): Promise<SignedRequest> {
       const headers = uploadHeaders(c);

@@ -3,7 +3,7 @@ import { createReadStream, mkdirSync, renameSync, unlinkSync, writeFileSync } fr
 import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StudioError } from '../../core/errors.ts';
-import type { BlobStore, SignedRequest, UploadConstraint } from '../../core/ports.ts';
+import type { BlobStore, SignedRequest, StoredObject, UploadConstraint } from '../../core/ports.ts';
 import { signedQuery } from './hmac-signer.ts';
 
 export interface DiskBlobStoreOptions {
@@ -112,6 +112,41 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
     },
     async delete(key) {
       await rm(fileOf(key), { force: true });
+    },
+    async list(prefix, q) {
+      // Keys are relative paths; the prefix's folder part is where the walk starts.
+      const cut = prefix.lastIndexOf('/');
+      const base = cut < 0 ? '' : prefix.slice(0, cut);
+      if (base) fileOf(base);
+      const out: StoredObject[] = [];
+      const walk = async (rel: string): Promise<boolean> => {
+        const dir = rel ? join(root, ...rel.split('/')) : root;
+        const entries = await readdir(dir, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return [];
+          throw err;
+        });
+        const names = entries
+          .filter((e) => !e.name.startsWith('.')) // temp files, .tmp/ and .packs/ are never objects
+          .map((e) => ({ key: rel ? `${rel}/${e.name}` : e.name, dir: e.isDirectory(), file: e.isFile() }))
+          .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+        for (const e of names) {
+          if (e.dir) {
+            // A folder whose every key sorts at or before `after`, or outside the prefix, is skipped whole.
+            const sub = `${e.key}/`;
+            if (q.after !== undefined && `${sub}\uffff` <= q.after) continue;
+            if (!(sub.startsWith(prefix) || prefix.startsWith(sub))) continue;
+            if (!(await walk(e.key))) return false;
+          } else if (e.file && e.key.startsWith(prefix) && (q.after === undefined || e.key > q.after)) {
+            const s = await stat(join(dir, e.key.slice(e.key.lastIndexOf('/') + 1))).catch(() => null);
+            if (!s) continue; // removed while listing
+            out.push({ key: e.key, size: s.size, createdAt: new Date(s.mtimeMs).toISOString() });
+            if (out.length >= q.limit) return false;
+          }
+        }
+        return true;
+      };
+      await walk(base);
+      return out;
     },
     async signUpload(key, c: UploadConstraint): Promise<SignedRequest> {
       fileOf(key);
@@ -233,10 +268,4 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
     },
   };
   return store;
-}
-
-/** Splits a key produced by blobKey() back into team and sha256; null for other keys. */
-export function parseBlobKey(key: string): { team: string; sha256: string } | null {
-  const m = /^teams\/([^/]+)\/blobs\/sha256\/[0-9a-f]{2}\/([0-9a-f]{64})$/.exec(key);
-  return m ? { team: m[1] as string, sha256: m[2] as string } : null;
 }

@@ -33,6 +33,13 @@ function localJobSettings(env: NodeJS.ProcessEnv): Partial<JobSettings> {
   return { pollMs: 100, ...(Number.isFinite(lease) && lease >= 1 ? { leaseSeconds: lease } : {}) };
 }
 
+/** STUDIOML_GC_MIN_GRACE_SECONDS lowers the shortest blob GC grace (tests); the default floor is one hour. */
+function localGcSettings(env: NodeJS.ProcessEnv): Pick<CoreDeps, 'gcMinGraceSeconds'> {
+  const raw = env.STUDIOML_GC_MIN_GRACE_SECONDS;
+  const min = raw === undefined || raw === '' ? Number.NaN : Number(raw);
+  return Number.isSafeInteger(min) && min >= 0 ? { gcMinGraceSeconds: min } : {};
+}
+
 /** Opens the embedded backend under `home`: SQLite metadata, blobs on disk, hashed tokens. */
 export function openLocalBackend(
   home: string,
@@ -57,6 +64,7 @@ export function openLocalBackend(
     now,
     jobs,
     jobSettings: localJobSettings(process.env),
+    ...localGcSettings(process.env),
   };
   // Lease deadlines, --lifetime and --max-duration: the same tasks Cloud Tasks delivers in a deployment, delivered
   // here by whichever studio-lite process has the database open (a worker, a serve, a run).

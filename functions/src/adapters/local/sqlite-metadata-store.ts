@@ -7,6 +7,7 @@ import type {
   BlobRecord,
   ExperimentRecord,
   Role,
+  StoredBlobRecord,
   TeamRecord,
   TokenRecord,
   UserRecord,
@@ -73,10 +74,27 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     getVersion: db.prepare('SELECT * FROM versions WHERE team = ? AND experiment = ? AND tag = ? AND version = ?'),
     listArtifacts: db.prepare('SELECT * FROM artifacts WHERE team = ? AND experiment = ? ORDER BY tag'),
     listVersions: db.prepare('SELECT * FROM versions WHERE team = ? AND experiment = ? AND tag = ? ORDER BY version'),
-    getBlob: db.prepare('SELECT sha256, size, verified FROM blobs WHERE team = ? AND sha256 = ?'),
-    putBlob: db.prepare(
-      'INSERT INTO blobs (team, sha256, size, verified, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (team, sha256) DO UPDATE SET verified = MAX(verified, excluded.verified)',
+    // A record being deleted (deleting = 1) counts as absent for findBlobs.
+    getBlob: db.prepare(
+      'SELECT sha256, size, verified, condemned_at FROM blobs WHERE team = ? AND sha256 = ? AND deleting = 0',
     ),
+    isDeleting: db.prepare('SELECT 1 FROM blobs WHERE team = ? AND sha256 = ? AND deleting = 1'),
+    putBlob: db.prepare(
+      'INSERT INTO blobs (team, sha256, size, verified, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (team, sha256) DO UPDATE SET verified = MAX(verified, excluded.verified), condemned_at = NULL',
+    ),
+    listBlobs: db.prepare('SELECT * FROM blobs WHERE team = ? AND sha256 > ? ORDER BY sha256 LIMIT ?'),
+    // changes = 1 when created or newly condemned; 0 when already condemned or deleting (the WHERE of DO UPDATE).
+    condemnBlob: db.prepare(
+      'INSERT INTO blobs (team, sha256, size, verified, created_at, condemned_at) VALUES (?, ?, ?, 0, ?, ?) ON CONFLICT (team, sha256) DO UPDATE SET condemned_at = excluded.condemned_at WHERE blobs.condemned_at IS NULL AND blobs.deleting = 0',
+    ),
+    absolveBlob: db.prepare(
+      'UPDATE blobs SET condemned_at = NULL WHERE team = ? AND sha256 = ? AND deleting = 0 AND condemned_at IS NOT NULL',
+    ),
+    // One statement, so the compare and the set are one step; an already deleting record matches too (changes = 1).
+    beginBlobDelete: db.prepare(
+      'UPDATE blobs SET deleting = 1 WHERE team = ? AND sha256 = ? AND (deleting = 1 OR condemned_at = ?)',
+    ),
+    finishBlobDelete: db.prepare('DELETE FROM blobs WHERE team = ? AND sha256 = ? AND deleting = 1'),
     putUser: db.prepare(
       'INSERT INTO users (id, name, created_at, email) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = COALESCE(excluded.email, users.email)',
     ),
@@ -235,8 +253,38 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     return { artifacts, versions };
   });
 
+  const toStoredBlob = (r: Row): StoredBlobRecord => ({
+    sha256: r.sha256 as string,
+    size: r.size as number,
+    verified: r.verified === 1,
+    ...(r.condemned_at != null ? { condemnedAt: r.condemned_at as string } : {}),
+    createdAt: r.created_at as string,
+    deleting: r.deleting === 1,
+  });
+
   const putBlobs = db.transaction((team: string, blobs: BlobRecord[], now: string) => {
+    // Checked before any write, so a refused call writes nothing (the transaction would roll it back anyway).
+    const deleting = [...new Set(blobs.map((b) => b.sha256))].filter((sha) => q.isDeleting.get(team, sha));
+    if (deleting.length > 0) {
+      throw new StudioError('E_CONFLICT', `${deleting.length} blob(s) are being deleted by garbage collection`, {
+        details: { deleting },
+      });
+    }
     for (const b of blobs) q.putBlob.run(team, b.sha256, b.size, b.verified ? 1 : 0, now);
+  });
+
+  const condemnBlobs = db.transaction(
+    (team: string, blobs: { sha256: string; size: number }[], at: string, now: string): string[] => {
+      const changed: string[] = [];
+      for (const b of blobs) {
+        if (q.condemnBlob.run(team, b.sha256, b.size, now, at).changes > 0) changed.push(b.sha256);
+      }
+      return changed;
+    },
+  );
+
+  const absolveBlobs = db.transaction((team: string, sha256s: string[]) => {
+    for (const sha of sha256s) q.absolveBlob.run(team, sha);
   });
 
   return {
@@ -289,13 +337,32 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
       db.transaction(() => {
         for (const sha of sha256s) {
           const r = q.getBlob.get(team, sha) as Row | undefined;
-          if (r) found.set(sha, { sha256: sha, size: r.size as number, verified: r.verified === 1 });
+          if (!r) continue;
+          const rec: BlobRecord = { sha256: sha, size: r.size as number, verified: r.verified === 1 };
+          if (r.condemned_at != null) rec.condemnedAt = r.condemned_at as string;
+          found.set(sha, rec);
         }
       })();
       return found;
     },
     async putBlobs(team, blobs) {
       putBlobs.immediate(team, blobs, new Date().toISOString());
+    },
+    async listBlobs(team, query) {
+      const limit = Math.max(Math.trunc(query.limit) || 1, 1);
+      return (q.listBlobs.all(team, query.after ?? '', limit) as Row[]).map(toStoredBlob);
+    },
+    async condemnBlobs(team, blobs, at) {
+      return condemnBlobs.immediate(team, blobs, at, new Date().toISOString());
+    },
+    async absolveBlobs(team, sha256s) {
+      absolveBlobs.immediate(team, sha256s);
+    },
+    async beginBlobDelete(team, sha256, condemnedAt) {
+      return q.beginBlobDelete.run(team, sha256, condemnedAt).changes > 0;
+    },
+    async finishBlobDelete(team, sha256) {
+      q.finishBlobDelete.run(team, sha256);
     },
     async putUser(user: UserRecord) {
       try {

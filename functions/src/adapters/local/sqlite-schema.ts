@@ -1,5 +1,5 @@
 /** Schema of the embedded metadata database; bump SCHEMA_VERSION with a migration when it changes. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Statements that bring a database at version N-1 to N (index = N). Fresh databases get SCHEMA_SQL directly. */
 export const MIGRATIONS: Record<number, string> = {
@@ -8,6 +8,8 @@ export const MIGRATIONS: Record<number, string> = {
       ALTER TABLE tokens ADD COLUMN label TEXT;
       CREATE UNIQUE INDEX IF NOT EXISTS users_by_email ON users (email);`,
   3: `CREATE TABLE IF NOT EXISTS teams (id TEXT PRIMARY KEY, created_by TEXT NOT NULL, created_at TEXT NOT NULL);`,
+  4: `ALTER TABLE blobs ADD COLUMN condemned_at TEXT;
+      ALTER TABLE blobs ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;`,
 };
 
 export const SCHEMA_SQL = `
@@ -34,6 +36,7 @@ CREATE TABLE IF NOT EXISTS versions (
 
 CREATE TABLE IF NOT EXISTS blobs (
   team TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, verified INTEGER NOT NULL, created_at TEXT NOT NULL,
+  condemned_at TEXT, deleting INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (team, sha256)
 ) WITHOUT ROWID;
 

@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { parseBlobKey } from '../../adapters/local/disk-blob-store.ts';
 import { type LocalBackend, openLocalBackend } from '../../adapters/local/local-backend.ts';
 import { createApiHandler } from '../../api/handler.ts';
 import { errorResponse } from '../../api/respond.ts';
+import { isStudioError } from '../../core/errors.ts';
+import { parseBlobKey } from '../../core/keys.ts';
 import { handleStorage } from './storage-routes.ts';
 
 export interface LocalServer {
@@ -45,7 +46,18 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
       list.push({ sha256: b.sha256, size: b.size, verified: true });
       byTeam.set(parsed.team, list);
     }
-    for (const [team, list] of byTeam) await backend.deps.meta.putBlobs(team, list);
+    for (const [team, list] of byTeam) {
+      try {
+        await backend.deps.meta.putBlobs(team, list);
+      } catch (err) {
+        // A blob a GC run is deleting right now stays unrecorded (the commit finds it missing and the client
+        // uploads it again); the others of the request are recorded.
+        if (!isStudioError(err, 'E_CONFLICT')) throw err;
+        const deleting = new Set((err.details?.deleting as string[] | undefined) ?? []);
+        const rest = list.filter((b) => !deleting.has(b.sha256));
+        if (rest.length) await backend.deps.meta.putBlobs(team, rest);
+      }
+    }
   };
 
   const server: Server = createServer((req, res) => {

@@ -31,6 +31,7 @@ const TEST_ONLY: Record<string, string> = {
   STUDIO_FIREBASE_JWKS_URL: "tests serve their own Firebase token keys; production fetches Google's securetoken JWKS",
   STUDIO_OAUTH_AUTHORIZE_URL: "tests point the CLI at a fake Google OAuth server; production uses Google's endpoint",
   STUDIO_OAUTH_TOKEN_URL: "tests point the CLI at a fake Google OAuth server; production uses Google's endpoint",
+  STUDIO_GC_MIN_GRACE_SECONDS: 'lets blob GC tests use a grace of seconds; production keeps the one-hour floor',
   FIREBASE_AUTH_EMULATOR_HOST: 'accepts unsigned emulator tokens; refused with NODE_ENV=production',
 };
 

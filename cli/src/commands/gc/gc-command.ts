@@ -1,0 +1,42 @@
+import type { Amount, GcReport } from '@studio-lite/functions/core/gc.ts';
+import { parseDuration } from '../../duration.ts';
+import { formatBytes } from '../../format.ts';
+import { type GlobalOpts, withConnection } from '../with-connection.ts';
+
+const amount = (a: Amount) => `${a.blobs} blob(s), ${formatBytes(a.bytes)}`;
+
+/** The human summary of one run (stdout). */
+export function describeGc(r: GcReport): string {
+  const would = r.dryRun ? 'would be ' : '';
+  const lines = [
+    `gc of team ${r.team}${r.dryRun ? ' (dry run: nothing changed)' : ''}: ${r.versions} version(s) of ` +
+      `${r.experiments} experiment(s) reference ${amount(r.referenced)}`,
+    `deleted: ${r.dryRun ? `${amount(r.deleted)} would be` : amount(r.deleted)} (condemned at least ${formatGrace(r.graceSeconds)} ago)`,
+    `condemned now: ${amount(r.condemned)}${r.unrecorded.blobs ? ` (of which ${amount(r.unrecorded)} never committed)` : ''}` +
+      (r.condemned.blobs && r.deleteAfter
+        ? `; ${would}deleted by a gc run after ${r.deleteAfter} unless a version needs them again`
+        : ''),
+  ];
+  if (r.pending.blobs) lines.push(`still condemned from earlier runs: ${amount(r.pending)}`);
+  if (r.absolved) lines.push(`needed again, kept: ${r.absolved} blob(s)`);
+  return `${lines.join('\n')}\n`;
+}
+
+function formatGrace(s: number): string {
+  if (s % 86_400 === 0) return `${s / 86_400}d`;
+  if (s % 3600 === 0) return `${s / 3600}h`;
+  if (s % 60 === 0) return `${s / 60}m`;
+  return `${s}s`;
+}
+
+/** `studio-lite gc [--grace 24h] [--dry-run] [--json]`: one blob GC run in the current team (core/gc.ts). */
+export async function gcCommand(opts: GlobalOpts & { grace?: string; dryRun?: boolean; json?: boolean }) {
+  const graceSeconds = opts.grace === undefined ? undefined : parseDuration(opts.grace, '--grace');
+  await withConnection(opts, async ({ client }) => {
+    const { gc } = await client.collectGarbage({
+      ...(graceSeconds !== undefined ? { graceSeconds } : {}),
+      ...(opts.dryRun ? { dryRun: true } : {}),
+    });
+    process.stdout.write(opts.json ? `${JSON.stringify(gc, null, 2)}\n` : describeGc(gc));
+  });
+}

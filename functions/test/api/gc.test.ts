@@ -1,0 +1,318 @@
+/**
+ * Blob garbage collection through the API on a real local host (POST /v1/gc; core/gc.ts). The host is started with
+ * STUDIOML_GC_MIN_GRACE_SECONDS=0 so that a grace of one second can be used and waited out.
+ */
+import { existsSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { GcResponse, ListAuditResponse } from '../../src/api/wire.ts';
+import { collectGarbage, type GcReport } from '../../src/core/gc.ts';
+import {
+  blobKeyOf,
+  bytes,
+  commit,
+  createExperiment,
+  expectError,
+  type Harness,
+  manifestOf,
+  publish,
+  route,
+  send,
+  sha256,
+  sleep,
+  startHarness,
+  TEAM,
+  uniqueKey,
+  uploadBlobs,
+} from './helpers.ts';
+
+let h: Harness;
+const previous = process.env.STUDIOML_GC_MIN_GRACE_SECONDS;
+
+beforeAll(async () => {
+  process.env.STUDIOML_GC_MIN_GRACE_SECONDS = '0';
+  h = await startHarness();
+});
+afterAll(async () => {
+  await h?.close();
+  if (previous === undefined) delete process.env.STUDIOML_GC_MIN_GRACE_SECONDS;
+  else process.env.STUDIOML_GC_MIN_GRACE_SECONDS = previous;
+});
+
+async function gc(body: { graceSeconds?: number; dryRun?: boolean } = { graceSeconds: 1 }): Promise<GcReport> {
+  const res = await h.call<GcResponse>('POST', '/v1/gc', { body });
+  expect(res.status, res.text).toBe(200);
+  return res.body.gc;
+}
+
+/** Waits until a grace of one second has passed since `report` started. */
+async function afterGrace(report: GcReport): Promise<void> {
+  const wait = Date.parse(report.startedAt) + 1100 - Date.now();
+  if (wait > 0) await sleep(wait);
+}
+
+const stored = (sha: string) => existsSync(h.fileOfKey(blobKeyOf(TEAM, sha)));
+const record = async (sha: string) =>
+  (await h.meta.listBlobs(TEAM, { after: undefined, limit: 100_000 })).find((b) => b.sha256 === sha);
+
+async function deleteExperiment(key: string): Promise<void> {
+  const res = await h.call('DELETE', `${route.experiment(key)}?force=true`);
+  expect(res.status, res.text).toBe(200);
+}
+
+/** Clears what earlier tests left condemned, so each test reads its own counts. */
+async function settle(): Promise<void> {
+  const first = await gc();
+  await afterGrace(first);
+  await gc();
+}
+
+describe('POST /v1/gc', () => {
+  it('frees the blobs of a deleted experiment in two runs and keeps the ones another experiment shares', async () => {
+    await settle();
+    const shared = bytes(3000, 101);
+    const own = bytes(5000, 102);
+    const keep = uniqueKey('keep');
+    const gone = uniqueKey('gone');
+    await createExperiment(h, keep);
+    await createExperiment(h, gone);
+    await publish(h, keep, 'w', [{ path: 'shared.bin', data: shared }]);
+    await publish(h, gone, 'w', [
+      { path: 'shared.bin', data: shared },
+      { path: 'own.bin', data: own },
+    ]);
+    const goneVersion = await h.call<{ version: { manifestSha256: string } }>('GET', route.version(gone, 'w', 1));
+    const goneManifest = goneVersion.body.version.manifestSha256;
+    await deleteExperiment(gone);
+
+    const dry = await gc({ graceSeconds: 1, dryRun: true });
+    expect(dry).toMatchObject({ dryRun: true, deleted: { blobs: 0 }, condemned: { blobs: 2 } });
+    expect((await record(sha256(own)))?.condemnedAt).toBeUndefined();
+
+    const first = await gc();
+    expect(first).toMatchObject({ dryRun: false, deleted: { blobs: 0, bytes: 0 }, unrecorded: { blobs: 0 } });
+    // own.bin and the deleted experiment's manifest.
+    expect(first.condemned.blobs).toBe(2);
+    expect(first.condemned.bytes).toBeGreaterThan(5000);
+    expect(first.deleteAfter).toBe(new Date(Date.parse(first.startedAt) + 1000).toISOString());
+    expect((await record(sha256(own)))?.condemnedAt).toBe(first.startedAt);
+    expect((await record(sha256(shared)))?.condemnedAt).toBeUndefined();
+    expect(stored(sha256(own))).toBe(true);
+
+    // A second run within the grace deletes nothing.
+    const early = await gc({ graceSeconds: 3600 });
+    expect(early).toMatchObject({ deleted: { blobs: 0 }, condemned: { blobs: 0 }, pending: { blobs: 2 } });
+
+    await afterGrace(first);
+    const second = await gc();
+    expect(second.deleted).toEqual({ blobs: 2, bytes: first.condemned.bytes });
+    expect(second.condemned.blobs).toBe(0);
+    expect(stored(sha256(own))).toBe(false);
+    expect(stored(goneManifest)).toBe(false);
+    expect(await record(sha256(own))).toBeUndefined();
+    expect(stored(sha256(shared))).toBe(true);
+
+    // The surviving experiment still downloads its bytes.
+    const dl = await h.call<{ blobs: { request: Parameters<typeof send>[0] }[] }>(
+      'POST',
+      route.downloads(keep, 'w', 1),
+      {
+        body: { sha256s: [sha256(shared)] },
+      },
+    );
+    expect(dl.status, dl.text).toBe(200);
+    const got = await send(dl.body.blobs[0]?.request as Parameters<typeof send>[0]);
+    expect(Buffer.from(await got.arrayBuffer()).equals(Buffer.from(shared))).toBe(true);
+
+    // Runs are audited with their counts (the dry run is not): first, early, second, newest first.
+    const audit = await h.call<ListAuditResponse>('GET', '/v1/audit?action=blobs.gc&limit=3');
+    expect(audit.body.entries.map((e) => e.details.deleted)).toEqual([second.deleted, early.deleted, first.deleted]);
+    expect(audit.body.entries.map((e) => e.details.condemned)).toEqual([
+      second.condemned,
+      early.condemned,
+      first.condemned,
+    ]);
+    expect(Date.parse(audit.body.entries[2]?.at as string)).toBeGreaterThanOrEqual(Date.parse(dry.finishedAt));
+  });
+
+  it('a commit that needs a condemned blob again keeps it: the next run absolves it instead of deleting', async () => {
+    await settle();
+    const data = bytes(4000, 103);
+    const a = uniqueKey('a');
+    await createExperiment(h, a);
+    await publish(h, a, 'w', [{ path: 'x.bin', data }]);
+    await deleteExperiment(a);
+    const first = await gc();
+    expect((await record(sha256(data)))?.condemnedAt).toBe(first.startedAt);
+
+    // A new capture plans the blob (still stored: nothing to upload) and commits it.
+    const b = uniqueKey('b');
+    await createExperiment(h, b);
+    const plan = await uploadBlobs(h, b, 'w', [data]);
+    expect(plan.present).toBe(1);
+    const res = await commit(h, b, 'w', manifestOf([{ path: 'renamed.bin', data }]));
+    expect(res.status, res.text).toBe(201);
+    expect((await record(sha256(data)))?.condemnedAt).toBeUndefined();
+
+    await afterGrace(first);
+    const second = await gc();
+    expect(stored(sha256(data))).toBe(true);
+    expect(second.deleted.blobs).toBe(1); // only a's manifest
+    expect(stored((await record(sha256(data)))?.sha256 ?? '')).toBe(true);
+  });
+
+  it('loses the race to a commit between its look at the records and its delete (compare-and-set)', async () => {
+    await settle();
+    const data = bytes(2500, 104);
+    const a = uniqueKey('race');
+    await createExperiment(h, a);
+    await publish(h, a, 'w', [{ path: 'r.bin', data }]);
+    await deleteExperiment(a);
+    const deps = h.server.backend.deps;
+    const admin = await deps.identity.authenticate(h.token);
+    const first = await collectGarbage(deps, admin, TEAM, { graceSeconds: 1 });
+    await afterGrace(first);
+    // The run reads the condemned record, then a commit re-records the blob just before the compare-and-set.
+    const meta = deps.meta;
+    const racing = {
+      ...deps,
+      meta: new Proxy(meta, {
+        get(target, prop, receiver) {
+          if (prop === 'beginBlobDelete') {
+            return async (team: string, sha: string, condemnedAt: string) => {
+              if (sha === sha256(data))
+                await target.putBlobs(team, [{ sha256: sha, size: data.length, verified: true }]);
+              return target.beginBlobDelete(team, sha, condemnedAt);
+            };
+          }
+          return Reflect.get(target, prop, receiver);
+        },
+      }),
+    };
+    const second = await collectGarbage(racing, admin, TEAM, { graceSeconds: 1 });
+    expect(second.absolved).toBe(1);
+    expect(stored(sha256(data))).toBe(true);
+    expect((await record(sha256(data)))?.condemnedAt).toBeUndefined();
+  });
+
+  it('an upload whose commit never came is condemned like any unreferenced blob, then deleted', async () => {
+    await settle();
+    const data = bytes(6000, 105);
+    const a = uniqueKey('orphan');
+    await createExperiment(h, a);
+    await uploadBlobs(h, a, 'w', [data]); // uploaded (the local host records it), never committed
+    expect(await record(sha256(data))).toMatchObject({ verified: true, deleting: false });
+    const first = await gc();
+    expect(first.condemned).toEqual({ blobs: 1, bytes: 6000 });
+    expect(first.unrecorded.blobs).toBe(0);
+    await afterGrace(first);
+    const second = await gc();
+    expect(second.deleted).toEqual({ blobs: 1, bytes: 6000 });
+    expect(stored(sha256(data))).toBe(false);
+  });
+
+  it('an object storage holds without any record is condemned only once older than the grace', async () => {
+    // As on GCS, where an upload is not recorded until its commit: here the object is written below the API.
+    await settle();
+    const data = bytes(7000, 108);
+    await h.server.backend.blobs.put(blobKeyOf(TEAM, sha256(data)), data, 'application/octet-stream');
+    expect(await record(sha256(data))).toBeUndefined();
+    const young = await gc({ graceSeconds: 5 });
+    expect(young.unrecorded.blobs).toBe(0); // it may be a capture whose commit is still coming
+    expect(await record(sha256(data))).toBeUndefined();
+    await sleep(1100);
+    const first = await gc();
+    expect(first.unrecorded).toEqual({ blobs: 1, bytes: 7000 });
+    expect(first.condemned).toEqual({ blobs: 1, bytes: 7000 });
+    expect(await record(sha256(data))).toMatchObject({
+      verified: false,
+      condemnedAt: first.startedAt,
+      deleting: false,
+    });
+    await afterGrace(first);
+    const second = await gc();
+    expect(second.deleted).toEqual({ blobs: 1, bytes: 7000 });
+    expect(stored(sha256(data))).toBe(false);
+    expect(await record(sha256(data))).toBeUndefined();
+  });
+
+  it('a commit of a blob gc deleted since the plan is refused with E_BLOB_MISSING; uploading again fixes it', async () => {
+    await settle();
+    const data = bytes(3500, 106);
+    const a = uniqueKey('old');
+    await createExperiment(h, a);
+    await publish(h, a, 'w', [{ path: 'y.bin', data }]);
+    await deleteExperiment(a);
+    const b = uniqueKey('late');
+    await createExperiment(h, b);
+    const plan = await uploadBlobs(h, b, 'w', [data]);
+    expect(plan.present).toBe(1); // the client will not upload it
+    const first = await gc();
+    await afterGrace(first);
+    await gc();
+    expect(stored(sha256(data))).toBe(false);
+    const before = await h.snapshot();
+    const refused = await commit(h, b, 'w', manifestOf([{ path: 'y.bin', data }]));
+    expectError(refused, 409, 'E_BLOB_MISSING');
+    expect((await h.snapshot()).db.versions).toEqual(before.db.versions);
+    const again = await uploadBlobs(h, b, 'w', [data]);
+    expect(again.present).toBe(0);
+    const ok = await commit(h, b, 'w', manifestOf([{ path: 'y.bin', data }]));
+    expect(ok.status, ok.text).toBe(201);
+    expect(stored(sha256(data))).toBe(true);
+  });
+
+  it('a blob left being deleted by a crashed run counts as absent, and the next run finishes it', async () => {
+    await settle();
+    const data = bytes(1500, 107);
+    const a = uniqueKey('crash');
+    await createExperiment(h, a);
+    await publish(h, a, 'w', [{ path: 'z.bin', data }]);
+    await deleteExperiment(a);
+    const first = await gc();
+    await afterGrace(first);
+    // The crashed run got as far as the compare-and-set.
+    expect(await h.meta.beginBlobDelete(TEAM, sha256(data), first.startedAt)).toBe(true);
+    const b = uniqueKey('after-crash');
+    await createExperiment(h, b);
+    const plan = await uploadBlobs(h, b, 'w', [data]);
+    expect(plan.present).toBe(0); // deleting counts as absent: uploaded again
+    const refused = await commit(h, b, 'w', manifestOf([{ path: 'z.bin', data }]));
+    expectError(refused, 409, 'E_BLOB_MISSING');
+    const next = await gc();
+    expect(next.deleted.blobs).toBeGreaterThanOrEqual(1);
+    expect(await record(sha256(data))).toBeUndefined();
+    await uploadBlobs(h, b, 'w', [data]);
+    const ok = await commit(h, b, 'w', manifestOf([{ path: 'z.bin', data }]));
+    expect(ok.status, ok.text).toBe(201);
+  });
+
+  it('refuses a bad grace or body with E_BAD_REQUEST and changes nothing', async () => {
+    const before = await h.snapshot();
+    const auditBefore = await h.call<ListAuditResponse>('GET', '/v1/audit?limit=1');
+    process.env.STUDIOML_GC_MIN_GRACE_SECONDS = '0';
+    for (const body of [
+      { graceSeconds: 0 },
+      { graceSeconds: 1.5 },
+      { graceSeconds: 91 * 86_400 },
+      { grace: 5 },
+      { dryRun: 'yes' },
+    ]) {
+      expectError(await h.call('POST', '/v1/gc', { body }), 400, 'E_BAD_REQUEST');
+    }
+    expect(await h.snapshot()).toEqual(before);
+    expect((await h.call<ListAuditResponse>('GET', '/v1/audit?limit=1')).body).toEqual(auditBefore.body);
+  });
+
+  it('keeps the one-hour floor without the test setting', async () => {
+    const deps = { ...h.server.backend.deps };
+    delete deps.gcMinGraceSeconds;
+    const admin = await deps.identity.authenticate(h.token);
+    await expect(collectGarbage(deps, admin, TEAM, { graceSeconds: 3599 })).rejects.toMatchObject({
+      code: 'E_BAD_REQUEST',
+    });
+    const ok = await collectGarbage(deps, admin, TEAM, { graceSeconds: 3600, dryRun: true });
+    expect(ok.graceSeconds).toBe(3600);
+    const byDefault = await collectGarbage(deps, admin, TEAM, { dryRun: true });
+    expect(byDefault.graceSeconds).toBe(86_400);
+  });
+});
