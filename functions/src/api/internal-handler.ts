@@ -31,6 +31,8 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.output<T> {
 const jobRef = {
   team: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/),
   id: z.string().min(1).max(128),
+  /** The job's queuedAt: a task of an earlier job under the same key (deleted, then queued again) is stale. */
+  queuedAt: z.string().max(64).optional(),
 };
 export const leaseCheckBody = z.strictObject({ ...jobRef, attempt: z.number().int().positive() });
 export const jobDeadlineBody = z.strictObject({

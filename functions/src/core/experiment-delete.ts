@@ -2,6 +2,7 @@ import { recordAudit } from './audit.ts';
 import { requireRole, requireUserCredential } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { isStudioError, StudioError } from './errors.ts';
+import { JOB_TERMINAL } from './job-model.ts';
 import type { Principal } from './model.ts';
 import { assertExperimentKey } from './names.ts';
 
@@ -67,6 +68,8 @@ export async function deleteExperiment(
   }
   await endLiveJob(deps, p, team, key);
   const counts = await deps.meta.deleteExperiment(team, key);
+  // The ended job goes too, so the key can be queued again (its pending tasks see another job and stand down).
+  await deps.jobs?.deleteJob(team, key, { status: [...JOB_TERMINAL] });
   await recordAudit(deps, p, team, 'experiment.delete', key, {
     ...counts,
     status: exp.status,

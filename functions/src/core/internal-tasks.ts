@@ -58,6 +58,11 @@ export async function verifyBlob(deps: CoreDeps, t: VerifyBlobTask): Promise<Ver
     await deps.blobs.delete(key);
     return 'corrupt';
   }
-  await deps.meta.putBlobs(t.team, [{ sha256: t.sha256, size, verified: true }]);
+  try {
+    await deps.meta.putBlobs(t.team, [{ sha256: t.sha256, size, verified: true }]);
+  } catch (err) {
+    if (isStudioError(err, 'E_CONFLICT')) return 'missing'; // a GC run is deleting it
+    throw err;
+  }
   return 'verified';
 }

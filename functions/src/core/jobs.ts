@@ -55,6 +55,18 @@ function taskId(...parts: (string | number)[]): string {
   return createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 40);
 }
 
+/**
+ * Which job under a key a task belongs to: a key can be queued again after its experiment was deleted, and a task of
+ * the earlier job (same name otherwise, so Cloud Tasks would refuse the new one as a duplicate) must not act on it.
+ */
+function generation(job: Pick<JobRecord, 'queuedAt'>): string {
+  return String(Date.parse(job.queuedAt));
+}
+
+/** A task whose job was replaced by a later one under the same key (tasks from before this field carry none). */
+const otherGeneration = (job: JobRecord, t: { queuedAt?: string | undefined }) =>
+  t.queuedAt !== undefined && t.queuedAt !== job.queuedAt;
+
 async function schedule(deps: CoreDeps, route: string, name: string, body: unknown, at: Date): Promise<void> {
   const tasks: TaskQueue | undefined = deps.tasks;
   if (!tasks) return;
@@ -141,8 +153,8 @@ export async function submitJob(
     await schedule(
       deps,
       JOB_DEADLINE_ROUTE,
-      `job-${taskId(team, key)}-lifetime`,
-      { team, id: key, kind: 'lifetime' },
+      `job-${taskId(team, key)}-${generation(job)}-lifetime`,
+      { team, id: key, kind: 'lifetime', queuedAt: job.queuedAt },
       new Date(Date.parse(job.notAfter) + 1000),
     );
   }
@@ -294,8 +306,8 @@ export async function leaseJob(
         await schedule(
           deps,
           JOB_DEADLINE_ROUTE,
-          `job-${taskId(team, job.id)}-maxdur-${attempt}`,
-          { team, id: job.id, kind: 'max-duration', attempt },
+          `job-${taskId(team, job.id)}-${generation(job)}-maxdur-${attempt}`,
+          { team, id: job.id, kind: 'max-duration', attempt, queuedAt: job.queuedAt },
           addSeconds(now, job.maxDurationSeconds),
         );
       }
@@ -323,8 +335,8 @@ async function scheduleLeaseCheck(deps: CoreDeps, job: JobRecord): Promise<void>
   await schedule(
     deps,
     LEASE_CHECK_ROUTE,
-    `lease-${taskId(job.team, job.id)}-${job.attempt}-${at.getTime()}`,
-    { team: job.team, id: job.id, attempt: job.attempt },
+    `lease-${taskId(job.team, job.id)}-${generation(job)}-${job.attempt}-${at.getTime()}`,
+    { team: job.team, id: job.id, attempt: job.attempt, queuedAt: job.queuedAt },
     at,
   );
 }
@@ -504,11 +516,12 @@ export async function listJobs(
  */
 export async function checkLease(
   deps: CoreDeps,
-  t: { team: string; id: string; attempt: number },
+  t: { team: string; id: string; attempt: number; queuedAt?: string | undefined },
 ): Promise<'requeued' | 'lost' | 'stopped' | 'renewed' | 'stale'> {
   const jobs = store(deps);
   const job = await jobs.getJob(t.team, t.id);
   if (job?.status !== 'leased' || job.attempt !== t.attempt || !job.leaseExpiresAt) return 'stale';
+  if (otherGeneration(job, t)) return 'stale';
   const now = deps.now();
   if (Date.parse(job.leaseExpiresAt) > now.getTime()) {
     await scheduleLeaseCheck(deps, job);
@@ -560,10 +573,16 @@ export async function checkLease(
 /** Task: --lifetime reached (drop a job still queued) or --max-duration reached (ask the worker to kill the run). */
 export async function jobDeadline(
   deps: CoreDeps,
-  t: { team: string; id: string; kind: 'lifetime' | 'max-duration'; attempt?: number | undefined },
+  t: {
+    team: string;
+    id: string;
+    kind: 'lifetime' | 'max-duration';
+    attempt?: number | undefined;
+    queuedAt?: string | undefined;
+  },
 ): Promise<'expired' | 'kill-requested' | 'stale'> {
   const job = await store(deps).getJob(t.team, t.id);
-  if (!job) return 'stale';
+  if (!job || otherGeneration(job, t)) return 'stale';
   if (t.kind === 'lifetime') {
     if (job.status !== 'queued' || !job.notAfter || Date.parse(job.notAfter) > deps.now().getTime()) return 'stale';
     return (await expireJob(deps, job)) ? 'expired' : 'stale';

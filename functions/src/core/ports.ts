@@ -241,6 +241,11 @@ export interface JobStore {
     patch: Partial<Omit<JobRecord, 'team' | 'id'>>,
     expect: { status: JobStatus[]; attempt?: number },
   ): Promise<JobRecord>;
+  /**
+   * Removes a job when its status is in `expect.status` (its experiment was deleted; the key may be queued again).
+   * An absent job is not an error. Throws E_CONFLICT when the status precondition fails.
+   */
+  deleteJob(team: string, id: string, expect: { status: JobStatus[] }): Promise<void>;
   /** Queued jobs of one queue, oldest `queuedAt` first. */
   listQueued(team: string, queue: string, limit: number): Promise<JobRecord[]>;
   /** Jobs of a team, newest `queuedAt` first, optionally by queue and status. */

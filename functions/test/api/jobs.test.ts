@@ -486,6 +486,33 @@ describe('deadlines (the job-deadline task)', () => {
 });
 
 describe('stop and kill', () => {
+  it('deleting an experiment removes its job: the key queues again, and the earlier job’s tasks leave the new one alone', async () => {
+    const queue = freshQueue();
+    const first = await queueJob(queue, { maxDurationSeconds: 30 });
+    const l1 = await leaseOne(queue);
+    const del = await h.call('DELETE', `/v1/experiments/${enc(first.id)}?force=true`);
+    expect(del.status, del.text).toBe(200);
+    expect(await storedJob(first.id)).toBeNull();
+    expectError(await heartbeat(first.id, l1.token), 409, 'E_LEASE_LOST');
+
+    offset += 1; // another queuedAt: the job's generation
+    const second = await queueJob(queue, { maxDurationSeconds: 30 }, first.id);
+    expect(second.queuedAt).not.toBe(first.queuedAt);
+    const l2 = await leaseOne(queue);
+    expect(l2.job.attempt).toBe(1);
+    offset += 31;
+    // Tasks the first job scheduled (same key, same attempt number) are stale for the second.
+    const old = { team: TEAM, id: first.id, queuedAt: first.queuedAt };
+    expect(await jobDeadline(deps(), { ...old, kind: 'max-duration', attempt: 1 })).toBe('stale');
+    expect(await checkLease(deps(), { ...old, attempt: 1 })).toBe('stale');
+    expect((await storedJob(first.id))?.stopRequested).toBeNull();
+    // Its own task still acts.
+    expect(await jobDeadline(deps(), { ...old, queuedAt: second.queuedAt, kind: 'max-duration', attempt: 1 })).toBe(
+      'kill-requested',
+    );
+    expect((await heartbeat(first.id, l2.token)).body.stop).toBe('kill');
+  });
+
   it('a queued job stops at once and is never leased', async () => {
     const queue = freshQueue();
     const j = await queueJob(queue);

@@ -274,6 +274,36 @@ export function testJobStore(opts: JobStoreSuiteOptions): void {
       });
     });
 
+    describe('deleteJob (compare-and-set on status)', () => {
+      it('removes a job whose status is allowed; the id can be created again; absent ids are a no-op', async () => {
+        await store.createJob(job(team, 'gone', { status: 'stopped' }));
+        await store.createJob(job(team, 'stays', { status: 'stopped' }));
+        await store.deleteJob(team, 'gone', { status: ['stopped', 'finished'] });
+        expect(await store.getJob(team, 'gone')).toBeNull();
+        expect((await store.getJob(team, 'stays'))?.status).toBe('stopped');
+        expect((await store.listJobs(team, {})).map((j) => j.id)).toEqual(['stays']);
+        await store.createJob(job(team, 'gone', { queuedAt: at(5) }));
+        expect((await store.getJob(team, 'gone'))?.queuedAt).toBe(at(5));
+        await expect(store.deleteJob(team, 'never', { status: ['stopped'] })).resolves.toBeUndefined();
+        await expect(store.deleteJob(uid('nobody'), 'gone', { status: ['queued'] })).resolves.toBeUndefined();
+        expect(await store.getJob(team, 'gone')).not.toBeNull();
+      });
+
+      it('a status outside the list -> E_CONFLICT with details.status, and the job stays', async () => {
+        await store.createJob(job(team, 'live', { status: 'leased', attempt: 1 }));
+        const err = await expectCode(store.deleteJob(team, 'live', { status: ['finished', 'stopped'] }), 'E_CONFLICT');
+        expect((err as { details?: unknown }).details).toMatchObject({ status: 'leased' });
+        expect((await store.getJob(team, 'live'))?.status).toBe('leased');
+        expect((await store.listQueued(team, 'default', 10)).length).toBe(0);
+      });
+
+      it('a deleted queued job leaves the queue', async () => {
+        await store.createJob(job(team, 'q1'));
+        await store.deleteJob(team, 'q1', { status: ['queued'] });
+        expect(await store.listQueued(team, 'default', 10)).toEqual([]);
+      });
+    });
+
     describe('listQueued', () => {
       it('oldest queuedAt first; only queued jobs of that queue and team; limit respected', async () => {
         const jobs = [

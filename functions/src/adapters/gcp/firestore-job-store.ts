@@ -143,6 +143,22 @@ export function createFirestoreJobStore(opts: FirestoreJobStoreOptions): JobStor
         });
       }),
 
+    deleteJob: (team, id, expect) =>
+      guard('deleteJob', async () => {
+        if (!validId(team) || !validId(id)) return;
+        const ref = jobRef(team, id);
+        await optimistic('deleteJob', async () => {
+          const snap = await ref.get();
+          if (!snap.exists) return;
+          const cur = snap.data() as JobRecord;
+          if (!expect.status.includes(cur.status)) {
+            throw new StudioError('E_CONFLICT', `job ${id} is ${cur.status}`, { details: { status: cur.status } });
+          }
+          // The precondition makes check and delete one step: a job that changed meanwhile is looked at again.
+          await ref.delete({ lastUpdateTime: snap.updateTime as Timestamp });
+        });
+      }),
+
     listQueued: (team, queue, limit) =>
       guard('listQueued', async () => {
         if (!validId(team)) return [];

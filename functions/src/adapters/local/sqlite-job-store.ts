@@ -84,6 +84,15 @@ export function createSqliteJobStore(opts: SqliteJobStoreOptions): JobStore & { 
     },
   );
 
+  const removeJob = db.transaction((team: string, id: string, expect: { status: JobStatus[] }) => {
+    const cur = parse(q.get.get(team, id) as Row | undefined);
+    if (!cur) return;
+    if (!expect.status.includes(cur.status)) {
+      throw new StudioError('E_CONFLICT', `job ${id} is ${cur.status}`, { details: { status: cur.status } });
+    }
+    db.prepare('DELETE FROM jobs WHERE team = ? AND id = ?').run(team, id);
+  });
+
   return {
     async createJob(job) {
       try {
@@ -103,6 +112,13 @@ export function createSqliteJobStore(opts: SqliteJobStoreOptions): JobStore & { 
         return update.immediate(team, id, patch, expect);
       } catch (err) {
         throw wrap(err, 'updateJob');
+      }
+    },
+    async deleteJob(team, id, expect) {
+      try {
+        removeJob.immediate(team, id, expect);
+      } catch (err) {
+        throw wrap(err, 'deleteJob');
       }
     },
     async listQueued(team, queue, limit) {
