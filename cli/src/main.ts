@@ -271,6 +271,30 @@ function program(): Command {
       await gcCommand({ ...cmd.optsWithGlobals(), ...opts });
     });
 
+  const cache = p.command('cache').description('local caches in $STUDIOML_HOME: info, prune (no backend)');
+  cache
+    .command('info')
+    .description('what the blob cache and the stat cache hold')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => {
+      const { cacheInfoCommand } = await import('./commands/cache/cache-command.ts');
+      await cacheInfoCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
+  cache
+    .command('prune')
+    .description('forget hashes of deleted files, remove stale temp files, and with --max-size evict oldest blobs')
+    .option('--max-size <size>', 'evict blobs until the blob cache holds at most this, e.g. 10G, 500M, 0')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => {
+      const { cachePruneCommand } = await import('./commands/cache/cache-command.ts');
+      await cachePruneCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
+  for (const c of cache.commands) {
+    c.option('-q, --quiet', 'no progress or informational output')
+      .option('--debug', 'show stack traces and debug logging')
+      .option('--config <file>', 'config file (default $STUDIOML_HOME/config.yaml)');
+  }
+
   const user = p.command('user').description('users of a shared box (embedded backend only)');
   user
     .command('add')
@@ -311,7 +335,7 @@ function program(): Command {
 }
 
 /** Commands that are not about one team (or take a team argument of their own). */
-const NO_TEAM_OPTION = new Set(['login', 'logout', 'serve', 'token', 'team', 'user']);
+const NO_TEAM_OPTION = new Set(['login', 'logout', 'serve', 'token', 'team', 'user', 'cache']);
 
 /** The raw words after `run`, so `run -- CMD` can be told from `run SCRIPT.py`. */
 function rawAfterRun(): string[] {

@@ -36,6 +36,76 @@ export class BlobCache {
     await unlink(this.path(sha256)).catch(() => undefined);
   }
 
+  /** What the cache holds: blob files, their total size, and how many are hard-linked elsewhere (pulled folders). */
+  async info(): Promise<BlobCacheInfo> {
+    const blobs = await this.scan();
+    const out: BlobCacheInfo = { blobs: blobs.length, bytes: 0, sharedBlobs: 0, sharedBytes: 0 };
+    for (const b of blobs) {
+      out.bytes += b.size;
+      if (b.nlink > 1) {
+        out.sharedBlobs++;
+        out.sharedBytes += b.size;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Sweeps stale temp files, then, with `maxBytes`, evicts blobs until the cache holds at most that many bytes:
+   * oldest mtime first among files with no other link (only those free space), then, if still needed, files that
+   * pulled folders also link to (their folders keep the bytes, so they do not count as freed). Evicting never
+   * breaks a pulled folder; a later pull or reuse downloads the blob again.
+   */
+  async prune(opts: { maxBytes?: number | undefined } = {}): Promise<BlobCachePruneResult> {
+    const removedTemp = await this.sweepTemp();
+    const blobs = await this.scan();
+    let bytes = blobs.reduce((n, b) => n + b.size, 0);
+    let count = blobs.length;
+    let evicted = 0;
+    let freedBytes = 0;
+    if (opts.maxBytes !== undefined && bytes > opts.maxBytes) {
+      const order = (a: ScannedBlob, b: ScannedBlob) => a.mtimeMs - b.mtimeMs;
+      const candidates = [
+        ...blobs.filter((b) => b.nlink <= 1).sort(order),
+        ...blobs.filter((b) => b.nlink > 1).sort(order),
+      ];
+      for (const b of candidates) {
+        if (bytes <= opts.maxBytes) break;
+        const gone = await unlink(b.path).then(
+          () => true,
+          (err: NodeJS.ErrnoException) => err.code === 'ENOENT',
+        );
+        if (!gone) continue;
+        bytes -= b.size;
+        count--;
+        evicted++;
+        if (b.nlink <= 1) freedBytes += b.size;
+      }
+    }
+    return { removedTemp, evicted, freedBytes, blobs: count, bytes };
+  }
+
+  /** Every blob file (`sha256/ab/<hash>`); other names and non-files are left alone. */
+  private async scan(): Promise<ScannedBlob[]> {
+    const root = path.join(this.dir, 'sha256');
+    const out: ScannedBlob[] = [];
+    const prefixes = await readdir(root).catch(() => [] as string[]);
+    for (const prefix of prefixes) {
+      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
+      const names = await readdir(path.join(root, prefix)).catch(() => [] as string[]);
+      const stats = await Promise.all(
+        names.map(async (name) => {
+          if (!SHA256_RE.test(name) || !name.startsWith(prefix)) return null;
+          const p = path.join(root, prefix, name);
+          const st = await lstat(p).catch(() => null);
+          return st?.isFile() ? { path: p, size: st.size, mtimeMs: st.mtimeMs, nlink: st.nlink } : null;
+        }),
+      );
+      for (const st of stats) if (st !== null) out.push(st);
+    }
+    return out;
+  }
+
   /** Deletes temp files left by killed processes; `maxAgeMs` protects ingests still running. Returns the count. */
   async sweepTemp(maxAgeMs = 24 * 3600_000): Promise<number> {
     const tmpDir = path.join(this.dir, 'tmp');
@@ -105,6 +175,32 @@ export class BlobCache {
       throw err;
     }
   }
+}
+
+export interface BlobCacheInfo {
+  blobs: number;
+  bytes: number;
+  /** Blobs with more than one link (also in a pulled or reused folder): evicting them frees nothing. */
+  sharedBlobs: number;
+  sharedBytes: number;
+}
+
+export interface BlobCachePruneResult {
+  /** Stale temp files deleted (older than a day). */
+  removedTemp: number;
+  evicted: number;
+  /** Bytes given back to the file system (evicted files with no other link). */
+  freedBytes: number;
+  /** What the cache holds afterwards. */
+  blobs: number;
+  bytes: number;
+}
+
+interface ScannedBlob {
+  path: string;
+  size: number;
+  mtimeMs: number;
+  nlink: number;
 }
 
 function mismatch(sha256: string, what: string): StudioError {

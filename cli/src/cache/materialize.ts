@@ -59,7 +59,15 @@ export async function materialize(
         if (dest === null) return skip(f.path, 'path leaves the destination');
         if (!(await dirs.ensureParent(f.path))) return skip(f.path, 'a parent is not a directory');
         if (!(await clear(dest))) return skip(f.path, 'a directory is in the way');
-        await place(f, cache.path(f.sha256), dest, opts.mode, result);
+        try {
+          await place(f, cache.path(f.sha256), dest, opts.mode, result);
+        } catch (err) {
+          // Evicted since it was checked (a `cache prune` running meanwhile): download it and run again.
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || (await cache.has(f.sha256, f.size))) throw err;
+          if (!result.missing.some((m) => m.sha256 === f.sha256))
+            result.missing.push({ sha256: f.sha256, size: f.size });
+          return;
+        }
         const t = f.mtime / 1000;
         await utimes(dest, t, t);
       }),

@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
 import { type DecodedDir, type DirEntry, decodeDir, dirEntries, encodeDir, matchEntry } from './stat-cache-codec.ts';
@@ -22,7 +22,30 @@ export interface StatCache {
   lookup(keys: readonly StatKey[]): (string | undefined)[];
   /** Records hashes in one transaction. Returns false when the cache could not be written (busy, disk full). */
   store(entries: readonly (StatKey & { sha256: string })[]): boolean;
+  /**
+   * Forgets what can never match again: rows of directories that are gone (or no longer directories) and entries
+   * of names no longer in their directory (one readdir per row). Never throws: an unreadable or busy cache prunes
+   * nothing (or only the rows it could write).
+   */
+  prune(): StatCachePruneResult;
+  /** Rows, entries and the size on disk (database + WAL); zeros when unreadable. */
+  info(): StatCacheInfo;
   close(): void;
+}
+
+export interface StatCachePruneResult {
+  /** Directory rows examined. */
+  dirs: number;
+  /** Rows deleted: their directory is gone, or none of their entries is left. */
+  removedDirs: number;
+  /** Entries removed, those of deleted rows included. */
+  removedEntries: number;
+}
+
+export interface StatCacheInfo {
+  dirs: number;
+  entries: number;
+  bytes: number;
 }
 
 /** Bump when the row format changes; an old cache is simply dropped. */
@@ -45,7 +68,7 @@ class SqliteStatCache implements StatCache {
   private readonly getRow: Database.Statement<[string], Buffer | undefined>;
   private readonly putRow: Database.Statement<[string, Buffer]>;
 
-  constructor(file: string) {
+  constructor(private readonly file: string) {
     this.db = new Database(file, { timeout: 2000 });
     try {
       if (file !== ':memory:') {
@@ -129,8 +152,133 @@ class SqliteStatCache implements StatCache {
     }
   }
 
+  prune(): StatCachePruneResult {
+    const result: StatCachePruneResult = { dirs: 0, removedDirs: 0, removedEntries: 0 };
+    const page = this.db.prepare<[string], { dir: string; data: Buffer }>(
+      `SELECT dir, data FROM dirs WHERE dir > ? ORDER BY dir LIMIT ${PRUNE_BATCH}`,
+    );
+    const delRow = this.db.prepare<[string]>('DELETE FROM dirs WHERE dir = ?');
+    let after = '';
+    for (;;) {
+      let rows: { dir: string; data: Buffer }[];
+      try {
+        rows = page.all(after);
+      } catch {
+        // Unreadable (busy past the timeout, corrupt): it is only a cache, leave it as it is.
+        break;
+      }
+      if (rows.length === 0) break;
+      after = (rows[rows.length - 1] as { dir: string }).dir;
+      result.dirs += rows.length;
+      // Plan outside any transaction (the readdirs are the slow part), then write with a check that each row is
+      // still the one read: a capture that stored into it meanwhile wins and the row is pruned next time.
+      const changes: { dir: string; old: Buffer; data: Buffer | null; removed: number }[] = [];
+      for (const { dir, data } of rows) {
+        const decoded = decodeDir(data);
+        // A row that does not parse can never match: drop it without looking at the directory.
+        const names = decoded === null ? 'gone' : listNames(dir === '' ? path.sep : dir);
+        const entries = decoded === null ? [] : dirEntries(decoded);
+        if (names === 'gone') {
+          changes.push({ dir, old: data, data: null, removed: entries.length });
+          continue;
+        }
+        if (names === 'unknown') continue;
+        const kept = entries.filter((e) => names.has(e.name));
+        if (kept.length === entries.length) continue;
+        changes.push({
+          dir,
+          old: data,
+          data: kept.length === 0 ? null : encodeDir(kept),
+          removed: entries.length - kept.length,
+        });
+      }
+      if (changes.length === 0) continue;
+      try {
+        this.db
+          .transaction(() => {
+            const done = { removedDirs: 0, removedEntries: 0 };
+            for (const c of changes) {
+              const now = this.getRow.get(c.dir);
+              if (now === undefined || !now.equals(c.old)) continue;
+              if (c.data === null) {
+                delRow.run(c.dir);
+                done.removedDirs++;
+              } else this.putRow.run(c.dir, c.data);
+              done.removedEntries += c.removed;
+            }
+            result.removedDirs += done.removedDirs;
+            result.removedEntries += done.removedEntries;
+          })
+          .immediate();
+      } catch {
+        // Busy past the timeout or read-only: this batch stays as it is.
+      }
+    }
+    if (result.removedEntries > 0 || result.removedDirs > 0) this.compact();
+    return result;
+  }
+
+  info(): StatCacheInfo {
+    let dirs = 0;
+    let entries = 0;
+    try {
+      this.db.transaction(() => {
+        // The entry count is the row's first u32; read only those bytes.
+        for (const head of this.db.prepare<[], Buffer>('SELECT substr(data, 1, 4) FROM dirs').pluck().iterate()) {
+          dirs++;
+          if (head.length === 4) entries += Buffer.from(head).readUInt32LE(0);
+        }
+      })();
+    } catch {
+      return { dirs: 0, entries: 0, bytes: this.fileBytes() };
+    }
+    return { dirs, entries, bytes: this.fileBytes() };
+  }
+
   close(): void {
     this.db.close();
+  }
+
+  /** Gives the freed pages back to the file system; skipped when other processes hold the database. */
+  private compact(): void {
+    if (this.file === ':memory:') return;
+    try {
+      this.db.exec('VACUUM');
+      this.db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      // Busy: the pages stay free inside the file and are reused by later stores.
+    }
+  }
+
+  private fileBytes(): number {
+    if (this.file === ':memory:') return 0;
+    let bytes = 0;
+    for (const suffix of ['', '-wal']) {
+      try {
+        bytes += statSync(this.file + suffix).size;
+      } catch {
+        // absent
+      }
+    }
+    return bytes;
+  }
+}
+
+/** Rows per read batch of `prune`. */
+const PRUNE_BATCH = 500;
+
+/**
+ * The names in `dir` that can still be files (directories left out), 'gone' when `dir` is absent or not a
+ * directory, 'unknown' when it cannot be read (e.g. permissions): then nothing of it is pruned.
+ */
+function listNames(dir: string): Set<string> | 'gone' | 'unknown' {
+  try {
+    const names = new Set<string>();
+    for (const d of readdirSync(dir, { withFileTypes: true })) if (!d.isDirectory()) names.add(d.name);
+    return names;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR' ? 'gone' : 'unknown';
   }
 }
 

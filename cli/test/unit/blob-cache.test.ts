@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import { describe, expect, it } from 'vitest';
@@ -95,5 +95,105 @@ describe('BlobCache', () => {
     writeFileSync(path.join(c.dir, 'tmp', 'fresh'), 'x');
     expect(await c.sweepTemp(60_000)).toBe(1);
     expect(tmpFiles(c)).toEqual(['fresh']);
+  });
+});
+
+interface Blob {
+  sha: string;
+  data: Buffer;
+  path: string;
+}
+
+describe('BlobCache info and prune', () => {
+  /** Ingests blobs of the given sizes with mtimes 1000 s apart, oldest first. */
+  async function filled(sizes: number[]) {
+    const c = new BlobCache(tmp());
+    const blobs: Blob[] = [];
+    for (const [i, size] of sizes.entries()) {
+      const data = randomBytes(size);
+      const p = await c.ingest(sha(data), size, chunks(data));
+      const t = 1_700_000_000 + i * 1000;
+      utimesSync(p, t, t);
+      blobs.push({ sha: sha(data), data, path: p });
+    }
+    return { c, blobs };
+  }
+
+  it('counts blobs, bytes and hard-linked ones, ignoring temp files and stray names', async () => {
+    const { c, blobs } = await filled([100, 200, 300]);
+    const pulled = tmp();
+    linkSync((blobs[1] as Blob).path, path.join(pulled, 'model.bin'));
+    writeFileSync(path.join(c.dir, 'tmp', 'partial'), 'x'.repeat(50));
+    writeFileSync(path.join(path.dirname((blobs[0] as Blob).path), 'not-a-blob'), 'x');
+    expect(await c.info()).toEqual({ blobs: 3, bytes: 600, sharedBlobs: 1, sharedBytes: 200 });
+    expect(await new BlobCache(path.join(tmp(), 'absent')).info()).toEqual({
+      blobs: 0,
+      bytes: 0,
+      sharedBlobs: 0,
+      sharedBytes: 0,
+    });
+  });
+
+  it('evicts the oldest unshared blobs first until the cache fits, then shared ones only if needed', async () => {
+    // Oldest first: b0 (shared), b1, b2, b3 (shared), b4.
+    const { c, blobs } = await filled([1000, 1000, 1000, 1000, 1000]);
+    const pulled = tmp();
+    const [b0, b3] = [blobs[0], blobs[3]] as [Blob, Blob];
+    linkSync(b0.path, path.join(pulled, 'old.bin'));
+    linkSync(b3.path, path.join(pulled, 'new.bin'));
+
+    // Fits once two unshared blobs are gone: the oldest unshared ones (b1, b2), not the older shared b0.
+    expect(await c.prune({ maxBytes: 3500 })).toEqual({
+      removedTemp: 0,
+      evicted: 2,
+      freedBytes: 2000,
+      blobs: 3,
+      bytes: 3000,
+    });
+    expect(blobs.map((b) => existsSync(b.path))).toEqual([true, false, false, true, true]);
+
+    // Already small enough: nothing happens.
+    expect(await c.prune({ maxBytes: 3000 })).toMatchObject({ evicted: 0, freedBytes: 0, blobs: 3, bytes: 3000 });
+
+    // Needs more than the unshared b4: then the oldest shared one, whose bytes stay in the pulled folder.
+    expect(await c.prune({ maxBytes: 1000 })).toEqual({
+      removedTemp: 0,
+      evicted: 2,
+      freedBytes: 1000,
+      blobs: 1,
+      bytes: 1000,
+    });
+    expect(blobs.map((b) => existsSync(b.path))).toEqual([false, false, false, true, false]);
+    expect(readFileSync(path.join(pulled, 'old.bin')).equals(b0.data)).toBe(true);
+    expect(await c.has(b3.sha, 1000)).toBe(true);
+    expect(await c.info()).toEqual({ blobs: 1, bytes: 1000, sharedBlobs: 1, sharedBytes: 1000 });
+
+    // 0 empties it; the pulled folder keeps every byte.
+    expect(await c.prune({ maxBytes: 0 })).toMatchObject({ evicted: 1, freedBytes: 0, blobs: 0, bytes: 0 });
+    expect(readFileSync(path.join(pulled, 'new.bin')).equals(b3.data)).toBe(true);
+    expect(await c.info()).toEqual({ blobs: 0, bytes: 0, sharedBlobs: 0, sharedBytes: 0 });
+    // An evicted blob can be ingested again.
+    await c.ingest(b3.sha, 1000, chunks(b3.data));
+    expect(await c.has(b3.sha, 1000)).toBe(true);
+  });
+
+  it('always sweeps temp files older than a day and evicts nothing without maxBytes', async () => {
+    const { c, blobs } = await filled([10, 20]);
+    const stale = path.join(c.dir, 'tmp', `${(blobs[0] as Blob).sha}.123.abcdef`);
+    const fresh = path.join(c.dir, 'tmp', `${(blobs[1] as Blob).sha}.456.abcdef`);
+    writeFileSync(stale, 'partial');
+    writeFileSync(fresh, 'partial');
+    const dayAndABitAgo = (Date.now() - 25 * 3600_000) / 1000;
+    utimesSync(stale, dayAndABitAgo, dayAndABitAgo);
+    expect(await c.prune()).toEqual({ removedTemp: 1, evicted: 0, freedBytes: 0, blobs: 2, bytes: 30 });
+    expect(tmpFiles(c)).toEqual([path.basename(fresh)]);
+    expect(await c.prune({})).toMatchObject({ removedTemp: 0, blobs: 2 });
+    expect(await new BlobCache(path.join(tmp(), 'absent')).prune({ maxBytes: 0 })).toEqual({
+      removedTemp: 0,
+      evicted: 0,
+      freedBytes: 0,
+      blobs: 0,
+      bytes: 0,
+    });
   });
 });
