@@ -64,6 +64,7 @@ const ATTEMPTS = 3;
 export class Capturer {
   private readonly last = new Map<string, string>();
   private readonly statCache: StatCache;
+  private readonly uploadsDir: string;
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -77,6 +78,7 @@ export class Capturer {
     private readonly options: { md5?: boolean } = {},
   ) {
     this.statCache = openStatCache(homePaths(cfg.home).statcache);
+    this.uploadsDir = homePaths(cfg.home).uploads;
   }
 
   /** Captures one target; serialised with every other capture of this Capturer. */
@@ -141,9 +143,17 @@ export class Capturer {
     const md5s = new Map<string, string>();
     const stats = { hashedFiles: 0, hashedBytes: 0 };
     let hashing = true;
-    const uploader = new ChunkUploader(this.client, this.experiment, t.tag, sources, contents, (done, planned) => {
-      if (!hashing) progress.update({ phase: 'upload', bytes: done, totalBytes: planned });
-    });
+    const uploader = new ChunkUploader(
+      this.client,
+      this.experiment,
+      t.tag,
+      sources,
+      contents,
+      (done, planned) => {
+        if (!hashing) progress.update({ phase: 'upload', bytes: done, totalBytes: planned });
+      },
+      this.uploadsDir,
+    );
     const files: FileEntry[] = [];
     const skipped = [...walk.skipped];
     const deferred: BlobSource[] = [];

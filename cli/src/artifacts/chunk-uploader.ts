@@ -27,6 +27,8 @@ export class ChunkUploader {
     private readonly sources: Map<string, string>,
     private readonly contents: Map<string, Buffer>,
     private readonly onProgress: (uploaded: number, planned: number) => void,
+    /** Where resumable upload sessions are remembered ($STUDIOML_HOME/uploads). */
+    private readonly sessionDir?: string,
   ) {}
 
   /** Queues blobs (duplicates of earlier pushes are dropped). */
@@ -54,6 +56,7 @@ export class ChunkUploader {
       const before = this.uploadedBytes;
       const up = await uploadBlobs(plan, this.sources, {
         contents: this.contents,
+        ...(this.sessionDir === undefined ? {} : { sessionDir: this.sessionDir }),
         onProgress: (done) => this.onProgress(before + done, this.plannedBytes),
       });
       this.uploadedBlobs += up.uploadedBlobs;

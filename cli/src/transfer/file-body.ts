@@ -81,6 +81,39 @@ export async function* filesBody(parts: readonly BodyPart[], onBytes: (n: number
   if (batchBytes > 0) yield flush();
 }
 
+/**
+ * Bytes `start..end` (inclusive) of one part, streamed from the file (or from `data` when the snapshot kept the
+ * bytes): one chunk of a resumable upload. A source that got shorter or vanished throws E_HASH_MISMATCH.
+ */
+export async function* rangeBody(
+  p: BodyPart,
+  start: number,
+  end: number,
+  onBytes: (n: number) => void,
+): AsyncGenerator<Uint8Array> {
+  if (end < start) return;
+  if (p.data) {
+    if (p.data.length < end + 1) throw changedSince([p], 'shrank');
+    const out = p.data.subarray(start, end + 1);
+    onBytes(out.length);
+    yield out;
+    return;
+  }
+  let n = 0;
+  try {
+    const fh = await open(p.abs, READ_FLAGS);
+    const rs = fh.createReadStream({ start, end, highWaterMark: 1 << 20 });
+    for await (const chunk of rs as AsyncIterable<Buffer>) {
+      n += chunk.length;
+      onBytes(chunk.length);
+      yield chunk;
+    }
+  } catch (cause) {
+    throw changedSince([p], 'became unreadable', cause);
+  }
+  if (n !== end - start + 1) throw changedSince([p], 'shrank');
+}
+
 const SMALL_FILE = 256 * 1024;
 const BATCH_BYTES = 1 << 20;
 

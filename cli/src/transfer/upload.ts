@@ -1,9 +1,10 @@
 import type { PlanUploadResponse } from '@studio-lite/functions/api/wire.ts';
 import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.ts';
-import type { SignedRequest } from '@studio-lite/functions/core/ports.ts';
+import type { ResumableStartRequest, SignedRequest } from '@studio-lite/functions/core/ports.ts';
 import pLimit from 'p-limit';
 import { assertUnchangedSize, type BodyPart, filesBody } from './file-body.ts';
 import { putStream } from './http-put.ts';
+import { uploadResumable } from './resumable.ts';
 import { type RetryOptions, withRetry } from './retry.ts';
 import { storageError } from './storage-error.ts';
 
@@ -16,6 +17,12 @@ export interface UploadOptions {
   retry?: Omit<RetryOptions, 'signal'>;
   /** Bytes already in memory (kept by the snapshot), sent instead of reading the file again. */
   contents?: Map<string, Buffer>;
+  /**
+   * Folder remembering open resumable sessions (`$STUDIOML_HOME/uploads`), so an upload the plan offers as
+   * resumable continues in a later process where an interrupted one stopped. Without it, sessions only resume
+   * within this call.
+   */
+  sessionDir?: string;
 }
 
 export interface UploadResult {
@@ -26,10 +33,13 @@ export interface UploadResult {
 interface Task {
   members: { sha256: string; size: number }[];
   request: SignedRequest;
+  /** A large blob's session start (used instead of `request` when present). */
+  resumable?: ResumableStartRequest | undefined;
 }
 
 /**
- * Performs a plan's signed uploads in parallel with retries (network errors, 5xx, 429). Sources that changed
+ * Performs a plan's signed uploads in parallel with retries (network errors, 5xx, 429); an upload the plan offers
+ * as `resumable` goes through a session in chunks (resumable.ts) instead of one PUT. Sources that changed
  * since hashing do not stop the others; they are reported together at the end as one E_HASH_MISMATCH whose
  * `details.sha256s` lists them, so the caller can snapshot again. Any other failure (a 4xx such as E_URL_EXPIRED
  * or E_FORBIDDEN) cancels the remaining uploads and is thrown with the storage's code.
@@ -40,7 +50,11 @@ export async function uploadBlobs(
   opts: UploadOptions = {},
 ): Promise<UploadResult> {
   const tasks: Task[] = [
-    ...plan.uploads.map((u) => ({ members: [{ sha256: u.sha256, size: u.size }], request: u.request })),
+    ...plan.uploads.map((u) => ({
+      members: [{ sha256: u.sha256, size: u.size }],
+      request: u.request,
+      resumable: u.resumable,
+    })),
     ...plan.packs,
   ];
   const stop = new AbortController();
@@ -65,7 +79,17 @@ export async function uploadBlobs(
             abs: sourceOf(sources, m.sha256),
             data: opts.contents?.get(m.sha256),
           }));
-          await withRetry(() => sendOnce(task.request, parts, signal, progress), { ...opts.retry, signal });
+          const [only] = parts;
+          if (task.resumable && only && parts.length === 1) {
+            await uploadResumable(only, task.resumable, {
+              sessionDir: opts.sessionDir,
+              signal,
+              retry: opts.retry,
+              progress,
+            });
+          } else {
+            await withRetry(() => sendOnce(task.request, parts, signal, progress), { ...opts.retry, signal });
+          }
           result.uploadedBlobs += parts.length;
           for (const p of parts) result.uploadedBytes += p.size;
         } catch (err) {

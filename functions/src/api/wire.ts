@@ -12,7 +12,7 @@ import type {
   VersionRecord,
   VersionWithManifest,
 } from '../core/model.ts';
-import type { SignedRequest } from '../core/ports.ts';
+import type { ResumableStartRequest, SignedRequest } from '../core/ports.ts';
 import type { MemberInfo, MyTeam } from '../core/teams.ts';
 import type { TokenInfo } from '../core/token-admin.ts';
 
@@ -73,8 +73,11 @@ export interface ShowExperimentResponse {
 }
 
 export interface PlanUploadResponse {
-  /** Blobs to upload one by one. */
-  uploads: { sha256: string; size: number; request: SignedRequest }[];
+  /**
+   * Blobs to upload one by one. `resumable` (large blobs, stores with resumable sessions): a POST that opens a session
+   * to upload the same object in chunks and resume after an interruption; `request` stays for clients that ignore it.
+   */
+  uploads: { sha256: string; size: number; request: SignedRequest; resumable?: ResumableStartRequest }[];
   /** Small blobs to upload as one concatenated body, members in this order. */
   packs: { members: { sha256: string; size: number }[]; request: SignedRequest }[];
   /** How many of the requested blobs the team already has. */

@@ -12,6 +12,8 @@ import { assertExperimentKey, assertTag } from './names.ts';
 import type { SignedRequest } from './ports.ts';
 
 const PACK_MAX_MEMBERS = 4096;
+/** Missing blobs at least this large also get a resumable session (when the store offers them). */
+export const RESUMABLE_MIN_BYTES = 32 << 20;
 
 async function requireWritableExperiment(deps: CoreDeps, team: string, key: string): Promise<void> {
   assertExperimentKey(key);
@@ -44,6 +46,7 @@ export async function planUpload(
   const expiresAt = expiry(deps);
   const out: PlanUploadResponse = { uploads: [], packs: [], present: unique.size - missing.length };
   const signPack = deps.blobs.signPackUpload?.bind(deps.blobs);
+  const signResumable = deps.blobs.signResumableUpload?.bind(deps.blobs);
   let pack: { sha256: string; size: number }[] = [];
   let packBytes = 0;
   const flush = async () => {
@@ -62,8 +65,13 @@ export async function planUpload(
       packBytes += b.size;
       if (pack.length >= PACK_MAX_MEMBERS || packBytes >= LIMITS.packMaxBytes) await flush();
     } else {
-      const request = await deps.blobs.signUpload(blobKey(team, b.sha256), { ...b, expiresAt });
-      out.uploads.push({ sha256: b.sha256, size: b.size, request });
+      const k = blobKey(team, b.sha256);
+      const request = await deps.blobs.signUpload(k, { ...b, expiresAt });
+      // Large blobs also get a session start: a client that knows sessions resumes an interrupted transfer; older
+      // clients keep using the single PUT.
+      const resumable =
+        signResumable && b.size >= RESUMABLE_MIN_BYTES ? await signResumable(k, { ...b, expiresAt }) : undefined;
+      out.uploads.push({ sha256: b.sha256, size: b.size, request, ...(resumable ? { resumable } : {}) });
     }
   }
   await flush();

@@ -25,6 +25,20 @@ export interface SignedRequest {
   expiresAt: string;
 }
 
+/**
+ * A signed POST that opens a resumable upload session: sent with an empty body and these headers exactly, it answers
+ * 201 whose `Location` is the session URI. Chunks are then PUT there with `Content-Range: bytes a-b/total`
+ * (multiples of 256 KiB except the last); an empty PUT with `bytes *\/total` asks how much is stored (308 +
+ * `Range: bytes=0-N`, or 200/201 once complete; 404/410 when the session is gone).
+ */
+export interface ResumableStartRequest {
+  method: 'POST';
+  url: string;
+  /** Headers the client must send exactly as given (they are part of the signature). */
+  headers: Record<string, string>;
+  expiresAt: string;
+}
+
 export interface StoredObject {
   key: string;
   size: number;
@@ -70,6 +84,13 @@ export interface BlobStore {
    * own key. Backends that cannot split a body server-side leave this undefined and get one URL per blob.
    */
   signPackUpload?(members: { key: string; size: number; sha256: string }[], expiresAt: Date): Promise<SignedRequest>;
+  /**
+   * Optional: a POST that opens a resumable upload session for this key, bound like signUpload (key, size, expiry),
+   * so a large blob whose transfer is interrupted continues where it stopped instead of starting over. The session
+   * URI it yields is a bearer capability for this one object. Backends without sessions (the local disk store)
+   * leave this undefined and large blobs get only the single PUT of signUpload.
+   */
+  signResumableUpload?(key: string, c: UploadConstraint): Promise<ResumableStartRequest>;
   /** True when uploads through signed URLs are hashed by the store before they become visible. */
   readonly verifiesOnUpload: boolean;
 }

@@ -243,7 +243,13 @@ describe('gcp backend wiring: Firestore jobs + Cloud Tasks deadlines delivered t
           deps.jobs?.getJob(team, 'short-life'),
           deps.jobs?.getJob(team, 'silent-worker'),
         ]);
-        if (x?.status === 'expired' && y?.status === 'queued') break;
+        // The job moves first, its experiment right after (two writes): wait for both.
+        const [ex, ey] = await Promise.all([
+          deps.meta.getExperiment(team, 'short-life'),
+          deps.meta.getExperiment(team, 'silent-worker'),
+        ]);
+        if (x?.status === 'expired' && y?.status === 'queued' && ex?.status === 'expired' && ey?.status === 'queued')
+          break;
         if (Date.now() > deadline) throw new Error(`deadlines not enforced: ${x?.status} ${y?.status}`);
         await sleep(200);
       }

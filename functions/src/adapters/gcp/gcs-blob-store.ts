@@ -1,6 +1,12 @@
 import type { File, Storage } from '@google-cloud/storage';
 import { StudioError } from '../../core/errors.ts';
-import type { BlobStore, SignedRequest, StoredObject, UploadConstraint } from '../../core/ports.ts';
+import type {
+  BlobStore,
+  ResumableStartRequest,
+  SignedRequest,
+  StoredObject,
+  UploadConstraint,
+} from '../../core/ports.ts';
 import { createV4UrlSigner, type V4UrlSigner } from './v4-signer.ts';
 
 export interface GcsBlobStoreOptions {
@@ -104,13 +110,7 @@ function expirySeconds(expiresAt: Date, now: number): number {
 }
 
 /** A signed POST that opens a resumable upload session (large blobs); same bindings as signUpload. */
-export interface ResumableStartRequest {
-  method: 'POST';
-  url: string;
-  /** Headers to send exactly as given, with an empty body. The 201 answer's Location is the session URI. */
-  headers: Record<string, string>;
-  expiresAt: string;
-}
+export type { ResumableStartRequest };
 
 export interface GcsBlobStore extends BlobStore {
   /**

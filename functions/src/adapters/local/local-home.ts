@@ -20,6 +20,8 @@ export function homePaths(home: string) {
     login: join(home, 'login.json'),
     blobcache: join(home, 'blobcache'),
     statcache: join(home, 'statcache.db'),
+    /** Open resumable upload sessions of large blobs, one `<sha256>.json` each (mode 0600: the URIs are bearer). */
+    uploads: join(home, 'uploads'),
     experiments: join(home, 'experiments'),
     config: join(home, 'config.yaml'),
   };
