@@ -36,7 +36,8 @@ describe('studio-lite gc', () => {
     await cliOk(sb, ['delete', 'drop', '--yes']);
     const dry = await cliOk(sb, ['gc', '--dry-run', '--grace', '1s']);
     expect(dry.stdout).toContain('dry run: nothing changed');
-    expect(dry.stdout).toMatch(/condemned now: [1-9]\d* blob\(s\)/);
+    expect(dry.stdout).toMatch(/would condemn: [1-9]\d* blob\(s\)/);
+    expect(dry.stdout).toContain('would delete: 0 blob(s)');
 
     const first = JSON.parse((await cliOk(sb, ['gc', '--json', '--grace', '1s'])).stdout) as GcReport;
     // b.bin and the manifests only `drop` had; s.bin and the manifests both runs share stay referenced.

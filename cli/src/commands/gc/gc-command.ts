@@ -7,14 +7,15 @@ const amount = (a: Amount) => `${a.blobs} blob(s), ${formatBytes(a.bytes)}`;
 
 /** The human summary of one run (stdout). */
 export function describeGc(r: GcReport): string {
-  const would = r.dryRun ? 'would be ' : '';
+  const dry = r.dryRun;
   const lines = [
-    `gc of team ${r.team}${r.dryRun ? ' (dry run: nothing changed)' : ''}: ${r.versions} version(s) of ` +
+    `gc of team ${r.team}${dry ? ' (dry run: nothing changed)' : ''}: ${r.versions} version(s) of ` +
       `${r.experiments} experiment(s) reference ${amount(r.referenced)}`,
-    `deleted: ${r.dryRun ? `${amount(r.deleted)} would be` : amount(r.deleted)} (condemned at least ${formatGrace(r.graceSeconds)} ago)`,
-    `condemned now: ${amount(r.condemned)}${r.unrecorded.blobs ? ` (of which ${amount(r.unrecorded)} never committed)` : ''}` +
+    `${dry ? 'would delete' : 'deleted'}: ${amount(r.deleted)} (condemned at least ${formatGrace(r.graceSeconds)} ago)`,
+    `${dry ? 'would condemn' : 'condemned now'}: ${amount(r.condemned)}` +
+      (r.unrecorded.blobs ? ` (of which ${amount(r.unrecorded)} never committed)` : '') +
       (r.condemned.blobs && r.deleteAfter
-        ? `; ${would}deleted by a gc run after ${r.deleteAfter} unless a version needs them again`
+        ? `; ${dry ? 'a run would delete them' : 'deleted by a gc run'} after ${r.deleteAfter} unless a version needs them again`
         : ''),
   ];
   if (r.pending.blobs) lines.push(`still condemned from earlier runs: ${amount(r.pending)}`);
