@@ -6,6 +6,7 @@ import {
   mkdirSync,
   readFileSync,
   readlinkSync,
+  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -162,5 +163,27 @@ describe('materialize', () => {
     mkdirSync(path.join(dest, 'a.txt'));
     const r = await materialize({ files: [file('a.txt', 'alpha')], links: [] }, cache, dest, { mode: 'copy' });
     expect(r.skipped).toEqual(['a.txt: a directory is in the way']);
+  });
+});
+
+describe('materialize while a prune evicts', () => {
+  it('a cache entry evicted between its check and its link is reported missing, not thrown', async () => {
+    const cache = await filled(['kept', 'evicted']);
+    const gone = sha('evicted');
+    let calls = 0;
+    // The second look-up of the entry is place()'s: evict it right before, as a concurrent `cache prune` would.
+    const racing = Object.create(cache) as BlobCache;
+    racing.path = (s: string) => {
+      const p = cache.path(s);
+      if (s === gone && ++calls === 2) rmSync(p, { force: true });
+      return p;
+    };
+    const dest = tmp('studio-dest-');
+    const m: Manifest = { files: [file('a.txt', 'kept'), file('b.txt', 'evicted')], links: [] };
+    const r = await materialize(m, racing, dest, { mode: 'link' });
+    expect(calls).toBeGreaterThanOrEqual(2); // check, place (and the re-check after the failed link)
+    expect(r.missing).toEqual([{ sha256: gone, size: 7 }]);
+    expect(readFileSync(path.join(dest, 'a.txt'), 'utf8')).toBe('kept');
+    expect(existsSync(path.join(dest, 'b.txt'))).toBe(false);
   });
 });
