@@ -48,6 +48,14 @@ export function encodeDir(entries: readonly DirEntry[]): Buffer {
   return buf;
 }
 
+/** Bytes of a row's head that hold its entry count (entryCount reads them without decoding the row). */
+export const COUNT_BYTES = 4;
+
+/** The entry count of an encoded row from its first COUNT_BYTES bytes; 0 for a head too short to hold one. */
+export function entryCount(head: Uint8Array): number {
+  return head.length >= COUNT_BYTES ? Buffer.from(head.buffer, head.byteOffset, head.byteLength).readUInt32LE(0) : 0;
+}
+
 /** Returns null for a blob that does not parse (a cache is allowed to forget, never to lie). */
 export function decodeDir(buf: Uint8Array): DecodedDir | null {
   const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);

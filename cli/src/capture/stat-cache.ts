@@ -1,7 +1,16 @@
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import Database from 'better-sqlite3';
-import { type DecodedDir, type DirEntry, decodeDir, dirEntries, encodeDir, matchEntry } from './stat-cache-codec.ts';
+import {
+  COUNT_BYTES,
+  type DecodedDir,
+  type DirEntry,
+  decodeDir,
+  dirEntries,
+  encodeDir,
+  entryCount,
+  matchEntry,
+} from './stat-cache-codec.ts';
 
 /** What identifies one state of a file without reading it. */
 export interface StatKey {
@@ -223,10 +232,11 @@ class SqliteStatCache implements StatCache {
     let entries = 0;
     try {
       this.db.transaction(() => {
-        // The entry count is the row's first u32; read only those bytes.
-        for (const head of this.db.prepare<[], Buffer>('SELECT substr(data, 1, 4) FROM dirs').pluck().iterate()) {
+        // Only each row's head is read: it holds the entry count.
+        const heads = this.db.prepare<[], Buffer>(`SELECT substr(data, 1, ${COUNT_BYTES}) FROM dirs`).pluck();
+        for (const head of heads.iterate()) {
           dirs++;
-          if (head.length === 4) entries += Buffer.from(head).readUInt32LE(0);
+          entries += entryCount(head);
         }
       })();
     } catch {

@@ -63,20 +63,7 @@ export async function* filesBody(parts: readonly BodyPart[], onBytes: (n: number
       continue;
     }
     if (batchBytes > 0) yield flush();
-    let n = 0;
-    try {
-      const fh = await open(p.abs, READ_FLAGS);
-      // The stream owns the handle from here (autoClose), including when the consumer stops early.
-      const rs = fh.createReadStream({ start: 0, end: p.size - 1, highWaterMark: 1 << 20 });
-      for await (const chunk of rs as AsyncIterable<Buffer>) {
-        n += chunk.length;
-        onBytes(chunk.length);
-        yield chunk;
-      }
-    } catch (cause) {
-      throw changedSince([p], 'became unreadable', cause);
-    }
-    if (n !== p.size) throw changedSince([p], 'shrank');
+    yield* rangeBody(p, 0, p.size - 1, onBytes);
   }
   if (batchBytes > 0) yield flush();
 }
@@ -102,6 +89,7 @@ export async function* rangeBody(
   let n = 0;
   try {
     const fh = await open(p.abs, READ_FLAGS);
+    // The stream owns the handle from here (autoClose), including when the consumer stops early.
     const rs = fh.createReadStream({ start, end, highWaterMark: 1 << 20 });
     for await (const chunk of rs as AsyncIterable<Buffer>) {
       n += chunk.length;
