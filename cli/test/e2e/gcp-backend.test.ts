@@ -4,8 +4,8 @@
 // incremental capture of 500 files and a byte-identical pull into an empty cache.
 import { copyFileSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type GcpDeployment, startGcpDeployment } from './gcp-harness.ts';
+import { describe, expect, it } from 'vitest';
+import { useGcpDeployment } from './gcp-harness.ts';
 import {
   artifact,
   cli,
@@ -13,38 +13,20 @@ import {
   collect,
   EXAMPLES,
   listFiles,
-  makeSandbox,
   pullJson,
-  removeSandbox,
-  type Sandbox,
   SLEEPER,
   showJson,
   startCli,
   waitFor,
 } from './helpers.ts';
 
-let dep: GcpDeployment;
-const sandboxes: ReturnType<typeof makeSandbox>[] = [];
-
+const gcp = useGcpDeployment({}, (dep) => console.info(`[gcp e2e] deployment up: ${JSON.stringify(dep.timings)} ms`));
 /** A fresh home and cwd whose CLI talks to the deployment (like a second machine of the same team). */
-function remote(): Sandbox {
-  const sb = makeSandbox();
-  sandboxes.push(sb);
-  return { ...sb, env: dep.env(sb) };
-}
-
-beforeAll(async () => {
-  dep = await startGcpDeployment();
-  console.info(`[gcp e2e] deployment up: ${JSON.stringify(dep.timings)} ms`);
-}, 90_000);
-
-afterAll(async () => {
-  for (const sb of sandboxes) removeSandbox(sb);
-  await dep?.stop();
-});
+const remote = gcp.remote;
 
 describe('studio-lite against the Cloud Function on the emulators', () => {
   it('is connected to the deployment (whoami through the function)', async () => {
+    const dep = gcp.deployment();
     const res = await fetch(`${dep.url}/v1/whoami`, { headers: { authorization: `Bearer ${dep.token}` } });
     expect(res.status).toBe(200);
     expect(((await res.json()) as { team: string }).team).toBe(dep.team);

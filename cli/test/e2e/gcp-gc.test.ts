@@ -4,33 +4,20 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Storage } from '@google-cloud/storage';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { GcReport } from '../../../functions/src/core/gc.ts';
-import { type GcpDeployment, startGcpDeployment } from './gcp-harness.ts';
-import { cliOk, makeSandbox, pullJson, removeSandbox, type Sandbox } from './helpers.ts';
+import { useGcpDeployment } from './gcp-harness.ts';
+import { cliOk, pullJson } from './helpers.ts';
 
-let dep: GcpDeployment;
-const sandboxes: ReturnType<typeof makeSandbox>[] = [];
-
-function remote(): Sandbox {
-  const sb = makeSandbox();
-  sandboxes.push(sb);
-  return { ...sb, env: dep.env(sb) };
-}
-
-beforeAll(async () => {
-  dep = await startGcpDeployment({ gcMinGraceSeconds: 0 });
-}, 90_000);
-afterAll(async () => {
-  for (const sb of sandboxes) removeSandbox(sb);
-  await dep?.stop();
-});
+const gcp = useGcpDeployment({ gcMinGraceSeconds: 0 });
+const remote = gcp.remote;
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-const keyOf = (sha: string) => `teams/${dep.team}/blobs/sha256/${sha.slice(0, 2)}/${sha}`;
+const keyOf = (sha: string) => `teams/${gcp.deployment().team}/blobs/sha256/${sha.slice(0, 2)}/${sha}`;
 
 describe('studio-lite gc on the Cloud Function', () => {
   it('frees a deleted experiment’s blobs and an abandoned upload in two runs; what is shared stays', async () => {
+    const dep = gcp.deployment();
     const bucket = new Storage({
       apiEndpoint: process.env.STORAGE_EMULATOR_HOST,
       projectId: 'demo-e2e',

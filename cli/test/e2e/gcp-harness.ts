@@ -4,6 +4,7 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { createFirestoreMetadataStore } from '../../../functions/src/adapters/gcp/firestore-metadata-store.ts';
 import type { MetadataStore } from '../../../functions/src/core/ports.ts';
 import {
@@ -21,7 +22,7 @@ import { type FakeGoogleOAuth, startFakeGoogleOAuth } from '../../../functions/t
 import { type AuthEmulator, startAuthEmulator } from '../../../test-setup/emulators/auth-emulator.ts';
 import { type FirestoreEmulator, startFirestoreEmulator } from '../../../test-setup/emulators/firestore-emulator.ts';
 import { type StorageEmulator, startStorageEmulator } from '../../../test-setup/emulators/storage-emulator.ts';
-import type { Sandbox } from './helpers.ts';
+import { makeSandbox, removeSandbox, type Sandbox } from './helpers.ts';
 
 export interface GcpDeployment {
   /** The function's base URL (STUDIOML_API_URL). */
@@ -191,4 +192,33 @@ export async function startGcpDeployment(opts: GcpDeploymentOptions = {}): Promi
 function restoreEnv(name: string, value: string | undefined): void {
   if (value === undefined) delete process.env[name];
   else process.env[name] = value;
+}
+
+/**
+ * One deployment for a test file (started in beforeAll, stopped in afterAll) and `remote()`: a fresh home and cwd
+ * whose CLI talks to it, like another machine of the same team (removed in afterAll).
+ */
+export function useGcpDeployment(opts: GcpDeploymentOptions = {}, onUp?: (dep: GcpDeployment) => void) {
+  let dep: GcpDeployment | undefined;
+  const sandboxes: ReturnType<typeof makeSandbox>[] = [];
+  beforeAll(async () => {
+    dep = await startGcpDeployment(opts);
+    onUp?.(dep);
+  }, 90_000);
+  afterAll(async () => {
+    for (const sb of sandboxes) removeSandbox(sb);
+    await dep?.stop();
+  });
+  const deployment = (): GcpDeployment => {
+    if (!dep) throw new Error('the deployment is not up (use it inside tests)');
+    return dep;
+  };
+  return {
+    deployment,
+    remote(): Sandbox {
+      const sb = makeSandbox();
+      sandboxes.push(sb);
+      return { ...sb, env: deployment().env(sb) };
+    },
+  };
 }
