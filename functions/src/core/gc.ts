@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { loadManifest } from './artifacts.ts';
 import { recordAudit } from './audit.ts';
 import { requireRole, requireUserCredential } from './authz.ts';
@@ -78,11 +79,8 @@ const add = (a: Amount, bytes: number) => {
 
 /** Runs `fn` over `items` with at most CONCURRENCY at a time. */
 async function eachLimited<T>(items: T[], fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lanes = Array.from({ length: Math.min(CONCURRENCY, items.length) }, async () => {
-    while (next < items.length) await fn(items[next++] as T);
-  });
-  await Promise.all(lanes);
+  const limit = pLimit(CONCURRENCY);
+  await Promise.all(items.map((item) => limit(() => fn(item))));
 }
 
 function validGrace(deps: CoreDeps, req: GcRequest): number {
