@@ -289,11 +289,6 @@ function program(): Command {
       const { cachePruneCommand } = await import('./commands/cache/cache-command.ts');
       await cachePruneCommand({ ...cmd.optsWithGlobals(), ...opts });
     });
-  for (const c of cache.commands) {
-    c.option('-q, --quiet', 'no progress or informational output')
-      .option('--debug', 'show stack traces and debug logging')
-      .option('--config <file>', 'config file (default $STUDIOML_HOME/config.yaml)');
-  }
 
   const user = p.command('user').description('users of a shared box (embedded backend only)');
   user
@@ -311,7 +306,7 @@ function program(): Command {
       await userAddCommand(id, { ...cmd.optsWithGlobals(), ...opts });
     });
   // Accept the global flags after the command name too (`run -q`, `show --debug`).
-  for (const c of [...p.commands, ...token.commands, ...team.commands, ...user.commands]) {
+  for (const c of [...p.commands, ...token.commands, ...team.commands, ...user.commands, ...cache.commands]) {
     c.option('-q, --quiet', 'no progress or informational output').option(
       '--debug',
       'show stack traces and debug logging',
