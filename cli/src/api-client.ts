@@ -7,6 +7,7 @@ import type {
   DownloadBody,
   FinishExperimentBody,
   GcBody,
+  HeartbeatExperimentBody,
   LeaseBody,
   PlanUploadBody,
   SetMemberBody,
@@ -24,6 +25,7 @@ import type {
   ErrorBody,
   GcResponse,
   GetVersionResponse,
+  HeartbeatExperimentResponse,
   ListAuditResponse,
   ListExperimentsResponse,
   ListMembersResponse,
@@ -81,6 +83,11 @@ export class ApiClient {
     body: FinishExperimentBody,
   ): Promise<{ experiment: ShowExperimentResponse['experiment'] }> {
     return this.call('POST', `/v1/experiments/${enc(key)}/finish`, body);
+  }
+
+  /** Renews a direct run's lease; E_LEASE_LOST once another attempt took the experiment over. */
+  heartbeatExperiment(key: string, body: HeartbeatExperimentBody): Promise<HeartbeatExperimentResponse> {
+    return this.call('POST', `/v1/experiments/${enc(key)}/heartbeat`, body);
   }
 
   planUpload(key: string, tag: string, body: PlanUploadBody): Promise<PlanUploadResponse> {

@@ -7,6 +7,7 @@ import { ApiClient, type TokenSource } from './api-client.ts';
 import { FirebaseSession } from './auth/firebase-session.ts';
 import { readSavedLogin, sameApiUrl } from './auth/saved-login.ts';
 import type { CliConfig } from './config.ts';
+import { ensurePrivateHome } from './private-home.ts';
 
 export interface Connection {
   client: ApiClient;
@@ -19,6 +20,7 @@ export interface Connection {
  * starts for the duration of the command (in a worker thread; in-process when running from TypeScript sources).
  */
 export async function connect(cfg: CliConfig): Promise<Connection> {
+  await ensurePrivateHome(cfg.home);
   if (cfg.apiUrl) {
     const token = readToken(cfg);
     return {

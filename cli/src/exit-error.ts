@@ -35,6 +35,7 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   E_UNAUTHENTICATED: 'run `studio-lite login <api-url>` (deployment) or delete $STUDIOML_HOME/credentials.json (local)',
   E_TOKEN_EXPIRED: 'your token expired: log in again',
   E_UNAVAILABLE: 'check the api_url in your config and your network',
+  E_NO_SPACE: 'free space on that device (or move $STUDIOML_HOME), then run the command again',
   E_NOT_FOUND: 'list experiments with `studio-lite experiments` and artifacts with `studio-lite show EXP`',
 };
 

@@ -1,4 +1,5 @@
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
+import { noSpace } from '@studio-lite/functions/core/no-space.ts';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitError, exitCodeOf, hintFor } from './exit-error.ts';
 
@@ -343,11 +344,13 @@ export async function main(argv: string[]): Promise<void> {
   const debug = argv.includes('--debug');
   try {
     await program().parseAsync(normalizeArgv(argv), { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } catch (thrown) {
+    if (thrown instanceof CommanderError) {
+      process.exitCode = thrown.exitCode === 0 ? 0 : 2;
       return;
     }
+    // A full disk on this side (stat cache, output file) reads like one on the server's.
+    const err = noSpace(thrown, null, null);
     const code = exitCodeOf(err);
     const errorCode = isStudioError(err) ? err.code : err instanceof ExitError ? err.errorCode : null;
     const msg = err instanceof Error ? err.message : String(err);

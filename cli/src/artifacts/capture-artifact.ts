@@ -1,4 +1,4 @@
-import { relative, sep } from 'node:path';
+import { isAbsolute, relative, sep } from 'node:path';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.ts';
 import { type FileEntry, manifestDigest, manifestTotals, sortManifest } from '@studio-lite/functions/core/manifest.ts';
@@ -20,6 +20,8 @@ export interface CaptureTarget {
   mutable: boolean;
   /** Honour .studioml_ignore (the workspace). */
   useIgnoreFile: boolean;
+  /** Paths inside `path` captured under their own tag (--capture inside the workspace): left out, and recorded. */
+  excludeTargets?: { path: string; tag: string }[];
 }
 
 export interface CaptureOutcome {
@@ -49,6 +51,25 @@ function* chunkFiles(files: WalkFile[]): Generator<WalkFile[]> {
     }
   }
   if (chunk.length > 0) yield chunk;
+}
+
+/** `abs` relative to `root` as a POSIX path when it lies strictly inside, else null. */
+function insideRel(root: string, abs: string): string | null {
+  const rel = relative(root, abs);
+  return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel.split(sep).join('/') : null;
+}
+
+/** An ignore pattern matching exactly `rel` from the root: gitignore's wildcards and trailing spaces are escaped. */
+function anchoredPattern(rel: string): string {
+  return `/${rel.replace(/[\\*?[\]]/g, (c) => `\\${c}`).replace(/ +$/, (sp) => sp.replace(/ /g, '\\ '))}`;
+}
+
+/** The target's exclusions that lie inside it, relative to it. */
+function excludedTargets(t: CaptureTarget): { rel: string; tag: string }[] {
+  return (t.excludeTargets ?? []).flatMap((x) => {
+    const rel = insideRel(t.path, x.path);
+    return rel ? [{ rel, tag: x.tag }] : [];
+  });
 }
 
 /** Folders never worth capturing inside a workspace. */
@@ -106,12 +127,13 @@ export class Capturer {
     this.statCache.close();
   }
 
-  private ignoresFor(root: string): string[] {
+  private ignoresFor(t: CaptureTarget): string[] {
     const extra: string[] = [];
     for (const abs of this.exclude) {
-      const rel = relative(root, abs);
-      if (rel && !rel.startsWith('..') && !rel.startsWith(sep)) extra.push(`/${rel.split(sep).join('/')}/`);
+      const rel = insideRel(t.path, abs);
+      if (rel) extra.push(`${anchoredPattern(rel)}/`);
     }
+    for (const x of excludedTargets(t)) extra.push(anchoredPattern(x.rel));
     return [...ALWAYS_IGNORE, ...extra];
   }
 
@@ -134,7 +156,7 @@ export class Capturer {
    * the next chunk hashes. Chunks the stat cache fully vouched for are deferred, so an unchanged capture sends nothing.
    */
   private async snapshotAndUpload(t: CaptureTarget, progress: Progress, lap: (what: string) => void) {
-    const walkOpts = { useIgnoreFile: t.useIgnoreFile, alwaysIgnore: this.ignoresFor(t.path) };
+    const walkOpts = { useIgnoreFile: t.useIgnoreFile, alwaysIgnore: this.ignoresFor(t) };
     const startedAt = Date.now();
     const walk = await walkFolder(t.path, walkOpts);
     lap(`walk of ${walk.files.length} files`);
@@ -201,7 +223,14 @@ export class Capturer {
       for (const s of skipped) this.log.warn(`skipped ${s}`);
       const totals = manifestTotals(snap.manifest);
       const digest = manifestDigest(snap.manifest);
-      const stats: CaptureStats = { ...snap.stats, uploadedBlobs: 0, uploadedBytes: 0, skipped };
+      const excluded = excludedTargets(t).map((x) => `${x.rel} (captured as ${x.tag})`);
+      const stats: CaptureStats = {
+        ...snap.stats,
+        uploadedBlobs: 0,
+        uploadedBytes: 0,
+        skipped,
+        ...(excluded.length ? { excluded } : {}),
+      };
       const nothing = { tag: t.tag, created: false, version: null, ...totals, stats, skipped };
       // An empty folder that never had content (an unused modeldir) is not worth a version.
       const empty = !this.last.has(t.tag) && totals.files === 0 && snap.manifest.links.length === 0;

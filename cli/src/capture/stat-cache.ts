@@ -1,6 +1,7 @@
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
+import { openPrivateDatabase } from '@studio-lite/functions/adapters/local/private-files.ts';
+import type Database from 'better-sqlite3';
 import {
   COUNT_BYTES,
   type DecodedDir,
@@ -78,7 +79,7 @@ class SqliteStatCache implements StatCache {
   private readonly putRow: Database.Statement<[string, Buffer]>;
 
   constructor(private readonly file: string) {
-    this.db = new Database(file, { timeout: 2000 });
+    this.db = openPrivateDatabase(file, { timeout: 2000 });
     try {
       if (file !== ':memory:') {
         this.db.pragma('journal_mode = WAL');

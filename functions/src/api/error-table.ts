@@ -23,5 +23,6 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   E_SIZE_MISMATCH: 400,
   E_TOO_LARGE: 413,
   E_UNAVAILABLE: 503,
+  E_NO_SPACE: 507,
   E_INTERNAL: 500,
 };

@@ -2,7 +2,13 @@ import { commitVersion, getVersion, planUpload, signDownloads } from '../core/ar
 import { resolveTeam } from '../core/authz.ts';
 import type { CoreDeps } from '../core/context.ts';
 import { StudioError } from '../core/errors.ts';
-import { createExperiment, finishExperiment, listExperiments, showExperiment } from '../core/experiments.ts';
+import {
+  createExperiment,
+  finishExperiment,
+  heartbeatExperiment,
+  listExperiments,
+  showExperiment,
+} from '../core/experiments.ts';
 import { requireLiveJob } from '../core/jobs.ts';
 import type { Principal } from '../core/model.ts';
 import { createToken, listTokens, revokeToken } from '../core/token-admin.ts';
@@ -16,6 +22,7 @@ import {
   createTokenBody,
   downloadBody,
   finishExperimentBody,
+  heartbeatExperimentBody,
   planUploadBody,
 } from './schemas.ts';
 import { TEAM_ROUTES } from './team-routes.ts';
@@ -66,6 +73,14 @@ export const CORE_ROUTES: Route[] = [
     run: async (c) => {
       const body = await readBody(c.req, finishExperimentBody);
       return json(200, { experiment: await finishExperiment(c.deps, c.principal, c.team, p(c, 0), body) });
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^${EXP}/heartbeat$`),
+    run: async (c) => {
+      const body = await readBody(c.req, heartbeatExperimentBody);
+      return json(200, await heartbeatExperiment(c.deps, c.principal, c.team, p(c, 0), body));
     },
   },
   {

@@ -1,4 +1,5 @@
 import { isStudioError } from '../core/errors.ts';
+import { noSpace } from '../core/no-space.ts';
 import { HTTP_STATUS } from './error-table.ts';
 import type { ErrorBody } from './wire.ts';
 
@@ -7,7 +8,9 @@ export function json(status: number, body: unknown): Response {
 }
 
 /** Turns any thrown value into an ErrorBody response; unknown errors become E_INTERNAL without internals. */
-export function errorResponse(err: unknown, log?: (msg: string, err: unknown) => void): Response {
+export function errorResponse(thrown: unknown, log?: (msg: string, err: unknown) => void): Response {
+  // A full disk anywhere below the handler (SQLite, a blob write) is the caller's to know about, not an internal error.
+  const err = noSpace(thrown, null, null);
   if (isStudioError(err)) {
     const body: ErrorBody = { error: { code: err.code, message: err.message } };
     if (err.details) body.error.details = err.details;

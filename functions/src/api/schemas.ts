@@ -44,8 +44,13 @@ export const finishExperimentBody = z.object({
   exitCode: z.number().int().nullable(),
   signal: z.string().max(32).nullable().default(null),
   warnings: z.array(z.string().max(4096)).max(10_000).default([]),
+  /** The attempt finishing (direct runs); without it any attempt of a running experiment may finish it. */
+  attempt: z.number().int().positive().nullable().default(null),
 });
 export type FinishExperimentBody = z.input<typeof finishExperimentBody>;
+
+export const heartbeatExperimentBody = z.object({ attempt: z.number().int().positive() });
+export type HeartbeatExperimentBody = z.input<typeof heartbeatExperimentBody>;
 
 export const planUploadBody = z.object({ blobs: z.array(uploadRef).min(1).max(10_000) });
 export type PlanUploadBody = z.input<typeof planUploadBody>;
@@ -61,6 +66,7 @@ export const commitVersionBody = z.object({
       uploadedBlobs: z.number().int().nonnegative(),
       uploadedBytes: z.number().int().nonnegative(),
       skipped: z.array(z.string().max(4096)).max(10_000),
+      excluded: z.array(z.string().max(4096)).max(1000).optional(),
     })
     .default({ hashedFiles: 0, hashedBytes: 0, uploadedBlobs: 0, uploadedBytes: 0, skipped: [] }),
 });

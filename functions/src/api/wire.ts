@@ -23,6 +23,7 @@ import type { TokenInfo } from '../core/token-admin.ts';
  *   GET  /v1/experiments?project=P&limit=N                             -> ListExperimentsResponse
  *   GET  /v1/experiments/:key                                          -> ShowExperimentResponse
  *   POST /v1/experiments/:key/finish                                   -> { experiment }
+ *   POST /v1/experiments/:key/heartbeat                                -> HeartbeatExperimentResponse
  *   POST /v1/experiments/:key/artifacts/:tag/uploads                   -> PlanUploadResponse
  *   POST /v1/experiments/:key/artifacts/:tag/versions                  -> 201|200 CommitVersionResponse
  *   GET  /v1/experiments/:key/artifacts/:tag/versions/:v (N|latest)    -> { version: VersionWithManifest }
@@ -57,6 +58,14 @@ export interface CreateExperimentResponse {
   /** Resolved reuse versions, in request order. */
   lineage: LineageEntry[];
   resumed: boolean;
+  /** The run's lease; the client renews it (POST …/heartbeat) well within this many seconds. */
+  leaseSeconds: number;
+}
+
+export interface HeartbeatExperimentResponse {
+  status: ExperimentRecord['status'];
+  leaseExpiresAt: string | null;
+  leaseSeconds: number;
 }
 
 export interface ExperimentSummary extends ExperimentRecord {

@@ -31,6 +31,7 @@ const schema = z.object({
     .default(900),
   /** Lease length of a queued job in seconds; a worker heartbeats every third of it (at most every 5 s). */
   STUDIO_JOB_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
+  STUDIO_RUN_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
   /** Leases a job may take (the first run plus requeues after a silent worker) before it is declared lost. */
   STUDIO_JOB_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(3),
   /** JSON service-account key used to sign URLs locally (no IAM signBlob round trip); absent = IAM signing. */

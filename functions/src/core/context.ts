@@ -18,6 +18,8 @@ export interface CoreDeps {
   /** Delayed background work (lease deadlines, --lifetime, --max-duration, blob verification). */
   tasks?: TaskQueue;
   jobSettings?: Partial<JobSettings>;
+  /** Lease of a direct `run` in seconds (default DEFAULT_RUN_LEASE_SECONDS); the CLI renews it every quarter. */
+  runLeaseSeconds?: number;
   /**
    * Shortest grace a blob GC run may use (seconds; default GC_MIN_GRACE_SECONDS). It must exceed the longest commit
    * request the host allows, because a commit that checked its blobs before a run condemned them is only safe if it

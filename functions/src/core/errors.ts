@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'E_SIZE_MISMATCH',
   'E_TOO_LARGE',
   'E_UNAVAILABLE',
+  'E_NO_SPACE',
   'E_INTERNAL',
 ] as const;
 

@@ -3,9 +3,23 @@ import type { ExperimentSummary, ShowExperimentResponse } from '../api/wire.ts';
 import { requireExperimentRead, requireRole } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { StudioError } from './errors.ts';
-import type { ExperimentRecord, LineageEntry, Principal } from './model.ts';
+import {
+  type AttemptRecord,
+  type ExperimentRecord,
+  type LineageEntry,
+  type Principal,
+  TERMINAL_STATUSES,
+} from './model.ts';
 import { assertExperimentKey, assertProject, assertTag } from './names.ts';
 import { redactArgv, redactText } from './redact.ts';
+import {
+  attemptsOf,
+  leaseDeadline,
+  renewLease,
+  runLeaseSeconds,
+  settleLease,
+  withCurrentAttempt,
+} from './run-lease.ts';
 
 type CreateInput = Required<Omit<CreateExperimentBody, 'reuse'>> & {
   reuse: NonNullable<CreateExperimentBody['reuse']>;
@@ -20,7 +34,7 @@ export async function createExperiment(
   p: Principal,
   team: string,
   body: CreateInput,
-): Promise<{ experiment: ExperimentRecord; lineage: LineageEntry[]; resumed: boolean }> {
+): Promise<{ experiment: ExperimentRecord; lineage: LineageEntry[]; resumed: boolean; leaseSeconds: number }> {
   requireRole(p, team, 'editor');
   const key = assertExperimentKey(body.key);
   if (body.project !== null) assertProject(body.project);
@@ -37,21 +51,18 @@ export async function createExperiment(
     }
     lineage.push({ as: r.as, experiment: r.experiment, tag: r.tag, version: v.version });
   }
-  const now = deps.now().toISOString();
+  const now = deps.now();
+  const at = now.toISOString();
+  const command = redactArgv(body.command);
   const existing = await deps.meta.getExperiment(team, key);
-  if (existing) {
-    if (!body.resume) {
-      throw new StudioError('E_EXPERIMENT_EXISTS', `experiment ${key} already exists (use --resume to continue it)`);
+  if (body.resume) {
+    if (!existing) {
+      throw new StudioError('E_NOT_FOUND', `experiment ${key} not found: --resume continues an existing experiment`);
     }
-    const experiment = await deps.meta.updateExperiment(team, key, {
-      status: 'running',
-      finishedAt: null,
-      exitCode: null,
-      signal: null,
-      startedAt: now,
-      lineage: [...existing.lineage, ...lineage],
-    });
-    return { experiment, lineage, resumed: true };
+    return resumeExperiment(deps, existing, { command, host: body.host, lineage, now });
+  }
+  if (existing) {
+    throw new StudioError('E_EXPERIMENT_EXISTS', `experiment ${key} already exists (use --resume to continue it)`);
   }
   const experiment: ExperimentRecord = {
     team,
@@ -59,23 +70,90 @@ export async function createExperiment(
     project: body.project,
     owner: p.userId,
     status: body.queued ? 'queued' : 'running',
-    command: redactArgv(body.command),
+    command,
     cwd: body.cwd,
     host: body.host,
     git: body.git && { ...body.git, url: body.git.url === null ? null : redactText(body.git.url) },
-    createdAt: now,
-    startedAt: body.queued ? null : now,
+    createdAt: at,
+    startedAt: body.queued ? null : at,
     finishedAt: null,
     exitCode: null,
     signal: null,
     warnings: [],
     lineage,
+    // A queued run's attempts are its job's (core/jobs.ts); a direct run holds a lease from the start.
+    attempt: 1,
+    attempts: body.queued ? [] : [newAttempt(1, command, body.host, at)],
+    lastSeenAt: body.queued ? null : at,
+    leaseExpiresAt: body.queued ? null : leaseDeadline(deps, now),
   };
   await deps.meta.createExperiment(experiment);
-  return { experiment, lineage, resumed: false };
+  return { experiment, lineage, resumed: false, leaseSeconds: runLeaseSeconds(deps) };
 }
 
-/** Moves a running experiment to its final status. Throws E_NOT_FOUND, E_CONFLICT if it already ended. */
+function newAttempt(attempt: number, command: string[], host: string | null, at: string): AttemptRecord {
+  return {
+    attempt,
+    status: 'running',
+    command,
+    host,
+    startedAt: at,
+    finishedAt: null,
+    lastSeenAt: at,
+    exitCode: null,
+    signal: null,
+  };
+}
+
+/**
+ * `run --resume`: a new attempt of an experiment that ended or was lost. Refused (E_CONFLICT) while it runs with a
+ * live lease or is queued; of two racing resumes exactly one wins (compare-and-set on status and attempt).
+ */
+async function resumeExperiment(
+  deps: CoreDeps,
+  existing: ExperimentRecord,
+  r: { command: string[]; host: string | null; lineage: LineageEntry[]; now: Date },
+): Promise<{ experiment: ExperimentRecord; lineage: LineageEntry[]; resumed: boolean; leaseSeconds: number }> {
+  const cur = await settleLease(deps, existing);
+  if (cur.status === 'running' || cur.status === 'queued') {
+    const seen = cur.lastSeenAt ? `, last seen ${cur.lastSeenAt}` : '';
+    throw new StudioError(
+      'E_CONFLICT',
+      `experiment ${cur.key} is ${cur.status} (attempt ${cur.attempt ?? 1} on ${cur.host ?? 'an unknown host'}${seen}); ` +
+        'it can be resumed once it ends or its lease lapses',
+      { details: { status: cur.status } },
+    );
+  }
+  const at = r.now.toISOString();
+  const attempt = (cur.attempt ?? 1) + 1;
+  const experiment = await deps.meta.updateExperiment(
+    cur.team,
+    cur.key,
+    {
+      status: 'running',
+      command: r.command,
+      host: r.host,
+      finishedAt: null,
+      exitCode: null,
+      signal: null,
+      startedAt: at,
+      lineage: [...cur.lineage, ...r.lineage],
+      attempt,
+      attempts: [...attemptsOf(cur), newAttempt(attempt, r.command, r.host, at)],
+      lastSeenAt: at,
+      leaseExpiresAt: leaseDeadline(deps, r.now),
+    },
+    [...TERMINAL_STATUSES],
+    { attempt: cur.attempt ?? 1 },
+  );
+  return { experiment, lineage: r.lineage, resumed: true, leaseSeconds: runLeaseSeconds(deps) };
+}
+
+/**
+ * Moves a running experiment to its final status. With `attempt` (a direct run), only that attempt may finish it,
+ * also after its lease lapsed (it came back). Throws E_NOT_FOUND, E_LEASE_LOST (another attempt took over),
+ * E_CONFLICT if it already ended.
+ */
 export async function finishExperiment(
   deps: CoreDeps,
   p: Principal,
@@ -87,6 +165,11 @@ export async function finishExperiment(
   assertExperimentKey(key);
   const cur = await deps.meta.getExperiment(team, key);
   if (!cur) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
+  const at = deps.now().toISOString();
+  const attempt = body.attempt ?? null;
+  if (attempt !== null && attempt !== (cur.attempt ?? 1)) {
+    throw new StudioError('E_LEASE_LOST', `experiment ${key} was resumed by attempt ${cur.attempt ?? 1}`);
+  }
   return deps.meta.updateExperiment(
     team,
     key,
@@ -94,11 +177,37 @@ export async function finishExperiment(
       status: body.status,
       exitCode: body.exitCode,
       signal: body.signal,
-      finishedAt: deps.now().toISOString(),
+      finishedAt: at,
       warnings: [...cur.warnings, ...body.warnings.map(redactText)].slice(0, 10_000),
+      attempts: withCurrentAttempt(cur, {
+        status: body.status,
+        exitCode: body.exitCode,
+        signal: body.signal,
+        finishedAt: at,
+        ...(attempt === null ? {} : { lastSeenAt: at }),
+      }),
+      ...(attempt === null ? {} : { lastSeenAt: at }),
+      leaseExpiresAt: null,
     },
-    ['running', 'queued'],
+    attempt === null ? ['running', 'queued'] : ['running', 'queued', 'lost'],
+    attempt === null ? undefined : { attempt },
   );
+}
+
+/** POST …/heartbeat: renews a direct run's lease (core/run-lease.ts). */
+export async function heartbeatExperiment(
+  deps: CoreDeps,
+  p: Principal,
+  team: string,
+  key: string,
+  body: { attempt: number },
+): Promise<{ status: ExperimentRecord['status']; leaseExpiresAt: string | null; leaseSeconds: number }> {
+  requireRole(p, team, 'editor');
+  assertExperimentKey(key);
+  const cur = await deps.meta.getExperiment(team, key);
+  if (!cur) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
+  const e = await renewLease(deps, cur, body.attempt);
+  return { status: e.status, leaseExpiresAt: e.leaseExpiresAt ?? null, leaseSeconds: runLeaseSeconds(deps) };
 }
 
 export async function listExperiments(
@@ -108,7 +217,8 @@ export async function listExperiments(
   q: { project?: string; limit?: number },
 ): Promise<ExperimentSummary[]> {
   requireRole(p, team, 'viewer');
-  const exps = await deps.meta.listExperiments(team, q);
+  const listed = await deps.meta.listExperiments(team, q);
+  const exps = await Promise.all(listed.map((e) => settleLease(deps, e)));
   return Promise.all(
     exps.map(async (e) => ({
       ...e,
@@ -129,8 +239,9 @@ export async function showExperiment(
 ): Promise<ShowExperimentResponse> {
   requireExperimentRead(p, team, key);
   assertExperimentKey(key);
-  const experiment = await deps.meta.getExperiment(team, key);
-  if (!experiment) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
+  const found = await deps.meta.getExperiment(team, key);
+  if (!found) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
+  const experiment = await settleLease(deps, found);
   const arts = await deps.meta.listArtifacts(team, key);
   const artifacts = await Promise.all(
     arts.map(async (a) => ({ ...a, versions: await deps.meta.listVersions(team, key, a.tag) })),

@@ -14,6 +14,20 @@ export interface LineageEntry {
   version: number;
 }
 
+/** One run of an experiment: the first `run`, then one per `--resume` (or the worker's attempts, see jobs). */
+export interface AttemptRecord {
+  attempt: number;
+  status: ExperimentStatus;
+  command: string[];
+  host: string | null;
+  startedAt: string;
+  finishedAt: string | null;
+  /** Last heartbeat (or start) of this attempt. */
+  lastSeenAt: string | null;
+  exitCode: number | null;
+  signal: string | null;
+}
+
 export interface ExperimentRecord {
   team: string;
   key: string;
@@ -32,6 +46,30 @@ export interface ExperimentRecord {
   /** Files skipped during capture (unreadable etc.), as "tag: path: reason". */
   warnings: string[];
   lineage: LineageEntry[];
+  /** The current attempt (1 for the first run; each --resume adds one). Absent on records from before attempts. */
+  attempt?: number | null;
+  /** Every attempt, oldest first; the last one mirrors the top-level status, command and exit code. */
+  attempts?: AttemptRecord[];
+  /** When the running attempt last renewed its lease (run heartbeat); kept after it ends or is lost. */
+  lastSeenAt?: string | null;
+  /** A direct `run` renews this while it lives; once it lapses the run is `lost` (core/run-lease.ts). */
+  leaseExpiresAt?: string | null;
+}
+
+/** The fields `updateExperiment` can additionally require to be unchanged (besides the status). */
+export interface ExperimentMatch {
+  /** The current attempt (a record without one counts as attempt 1). */
+  attempt?: number;
+  /** The lease deadline as read (null: none). */
+  leaseExpiresAt?: string | null;
+}
+
+/** Whether `cur` still matches what a caller read (MetadataStore.updateExperiment's `match`). */
+export function experimentMatches(cur: ExperimentRecord, match: ExperimentMatch | undefined): boolean {
+  if (!match) return true;
+  if (match.attempt !== undefined && (cur.attempt ?? 1) !== match.attempt) return false;
+  if (match.leaseExpiresAt !== undefined && (cur.leaseExpiresAt ?? null) !== match.leaseExpiresAt) return false;
+  return true;
 }
 
 export interface ArtifactRecord {
@@ -51,6 +89,8 @@ export interface CaptureStats {
   uploadedBlobs: number;
   uploadedBytes: number;
   skipped: string[];
+  /** Paths left out because they are captured under their own tag, as "out (captured as weights)". */
+  excluded?: string[];
 }
 
 export interface VersionRecord {

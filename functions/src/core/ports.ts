@@ -5,6 +5,7 @@ import type {
   AuditEntry,
   BlobRecord,
   CaptureStats,
+  ExperimentMatch,
   ExperimentRecord,
   Principal,
   Role,
@@ -149,14 +150,16 @@ export interface MetadataStore {
   /** The experiment or null. */
   getExperiment(team: string, key: string): Promise<ExperimentRecord | null>;
   /**
-   * Applies `patch` atomically when the current status is one of `fromStatuses` (if given). Returns the updated
-   * record. Throws E_NOT_FOUND, or E_CONFLICT when the status precondition fails.
+   * Applies `patch` atomically when the current status is one of `fromStatuses` (if given) and the record still
+   * matches `match` (attempt, lease deadline; see experimentMatches). Returns the updated record. Throws
+   * E_NOT_FOUND, or E_CONFLICT when a precondition fails (nothing written).
    */
   updateExperiment(
     team: string,
     key: string,
     patch: Partial<Omit<ExperimentRecord, 'team' | 'key'>>,
     fromStatuses?: ExperimentRecord['status'][],
+    match?: ExperimentMatch,
   ): Promise<ExperimentRecord>;
   /** Newest first. */
   listExperiments(team: string, q: ExperimentListQuery): Promise<ExperimentRecord[]>;

@@ -7,6 +7,8 @@ export interface ChildResult {
   signal: NodeJS.Signals | null;
   /** A signal the CLI received and forwarded (the run counts as stopped). */
   stoppedBy: NodeJS.Signals | null;
+  /** Why the output file stopped receiving output (disk full…); the terminal still got everything. */
+  outputError?: string;
 }
 
 export interface ChildOptions {
@@ -31,7 +33,16 @@ export interface ChildOptions {
  */
 export function runChild(o: ChildOptions): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const out = createWriteStream(o.outputFile, { flags: 'a' });
+    const out = createWriteStream(o.outputFile, { flags: 'a', mode: 0o600 });
+    let outputError: string | undefined;
+    // A full disk must not kill the run: the script keeps going, its output still reaches the terminal.
+    out.on('error', (err: NodeJS.ErrnoException) => {
+      outputError ??= `output file ${o.outputFile}: ${err.code ?? err.message}`;
+    });
+    const finishOutput = (then: () => void) => {
+      if (outputError || out.destroyed) then();
+      else out.end(() => then());
+    };
     const child = spawn(o.command, o.args, {
       cwd: o.cwd,
       env: o.env,
@@ -66,7 +77,7 @@ export function runChild(o: ChildOptions): Promise<ChildResult> {
     });
     const tee = (src: NodeJS.ReadableStream, dst: NodeJS.WritableStream) => {
       src.on('data', (chunk: Buffer) => {
-        out.write(chunk);
+        if (!outputError) out.write(chunk);
         if (o.echo) dst.write(chunk);
       });
     };
@@ -74,11 +85,11 @@ export function runChild(o: ChildOptions): Promise<ChildResult> {
     tee(child.stderr as NodeJS.ReadableStream, process.stderr);
     child.on('error', (err) => {
       for (const [s, h] of handlers) process.off(s, h);
-      out.end(() => reject(err));
+      finishOutput(() => reject(err));
     });
     child.on('close', (code, signal) => {
       for (const [s, h] of handlers) process.off(s, h);
-      out.end(() => resolve({ exitCode: code, signal, stoppedBy }));
+      finishOutput(() => resolve({ exitCode: code, signal, stoppedBy, ...(outputError ? { outputError } : {}) }));
     });
   });
 }

@@ -1,22 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { join } from 'node:path';
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import { assertQueue } from '@studio-lite/functions/core/jobs.ts';
 import { assertExperimentKey } from '@studio-lite/functions/core/names.ts';
-import { redactArgv } from '@studio-lite/functions/core/redact.ts';
-import { Capturer, type CaptureTarget } from '../../artifacts/capture-artifact.ts';
-import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import { loadConfig } from '../../config.ts';
 import { connect } from '../../connect.ts';
 import { parseDuration, parseResources } from '../../duration.ts';
 import { ExitError } from '../../exit-error.ts';
 import { createLogger } from '../../logger.ts';
-import { scriptEnv } from './artifact-env.ts';
-import { exitCodeFor, runChild } from './child.ts';
-import { gitInfo } from './git-info.ts';
+import { directRun } from './direct-run.ts';
 import { assertUniqueTags, parseCaptureSpec, parseReuseSpec } from './specs.ts';
 import { submitRun } from './submit-run.ts';
 
@@ -90,116 +80,16 @@ export async function runCommand(
         },
       );
     }
-    const created = await conn.client.createExperiment({
-      key,
-      project: opts.project ?? null,
-      // The record never holds secrets from the command line (the API redacts again before storing).
-      command: redactArgv(command),
-      cwd,
-      host: hostname(),
-      git: gitInfo(cwd),
-      reuse: reuses.map((r) => ({ experiment: r.experiment, tag: r.tag, version: r.version, as: r.as })),
-      resume: Boolean(opts.resume),
-    });
-    log.info(`studio-lite: experiment ${key}${created.resumed ? ' (resumed)' : ''}`);
-
-    const expDir = join(homePaths(cfg.home).experiments, key);
-    const userTags = new Set([...captures, ...onces].map((c) => c.tag).concat(reuses.map((r) => r.as)));
-    const defaults: CaptureTarget[] = [];
-    const add = (tag: string, path: string, mutable: boolean, ignore = false) => {
-      if (!userTags.has(tag)) defaults.push({ tag, path, mutable, useIgnoreFile: ignore });
-    };
-    mkdirSync(expDir, { recursive: true });
-    const outputFile = join(expDir, 'output');
-    writeFileSync(outputFile, '', { flag: 'a' });
-    add('workspace', cwd, false, true);
-    add('output', outputFile, true);
-    if (!userTags.has('modeldir')) mkdirSync(join(expDir, 'modeldir'), { recursive: true });
-    if (!userTags.has('tb')) mkdirSync(join(expDir, 'tb'), { recursive: true });
-    add('modeldir', join(expDir, 'modeldir'), true);
-    add('tb', join(expDir, 'tb'), true);
-    const targets: CaptureTarget[] = [
-      ...defaults,
-      ...captures.map((c) => ({ ...c, useIgnoreFile: false })),
-      ...onces.map((c) => ({ ...c, useIgnoreFile: false })),
-    ];
-    const mapping: Record<string, string> = Object.fromEntries(targets.map((t) => [t.tag, t.path]));
-    const capturer = new Capturer(conn.client, key, cfg, log, [homePaths(cfg.home).home], {
-      md5: conn.mode === 'remote',
-    });
-    const warnings: string[] = [];
-
-    let exitCode = 1;
-    let status: 'finished' | 'failed' | 'stopped' = 'failed';
-    let signal: string | null = null;
-    try {
-      for (const [i, r] of created.lineage.entries()) {
-        const dest = join(expDir, 'reuse', r.as);
-        // Copies (reflinks where the file system has them): a hard link would let the script, or root ignoring the
-        // read-only bit, write into the shared cache.
-        const got = await fetchArtifact(conn.client, cfg, r, dest, { mode: 'copy', log });
-        mapping[r.as] = dest;
-        log.info(
-          `studio-lite: reuse ${reuses[i]?.experiment}/${r.tag}@${r.version} as ${r.as} (${got.downloadedBlobs} blobs downloaded)`,
-        );
-      }
-      for (const t of targets.filter((x) => !x.mutable)) {
-        try {
-          warnings.push(...(await capturer.capture(t)).skipped);
-        } catch (err) {
-          // A resumed run keeps the immutable snapshot of its first run.
-          if (!(created.resumed && isStudioError(err, 'E_IMMUTABLE'))) throw err;
-          log.info(`studio-lite: ${t.tag} is immutable; keeping the version from the first run`);
-        }
-      }
-
-      const env = scriptEnv(process.env, {
-        home: cfg.home,
-        experiment: key,
-        mapping,
-        mappingFile: join(expDir, 'artifacts.json'),
-      });
-      const mutable = targets.filter((t) => t.mutable);
-      const loop = capturer.every(interval * 1000, mutable, (err) =>
-        log.warn(`periodic capture failed: ${err.message}`),
-      );
-      const result = await runChild({
-        command: command[0] as string,
-        args: command.slice(1),
-        cwd,
-        env,
-        outputFile,
-        echo: true,
-      });
-      await loop.stop();
-      exitCode = exitCodeFor(result);
-      signal = result.signal;
-      status = result.stoppedBy ? 'stopped' : exitCode === 0 ? 'finished' : 'failed';
-
-      // Final capture: never skipped; a failure is reported and fails the run.
-      await withSignalsDeferred(log, async () => {
-        for (const t of mutable) {
-          try {
-            warnings.push(...(await capturer.capture(t)).skipped);
-          } catch (err) {
-            const msg = `final capture of ${t.tag} failed: ${(err as Error).message}`;
-            log.warn(msg);
-            warnings.push(msg);
-            if (status === 'finished') status = 'failed';
-            if (exitCode === 0) exitCode = 1;
-          }
-        }
-      });
-    } catch (err) {
-      warnings.push(`run aborted: ${(err as Error).message}`);
-      await conn.client
-        .finishExperiment(key, { status: 'failed', exitCode: null, warnings })
-        .catch((e) => log.warn(`could not record failure: ${(e as Error).message}`));
-      throw err;
-    }
-    await conn.client.finishExperiment(key, { status, exitCode, signal, warnings });
-    log.info(`studio-lite: experiment ${key} ${status} (exit ${exitCode}); artifacts: studio-lite show ${key}`);
-    return exitCode;
+    return await directRun(
+      conn,
+      cfg,
+      log,
+      { key, command, cwd, interval, captures, onces, reuses },
+      {
+        project: opts.project ?? null,
+        resume: Boolean(opts.resume),
+      },
+    );
   } finally {
     await conn.close();
   }
@@ -216,25 +106,4 @@ function queueOptions(opts: RunOpts, interval: number) {
     resources: parseResources(opts.resources ?? []),
     interval,
   };
-}
-
-/** While the final capture runs, the first SIGINT/SIGTERM only warns; a second one aborts at once. */
-async function withSignalsDeferred(log: ReturnType<typeof createLogger>, fn: () => Promise<void>): Promise<void> {
-  let count = 0;
-  const h = () => {
-    count += 1;
-    if (count === 1) log.warn('finishing the final capture; signal again to abort it');
-    else {
-      log.warn('final capture aborted');
-      process.exit(130);
-    }
-  };
-  process.on('SIGINT', h);
-  process.on('SIGTERM', h);
-  try {
-    await fn();
-  } finally {
-    process.off('SIGINT', h);
-    process.off('SIGTERM', h);
-  }
 }

@@ -4,6 +4,7 @@ import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import { startLocalServer } from '@studio-lite/functions/hosts/local-server/server.ts';
 import { loadConfig } from '../../config.ts';
 import { createLogger } from '../../logger.ts';
+import { ensurePrivateHome } from '../../private-home.ts';
 import type { GlobalOpts } from '../with-connection.ts';
 
 const WILDCARD = new Set(['0.0.0.0', '::', '[::]']);
@@ -37,6 +38,7 @@ export async function serveCommand(opts: GlobalOpts & { port?: number; listen?: 
     throw new StudioError('E_BAD_REQUEST', `invalid --port "${opts.port}"`);
   }
   let publicUrl = opts.publicUrl === undefined ? undefined : parsePublicUrl(opts.publicUrl);
+  await ensurePrivateHome(cfg.home);
   const server = await startLocalServer({
     home: cfg.home,
     port,

@@ -22,6 +22,16 @@ export async function showCommand(key: string, opts: GlobalOpts & { json?: boole
     ];
     if (e.git)
       lines.push(`git         ${e.git.commit}${e.git.dirty ? ' (dirty)' : ''}${e.git.url ? `  ${e.git.url}` : ''}`);
+    if (e.lastSeenAt && (e.status === 'running' || e.status === 'lost')) lines.push(`last seen   ${e.lastSeenAt}`);
+    // Every attempt (first run and each --resume) keeps its own status, command and exit code.
+    const attempts = e.attempts ?? [];
+    if (attempts.length > 1) {
+      for (const a of attempts) {
+        const exit = a.exitCode === null ? '' : ` exit ${a.exitCode}`;
+        const seen = a.status === 'lost' && a.lastSeenAt ? ` (last seen ${a.lastSeenAt})` : '';
+        lines.push(`attempt ${a.attempt}   ${a.status}${exit}${seen}  ${a.startedAt}  ${a.command.join(' ')}`);
+      }
+    }
     for (const l of e.lineage) lines.push(`reuses      ${l.experiment}/${l.tag}@${l.version} as ${l.as}`);
     for (const w of e.warnings.slice(0, 20)) lines.push(`warning     ${w}`);
     if (e.warnings.length > 20) lines.push(`warning     … ${e.warnings.length - 20} more (see --json)`);
@@ -36,6 +46,11 @@ export async function showCommand(key: string, opts: GlobalOpts & { json?: boole
       ]),
     );
     lines.push('', table(['ARTIFACT', 'KIND', 'FILES', 'SIZE', 'UPLOADED', 'CREATED'], rows));
+    for (const a of r.artifacts) {
+      for (const v of a.versions) {
+        for (const x of v.stats.excluded ?? []) lines.push(`${a.tag}@${v.version} leaves out ${x}`);
+      }
+    }
     process.stdout.write(`${lines.join('\n')}\n`);
   });
 }

@@ -35,17 +35,18 @@ import {
   type WriteBatch,
 } from '@google-cloud/firestore';
 import { StudioError } from '../../core/errors.ts';
-import type {
-  ArtifactRecord,
-  BlobRecord,
-  ExperimentRecord,
-  Role,
-  StoredBlobRecord,
-  TeamMember,
-  TeamRecord,
-  TokenRecord,
-  UserRecord,
-  VersionRecord,
+import {
+  type ArtifactRecord,
+  type BlobRecord,
+  type ExperimentRecord,
+  experimentMatches,
+  type Role,
+  type StoredBlobRecord,
+  type TeamMember,
+  type TeamRecord,
+  type TokenRecord,
+  type UserRecord,
+  type VersionRecord,
 } from '../../core/model.ts';
 import { type MetadataStore, versionFromCommit } from '../../core/ports.ts';
 
@@ -276,7 +277,7 @@ export function createFirestoreMetadataStore(
     getExperiment: (t, key) =>
       guard('getExperiment', async () => (validId(t) && validId(key) ? read<ExperimentRecord>(expRef(t, key)) : null)),
 
-    updateExperiment: (t, key, patch, fromStatuses) =>
+    updateExperiment: (t, key, patch, fromStatuses, match) =>
       guard('updateExperiment', async () => {
         if (!validId(t) || !validId(key)) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
         const ref = expRef(t, key);
@@ -286,6 +287,11 @@ export function createFirestoreMetadataStore(
           if (!cur) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
           if (fromStatuses && !fromStatuses.includes(cur.status)) {
             throw new StudioError('E_CONFLICT', `experiment ${key} is ${cur.status}`, {
+              details: { status: cur.status },
+            });
+          }
+          if (!experimentMatches(cur, match)) {
+            throw new StudioError('E_CONFLICT', `experiment ${key} changed meanwhile (attempt ${cur.attempt ?? 1})`, {
               details: { status: cur.status },
             });
           }

@@ -84,6 +84,7 @@ export function openGcpBackend(
     ...(tasks ? { tasks } : {}),
     ...(cfg.STUDIO_GC_MIN_GRACE_SECONDS !== undefined ? { gcMinGraceSeconds: cfg.STUDIO_GC_MIN_GRACE_SECONDS } : {}),
     // A waiting lease request polls the queue once a second: every look is a query (at least one read).
+    runLeaseSeconds: cfg.STUDIO_RUN_LEASE_SECONDS,
     jobSettings: { leaseSeconds: cfg.STUDIO_JOB_LEASE_SECONDS, maxAttempts: cfg.STUDIO_JOB_MAX_ATTEMPTS, pollMs: 1000 },
   };
 }

@@ -1,10 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StudioError } from '../../core/errors.ts';
+import { noSpace } from '../../core/no-space.ts';
 import type { BlobStore, SignedRequest, StoredObject, UploadConstraint } from '../../core/ports.ts';
 import { signedQuery } from './hmac-signer.ts';
+import { PRIVATE_BLOB_MODE, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-files.ts';
 
 export interface DiskBlobStoreOptions {
   /** Folder that holds the objects (keys become relative paths below it). */
@@ -32,6 +34,8 @@ export interface DiskBlobStore extends BlobStore {
   sweepPackDescriptions(now?: number): Promise<number>;
   /** writeVerified for a small blob already in memory, with sync file calls (packs of many small blobs). */
   writeSmallVerified(key: string, data: Uint8Array, sha256: string): void;
+  /** Removes temp files a crash left behind (store/.tmp, .tmp-* beside blobs) older than an hour. Returns how many. */
+  sweepTemp(now?: number): Promise<number>;
 }
 
 const OCTET = 'application/octet-stream';
@@ -39,6 +43,9 @@ const WRITE_BATCH_BYTES = 4 << 20;
 
 /** Pack descriptions outlive their URLs by this much before a sweep removes them. */
 const PACK_DESCRIPTION_TTL_MS = 24 * 3600 * 1000;
+
+/** Temp files older than this are leftovers of a crashed writer (no upload takes an hour per blob). */
+const TEMP_TTL_MS = 3600 * 1000;
 
 const KEY_RE = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
@@ -54,7 +61,7 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
   };
 
   const tempFile = async (): Promise<string> => {
-    await mkdir(tmpDir, { recursive: true });
+    await mkdir(tmpDir, { recursive: true, mode: PRIVATE_DIR_MODE });
     return join(tmpDir, `${Date.now().toString(36)}-${randomBytes(8).toString('hex')}`);
   };
 
@@ -65,7 +72,7 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
   const made = new Set<string>();
   const ensureDir = (dir: string) => {
     if (made.has(dir)) return;
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
     made.add(dir);
   };
 
@@ -89,9 +96,14 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
     async put(key, data) {
       const file = fileOf(key);
       const tmp = await tempFile();
-      await writeFile(tmp, data);
-      await mkdir(dirname(file), { recursive: true });
-      await rename(tmp, file);
+      try {
+        await writeFile(tmp, data, { mode: PRIVATE_FILE_MODE });
+        await mkdir(dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+        await rename(tmp, file);
+      } catch (err) {
+        await unlink(tmp).catch(() => {});
+        throw noSpace(err, root, data.byteLength);
+      }
     },
     async get(key) {
       try {
@@ -190,6 +202,26 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
       }
       return removed;
     },
+    async sweepTemp(now = Date.now()) {
+      let removed = 0;
+      const old = async (file: string) => {
+        const st = await lstat(file).catch(() => null);
+        if (st?.isFile() && now - st.mtimeMs > TEMP_TTL_MS) {
+          await rm(file, { force: true });
+          removed += 1;
+        }
+      };
+      const walk = async (dir: string, allTemp: boolean): Promise<void> => {
+        for (const e of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+          const abs = join(dir, e.name);
+          if (e.isDirectory()) {
+            if (e.name !== '.packs') await walk(abs, allTemp || e.name === '.tmp');
+          } else if (allTemp || e.name.startsWith('.tmp')) await old(abs);
+        }
+      };
+      await walk(root, false);
+      return removed;
+    },
     async signPackUpload(members, expiresAt) {
       // The member list is stored next to the objects and bound by its digest, so the URL stays short and stateless.
       for (const m of members) fileOf(m.key); // validates every key before anything is stored
@@ -217,20 +249,20 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
       ensureDir(dir);
       tmpCounter += 1;
       const tmp = join(dir, `.tmp-${tmpPrefix}-${tmpCounter}`);
-      writeFileSync(tmp, data, { mode: 0o444 });
       try {
+        writeFileSync(tmp, data, { mode: PRIVATE_BLOB_MODE });
         renameSync(tmp, file);
       } catch (err) {
         try {
           unlinkSync(tmp);
         } catch {}
-        throw err;
+        throw noSpace(err, root, data.byteLength);
       }
     },
     async writeVerified(key, body, size, sha256) {
       const file = fileOf(key);
-      const tmp = await tempFile();
-      const fh = await open(tmp, 'w', 0o444);
+      const tmp = await tempFile().catch((err) => Promise.reject(noSpace(err, root, size)));
+      const fh = await open(tmp, 'w', PRIVATE_BLOB_MODE).catch((err) => Promise.reject(noSpace(err, root, size)));
       const hash = createHash('sha256');
       let n = 0;
       let ok = false;
@@ -259,12 +291,19 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
           throw new StudioError('E_HASH_MISMATCH', 'uploaded bytes do not match sha256');
         if (size >= FSYNC_MIN_BYTES) await fh.datasync();
         ok = true;
+      } catch (err) {
+        throw noSpace(err, root, size);
       } finally {
-        await fh.close();
+        await fh.close().catch(() => {});
         if (!ok) await unlink(tmp).catch(() => {});
       }
-      await mkdir(dirname(file), { recursive: true });
-      await rename(tmp, file);
+      try {
+        await mkdir(dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+        await rename(tmp, file);
+      } catch (err) {
+        await unlink(tmp).catch(() => {});
+        throw noSpace(err, root, size);
+      }
     },
   };
   return store;

@@ -33,6 +33,12 @@ function localJobSettings(env: NodeJS.ProcessEnv): Partial<JobSettings> {
   return { pollMs: 100, ...(Number.isFinite(lease) && lease >= 1 ? { leaseSeconds: lease } : {}) };
 }
 
+/** STUDIOML_RUN_LEASE_SECONDS shortens the lease of direct runs (tests); default DEFAULT_RUN_LEASE_SECONDS. */
+function localRunLease(env: NodeJS.ProcessEnv): Pick<CoreDeps, 'runLeaseSeconds'> {
+  const lease = Number(env.STUDIOML_RUN_LEASE_SECONDS);
+  return Number.isFinite(lease) && lease >= 1 ? { runLeaseSeconds: lease } : {};
+}
+
 /** STUDIOML_GC_MIN_GRACE_SECONDS lowers the shortest blob GC grace (tests); the default floor is one hour. */
 function localGcSettings(env: NodeJS.ProcessEnv): Pick<CoreDeps, 'gcMinGraceSeconds'> {
   const raw = env.STUDIOML_GC_MIN_GRACE_SECONDS;
@@ -65,6 +71,7 @@ export function openLocalBackend(
     jobs,
     jobSettings: localJobSettings(process.env),
     ...localGcSettings(process.env),
+    ...localRunLease(process.env),
   };
   // Lease deadlines, --lifetime and --max-duration: the same tasks Cloud Tasks delivers in a deployment, delivered
   // here by whichever studio-lite process has the database open (a worker, a serve, a run).

@@ -1,8 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { StudioError } from '../../core/errors.ts';
 import { type TaskQueue, type TaskRequest, validateTask } from '../../core/task-queue.ts';
+import { openPrivateDatabase } from './private-files.ts';
 
 export interface LocalTaskQueueOptions {
   /** SQLite file (may be the metadata database: the queue keeps to its own table), or ':memory:' for tests. */
@@ -65,8 +63,7 @@ export function createLocalTaskQueue(opts: LocalTaskQueueOptions): LocalTaskQueu
   const leaseMs = opts.leaseMs ?? 600_000;
   const concurrency = opts.concurrency ?? 8;
 
-  if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
-  const db = new Database(opts.path);
+  const db = openPrivateDatabase(opts.path);
   db.pragma('journal_mode = WAL');
   db.pragma('busy_timeout = 10000');
   db.exec(SCHEMA);

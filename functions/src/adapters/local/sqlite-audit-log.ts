@@ -1,9 +1,7 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { StudioError } from '../../core/errors.ts';
 import type { AuditEntry } from '../../core/model.ts';
 import type { AuditLog } from '../../core/ports.ts';
+import { openPrivateDatabase } from './private-files.ts';
 
 export interface SqliteAuditLogOptions {
   /** Database file (the metadata database is fine: the log keeps to its own table), or ':memory:' for tests. */
@@ -38,8 +36,7 @@ function wrap(err: unknown, what: string): StudioError {
 
 /** AuditLog on SQLite (WAL), shareable by several processes. */
 export function createSqliteAuditLog(opts: SqliteAuditLogOptions): AuditLog & { close(): void } {
-  if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
-  const db = new Database(opts.path);
+  const db = openPrivateDatabase(opts.path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 10000');

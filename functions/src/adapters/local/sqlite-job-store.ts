@@ -1,9 +1,8 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { StudioError } from '../../core/errors.ts';
 import type { JobListQuery, JobRecord, JobStatus } from '../../core/job-model.ts';
 import type { JobStore } from '../../core/ports.ts';
+import { openPrivateDatabase } from './private-files.ts';
 
 export interface SqliteJobStoreOptions {
   /** Database file (the metadata database is fine: the store keeps to its own table), or ':memory:' for tests. */
@@ -31,8 +30,7 @@ function wrap(err: unknown, what: string): StudioError {
 
 /** JobStore on SQLite (WAL). Compare-and-set writes run in BEGIN IMMEDIATE, so several processes can share it. */
 export function createSqliteJobStore(opts: SqliteJobStoreOptions): JobStore & { close(): void } {
-  if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
-  const db = new Database(opts.path);
+  const db = openPrivateDatabase(opts.path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 10000');

@@ -1,17 +1,16 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
 import { StudioError } from '../../core/errors.ts';
-import type {
-  ArtifactRecord,
-  BlobRecord,
-  ExperimentRecord,
-  Role,
-  StoredBlobRecord,
-  TeamRecord,
-  TokenRecord,
-  UserRecord,
-  VersionRecord,
+import {
+  type ArtifactRecord,
+  type BlobRecord,
+  type ExperimentMatch,
+  type ExperimentRecord,
+  experimentMatches,
+  type Role,
+  type StoredBlobRecord,
+  type TeamRecord,
+  type TokenRecord,
+  type UserRecord,
+  type VersionRecord,
 } from '../../core/model.ts';
 import {
   type CommitVersionInput,
@@ -19,6 +18,7 @@ import {
   type MetadataStore,
   versionFromCommit,
 } from '../../core/ports.ts';
+import { openPrivateDatabase } from './private-files.ts';
 import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION } from './sqlite-schema.ts';
 
 export interface SqliteMetadataOptions {
@@ -30,8 +30,7 @@ type Row = Record<string, unknown>;
 
 /** MetadataStore on SQLite (WAL). Safe for several processes on one machine: writes use BEGIN IMMEDIATE. */
 export function createSqliteMetadataStore(opts: SqliteMetadataOptions): MetadataStore & { close(): void } {
-  if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
-  const db = new Database(opts.path);
+  const db = openPrivateDatabase(opts.path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 10000');
@@ -218,12 +217,18 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
       key: string,
       patch: Partial<Omit<ExperimentRecord, 'team' | 'key'>>,
       fromStatuses?: ExperimentRecord['status'][],
+      match?: ExperimentMatch,
     ): ExperimentRecord => {
       const row = q.getExp.get(team, key) as Row | undefined;
       if (!row) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
       const cur = JSON.parse(row.data as string) as ExperimentRecord;
       if (fromStatuses && !fromStatuses.includes(cur.status)) {
         throw new StudioError('E_CONFLICT', `experiment ${key} is ${cur.status}`, { details: { status: cur.status } });
+      }
+      if (!experimentMatches(cur, match)) {
+        throw new StudioError('E_CONFLICT', `experiment ${key} changed meanwhile (attempt ${cur.attempt ?? 1})`, {
+          details: { status: cur.status },
+        });
       }
       const next: ExperimentRecord = { ...cur, ...patch, team, key };
       q.updateExp.run(next.project, next.status, JSON.stringify(next), team, key);
@@ -302,8 +307,8 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
       const row = q.getExp.get(team, key) as Row | undefined;
       return row ? (JSON.parse(row.data as string) as ExperimentRecord) : null;
     },
-    async updateExperiment(team, key, patch, fromStatuses) {
-      return update.immediate(team, key, patch, fromStatuses);
+    async updateExperiment(team, key, patch, fromStatuses, match) {
+      return update.immediate(team, key, patch, fromStatuses, match);
     },
     async listExperiments(team, query: ExperimentListQuery) {
       const limit = Math.min(Math.max(query.limit ?? 1000, 1), 10_000);

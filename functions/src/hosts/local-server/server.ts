@@ -90,7 +90,12 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
-  void backend.blobs.sweepPackDescriptions().catch((err) => opts.log?.('pack sweep failed', err));
+  // Crash leftovers: expired pack descriptions and temp files of writes that died mid-way (kill -9 mid-upload).
+  // They run in the background; close() waits for them.
+  const sweeps = Promise.all([
+    backend.blobs.sweepPackDescriptions().catch((err) => opts.log?.('pack sweep failed', err)),
+    backend.blobs.sweepTemp().catch((err) => opts.log?.('temp sweep failed', err)),
+  ]);
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   baseUrl = `http://${host}:${addr.port}`;
@@ -100,7 +105,7 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => {
-          void backend.close().then(resolve, resolve);
+          void sweeps.then(() => backend.close()).then(resolve, resolve);
         });
         server.closeAllConnections();
       }),

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ensureLocalCredentials } from '../../adapters/local/local-backend.ts';
+import { noSpace } from '../../core/no-space.ts';
 import { startLocalServer } from './server.ts';
 
 /**
@@ -16,7 +17,8 @@ try {
     if (m === 'close') void server.close().then(() => port.close());
   });
   port.postMessage({ url: server.url, token: creds.token });
-} catch (err) {
+} catch (thrown) {
+  const err = noSpace(thrown, home, null);
   port.postMessage({ error: { message: (err as Error).message, code: (err as { code?: string }).code ?? null } });
   port.close();
 }

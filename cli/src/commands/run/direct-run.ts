@@ -1,0 +1,175 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
+import { tightenTree } from '@studio-lite/functions/adapters/local/private-files.ts';
+import type { CreateExperimentResponse } from '@studio-lite/functions/api/wire.ts';
+import { isStudioError } from '@studio-lite/functions/core/errors.ts';
+import { redactArgv } from '@studio-lite/functions/core/redact.ts';
+import { Capturer } from '../../artifacts/capture-artifact.ts';
+import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
+import type { CliConfig } from '../../config.ts';
+import type { Connection } from '../../connect.ts';
+import { ExitError } from '../../exit-error.ts';
+import type { Logger } from '../../logger.ts';
+import { scriptEnv } from './artifact-env.ts';
+import { exitCodeFor, runChild } from './child.ts';
+import { finalCapture } from './final-capture.ts';
+import { gitInfo } from './git-info.ts';
+import { startRunHeartbeat } from './run-heartbeat.ts';
+import { runTargets } from './run-targets.ts';
+import type { CaptureSpec, ReuseSpec } from './specs.ts';
+
+export interface DirectRun {
+  key: string;
+  command: string[];
+  cwd: string;
+  interval: number;
+  captures: CaptureSpec[];
+  onces: CaptureSpec[];
+  reuses: ReuseSpec[];
+}
+
+/** Registers the run (or a new attempt with --resume). A refused resume is the user's to resolve: exit 2. */
+async function register(conn: Connection, run: DirectRun, o: { project: string | null; resume: boolean }) {
+  try {
+    return await conn.client.createExperiment({
+      key: run.key,
+      project: o.project,
+      // The record never holds secrets from the command line (the API redacts again before storing).
+      command: redactArgv(run.command),
+      cwd: run.cwd,
+      host: hostname(),
+      git: gitInfo(run.cwd),
+      reuse: run.reuses.map((r) => ({ experiment: r.experiment, tag: r.tag, version: r.version, as: r.as })),
+      resume: o.resume,
+    });
+  } catch (err) {
+    if (o.resume && isStudioError(err, 'E_CONFLICT')) throw new ExitError(2, err.message, 'E_CONFLICT');
+    throw err;
+  }
+}
+
+/**
+ * `studio-lite run` without --queue: lays out reuses, captures the immutable inputs, runs the script while a
+ * heartbeat keeps the run's lease and mutable artifacts are captured every interval, then captures once more and
+ * records the script's own status and exit code. Returns the script's exit code; a failed final capture is a
+ * warning on the record and makes the CLI fail with that error (exit 1 when the script itself succeeded).
+ */
+export async function directRun(
+  conn: Connection,
+  cfg: CliConfig,
+  log: Logger,
+  run: DirectRun,
+  o: { project: string | null; resume: boolean },
+): Promise<number> {
+  const { key, cwd } = run;
+  const created: CreateExperimentResponse = await register(conn, run, o);
+  const attempt = created.experiment.attempt ?? 1;
+  log.info(`studio-lite: experiment ${key}${created.resumed ? ` (resumed, attempt ${attempt})` : ''}`);
+  const heartbeat = startRunHeartbeat(conn.client, key, attempt, created.leaseSeconds, log);
+
+  const expDir = join(homePaths(cfg.home).experiments, key);
+  const { targets, outputFile } = runTargets(
+    expDir,
+    cwd,
+    run.captures,
+    run.onces,
+    run.reuses.map((r) => r.as),
+  );
+  const mapping: Record<string, string> = Object.fromEntries(targets.map((t) => [t.tag, t.path]));
+  const capturer = new Capturer(conn.client, key, cfg, log, [homePaths(cfg.home).home], {
+    md5: conn.mode === 'remote',
+  });
+  const warnings: string[] = [];
+  const finish = (body: {
+    status: 'finished' | 'failed' | 'stopped';
+    exitCode: number | null;
+    signal?: string | null;
+  }) => conn.client.finishExperiment(key, { ...body, warnings, attempt });
+  try {
+    for (const [i, r] of created.lineage.entries()) {
+      const dest = join(expDir, 'reuse', r.as);
+      // Copies (reflinks where the file system has them): a hard link would let the script, or root ignoring the
+      // read-only bit, write into the shared cache.
+      const got = await fetchArtifact(conn.client, cfg, r, dest, { mode: 'copy', log });
+      mapping[r.as] = dest;
+      log.info(
+        `studio-lite: reuse ${run.reuses[i]?.experiment}/${r.tag}@${r.version} as ${r.as} (${got.downloadedBlobs} blobs downloaded)`,
+      );
+    }
+    for (const t of targets.filter((x) => !x.mutable)) {
+      try {
+        warnings.push(...(await capturer.capture(t)).skipped);
+      } catch (err) {
+        // A resumed run keeps the immutable snapshot of its first run.
+        if (!(created.resumed && isStudioError(err, 'E_IMMUTABLE'))) throw err;
+        log.info(`studio-lite: ${t.tag} is immutable; keeping the version from the first run`);
+      }
+    }
+  } catch (err) {
+    heartbeat.stop();
+    warnings.push(`run aborted: ${(err as Error).message}`);
+    await finish({ status: 'failed', exitCode: null }).catch((e) =>
+      log.warn(`could not record failure: ${(e as Error).message}`),
+    );
+    capturer.close();
+    throw err;
+  }
+
+  const env = scriptEnv(process.env, {
+    home: cfg.home,
+    experiment: key,
+    mapping,
+    mappingFile: join(expDir, 'artifacts.json'),
+  });
+  const mutable = targets.filter((t) => t.mutable);
+  const loop = capturer.every(run.interval * 1000, mutable, (err) => {
+    if (!heartbeat.takenOver()) log.warn(`periodic capture failed: ${err.message}`);
+  });
+  let result: Awaited<ReturnType<typeof runChild>>;
+  try {
+    result = await runChild({
+      command: run.command[0] as string,
+      args: run.command.slice(1),
+      cwd,
+      env,
+      outputFile,
+      echo: true,
+    });
+  } catch (err) {
+    await loop.stop();
+    heartbeat.stop();
+    capturer.close();
+    warnings.push(`run aborted: ${(err as Error).message}`);
+    await finish({ status: 'failed', exitCode: null }).catch(() => {});
+    throw err;
+  }
+  if (result.outputError) warnings.push(`output capture stopped: ${result.outputError}`);
+  await loop.stop();
+  const exitCode = exitCodeFor(result);
+  const status = result.stoppedBy ? 'stopped' : exitCode === 0 ? 'finished' : 'failed';
+
+  // Renew first: after a long sleep the lease may have lapsed, and a run that is still the current attempt takes
+  // its experiment back before its last capture.
+  await heartbeat.beat();
+  const taken = heartbeat.takenOver();
+  let failure: { tag: string; error: Error } | null = null;
+  if (!taken) {
+    const fin = await finalCapture(capturer, mutable, log);
+    warnings.push(...fin.warnings);
+    failure = fin.failure;
+  }
+  heartbeat.stop();
+  capturer.close();
+  if (taken) throw new ExitError(exitCode || 1, `${taken}; the final capture was skipped`, 'E_LEASE_LOST');
+  await finish({ status, exitCode, signal: result.signal });
+  // The script wrote modeldir/tb (and reuse copies keep their captured modes) under its own umask; the home stays
+  // private.
+  await tightenTree(expDir).catch(() => 0);
+  log.info(`studio-lite: experiment ${key} ${status} (exit ${exitCode}); artifacts: studio-lite show ${key}`);
+  if (failure) {
+    const code = isStudioError(failure.error) ? failure.error.code : 'E_INTERNAL';
+    throw new ExitError(exitCode || 1, `final capture of ${failure.tag} failed: ${failure.error.message}`, code);
+  }
+  return exitCode;
+}

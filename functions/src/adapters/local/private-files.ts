@@ -1,0 +1,69 @@
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmod, lstat, readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+
+/**
+ * Everything under $STUDIOML_HOME is private to its owner whatever the umask: folders 0700, files 0600 (blobs
+ * 0400). Modes are always given explicitly; a umask can only remove bits, never add them.
+ */
+export const PRIVATE_DIR_MODE = 0o700;
+export const PRIVATE_FILE_MODE = 0o600;
+export const PRIVATE_BLOB_MODE = 0o400;
+
+/** mkdir -p with 0700 for every folder it creates. */
+export function mkdirPrivate(dir: string): void {
+  mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
+}
+
+/**
+ * Opens (creating if needed) a SQLite file created 0600 in a 0700 folder. SQLite gives its -wal and -shm files
+ * the mode of the database file, so they are private too.
+ */
+export function openPrivateDatabase(path: string, options?: Database.Options): Database.Database {
+  if (path !== ':memory:') {
+    mkdirPrivate(dirname(path));
+    closeSync(openSync(path, 'a', PRIVATE_FILE_MODE));
+  }
+  return new Database(path, options);
+}
+
+/** Whether a mode gives group or others any access. */
+const loose = (mode: number) => (mode & 0o077) !== 0;
+
+/**
+ * Tightens a home made by an older version or under a permissive umask: when the home or one of its direct
+ * entries lets group/others in, every folder and file below loses its group/other bits. Returns how many entries
+ * changed (0: nothing was loose; the cheap check costs one readdir). Symlinks are never followed or changed.
+ */
+export async function tightenHome(home: string): Promise<number> {
+  const top = await lstat(home).catch(() => null);
+  if (!top?.isDirectory()) return 0;
+  const entries = await readdir(home, { withFileTypes: true });
+  let suspect = loose(top.mode);
+  for (const e of entries) {
+    if (suspect) break;
+    if (e.isSymbolicLink()) continue;
+    const s = await lstat(join(home, e.name)).catch(() => null);
+    if (s && loose(s.mode)) suspect = true;
+  }
+  return suspect ? tightenTree(home) : 0;
+}
+
+/** Removes group/other bits from `root` and everything below it (symlinks untouched). Returns how many changed. */
+export async function tightenTree(root: string): Promise<number> {
+  let changed = 0;
+  const fix = async (path: string): Promise<void> => {
+    const s = await lstat(path).catch(() => null);
+    if (!s || s.isSymbolicLink()) return;
+    if (loose(s.mode)) {
+      await chmod(path, s.mode & 0o700).catch(() => {});
+      changed += 1;
+    }
+    if (s.isDirectory()) {
+      for (const name of await readdir(path).catch(() => [] as string[])) await fix(join(path, name));
+    }
+  };
+  await fix(root);
+  return changed;
+}
