@@ -1,8 +1,8 @@
 // Helpers for the CLI end-to-end tests: every test runs the real bundled binary (cli/bin/studio-lite.js, built by the
 // e2e globalSetup) as a child process, with its own $STUDIOML_HOME and working directory in temp folders.
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,16 +43,34 @@ export function makeSandbox(): Sandbox & { dirs: string[] } {
   return { home, cwd, tmp: () => mk('sl-e2e-tmp-'), env: cliEnv(home), dirs };
 }
 
+/**
+ * The one privacy assertion of the e2e suite: nothing under a $STUDIOML_HOME the CLI used may be readable, writable
+ * or traversable by group or others (`find HOME -perm /077` is empty), whatever the umask the test ran under.
+ */
+export function assertPrivateHome(home: string): void {
+  if (!existsSync(home)) return;
+  const loose = execFileSync('find', [home, '-perm', '/077', '-printf', '%m %p\\n'], { encoding: 'utf8' }).trim();
+  if (loose) throw new Error(`files under $STUDIOML_HOME are not private (find -perm /077):\n${loose}`);
+}
+
+/** Asserts every home among `dirs` is private, then removes them all (also when the assertion fails). */
+function cleanUp(dirs: string[]): void {
+  const all = dirs.splice(0);
+  try {
+    for (const d of all) if (d.includes('sl-e2e-home-')) assertPrivateHome(d);
+  } finally {
+    for (const d of all) rmSync(d, { recursive: true, force: true });
+  }
+}
+
 export function removeSandbox(sb: { dirs: string[] } | undefined): void {
-  for (const d of sb?.dirs.splice(0) ?? []) rmSync(d, { recursive: true, force: true });
+  cleanUp(sb?.dirs ?? []);
 }
 
 /** Registers afterEach cleanup; call at the top level of a test file, then `sandbox()` inside each test. */
 export function useSandboxes(): () => Sandbox {
   const dirs: string[] = [];
-  afterEach(() => {
-    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-  });
+  afterEach(() => cleanUp(dirs));
   const mk = (prefix: string) => {
     const d = mkdtempSync(join(tmpdir(), prefix));
     dirs.push(d);

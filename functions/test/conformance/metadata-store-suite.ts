@@ -98,6 +98,54 @@ export function testMetadataStore(opts: MetadataStoreSuiteOptions): void {
         expect(done.status).toBe('finished');
       });
 
+      it('updateExperiment with a match precondition (attempt, lease deadline): E_CONFLICT and nothing written when stale', async () => {
+        await store.createExperiment(experiment(team, 'match', { status: 'running' }));
+        // A record without attempt counts as attempt 1 and without a lease as null.
+        const a1 = await store.updateExperiment(team, 'match', { host: 'h1' }, ['running'], {
+          attempt: 1,
+          leaseExpiresAt: null,
+        });
+        expect(a1.host).toBe('h1');
+        const a2 = await store.updateExperiment(team, 'match', { attempt: 2, leaseExpiresAt: at(10) }, ['running'], {
+          attempt: 1,
+        });
+        expect(a2.attempt).toBe(2);
+        await expectCode(
+          store.updateExperiment(team, 'match', { status: 'lost' }, ['running'], { attempt: 1 }),
+          'E_CONFLICT',
+        );
+        await expectCode(
+          store.updateExperiment(team, 'match', { status: 'lost' }, ['running'], { attempt: 2, leaseExpiresAt: at(9) }),
+          'E_CONFLICT',
+        );
+        expect(await store.getExperiment(team, 'match')).toEqual(a2);
+        const lost = await store.updateExperiment(team, 'match', { status: 'lost' }, ['running'], {
+          attempt: 2,
+          leaseExpiresAt: at(10),
+        });
+        expect(lost.status).toBe('lost');
+      });
+
+      it('concurrent resumes (status + attempt preconditions) from two clients: exactly one succeeds', async () => {
+        await store.createExperiment(experiment(team, 'resume-race', { status: 'finished' }));
+        const second = h.another ? await h.another() : store;
+        const results = await Promise.allSettled(
+          Array.from({ length: 6 }, (_, i) =>
+            (i % 2 ? second : store).updateExperiment(
+              team,
+              'resume-race',
+              { status: 'running', attempt: 2, host: `r${i}` },
+              ['finished', 'failed', 'stopped', 'lost'],
+              { attempt: 1 },
+            ),
+          ),
+        );
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        for (const r of results) {
+          if (r.status === 'rejected') expect((r.reason as { code?: string }).code).toBe('E_CONFLICT');
+        }
+      });
+
       it('concurrent transitions with one precondition: exactly one succeeds', async () => {
         await store.createExperiment(experiment(team, 'lease'));
         const second = h.another ? await h.another() : store;
