@@ -151,6 +151,15 @@ export interface ExperimentJson {
   command: string[];
   warnings: string[];
   lineage: { as: string; experiment: string; tag: string; version: number }[];
+  attempt?: number;
+  attempts?: {
+    attempt: number;
+    status: string;
+    command: string[];
+    exitCode: number | null;
+    lastSeenAt: string | null;
+  }[];
+  lastSeenAt?: string | null;
 }
 export interface ShowJson {
   experiment: ExperimentJson;
