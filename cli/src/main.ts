@@ -1,3 +1,4 @@
+import { studioHome } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import { noSpace } from '@studio-lite/functions/core/no-space.ts';
 import { Command, CommanderError, Option } from 'commander';
@@ -350,7 +351,7 @@ export async function main(argv: string[]): Promise<void> {
       return;
     }
     // A full disk on this side (stat cache, output file) reads like one on the server's.
-    const err = noSpace(thrown, null, null);
+    const err = noSpace(thrown, studioHome(), null);
     const code = exitCodeOf(err);
     const errorCode = isStudioError(err) ? err.code : err instanceof ExitError ? err.errorCode : null;
     const msg = err instanceof Error ? err.message : String(err);

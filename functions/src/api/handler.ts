@@ -11,6 +11,7 @@ import {
 } from '../core/experiments.ts';
 import { requireLiveJob } from '../core/jobs.ts';
 import type { Principal } from '../core/model.ts';
+import { noSpace } from '../core/no-space.ts';
 import { createToken, listTokens, revokeToken } from '../core/token-admin.ts';
 import { AUTH_ROUTES } from './auth-routes.ts';
 import { JOB_ROUTES } from './job-routes.ts';
@@ -146,6 +147,8 @@ const ROUTES: Route[] = [...CORE_ROUTES, ...JOB_ROUTES, ...AUTH_ROUTES, ...TEAM_
 
 export interface HandlerOptions {
   log?: (msg: string, err: unknown) => void;
+  /** Where a local host keeps its data: named by E_NO_SPACE when the disk fills (SQLite, blob writes). */
+  dataPath?: string;
 }
 
 /** The v1 API as one function on web-standard Request/Response; hosts only adapt transport. */
@@ -177,7 +180,7 @@ export function createApiHandler(deps: CoreDeps, opts: HandlerOptions = {}): (re
       if (pathMatched) throw new StudioError('E_BAD_REQUEST', `method ${req.method} not allowed on ${url.pathname}`);
       throw new StudioError('E_NOT_FOUND', `no route ${req.method} ${url.pathname}`);
     } catch (err) {
-      return errorResponse(err, opts.log);
+      return errorResponse(noSpace(err, opts.dataPath ?? null, null), opts.log);
     }
   };
 }

@@ -47,6 +47,19 @@ const PACK_DESCRIPTION_TTL_MS = 24 * 3600 * 1000;
 /** Temp files older than this are leftovers of a crashed writer (no upload takes an hour per blob). */
 const TEMP_TTL_MS = 3600 * 1000;
 
+/** The buffers after their first `n` bytes. */
+function dropBytes(bufs: Uint8Array[], n: number): Uint8Array[] {
+  let i = 0;
+  let left = n;
+  while (i < bufs.length && left >= (bufs[i] as Uint8Array).length) {
+    left -= (bufs[i] as Uint8Array).length;
+    i += 1;
+  }
+  const rest = bufs.slice(i);
+  if (left > 0 && rest[0]) rest[0] = rest[0].subarray(left);
+  return rest;
+}
+
 const KEY_RE = /^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/;
 
 export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
@@ -271,10 +284,16 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
       let pendingBytes = 0;
       const flush = async () => {
         if (pendingBytes === 0) return;
-        const bufs = pending;
+        let bufs = pending;
         pending = [];
         pendingBytes = 0;
-        await fh.writev(bufs);
+        // writev may write less than asked (a disk filling up) without failing: write the rest, which then fails
+        // with ENOSPC instead of leaving a short file that passed the size and hash checks.
+        while (bufs.length > 0) {
+          const { bytesWritten } = await fh.writev(bufs);
+          if (bytesWritten === 0) throw Object.assign(new Error('no space left on device'), { code: 'ENOSPC' });
+          bufs = dropBytes(bufs, bytesWritten);
+        }
       };
       try {
         for await (const chunk of body) {
@@ -290,6 +309,8 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
         if (hash.digest('hex') !== sha256)
           throw new StudioError('E_HASH_MISMATCH', 'uploaded bytes do not match sha256');
         if (size >= FSYNC_MIN_BYTES) await fh.datasync();
+        const written = (await fh.stat()).size;
+        if (written !== size) throw new StudioError('E_SIZE_MISMATCH', `stored ${written} of ${size} bytes`);
         ok = true;
       } catch (err) {
         throw noSpace(err, root, size);

@@ -35,7 +35,7 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
     publicUrl: () => publicBase || baseUrl,
     urlTtlSeconds: opts.urlTtlSeconds,
   });
-  const handler = createApiHandler(backend.deps, { log: opts.log });
+  const handler = createApiHandler(backend.deps, { log: opts.log, dataPath: opts.home });
   // Record verified uploads in one transaction per request, so commits need not stat the files again.
   const onStored = async (blobs: { key: string; size: number; sha256: string }[]) => {
     const byTeam = new Map<string, { sha256: string; size: number; verified: boolean }[]>();
