@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
+import { mkdirPrivate, tightenTree } from '@studio-lite/functions/adapters/local/private-files.ts';
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import { assertQueue } from '@studio-lite/functions/core/jobs.ts';
 import { loadConfig } from '../../config.ts';
@@ -44,6 +45,8 @@ export async function workerCommand(opts: WorkerOpts): Promise<number> {
   const resources = parseResources(opts.resources ?? []);
   const cacheDir = opts.cacheDir ? resolve(opts.cacheDir) : homePaths(cfg.home).blobcache;
   const workDir = join(opts.cacheDir ? resolve(opts.cacheDir) : cfg.home, 'worker-jobs');
+  // Job folders hold the team's code and data: private (0700) like everything else in the home.
+  mkdirPrivate(workDir);
   const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
 
   const conn = await connect(cfg);
@@ -94,6 +97,9 @@ export async function workerCommand(opts: WorkerOpts): Promise<number> {
         echo: !opts.quiet,
         abandon: abandon.signal,
       });
+      // The script and the layout wrote under their own umask; the folder runJob used (`<id>-a<attempt>`) is
+      // made private once the job is over.
+      await tightenTree(join(workDir, `${lease.job.id}-a${lease.job.attempt}`)).catch(() => 0);
       outcomes[r.status] = (outcomes[r.status] ?? 0) + 1;
       done += 1;
       lastJobAt = Date.now();
