@@ -126,12 +126,14 @@ async function resumeExperiment(
   }
   const at = r.now.toISOString();
   const attempt = (cur.attempt ?? 1) + 1;
+  // A resume that names no command (an API client) continues with the previous one.
+  const command = r.command.length > 0 ? r.command : cur.command;
   const experiment = await deps.meta.updateExperiment(
     cur.team,
     cur.key,
     {
       status: 'running',
-      command: r.command,
+      command,
       host: r.host,
       finishedAt: null,
       exitCode: null,
@@ -139,7 +141,7 @@ async function resumeExperiment(
       startedAt: at,
       lineage: [...cur.lineage, ...r.lineage],
       attempt,
-      attempts: [...attemptsOf(cur), newAttempt(attempt, r.command, r.host, at)],
+      attempts: [...attemptsOf(cur), newAttempt(attempt, command, r.host, at)],
       lastSeenAt: at,
       leaseExpiresAt: leaseDeadline(deps, r.now),
     },

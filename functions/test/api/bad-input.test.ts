@@ -406,11 +406,19 @@ describe('experiment lifecycle conflicts', () => {
     expect((await h.meta.getExperiment(TEAM, k))?.status).toBe('failed');
   });
 
-  it('resume: true on a new key creates it (201, resumed:false)', async () => {
+  it('resume: true on a key that does not exist -> 404 E_NOT_FOUND, nothing created', async () => {
     const k = uniqueKey('resume-new');
-    const res = await h.call<{ resumed: boolean }>('POST', route.experiments(), { body: { key: k, resume: true } });
-    expect(res.status, res.text).toBe(201);
-    expect(res.body.resumed).toBe(false);
+    const before = await h.snapshot();
+    await rejects('POST', route.experiments(), { body: { key: k, resume: true } }, 404, 'E_NOT_FOUND');
+    expect(await h.snapshot()).toEqual(before);
+  });
+
+  it('resume: true while the run is live -> 409 E_CONFLICT, the record untouched', async () => {
+    const k = uniqueKey('resume-live');
+    await createExperiment(h, k, { command: ['first'] });
+    const before = await h.meta.getExperiment(TEAM, k);
+    await rejects('POST', route.experiments(), { body: { key: k, resume: true } }, 409, 'E_CONFLICT');
+    expect(await h.meta.getExperiment(TEAM, k)).toEqual(before);
   });
 
   it('an immutable artifact refuses a second, different version -> 409 E_IMMUTABLE, no version', async () => {

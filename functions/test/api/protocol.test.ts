@@ -312,6 +312,8 @@ describe('reuse lineage', () => {
     const key = uniqueKey('resumer');
     await createExperiment(h, key, { reuse: [{ experiment: src, tag: 'data', as: 'in' }] });
     await publish(h, src, 'data', [{ path: 'a', data: text('b') }]);
+    // Only an experiment that ended (or was lost) can be resumed.
+    expect((await h.call('POST', route.finish(key), { body: { status: 'failed', exitCode: 1 } })).status).toBe(200);
     const res = await h.call<CreateExperimentResponse>('POST', route.experiments(), {
       body: { key, resume: true, reuse: [{ experiment: src, tag: 'data', as: 'in' }] },
     });

@@ -103,6 +103,7 @@ export const MATRIX: readonly Row[] = [
   row('GET',    '/v1/experiments',                                    '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      F  ]),
   row('GET',    '/v1/experiments/:key',                               '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
   row('POST',   '/v1/experiments/:key/finish',                        '',           [U,   U,        X,      U,      F,        F,     OK,    OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('POST',   '/v1/experiments/:key/heartbeat',                     '',           [U,   U,        X,      U,      F,        F,     OK,    OK,   F,     F,       U,    U,      F,     F,       F  ]),
   row('DELETE', '/v1/experiments/:key',                               "another's",  [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
   row('DELETE', '/v1/experiments/:key',                               'own',        [U,   U,        X,      U,      F,        F,     OK,    OK,   F,     F,       U,    U,      F,     F,       F  ]),
   row('POST',   '/v1/experiments/:key/artifacts/:tag/uploads',        '',           [U,   U,        X,      U,      F,        F,     OK,    OK,   F,     F,       U,    U,      F,     F,       OK ]),
@@ -533,6 +534,23 @@ const SPECS: Record<string, Spec> = {
         ...(own ? { as: fx.jobCred(own.token) } : {}),
         probe: async () => (await fx.h.meta.getExperiment(fx.h.team, key))?.status,
         check: async () => expect((await fx.h.meta.getExperiment(fx.h.team, key))?.status).toBe('finished'),
+      };
+    },
+  },
+  'POST /v1/experiments/:key/heartbeat': {
+    writes: true,
+    prepare: async (fx) => {
+      const key = await fx.running();
+      // The lease the run got at creation, moved back so that a renewal always changes it.
+      await fx.h.meta.updateExperiment(fx.h.team, key, { leaseExpiresAt: '2000-01-01T00:00:00.000Z' });
+      return {
+        path: `${exp(key)}/heartbeat`,
+        body: { attempt: 1 },
+        probe: async () => (await fx.h.meta.getExperiment(fx.h.team, key))?.leaseExpiresAt,
+        check: async (res) => {
+          expect(res.body.status).toBe('running');
+          expect(Date.parse(res.body.leaseExpiresAt)).toBeGreaterThan(Date.now());
+        },
       };
     },
   },

@@ -164,6 +164,17 @@ variable "url_ttl_seconds" {
   }
 }
 
+variable "run_lease_seconds" {
+  description = "Lease length of a direct run (STUDIO_RUN_LEASE_SECONDS): a run whose CLI is silent for this long is recorded as lost."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.run_lease_seconds >= 5 && var.run_lease_seconds <= 3600
+    error_message = "run_lease_seconds must be between 5 and 3600."
+  }
+}
+
 variable "job_lease_seconds" {
   description = "Lease length of a queued job (STUDIO_JOB_LEASE_SECONDS): a worker silent for this long loses the job, which goes back to the queue."
   type        = number
