@@ -113,6 +113,7 @@ export async function directRun(
       log.warn(`could not record failure: ${(e as Error).message}`),
     );
     capturer.close();
+    await tightenTree(expDir).catch(() => 0);
     throw err;
   }
 
@@ -142,6 +143,7 @@ export async function directRun(
     capturer.close();
     warnings.push(`run aborted: ${(err as Error).message}`);
     await finish({ status: 'failed', exitCode: null }).catch(() => {});
+    await tightenTree(expDir).catch(() => 0);
     throw err;
   }
   if (result.outputError) warnings.push(`output capture stopped: ${result.outputError}`);
@@ -161,11 +163,11 @@ export async function directRun(
   }
   heartbeat.stop();
   capturer.close();
-  if (taken) throw new ExitError(exitCode || 1, `${taken}; the final capture was skipped`, 'E_LEASE_LOST');
-  await finish({ status, exitCode, signal: result.signal });
   // The script wrote modeldir/tb (and reuse copies keep their captured modes) under its own umask; the home stays
   // private.
   await tightenTree(expDir).catch(() => 0);
+  if (taken) throw new ExitError(exitCode || 1, `${taken}; the final capture was skipped`, 'E_LEASE_LOST');
+  await finish({ status, exitCode, signal: result.signal });
   log.info(`studio-lite: experiment ${key} ${status} (exit ${exitCode}); artifacts: studio-lite show ${key}`);
   if (failure) {
     const code = isStudioError(failure.error) ? failure.error.code : 'E_INTERNAL';
