@@ -1,3 +1,4 @@
+import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { mkdirPrivate, tightenHome } from '@studio-lite/functions/adapters/local/private-files.ts';
 
 /**
@@ -6,6 +7,10 @@ import { mkdirPrivate, tightenHome } from '@studio-lite/functions/adapters/local
  */
 export async function ensurePrivateHome(home: string): Promise<void> {
   mkdirPrivate(home);
+  // The folders other modules fill are created private first, so whatever they write below is unreachable to
+  // other users even where a module gives its own entries looser modes.
+  const p = homePaths(home);
+  for (const dir of [p.store, p.blobcache, p.uploads, p.experiments]) mkdirPrivate(dir);
   const changed = await tightenHome(home);
   if (changed > 0) {
     process.stderr.write(
