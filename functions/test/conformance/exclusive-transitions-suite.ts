@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExperimentBody, submitJobBody } from '../../src/api/schemas.ts';
 import type { CoreDeps } from '../../src/core/context.ts';
 import { isStudioError } from '../../src/core/errors.ts';
-import { createExperiment } from '../../src/core/experiments.ts';
+import { createExperiment, finishExperiment } from '../../src/core/experiments.ts';
 import {
   type CompleteJobInput,
   checkLease,
@@ -19,7 +19,7 @@ import {
   submitJob,
 } from '../../src/core/jobs.ts';
 import type { Principal } from '../../src/core/model.ts';
-import type { JobStore } from '../../src/core/ports.ts';
+import type { JobStore, MetadataStore } from '../../src/core/ports.ts';
 import { uid } from './fixtures.ts';
 
 export interface RaceBackend {
@@ -49,6 +49,18 @@ function slowReads(deps: CoreDeps): CoreDeps {
     return r;
   };
   return { ...deps, jobs: slowed };
+}
+
+/** `deps` with the metadata store's experiment reads answering `SLOW_MS` late (the resume race). */
+function slowExperimentReads(deps: CoreDeps): CoreDeps {
+  const meta = deps.meta;
+  const slowed: MetadataStore = Object.create(meta);
+  slowed.getExperiment = async (...a) => {
+    const r = await meta.getExperiment(...a);
+    await sleep(SLOW_MS);
+    return r;
+  };
+  return { ...deps, meta: slowed };
 }
 
 /** `deps` whose task queue answers `SLOW_MS` late (as Cloud Tasks does under load): the lease schedules first. */
@@ -137,6 +149,56 @@ export function testExclusiveTransitions(opts: { name: string; make: () => Promi
         if (r.status === 'rejected') expect(isStudioError(r.reason, 'E_LEASE_LOST'), String(r.reason)).toBe(true);
       }
       expect((await b.deps.jobs?.getJob(b.team, key))?.status).toBe('finished');
+    });
+
+    // `run --resume` from several shells (each CLI has its own host): every resume reads the experiment before any
+    // writes; only the compare-and-set on status and attempt decides.
+    async function resumeRace(key: string, deps: CoreDeps) {
+      const results = await Promise.allSettled(
+        Array.from({ length: N }, (_, i) =>
+          createExperiment(
+            deps,
+            b.editor,
+            b.team,
+            createExperimentBody.parse({ key, command: [`r${i}`], resume: true }),
+          ),
+        ),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results) {
+        if (r.status === 'rejected') expect(isStudioError(r.reason, 'E_CONFLICT'), String(r.reason)).toBe(true);
+      }
+      const e = await b.deps.meta.getExperiment(b.team, key);
+      expect(e?.status).toBe('running');
+      expect(e?.attempt).toBe(2);
+      return e;
+    }
+
+    it(`${N} concurrent resumes of an ended run (reads ${SLOW_MS} ms late): exactly one wins`, async () => {
+      const key = uid('resume');
+      await createExperiment(b.deps, b.editor, b.team, createExperimentBody.parse({ key, command: ['first'] }));
+      await finishExperiment(b.deps, b.editor, b.team, key, {
+        status: 'failed',
+        exitCode: 3,
+        signal: null,
+        warnings: [],
+        attempt: 1,
+      });
+      const e = await resumeRace(key, slowExperimentReads(b.deps));
+      expect(e?.attempts?.map((a) => [a.attempt, a.status, a.exitCode])).toEqual([
+        [1, 'failed', 3],
+        [2, 'running', null],
+      ]);
+    });
+
+    it(`${N} concurrent resumes of a run whose lease lapsed (each settles it to lost first): exactly one wins`, async () => {
+      const key = uid('resume-lapsed');
+      await createExperiment(b.deps, b.editor, b.team, createExperimentBody.parse({ key, command: ['first'] }));
+      const created = await b.deps.meta.getExperiment(b.team, key);
+      // The clock of every resume is past the lease.
+      const later = new Date(Date.parse(created?.leaseExpiresAt as string) + 1000);
+      const e = await resumeRace(key, { ...slowExperimentReads(b.deps), now: () => later });
+      expect(e?.attempts?.map((a) => a.status)).toEqual(['lost', 'running']);
     });
 
     it('a heartbeat racing the lease check of an expired lease: one of them wins, never both', async () => {
