@@ -31,23 +31,28 @@ export function openPrivateDatabase(path: string, options?: Database.Options): D
 /** Whether a mode gives group or others any access. */
 const loose = (mode: number) => (mode & 0o077) !== 0;
 
+/** Whether `dir` or one of its entries (to `depth` levels) lets group or others in. */
+async function anyLoose(dir: string, depth: number): Promise<boolean> {
+  const st = await lstat(dir).catch(() => null);
+  if (!st || st.isSymbolicLink()) return false;
+  if (loose(st.mode)) return true;
+  if (!st.isDirectory() || depth === 0) return false;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (await anyLoose(join(dir, name), depth - 1)) return true;
+  }
+  return false;
+}
+
 /**
- * Tightens a home made by an older version or under a permissive umask: when the home or one of its direct
- * entries lets group/others in, every folder and file below loses its group/other bits. Returns how many entries
- * changed (0: nothing was loose; the cheap check costs one readdir). Symlinks are never followed or changed.
+ * Tightens a home made by an older version, under a permissive umask, or by a module that left loose modes: when
+ * the home or an entry up to two levels below it lets group/others in, every folder and file below loses its
+ * group/other bits. Returns how many entries changed (0: nothing was loose; the check costs a few readdirs).
+ * Symlinks are never followed or changed.
  */
 export async function tightenHome(home: string): Promise<number> {
   const top = await lstat(home).catch(() => null);
   if (!top?.isDirectory()) return 0;
-  const entries = await readdir(home, { withFileTypes: true });
-  let suspect = loose(top.mode);
-  for (const e of entries) {
-    if (suspect) break;
-    if (e.isSymbolicLink()) continue;
-    const s = await lstat(join(home, e.name)).catch(() => null);
-    if (s && loose(s.mode)) suspect = true;
-  }
-  return suspect ? tightenTree(home) : 0;
+  return (await anyLoose(home, 2)) ? tightenTree(home) : 0;
 }
 
 /** Removes group/other bits from `root` and everything below it (symlinks untouched). Returns how many changed. */
