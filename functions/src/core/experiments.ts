@@ -1,5 +1,5 @@
 import type { CreateExperimentBody, FinishExperimentBody } from '../api/schemas.ts';
-import type { ExperimentSummary, ShowExperimentResponse } from '../api/wire.ts';
+import type { ShowExperimentResponse } from '../api/wire.ts';
 import { requireExperimentRead, requireRole } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { StudioError } from './errors.ts';
@@ -98,26 +98,6 @@ export async function finishExperiment(
       warnings: [...cur.warnings, ...body.warnings.map(redactText)].slice(0, 10_000),
     },
     ['running', 'queued'],
-  );
-}
-
-export async function listExperiments(
-  deps: CoreDeps,
-  p: Principal,
-  team: string,
-  q: { project?: string; limit?: number },
-): Promise<ExperimentSummary[]> {
-  requireRole(p, team, 'viewer');
-  const exps = await deps.meta.listExperiments(team, q);
-  return Promise.all(
-    exps.map(async (e) => ({
-      ...e,
-      artifacts: (await deps.meta.listArtifacts(team, e.key)).map((a) => ({
-        tag: a.tag,
-        mutable: a.mutable,
-        latestVersion: a.latestVersion,
-      })),
-    })),
   );
 }
 
