@@ -144,6 +144,11 @@ export class ApiClient {
     return this.call('DELETE', `/v1/experiments/${enc(key)}${force ? '?force=true' : ''}`);
   }
 
+  /** A one-time web sign-in code (local backend; E_UNAVAILABLE on a deployment, which signs in with Google). */
+  createSigninCode(): Promise<{ code: string; expiresAt: string }> {
+    return this.call('POST', '/v1/ui/signin-codes', {});
+  }
+
   collectGarbage(body: GcBody): Promise<GcResponse> {
     return this.call('POST', '/v1/gc', body);
   }

@@ -1,8 +1,9 @@
 import { openArchive, signArchiveLink } from '../core/archive.ts';
 import { StudioError } from '../core/errors.ts';
+import { findConsumers } from '../core/lineage.ts';
 import { createSigninCode, exchangeSigninCode, WEB_SESSION_TTL_SECONDS } from '../core/signin-codes.ts';
 import { json } from './respond.ts';
-import { ART, p, type Route, readBody, SEG, versionParam } from './route-kit.ts';
+import { ART, EXP, p, type Route, readBody, SEG, versionParam } from './route-kit.ts';
 import { signinExchangeBody } from './schemas.ts';
 import { readCookie, SESSION_COOKIE, sessionCookie } from './ui-session.ts';
 
@@ -40,6 +41,11 @@ export const UI_ROUTES: Route[] = [
       res.headers.set('set-cookie', sessionCookie('', 0, c.url.protocol === 'https:'));
       return res;
     },
+  },
+  {
+    method: 'GET',
+    pattern: new RegExp(`^${EXP}/reused-by$`),
+    run: async (c) => json(200, await findConsumers(c.deps, c.principal, c.team, p(c, 0))),
   },
   {
     method: 'POST',
