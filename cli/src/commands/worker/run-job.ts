@@ -4,7 +4,7 @@ import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import type { LeaseResult } from '@studio-lite/functions/core/jobs.ts';
 import { ApiClient } from '../../api-client.ts';
-import { Capturer, type CaptureTarget } from '../../artifacts/capture-artifact.ts';
+import { Capturer, type CaptureTarget, OUTPUT_CAPTURE_SECONDS } from '../../artifacts/capture-artifact.ts';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import type { CliConfig } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
@@ -121,17 +121,24 @@ export async function runJob(
     const record = (r: { tag: string; version: number | null }) => {
       if (r.version !== null) produced[r.tag] = r.version;
     };
+    // A target still being captured skips the tick (captures are serialised; ticks must not pile up behind one).
+    const busy = new Set<CaptureTarget>();
     const periodic = (list: CaptureTarget[]) => () => {
-      for (const t of list)
+      for (const t of list) {
+        if (busy.has(t)) continue;
+        busy.add(t);
         capturer
           .capture(t)
-          .then(record, (err: Error) => log.warn(`periodic capture of ${t.tag} failed: ${err.message}`));
+          .then(record, (err: Error) => log.warn(`periodic capture of ${t.tag} failed: ${err.message}`))
+          .finally(() => busy.delete(t));
+      }
     };
     loop = setInterval(periodic(targets.filter((t) => t.tag !== 'output')), job.spec.captureInterval * 1000);
     loop.unref();
-    // `output` is what `run --follow` and `logs -f` stream: captured at least every 10 s (a version only when it grew).
+    // `output` is what the web UI, `run --follow` and `logs -f` show: captured every OUTPUT_CAPTURE_SECONDS (a
+    // version only when it grew).
     const outputTarget = targets.filter((t) => t.tag === 'output');
-    outputLoop = setInterval(periodic(outputTarget), Math.min(job.spec.captureInterval, 10) * 1000);
+    outputLoop = setInterval(periodic(outputTarget), Math.min(job.spec.captureInterval, OUTPUT_CAPTURE_SECONDS) * 1000);
     outputLoop.unref();
 
     const stopChild = (mode: 'stop' | 'kill', why: string) => {
