@@ -1,10 +1,10 @@
 // The web UI in a real browser (Debian's chromium via playwright-core) against the local host that
 // `studio-lite ui` starts, on experiments made by the real CLI. Screenshots: .tmp/screenshots (git-ignored).
 import { spawnSync } from 'node:child_process';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cliOk, listFiles, makeSandbox, removeSandbox, type Sandbox } from './helpers.ts';
+import { cliOk, collect, listFiles, makeSandbox, removeSandbox, type Sandbox, startCli, waitFor } from './helpers.ts';
 import { axeViolations, type Browser, openBrowser, screenshot } from './web/browser.ts';
 import { makeExperiments, startUi, type UiServer } from './web/ui-fixture.ts';
 
@@ -178,6 +178,39 @@ describe('web UI on the local host', () => {
     // Still there, and the admin's page offers the button.
     await gotoExp('src');
     expect(await browser.page.getByTestId('delete').count()).toBe(1);
+  });
+
+  it('tails the output of a live run within 5 s of the print, with pause and follow', async () => {
+    const { page } = browser;
+    const stamps = sb.tmp();
+    writeFileSync(
+      join(sb.cwd, 'live.mjs'),
+      [
+        "import { writeFileSync } from 'node:fs';",
+        "const say = (name) => { console.log(name); writeFileSync(process.argv[2] + '/' + name, String(Date.now())); };",
+        "setTimeout(() => say('tick-A'), 3000);",
+        "setTimeout(() => say('tick-B'), 9000);",
+        'setTimeout(() => {}, 20000);',
+      ].join('\n'),
+    );
+    const run = collect(startCli(sb, ['run', '-q', '-e', 'live', '--', 'node', 'live.mjs', stamps]));
+    await waitFor(() => existsSync(join(sb.home, 'experiments', 'live')), 'the run to register');
+    await gotoExp('live');
+    const log = page.getByTestId('log');
+    await log.filter({ hasText: 'tick-A' }).waitFor({ timeout: 15_000 });
+    const latency = Date.now() - Number(readFileSync(join(stamps, 'tick-A'), 'utf8'));
+    console.log(`web UI log tail: tick-A shown ${latency} ms after the script printed it`);
+    expect(latency).toBeLessThan(5000);
+    await screenshot(page, 'experiment-live');
+
+    await page.getByRole('button', { name: 'Pause' }).click();
+    await waitFor(() => existsSync(join(stamps, 'tick-B')), 'tick-B to be printed', 15_000);
+    await new Promise((r) => setTimeout(r, 4000));
+    expect(await log.textContent()).not.toContain('tick-B');
+    await page.getByRole('button', { name: 'Follow' }).click();
+    await log.filter({ hasText: 'tick-B' }).waitFor({ timeout: 10_000 });
+    expect((await run).code).toBe(0);
+    await page.locator('h1 .s-finished').waitFor({ timeout: 10_000 });
   });
 
   it('jobs and team views', async () => {

@@ -19,7 +19,8 @@ export function LogTail(props: { expKey: string; running: boolean; hasOutput: bo
   const pre = useRef<HTMLPreElement>(null);
 
   useEffect(() => {
-    if (!follow && text !== null) return;
+    // Paused: no reads while the run is live; once it ended, its final output is shown either way.
+    if (!follow && props.running && text !== null) return;
     let alive = true;
     let timer: number | undefined;
     const poll = async () => {
