@@ -115,7 +115,9 @@ async function untar(res: Response): Promise<Map<string, { data: Buffer; mode: n
   const ex = extract();
   ex.on('entry', (header, stream, next) => {
     const parts: Buffer[] = [];
-    stream.on('data', (c: Buffer) => parts.push(c));
+    stream.on('data', (c: unknown) => {
+      parts.push(c as Buffer);
+    });
     stream.on('end', () => {
       out.set(header.name, {
         data: Buffer.concat(parts),
@@ -126,7 +128,10 @@ async function untar(res: Response): Promise<Map<string, { data: Buffer; mode: n
       next();
     });
   });
-  const done = new Promise((resolve, reject) => ex.on('finish', resolve).on('error', reject));
+  const done = new Promise<void>((resolve, reject) => {
+    ex.on('finish', () => resolve());
+    ex.on('error', reject);
+  });
   Readable.fromWeb(res.body as import('node:stream/web').ReadableStream)
     .pipe(createGunzip())
     .pipe(ex);
@@ -174,7 +179,10 @@ describe('tar.gz archive links', () => {
     await createExperiment(h, key);
     await publish(h, key, 'data', [{ path: 'a', data: text('a') }]);
     const outsider = await mintUserToken(h, `out-${uniqueKey()}`, { other: 'admin' });
-    const r = await h.call('POST', `/v1/experiments/${key}/artifacts/data/versions/1/archive`, { token: outsider, team: TEAM });
+    const r = await h.call('POST', `/v1/experiments/${key}/artifacts/data/versions/1/archive`, {
+      token: outsider,
+      team: TEAM,
+    });
     expectError(r, 403, 'E_FORBIDDEN');
   });
 });
@@ -185,7 +193,7 @@ describe('experiment pages', () => {
     for (let i = 0; i < 7; i++)
       await createExperiment(h, `${tag}-${i}`, { command: ['python', i % 2 ? 'odd.py' : 'even.py'] });
     const seen: string[] = [];
-    let cursor: string | null = null;
+    let cursor: string | null = null as string | null;
     do {
       const qs = new URLSearchParams({ limit: '3', q: tag, ...(cursor ? { cursor } : {}) });
       const r = await h.call<{ experiments: { key: string }[]; nextCursor: string | null }>(
