@@ -149,6 +149,11 @@ export class ApiClient {
     return this.call('POST', '/v1/ui/signin-codes', {});
   }
 
+  /** A short-lived link to a version as .tar.gz (works without credentials until `expiresAt`). */
+  archiveLink(key: string, tag: string, version: number): Promise<{ url: string; expiresAt: string }> {
+    return this.call('POST', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/versions/${version}/archive`, {});
+  }
+
   collectGarbage(body: GcBody): Promise<GcResponse> {
     return this.call('POST', '/v1/gc', body);
   }
