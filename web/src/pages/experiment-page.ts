@@ -111,7 +111,7 @@ export function ExperimentPage(props: { expKey: string; session: Session; route:
     <${ArtifactList} expKey=${key} artifacts=${data.artifacts} selected=${sel ? { tag: sel.tag, version: selVersion || sel.latestVersion } : null} />
     ${sel ? html`<${VersionView} key=${`${sel.tag}@${selVersion || sel.latestVersion}`} expKey=${key} artifact=${sel} version=${selVersion || sel.latestVersion} />` : null}
     <h2>Output</h2>
-    <${LogTail} expKey=${key} running=${!TERMINAL.includes(e.status)} hasOutput=${data.artifacts.some((a) => a.tag === 'output')} />
+    <${LogTail} expKey=${key} running=${!TERMINAL.includes(e.status)} />
     <p class="muted small">${data.artifacts.reduce((n, a) => n + a.versions.length, 0)} versions in ${data.artifacts.length} artifacts, ${bytes(
       data.artifacts.reduce((n, a) => n + (a.versions[a.versions.length - 1]?.bytes ?? 0), 0),
     )} in their latest versions.</p>

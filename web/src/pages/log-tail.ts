@@ -11,7 +11,7 @@ const POLL_MS = 1500;
  * The run's `output` artifact: each new version while the run is live (follow), the captured output after it ended.
  * Pause stops reading and scrolling; the end of a long output is shown.
  */
-export function LogTail(props: { expKey: string; running: boolean; hasOutput: boolean }) {
+export function LogTail(props: { expKey: string; running: boolean }) {
   const [text, setText] = useState<string | null>(null);
   const [follow, setFollow] = useState(true);
   const [error, setError] = useState<string | null>(null);
@@ -63,6 +63,6 @@ export function LogTail(props: { expKey: string; running: boolean; hasOutput: bo
       <span class="muted small">${props.running ? (follow ? 'following the live output' : 'paused') : 'captured output'}</span>
     </div>
     ${error ? html`<p class="error">${error}</p>` : null}
-    <pre ref=${pre} class="log-text" data-testid="log" tabindex="0" aria-label="Output">${text === null ? 'Loading…' : text || (props.hasOutput || props.running ? '(no output yet)' : '(no output)')}</pre>
+    <pre ref=${pre} class="log-text" data-testid="log" tabindex="0" aria-label="Output">${text === null ? 'Loading…' : text || (props.running ? '(no output yet)' : '(no output)')}</pre>
   </div>`;
 }
