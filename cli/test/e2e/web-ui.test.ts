@@ -59,18 +59,25 @@ describe('web UI on the local host', () => {
 
   it('filters the list by status, project and text', async () => {
     const { page } = browser;
-    const rows = () => page.locator('[data-testid=experiments] tbody tr td:first-child').allTextContents();
-    const firstRow = (key: string) =>
-      page.waitForFunction((k) => document.querySelector('[data-testid=experiments] tbody td')?.textContent === k, key);
+    // The previous page's rows stay until the filtered answer arrives: wait for exactly the expected list.
+    const rowsAre = (keys: string[]) =>
+      page.waitForFunction(
+        (want) =>
+          JSON.stringify(
+            [...document.querySelectorAll('[data-testid=experiments] tbody tr td:first-child')].map(
+              (td) => td.textContent,
+            ),
+          ) === JSON.stringify(want),
+        keys,
+      );
     await page.goto(`${origin()}/#/experiments?status=failed`);
-    await firstRow('failing');
-    expect(await rows()).toEqual(['failing']);
+    await rowsAre(['failing']);
     await page.goto(`${origin()}/#/experiments?project=vision`);
-    await firstRow('src');
-    expect(await rows()).toEqual(['src']);
+    await rowsAre(['src']);
     await page.goto(`${origin()}/#/experiments?q=process.exit`);
-    await firstRow('failing');
-    expect(await rows()).toEqual(['failing']);
+    await rowsAre(['failing']);
+    await page.goto(`${origin()}/#/experiments?owner=local&status=finished`);
+    await rowsAre(['consumer', 'src']);
   });
 
   it('shows an experiment: exit code, command, lineage both ways, artifacts, checkpoints, tree, previews, diff', async () => {
@@ -211,6 +218,29 @@ describe('web UI on the local host', () => {
     await log.filter({ hasText: 'tick-B' }).waitFor({ timeout: 10_000 });
     expect((await run).code).toBe(0);
     await page.locator('h1 .s-finished').waitFor({ timeout: 10_000 });
+  });
+
+  it('tails the output of a queued run on a worker within 5 s', async () => {
+    const { page } = browser;
+    const stamps = sb.tmp();
+    writeFileSync(
+      join(sb.cwd, 'queued.mjs'),
+      [
+        "import { writeFileSync } from 'node:fs';",
+        "setTimeout(() => { console.log('tick-Q'); writeFileSync(process.argv[2] + '/tick-Q', String(Date.now())); }, 4000);",
+        'setTimeout(() => {}, 9000);',
+      ].join('\n'),
+    );
+    await cliOk(sb, ['run', '-q', '--queue', 'tail', '-e', 'queued-live', '--', 'node', 'queued.mjs', stamps]);
+    const worker = collect(startCli(sb, ['worker', '--queue', 'tail', '--max-jobs', '1', '-q']));
+    await gotoExp('queued-live');
+    await page.getByTestId('log').filter({ hasText: 'tick-Q' }).waitFor({ timeout: 20_000 });
+    const latency = Date.now() - Number(readFileSync(join(stamps, 'tick-Q'), 'utf8'));
+    console.log(`web UI log tail (queued run on a worker): tick-Q shown ${latency} ms after the script printed it`);
+    expect(latency).toBeLessThan(5000);
+    expect((await worker).code).toBe(0);
+    await page.locator('h1 .s-finished').waitFor({ timeout: 10_000 });
+    expect(await page.locator('table.list').first().textContent()).toContain('finished');
   });
 
   it('jobs and team views', async () => {
