@@ -121,17 +121,11 @@ export async function runJob(
     const record = (r: { tag: string; version: number | null }) => {
       if (r.version !== null) produced[r.tag] = r.version;
     };
-    // A target still being captured skips the tick (captures are serialised; ticks must not pile up behind one).
-    const busy = new Set<CaptureTarget>();
     const periodic = (list: CaptureTarget[]) => () => {
-      for (const t of list) {
-        if (busy.has(t)) continue;
-        busy.add(t);
+      for (const t of list)
         capturer
           .capture(t)
-          .then(record, (err: Error) => log.warn(`periodic capture of ${t.tag} failed: ${err.message}`))
-          .finally(() => busy.delete(t));
-      }
+          .then(record, (err: Error) => log.warn(`periodic capture of ${t.tag} failed: ${err.message}`));
     };
     loop = setInterval(periodic(targets.filter((t) => t.tag !== 'output')), job.spec.captureInterval * 1000);
     loop.unref();
