@@ -151,6 +151,16 @@ export class ApiClient {
     return this.call('DELETE', `/v1/experiments/${enc(key)}${force ? '?force=true' : ''}`);
   }
 
+  /** A one-time web sign-in code (local backend; E_UNAVAILABLE on a deployment, which signs in with Google). */
+  createSigninCode(): Promise<{ code: string; expiresAt: string }> {
+    return this.call('POST', '/v1/ui/signin-codes', {});
+  }
+
+  /** A short-lived link to a version as .tar.gz (works without credentials until `expiresAt`). */
+  archiveLink(key: string, tag: string, version: number): Promise<{ url: string; expiresAt: string }> {
+    return this.call('POST', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/versions/${version}/archive`, {});
+  }
+
   collectGarbage(body: GcBody): Promise<GcResponse> {
     return this.call('POST', '/v1/gc', body);
   }

@@ -111,6 +111,15 @@ function program(): Command {
       const { serveCommand } = await import('./commands/serve/serve-command.ts');
       await serveCommand({ ...cmd.optsWithGlobals(), ...opts });
     });
+  p.command('ui')
+    .description('open the web UI: prints a one-time sign-in URL and starts the local server if none runs')
+    .option('--port <n>', 'port of the local server it starts (default 8765)', Number)
+    .option('--no-open', 'print the URL without opening a browser')
+    .option('--browser-command <cmd>', 'command that opens the URL (default: $BROWSER or the system opener)')
+    .action(async (opts, cmd: Command) => {
+      const { uiCommand } = await import('./commands/ui/ui-command.ts');
+      await uiCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
   p.command('worker')
     .description('run queued jobs of a queue (pulls work; runs behind NAT)')
     .requiredOption('--queue <name>', 'queue to take jobs from')
@@ -332,7 +341,7 @@ function program(): Command {
 }
 
 /** Commands that are not about one team (or take a team argument of their own). */
-const NO_TEAM_OPTION = new Set(['login', 'logout', 'serve', 'token', 'team', 'user', 'cache']);
+const NO_TEAM_OPTION = new Set(['login', 'logout', 'serve', 'ui', 'token', 'team', 'user', 'cache']);
 
 /** The raw words after `run`, so `run -- CMD` can be told from `run SCRIPT.py`. */
 function rawAfterRun(): string[] {

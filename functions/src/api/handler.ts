@@ -2,18 +2,14 @@ import { commitVersion, getVersion, planUpload, signDownloads } from '../core/ar
 import { resolveTeam } from '../core/authz.ts';
 import type { CoreDeps } from '../core/context.ts';
 import { StudioError } from '../core/errors.ts';
-import {
-  createExperiment,
-  finishExperiment,
-  heartbeatExperiment,
-  listExperiments,
-  showExperiment,
-} from '../core/experiments.ts';
+import { listExperimentPage } from '../core/experiment-list.ts';
+import { createExperiment, finishExperiment, heartbeatExperiment, showExperiment } from '../core/experiments.ts';
 import { requireLiveJob } from '../core/jobs.ts';
 import type { Principal } from '../core/model.ts';
 import { noSpace } from '../core/no-space.ts';
 import { createToken, listTokens, revokeToken } from '../core/token-admin.ts';
 import { AUTH_ROUTES } from './auth-routes.ts';
+import { experimentPageQuery } from './experiment-query.ts';
 import { JOB_ROUTES } from './job-routes.ts';
 import { errorResponse, json } from './respond.ts';
 import { ART, decodeSegment, EXP, p, type Route, readBody, SEG, versionParam } from './route-kit.ts';
@@ -27,6 +23,8 @@ import {
   planUploadBody,
 } from './schemas.ts';
 import { TEAM_ROUTES } from './team-routes.ts';
+import { UI_ROUTES } from './ui-routes.ts';
+import { sessionBearer } from './ui-session.ts';
 
 export const CORE_ROUTES: Route[] = [
   {
@@ -55,12 +53,7 @@ export const CORE_ROUTES: Route[] = [
     method: 'GET',
     pattern: /^\/v1\/experiments$/,
     run: async (c) => {
-      const project = c.url.searchParams.get('project') ?? undefined;
-      const limit = c.url.searchParams.has('limit') ? Number(c.url.searchParams.get('limit')) : undefined;
-      if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
-        throw new StudioError('E_BAD_REQUEST', 'limit must be a positive integer');
-      }
-      return json(200, { experiments: await listExperiments(c.deps, c.principal, c.team, { project, limit }) });
+      return json(200, await listExperimentPage(c.deps, c.principal, c.team, experimentPageQuery(c.url)));
     },
   },
   {
@@ -143,7 +136,7 @@ export const CORE_ROUTES: Route[] = [
 ];
 
 /** Every route, in match order. Route modules add their list here. */
-const ROUTES: Route[] = [...CORE_ROUTES, ...JOB_ROUTES, ...AUTH_ROUTES, ...TEAM_ROUTES];
+const ROUTES: Route[] = [...CORE_ROUTES, ...JOB_ROUTES, ...AUTH_ROUTES, ...TEAM_ROUTES, ...UI_ROUTES];
 
 export interface HandlerOptions {
   log?: (msg: string, err: unknown) => void;
@@ -168,7 +161,7 @@ export function createApiHandler(deps: CoreDeps, opts: HandlerOptions = {}): (re
         }
         // Authenticate before anything else is looked at, so an anonymous caller learns nothing.
         const auth = req.headers.get('authorization');
-        const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+        const bearer = auth ? (auth.startsWith('Bearer ') ? auth.slice(7).trim() : undefined) : sessionBearer(req);
         if (auth && bearer === undefined)
           throw new StudioError('E_UNAUTHENTICATED', 'authorization must be a Bearer token');
         const principal = await deps.identity.authenticate(bearer);

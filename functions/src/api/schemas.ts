@@ -164,3 +164,6 @@ export const workerTokenBody = z.strictObject({
   label: z.string().min(1).max(200).optional(),
 });
 export type WorkerTokenBody = z.input<typeof workerTokenBody>;
+
+/** POST /v1/ui/session: the one-time code `studio-lite ui` printed. */
+export const signinExchangeBody = z.strictObject({ code: z.string().min(1).max(200) });

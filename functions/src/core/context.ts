@@ -1,6 +1,7 @@
 import type { AuthConfig } from './auth-config.ts';
 import type { JobSettings } from './jobs.ts';
 import type { AuditLog, BlobStore, Identity, JobStore, MetadataStore } from './ports.ts';
+import type { SigninCodeStore } from './signin-codes.ts';
 import type { TaskQueue } from './task-queue.ts';
 
 /** Everything the core needs, injected by a host. */
@@ -28,4 +29,8 @@ export interface CoreDeps {
   gcMinGraceSeconds?: number;
   /** How people sign in (GET /v1/auth/config); absent = personal access tokens only. */
   authConfig?: AuthConfig;
+  /** Key of short-lived bearer links (a version's tar.gz, core/archive.ts); absent: such links are refused. */
+  linkKey?: () => Promise<Uint8Array>;
+  /** One-time web sign-in codes (`studio-lite ui`, local backend); absent: the code routes answer E_UNAVAILABLE. */
+  signinCodes?: SigninCodeStore;
 }

@@ -1,5 +1,5 @@
 import type { CreateExperimentBody, FinishExperimentBody } from '../api/schemas.ts';
-import type { ExperimentSummary, ShowExperimentResponse } from '../api/wire.ts';
+import type { ShowExperimentResponse } from '../api/wire.ts';
 import { requireExperimentRead, requireRole } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { StudioError } from './errors.ts';
@@ -210,27 +210,6 @@ export async function heartbeatExperiment(
   if (!cur) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
   const e = await renewLease(deps, cur, body.attempt);
   return { status: e.status, leaseExpiresAt: e.leaseExpiresAt ?? null, leaseSeconds: runLeaseSeconds(deps) };
-}
-
-export async function listExperiments(
-  deps: CoreDeps,
-  p: Principal,
-  team: string,
-  q: { project?: string; limit?: number },
-): Promise<ExperimentSummary[]> {
-  requireRole(p, team, 'viewer');
-  const listed = await deps.meta.listExperiments(team, q);
-  const exps = await Promise.all(listed.map((e) => settleLease(deps, e)));
-  return Promise.all(
-    exps.map(async (e) => ({
-      ...e,
-      artifacts: (await deps.meta.listArtifacts(team, e.key)).map((a) => ({
-        tag: a.tag,
-        mutable: a.mutable,
-        latestVersion: a.latestVersion,
-      })),
-    })),
-  );
 }
 
 export async function showExperiment(

@@ -117,8 +117,12 @@ export function versionFromCommit(input: CommitVersionInput, version: number): V
 }
 
 export interface ExperimentListQuery {
-  project?: string;
-  limit?: number;
+  project?: string | undefined;
+  status?: ExperimentRecord['status'] | undefined;
+  owner?: string | undefined;
+  /** Cursor: only experiments after this one in the list order (createdAt desc, then key desc). */
+  after?: { createdAt: string; key: string } | undefined;
+  limit?: number | undefined;
 }
 
 export interface AuditListQuery {
@@ -161,7 +165,7 @@ export interface MetadataStore {
     fromStatuses?: ExperimentRecord['status'][],
     match?: ExperimentMatch,
   ): Promise<ExperimentRecord>;
-  /** Newest first. */
+  /** Newest first (createdAt desc, ties by key desc), filtered by every given field, after the cursor `after`. */
   listExperiments(team: string, q: ExperimentListQuery): Promise<ExperimentRecord[]>;
   /**
    * Atomically creates the artifact if needed and appends a version, unless the latest version has the same digest

@@ -189,6 +189,46 @@ export function testMetadataStore(opts: MetadataStoreSuiteOptions): void {
       });
     });
 
+    describe('experiment list pages', () => {
+      it('a cursor walks every experiment once, newest first, ties on createdAt by key descending', async () => {
+        // Three share one createdAt: the page boundary falls inside the tie.
+        for (const [key, t] of [
+          ['a', 1],
+          ['b', 2],
+          ['c', 2],
+          ['d', 2],
+          ['e', 3],
+        ] as const) {
+          await store.createExperiment(experiment(team, key, { createdAt: at(t) }));
+        }
+        const seen: string[] = [];
+        let after: { createdAt: string; key: string } | undefined;
+        for (let page = 0; page < 10; page++) {
+          const rows = await store.listExperiments(team, { limit: 2, after });
+          if (rows.length === 0) break;
+          seen.push(...rows.map((e) => e.key));
+          const last = rows[rows.length - 1];
+          after = last && { createdAt: last.createdAt, key: last.key };
+        }
+        expect(seen).toEqual(['e', 'd', 'c', 'b', 'a']);
+      });
+
+      it('filters by status and owner, alone, together and with a cursor', async () => {
+        await store.createExperiment(experiment(team, 'r1', { createdAt: at(1), status: 'running', owner: 'u1' }));
+        await store.createExperiment(experiment(team, 'f1', { createdAt: at(2), status: 'finished', owner: 'u1' }));
+        await store.createExperiment(experiment(team, 'f2', { createdAt: at(3), status: 'finished', owner: 'u2' }));
+        await store.createExperiment(experiment(team, 'f3', { createdAt: at(4), status: 'finished', owner: 'u1' }));
+        await store.createExperiment(experiment(other, 'o1', { createdAt: at(5), status: 'finished', owner: 'u1' }));
+        const keys = async (q: Parameters<MetadataStore['listExperiments']>[1]) =>
+          (await store.listExperiments(team, q)).map((e) => e.key);
+        expect(await keys({ status: 'finished' })).toEqual(['f3', 'f2', 'f1']);
+        expect(await keys({ owner: 'u1' })).toEqual(['f3', 'f1', 'r1']);
+        expect(await keys({ owner: 'u1', status: 'finished' })).toEqual(['f3', 'f1']);
+        expect(await keys({ status: 'finished', after: { createdAt: at(4), key: 'f3' } })).toEqual(['f2', 'f1']);
+        expect(await keys({ status: 'stopped' })).toEqual([]);
+      });
+    });
+
     describe('artifact versions', () => {
       beforeEach(async () => {
         await store.createExperiment(experiment(team, 'exp'));

@@ -93,6 +93,10 @@ const OK: Expect = { status: 200 };
 const NEW: Expect = { status: 201 };
 
 const row = (method: Row['method'], path: string, note: string, cells: Cell[]): Row => ({ method, path, note, cells });
+/** Web sign-in codes exist on the local backend only; a deployment signs people in with Google. */
+const C: Cell = { local: NEW, gcp: { status: 503, code: 'E_UNAVAILABLE' } };
+/** Trading a code: any (or no) credential; a deployment has no code store. */
+const S: Cell = { local: OK, gcp: { status: 503, code: 'E_UNAVAILABLE' } };
 
 // biome-ignore format: the matrix is a table
 export const MATRIX: readonly Row[] = [
@@ -130,6 +134,12 @@ export const MATRIX: readonly Row[] = [
   row('DELETE', '/v1/teams/:team/members/:user',                      'self',       [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      F  ]),
   row('GET',    '/v1/audit',                                          '',           [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
   row('POST',   '/v1/gc',                                             '',           [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('GET',    '/v1/experiments/:key/reused-by',                     '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      F  ]),
+  row('POST',   '/v1/experiments/:key/artifacts/:tag/versions/:v/archive', '',      [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
+  row('GET',    '/v1/archives/:link/:name',                           'no credential needed', [OK, OK, OK,   OK,     OK,       OK,    OK,    OK,   OK,    OK,      OK,   OK,     OK,    OK,      OK ]),
+  row('POST',   '/v1/ui/signin-codes',                                '',           [U,   U,        X,      U,      C,        C,     C,     C,    F,     F,       U,    U,      C,     C,       F  ]),
+  row('POST',   '/v1/ui/session',                                     'fresh code', [S,   S,        S,      S,      S,        S,     S,     S,    S,     S,       S,    S,     S,     S,       S  ]),
+  row('POST',   '/v1/ui/logout',                                      'bearer',     [U,   U,        X,      U,      OK,       OK,    OK,    OK,   OK,    OK,      U,    U,      OK,    OK,      OK ]),
 ];
 
 export function rowId(r: Row): string {
@@ -811,6 +821,65 @@ const SPECS: Record<string, Spec> = {
     prepare: async (fx) => ({
       path: '/v1/audit',
       check: (res) => expect(res.body.team).toBe(fx.h.team),
+    }),
+  },
+  'GET /v1/experiments/:key/reused-by': {
+    writes: false,
+    prepare: async (fx) => ({
+      path: `${exp(fx.shared.key)}/reused-by`,
+      check: (res) => expect(res.body).toMatchObject({ consumers: [], complete: true }),
+    }),
+  },
+  'POST /v1/experiments/:key/artifacts/:tag/versions/:v/archive': {
+    writes: true, // audited as download.sign
+    prepare: async (fx) => ({
+      path: `${blobPath(fx.shared.key, fx.shared.tag)}/versions/1/archive`,
+      check: async (res) => expect((await fetch(res.body.url)).status).toBe(200),
+    }),
+  },
+  'GET /v1/archives/:link/:name (no credential needed)': {
+    writes: false,
+    prepare: async (fx) => {
+      const root = { authorization: `Bearer ${fx.h.root.token}`, userId: fx.h.root.userId, team: fx.h.team };
+      const link = await callApi(
+        fx.h.url,
+        'POST',
+        `${blobPath(fx.shared.key, fx.shared.tag)}/versions/1/archive`,
+        root,
+      );
+      expect(link.status, link.text).toBe(200);
+      return {
+        path: new URL(link.body.url).pathname,
+        check: (res) => expect(res.text.length).toBeGreaterThan(0),
+      };
+    },
+  },
+  'POST /v1/ui/signin-codes': {
+    writes: false,
+    prepare: async () => ({
+      path: '/v1/ui/signin-codes',
+      body: {},
+      check: (res) => expect(res.body.code).toMatch(/^slc_/),
+    }),
+  },
+  'POST /v1/ui/session (fresh code)': {
+    writes: false,
+    prepare: async (fx) => {
+      const root = { authorization: `Bearer ${fx.h.root.token}`, userId: fx.h.root.userId };
+      const made = await callApi(fx.h.url, 'POST', '/v1/ui/signin-codes', root, {});
+      return {
+        path: '/v1/ui/session',
+        body: { code: made.status === 201 ? made.body.code : `slc_${'x'.repeat(43)}` },
+        check: (res) => expect(Date.parse(res.body.expiresAt)).toBeGreaterThan(Date.now()),
+      };
+    },
+  },
+  'POST /v1/ui/logout (bearer)': {
+    writes: false,
+    prepare: async () => ({
+      path: '/v1/ui/logout',
+      body: {},
+      check: (res) => expect(res.body).toEqual({ signedOut: true }),
     }),
   },
   'POST /v1/gc': {

@@ -5,7 +5,7 @@ import { tightenTree } from '@studio-lite/functions/adapters/local/private-files
 import type { CreateExperimentResponse } from '@studio-lite/functions/api/wire.ts';
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import { redactArgv } from '@studio-lite/functions/core/redact.ts';
-import { Capturer } from '../../artifacts/capture-artifact.ts';
+import { Capturer, OUTPUT_CAPTURE_SECONDS } from '../../artifacts/capture-artifact.ts';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import type { CliConfig } from '../../config.ts';
 import type { Connection } from '../../connect.ts';
@@ -124,9 +124,20 @@ export async function directRun(
     mappingFile: join(expDir, 'artifacts.json'),
   });
   const mutable = targets.filter((t) => t.mutable);
-  const loop = capturer.every(run.interval * 1000, mutable, (err) => {
+  const onError = (err: Error) => {
     if (!heartbeat.takenOver()) log.warn(`periodic capture failed: ${err.message}`);
-  });
+  };
+  const loop = capturer.every(
+    run.interval * 1000,
+    mutable.filter((t) => t.tag !== 'output'),
+    onError,
+  );
+  // `output` feeds the web UI's log tail and `logs -f`: captured more often (a version only when it grew).
+  const outputLoop = capturer.every(
+    Math.min(run.interval, OUTPUT_CAPTURE_SECONDS) * 1000,
+    mutable.filter((t) => t.tag === 'output'),
+    onError,
+  );
   let result: Awaited<ReturnType<typeof runChild>>;
   try {
     result = await runChild({
@@ -139,6 +150,7 @@ export async function directRun(
     });
   } catch (err) {
     await loop.stop();
+    await outputLoop.stop();
     heartbeat.stop();
     capturer.close();
     warnings.push(`run aborted: ${(err as Error).message}`);
@@ -148,6 +160,7 @@ export async function directRun(
   }
   if (result.outputError) warnings.push(`output capture stopped: ${result.outputError}`);
   await loop.stop();
+  await outputLoop.stop();
   const exitCode = exitCodeFor(result);
   const status = result.stoppedBy ? 'stopped' : exitCode === 0 ? 'finished' : 'failed';
 

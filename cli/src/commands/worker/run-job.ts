@@ -4,7 +4,7 @@ import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import type { LeaseResult } from '@studio-lite/functions/core/jobs.ts';
 import { ApiClient } from '../../api-client.ts';
-import { Capturer, type CaptureTarget } from '../../artifacts/capture-artifact.ts';
+import { Capturer, type CaptureTarget, OUTPUT_CAPTURE_SECONDS } from '../../artifacts/capture-artifact.ts';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import type { CliConfig } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
@@ -129,9 +129,10 @@ export async function runJob(
     };
     loop = setInterval(periodic(targets.filter((t) => t.tag !== 'output')), job.spec.captureInterval * 1000);
     loop.unref();
-    // `output` is what `run --follow` and `logs -f` stream: captured at least every 10 s (a version only when it grew).
+    // `output` is what the web UI, `run --follow` and `logs -f` show: captured every OUTPUT_CAPTURE_SECONDS (a
+    // version only when it grew).
     const outputTarget = targets.filter((t) => t.tag === 'output');
-    outputLoop = setInterval(periodic(outputTarget), Math.min(job.spec.captureInterval, 10) * 1000);
+    outputLoop = setInterval(periodic(outputTarget), Math.min(job.spec.captureInterval, OUTPUT_CAPTURE_SECONDS) * 1000);
     outputLoop.unref();
 
     const stopChild = (mode: 'stop' | 'kill', why: string) => {

@@ -307,9 +307,19 @@ export function createFirestoreMetadataStore(
       guard('listExperiments', async () => {
         if (!validId(t)) return [];
         const limit = Math.min(Math.max(q.limit ?? 1000, 1), 10_000);
-        let query = team(t).collection('experiments').orderBy('createdAt', 'desc');
-        if (q.project) query = query.where('project', '==', q.project);
         // Ties on createdAt fall back to the document id (= key) in the same direction, as in SQLite.
+        let query = team(t)
+          .collection('experiments')
+          .orderBy('createdAt', 'desc')
+          .orderBy(FieldPath.documentId(), 'desc');
+        // Equality filters with this order use the composite indexes of firestore.indexes.json (merged when several).
+        if (q.project) query = query.where('project', '==', q.project);
+        if (q.status) query = query.where('status', '==', q.status);
+        if (q.owner) query = query.where('owner', '==', q.owner);
+        if (q.after) {
+          if (!validId(q.after.key)) return [];
+          query = query.startAfter(q.after.createdAt, q.after.key);
+        }
         const snap = await query.limit(limit).get();
         return snap.docs.map((d) => d.data() as ExperimentRecord);
       }),

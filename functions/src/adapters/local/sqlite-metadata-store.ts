@@ -56,10 +56,6 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     ),
     getExp: db.prepare('SELECT data FROM experiments WHERE team = ? AND key = ?'),
     updateExp: db.prepare('UPDATE experiments SET project = ?, status = ?, data = ? WHERE team = ? AND key = ?'),
-    listExp: db.prepare('SELECT data FROM experiments WHERE team = ? ORDER BY created_at DESC, key DESC LIMIT ?'),
-    listExpProject: db.prepare(
-      'SELECT data FROM experiments WHERE team = ? AND project = ? ORDER BY created_at DESC, key DESC LIMIT ?',
-    ),
     getArtifact: db.prepare('SELECT * FROM artifacts WHERE team = ? AND experiment = ? AND tag = ?'),
     insertArtifact: db.prepare(
       'INSERT INTO artifacts (team, experiment, tag, mutable, latest_version, latest_digest, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -312,9 +308,22 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     },
     async listExperiments(team, query: ExperimentListQuery) {
       const limit = Math.min(Math.max(query.limit ?? 1000, 1), 10_000);
-      const rows = (
-        query.project ? q.listExpProject.all(team, query.project, limit) : q.listExp.all(team, limit)
-      ) as Row[];
+      // Built per call: every filter is optional; the (team, created_at) index gives the order, the key breaks ties.
+      const where = ['team = ?'];
+      const args: unknown[] = [team];
+      const filter = (clause: string, value: unknown) => {
+        where.push(clause);
+        args.push(value);
+      };
+      if (query.project) filter('project = ?', query.project);
+      if (query.status) filter('status = ?', query.status);
+      if (query.owner) filter("json_extract(data, '$.owner') = ?", query.owner);
+      if (query.after) {
+        where.push('(created_at < ? OR (created_at = ? AND key < ?))');
+        args.push(query.after.createdAt, query.after.createdAt, query.after.key);
+      }
+      const sql = `SELECT data FROM experiments WHERE ${where.join(' AND ')} ORDER BY created_at DESC, key DESC LIMIT ?`;
+      const rows = db.prepare(sql).all(...args, limit) as Row[];
       return rows.map((r) => JSON.parse(r.data as string) as ExperimentRecord);
     },
     async commitVersion(input) {

@@ -1,11 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { type LocalBackend, openLocalBackend } from '../../adapters/local/local-backend.ts';
 import { createApiHandler } from '../../api/handler.ts';
 import { errorResponse } from '../../api/respond.ts';
 import { isStudioError } from '../../core/errors.ts';
 import { parseBlobKey } from '../../core/keys.ts';
+import { withWebApp } from '../../web-host/web-handler.ts';
 import { handleStorage } from './storage-routes.ts';
 
 export interface LocalServer {
@@ -35,7 +37,8 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
     publicUrl: () => publicBase || baseUrl,
     urlTtlSeconds: opts.urlTtlSeconds,
   });
-  const handler = createApiHandler(backend.deps, { log: opts.log, dataPath: opts.home });
+  // The web app is served from the API's origin (same cookies, no CORS).
+  const handler = withWebApp(createApiHandler(backend.deps, { log: opts.log, dataPath: opts.home }));
   // Record verified uploads in one transaction per request, so commits need not stat the files again.
   const onStored = async (blobs: { key: string; size: number; sha256: string }[]) => {
     const byTeam = new Map<string, { sha256: string; size: number; verified: boolean }[]>();
@@ -115,6 +118,18 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
 async function sendWeb(res: ServerResponse, r: Response): Promise<void> {
   if (res.headersSent) {
     res.destroy();
+    return;
+  }
+  if (r.body && !r.headers.get('content-type')?.startsWith('application/json')) {
+    // Archives and assets stream: a 5 GiB tar.gz never sits in memory. A client that goes away ends the pipeline.
+    const headers: Record<string, string> = {};
+    r.headers.forEach((v, k) => {
+      headers[k] = v;
+    });
+    res.writeHead(r.status, headers);
+    await pipeline(Readable.fromWeb(r.body as import('node:stream/web').ReadableStream), res).catch(() =>
+      res.destroy(),
+    );
     return;
   }
   const body = Buffer.from(await r.arrayBuffer());
