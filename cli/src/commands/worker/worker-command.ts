@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { mkdirPrivate, tightenTree } from '@studio-lite/functions/adapters/local/private-files.ts';
+import { mkdirPrivate, tightenHome, tightenTree } from '@studio-lite/functions/adapters/local/private-files.ts';
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import { assertQueue } from '@studio-lite/functions/core/jobs.ts';
 import { loadConfig } from '../../config.ts';
@@ -47,6 +47,8 @@ export async function workerCommand(opts: WorkerOpts): Promise<number> {
   const workDir = join(opts.cacheDir ? resolve(opts.cacheDir) : cfg.home, 'worker-jobs');
   // Job folders hold the team's code and data: private (0700) like everything else in the home.
   mkdirPrivate(workDir);
+  // Folders of a job this worker was killed in the middle of (kill -9) are tightened when it starts again.
+  await tightenHome(workDir).catch(() => 0);
   const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
 
   const conn = await connect(cfg);
@@ -100,6 +102,8 @@ export async function workerCommand(opts: WorkerOpts): Promise<number> {
       // The script and the layout wrote under their own umask; the folder runJob used (`<id>-a<attempt>`) is
       // made private once the job is over.
       await tightenTree(join(workDir, `${lease.job.id}-a${lease.job.attempt}`)).catch(() => 0);
+      // A worker killed mid-job (kill -9) never did that for its folder: a cheap check finds such leftovers.
+      await tightenHome(workDir).catch(() => 0);
       outcomes[r.status] = (outcomes[r.status] ?? 0) + 1;
       done += 1;
       lastJobAt = Date.now();
