@@ -170,7 +170,8 @@ function program(): Command {
     });
   token
     .command('list')
-    .description('your tokens: id, scopes, created, expires, revoked')
+    .description('your tokens (with --team: every worker and job token of that team, for its admins)')
+    .option('--team <team>', "list the team's worker and job tokens, whoever minted them (team admins)")
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd: Command) => {
       const { tokenListCommand } = await import('./commands/token/token-command.ts');
@@ -178,7 +179,7 @@ function program(): Command {
     });
   token
     .command('revoke')
-    .description('revoke one of your tokens')
+    .description('revoke one of your tokens, or (team admins) a worker or job token of the team')
     .argument('<id>', 'token id (from token list)')
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts, cmd: Command) => {

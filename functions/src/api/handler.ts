@@ -5,7 +5,7 @@ import { StudioError } from '../core/errors.ts';
 import { createExperiment, finishExperiment, listExperiments, showExperiment } from '../core/experiments.ts';
 import { requireLiveJob } from '../core/jobs.ts';
 import type { Principal } from '../core/model.ts';
-import { createToken, listTokens, revokeToken } from '../core/token-admin.ts';
+import { createToken, listTeamTokens, listTokens, revokeToken } from '../core/token-admin.ts';
 import { AUTH_ROUTES } from './auth-routes.ts';
 import { JOB_ROUTES } from './job-routes.ts';
 import { errorResponse, json } from './respond.ts';
@@ -116,7 +116,12 @@ export const CORE_ROUTES: Route[] = [
     method: 'GET',
     pattern: /^\/v1\/tokens$/,
     team: false,
-    run: async (c) => json(200, { tokens: await listTokens(c.deps, c.principal) }),
+    // ?team=T: the worker and job tokens of team T (its admins); otherwise the caller's own tokens.
+    run: async (c) => {
+      const team = c.url.searchParams.get('team');
+      const tokens = team ? await listTeamTokens(c.deps, c.principal, team) : await listTokens(c.deps, c.principal);
+      return json(200, { tokens });
+    },
   },
   {
     method: 'DELETE',

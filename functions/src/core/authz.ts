@@ -102,3 +102,13 @@ export function requireUserCredential(p: Principal, what: string): void {
     throw new StudioError('E_FORBIDDEN', `a ${p.kind} token cannot ${what}; use your own sign-in or personal token`);
   }
 }
+
+/**
+ * Scopes mean what they say: a `read` personal token never changes anything, its owner's own tokens and memberships
+ * included (E_FORBIDDEN). Firebase sign-ins and `write`/`*` tokens pass.
+ */
+export function requireWriteScope(p: Principal, what: string): void {
+  if (p.kind === 'personal' && ROLE_RANK[scopeCap(p.scopes) ?? 'viewer'] < ROLE_RANK.editor) {
+    throw new StudioError('E_FORBIDDEN', `a read-only token cannot ${what}`);
+  }
+}

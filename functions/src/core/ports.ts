@@ -216,6 +216,8 @@ export interface MetadataStore {
   getToken(id: string): Promise<TokenRecord | null>;
   /** Every token of one user, revoked and expired ones included, newest (createdAt) first. */
   listTokens(userId: string): Promise<TokenRecord[]>;
+  /** Every worker and job token bound to `team` (binding.team), revoked and expired included, newest first. */
+  listTeamTokens(team: string): Promise<TokenRecord[]>;
   /** Sets revokedAt unless already set (the first revocation time is kept); unknown ids are a no-op. */
   revokeToken(id: string, at: string): Promise<void>;
   /**

@@ -702,6 +702,24 @@ export function testMetadataStore(opts: MetadataStoreSuiteOptions): void {
         expect(await store.listTokens(uid('nobody'))).toEqual([]);
       });
 
+      it("listTeamTokens: the team's worker and job tokens of any owner, newest first; nothing else", async () => {
+        const [a, b] = [uid('user'), uid('user')];
+        for (const u of [a, b]) await store.putUser(user(u));
+        const w = token(uid('tok'), a, { kind: 'worker', createdAt: at(10), binding: { team, queue: 'q' } });
+        const j = token(uid('tok'), b, {
+          kind: 'job',
+          createdAt: at(20),
+          binding: { team, experiment: 'e', attempt: 1, queuedAt: at(5), reads: [] },
+        });
+        const elsewhere = token(uid('tok'), a, { kind: 'worker', createdAt: at(30), binding: { team: other } });
+        const personal = token(uid('tok'), a, { createdAt: at(40) });
+        for (const t of [w, elsewhere, j, personal]) await store.putToken(t);
+        await store.revokeToken(w.id, at(50));
+        expect(await store.listTeamTokens(team)).toEqual([j, { ...w, revokedAt: at(50) }]);
+        expect(await store.listTeamTokens(other)).toEqual([elsewhere]);
+        expect(await store.listTeamTokens(uid('no-team'))).toEqual([]);
+      });
+
       it('getToken by id returns the record (revokedAt once revoked); unknown ids give null', async () => {
         const u = uid('user');
         await store.putUser(user(u));

@@ -106,6 +106,10 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     getTokenByHash: db.prepare('SELECT * FROM tokens WHERE hash = ?'),
     getToken: db.prepare('SELECT * FROM tokens WHERE id = ?'),
     listTokens: db.prepare('SELECT * FROM tokens WHERE user_id = ? ORDER BY created_at DESC, id DESC'),
+    // A scan: a box has few tokens; binding is JSON text written only by putToken.
+    listTeamTokens: db.prepare(
+      "SELECT * FROM tokens WHERE json_extract(binding, '$.team') = ? ORDER BY created_at DESC, id DESC",
+    ),
     revokeToken: db.prepare('UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?'),
     setMember: db.prepare(
       'INSERT INTO memberships (team, user_id, role) VALUES (?, ?, ?) ON CONFLICT (team, user_id) DO UPDATE SET role = excluded.role',
@@ -406,6 +410,9 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     },
     async listTokens(userId) {
       return (q.listTokens.all(userId) as Row[]).map(toToken);
+    },
+    async listTeamTokens(team) {
+      return (q.listTeamTokens.all(team) as Row[]).map(toToken);
     },
     async revokeToken(id, at) {
       q.revokeToken.run(at, id);
