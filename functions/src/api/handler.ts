@@ -9,7 +9,7 @@ import { createToken, listTeamTokens, listTokens, revokeToken } from '../core/to
 import { AUTH_ROUTES } from './auth-routes.ts';
 import { JOB_ROUTES } from './job-routes.ts';
 import { errorResponse, json } from './respond.ts';
-import { ART, decodeSegment, EXP, p, type Route, readBody, SEG, versionParam } from './route-kit.ts';
+import { ART, decodeSegment, EXP, MAX_BODY_BYTES, p, type Route, readBody, SEG, versionParam } from './route-kit.ts';
 import {
   commitVersionBody,
   createExperimentBody,
@@ -80,7 +80,7 @@ export const CORE_ROUTES: Route[] = [
     method: 'POST',
     pattern: new RegExp(`^${ART}/versions$`),
     run: async (c) => {
-      const body = await readBody(c.req, commitVersionBody);
+      const body = await readBody(c.req, commitVersionBody, MAX_BODY_BYTES);
       const r = await commitVersion(c.deps, c.principal, c.team, p(c, 0), p(c, 1), body);
       return json(r.created ? 201 : 200, r);
     },

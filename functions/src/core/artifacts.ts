@@ -12,6 +12,25 @@ import { assertExperimentKey, assertTag } from './names.ts';
 import type { SignedRequest } from './ports.ts';
 
 const PACK_MAX_MEMBERS = 4096;
+/** Largest blob accepted unless the deployment configures another (STUDIO_MAX_BLOB_BYTES / STUDIOML_MAX_BLOB_BYTES). */
+export const DEFAULT_MAX_BLOB_BYTES = 100 * 2 ** 30;
+
+/** Throws E_TOO_LARGE naming the first blob over the configured maximum (nothing is signed or stored). */
+function requireBlobSizes(deps: CoreDeps, blobs: Iterable<{ sha256: string; size: number; path?: string }>): void {
+  const max = deps.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES;
+  for (const b of blobs) {
+    if (b.size > max) {
+      throw new StudioError(
+        'E_TOO_LARGE',
+        `${b.path ?? `blob ${b.sha256}`}: ${b.size} bytes, at most ${max} per blob`,
+        {
+          details: { field: b.path ? 'manifest.files' : 'blobs', max },
+        },
+      );
+    }
+  }
+}
+
 /** Missing blobs at least this large also get a resumable session (when the store offers them). */
 export const RESUMABLE_MIN_BYTES = 32 << 20;
 
@@ -39,6 +58,7 @@ export async function planUpload(
 ): Promise<PlanUploadResponse> {
   requireExperimentWrite(p, team, key);
   assertTag(tag);
+  requireBlobSizes(deps, blobs);
   await requireWritableExperiment(deps, team, key);
   const unique = new Map(blobs.map((b) => [b.sha256, b]));
   const have = await deps.meta.findBlobs(team, [...unique.keys()]);
@@ -172,6 +192,7 @@ export async function commitVersion(
   requireExperimentWrite(p, team, key);
   assertTag(tag);
   const manifest = parseManifest(body.manifest);
+  requireBlobSizes(deps, manifest.files);
   await requireWritableExperiment(deps, team, key);
   const digest = manifestDigest(manifest);
   // Decide what metadata would refuse before writing anything, so a refused commit leaves no manifest blob behind

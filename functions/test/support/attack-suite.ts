@@ -9,7 +9,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/core/model.ts';
 import type { AuditLog, JobStore, MetadataStore } from '../../src/core/ports.ts';
 import { mintToken } from '../../src/core/tokens.ts';
-import { type Credential, callApi, expectErrorBody, type Res } from './authz-matrix.ts';
+import { type Credential, callApi, expectErrorBody, manifestOf, type Res, sendSigned, sha256 } from './authz-matrix.ts';
 
 export interface AttackHost {
   url: string;
@@ -83,6 +83,18 @@ export class AttackKit {
   heartbeat(key: string, jobToken: string): Promise<Res> {
     return this.call('POST', `/v1/jobs/${enc(key)}/heartbeat`, this.as(jobToken));
   }
+}
+
+/** Plans, uploads and commits one small file as key/tag@1 (as root). */
+async function publishOne(k: AttackKit, key: string, tag: string, content: string): Promise<string> {
+  const data = Buffer.from(content);
+  const sha = sha256(data);
+  const art = `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}`;
+  const plan = await k.ok('POST', `${art}/uploads`, { blobs: [{ sha256: sha, size: data.length }] });
+  for (const u of plan.body.uploads) await sendSigned(u.request, data);
+  for (const p of plan.body.packs) await sendSigned(p.request, data);
+  await k.ok('POST', `${art}/versions`, { mutable: true, manifest: manifestOf([{ path: 'f.txt', data }]) });
+  return sha;
 }
 
 /** Registers the attack suite. `host` is called in beforeAll (after the test file made its host). */
@@ -166,6 +178,80 @@ export function describeAttacks(hostName: string, host: () => AttackHost): void 
       // Completing ends the lease and revokes the token at once.
       await k.ok('POST', `/v1/jobs/${enc(key)}/complete`, { status: 'finished', exitCode: 0 }, k.as(fresh));
       expectErrorBody(await k.heartbeat(key, fresh), 409, 'E_LEASE_LOST');
+    });
+
+    it('11.4 a chunked body over the cap is refused with 413 E_TOO_LARGE and stores nothing', async () => {
+      const key = k.id('chunked');
+      const chunk = new TextEncoder().encode(`${' '.repeat(1 << 20)}`);
+      let sent = 0;
+      const body = new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (sent === 0) c.enqueue(new TextEncoder().encode(`{"key":"${key}","command":["`));
+          sent += 1;
+          if (sent > 40) c.close();
+          else c.enqueue(chunk);
+        },
+      });
+      const res = await fetch(`${k.h.url}/v1/experiments`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${k.h.root.token}`, 'content-type': 'application/json' },
+        body,
+        duplex: 'half',
+      } as RequestInit);
+      const text = await res.text();
+      expect(res.status, text).toBe(413);
+      expect(JSON.parse(text).error.code).toBe('E_TOO_LARGE');
+      expect(await k.h.meta.getExperiment(k.h.team, key)).toBeNull();
+    });
+
+    it('11.11 oversized record fields are refused with E_TOO_LARGE naming the field; nothing is stored', async () => {
+      const key = k.id('fields');
+      const big = await k.call('POST', '/v1/experiments', k.root, {
+        key,
+        command: ['x'.repeat(60_000), ...Array(5).fill('y'.repeat(60_000))],
+      });
+      expectErrorBody(big, 413, 'E_TOO_LARGE');
+      expect(big.body.error.message).toMatch(/^command/);
+      expect(await k.h.meta.getExperiment(k.h.team, key)).toBeNull();
+      await k.ok('POST', '/v1/experiments', { key });
+      const warnings = Array(300).fill('w'.repeat(4000));
+      const fin = await k.call('POST', `/v1/experiments/${enc(key)}/finish`, k.root, {
+        status: 'finished',
+        exitCode: 0,
+        warnings,
+      });
+      expectErrorBody(fin, 413, 'E_TOO_LARGE');
+      expect(fin.body.error.message).toMatch(/^warnings/);
+      expect((await k.h.meta.getExperiment(k.h.team, key))?.status).toBe('running');
+    });
+
+    it('11.11 a blob over the maximum size gets no upload plan and cannot be committed', async () => {
+      const key = k.id('huge');
+      await k.ok('POST', '/v1/experiments', { key });
+      const sha = 'a'.repeat(64);
+      const plan = await k.call('POST', `/v1/experiments/${enc(key)}/artifacts/out/uploads`, k.root, {
+        blobs: [{ sha256: sha, size: 2 ** 40 }],
+      });
+      expectErrorBody(plan, 413, 'E_TOO_LARGE');
+      const manifest = { files: [{ path: 'big.bin', size: 2 ** 40, sha256: sha, mode: 0o644, mtime: 1 }] };
+      const commit = await k.call('POST', `/v1/experiments/${enc(key)}/artifacts/out/versions`, k.root, {
+        mutable: true,
+        manifest,
+      });
+      expectErrorBody(commit, 413, 'E_TOO_LARGE');
+      expect(commit.body.error.message).toContain('big.bin');
+      expect(await k.h.meta.listArtifacts(k.h.team, key)).toEqual([]);
+    });
+
+    it('11.11 --resume does not grow the lineage with reuses it already lists', async () => {
+      const src = k.id('src');
+      await k.ok('POST', '/v1/experiments', { key: src });
+      await publishOne(k, src, 'data', 'lineage source');
+      const key = k.id('resumed');
+      const reuse = [{ experiment: src, tag: 'data', as: 'in' }];
+      await k.ok('POST', '/v1/experiments', { key, reuse });
+      for (let i = 0; i < 3; i++) await k.ok('POST', '/v1/experiments', { key, reuse, resume: true });
+      expect((await k.h.meta.getExperiment(k.h.team, key))?.lineage).toHaveLength(1);
     });
 
     it('11.9 a read-scoped token cannot revoke tokens or remove memberships, even its own', async () => {
