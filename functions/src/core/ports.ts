@@ -69,6 +69,12 @@ export interface BlobStore {
   /** Removes an object; absent objects are not an error. */
   delete(key: string): Promise<void>;
   /**
+   * Moves the object at `from` to `to` (a staged upload becoming a team blob). When `to` already exists it is kept
+   * (content-addressed: same name) and `from` is just removed. Returns whether `from` became `to` (false: `to` was
+   * there). Throws E_NOT_FOUND when `from` is absent.
+   */
+  promote(from: string, to: string): Promise<boolean>;
+  /**
    * One page of the objects whose key starts with `prefix`, in ascending key order, starting after the key `after`
    * (exclusive). `createdAt` is when the object's current content was written (GCS: timeCreated of the live
    * generation; disk: mtime). Objects still being uploaded (temporary files, unfinished resumable sessions) are

@@ -254,6 +254,48 @@ export function describeAttacks(hostName: string, host: () => AttackHost): void 
       expect((await k.h.meta.getExperiment(k.h.team, key))?.lineage).toHaveLength(1);
     });
 
+    it("11.5 a job token cannot reach a team blob by naming its hash, and plans and errors don't reveal it", async () => {
+      const secretKey = k.id('secret');
+      await k.ok('POST', '/v1/experiments', { key: secretKey });
+      const content = `weights only admins may read ${k.run}`;
+      const secretSha = await publishOne(k, secretKey, 'model', content);
+      const size = Buffer.byteLength(content);
+      const key = k.id('thief');
+      const queue = k.id('q');
+      await k.queue(key, queue);
+      const job = k.as(await k.lease(queue));
+      const art = `/v1/experiments/${enc(key)}/artifacts/out`;
+      const unknownSha = sha256(`never stored ${k.run}`);
+      const plan = await k.call('POST', `${art}/uploads`, job, {
+        blobs: [
+          { sha256: secretSha, size },
+          { sha256: unknownSha, size },
+        ],
+      });
+      expect(plan.status, plan.text).toBe(200);
+      expect(plan.body.present).toBe(0);
+      const planned = [...plan.body.uploads, ...plan.body.packs.flatMap((x: { members: unknown[] }) => x.members)];
+      expect(planned.map((b: { sha256: string }) => b.sha256).sort()).toEqual([secretSha, unknownSha].sort());
+      const steal = (sz: number) =>
+        k.call('POST', `${art}/versions`, job, {
+          mutable: true,
+          manifest: { files: [{ path: 'loot.bin', size: sz, sha256: secretSha, mode: 0o644, mtime: 1 }] },
+        });
+      for (const sz of [size, size + 1]) {
+        const res = await steal(sz);
+        expectErrorBody(res, 409, 'E_BLOB_MISSING');
+        expect(res.body.error.message).not.toMatch(/size/);
+      }
+      expect(await k.h.meta.listArtifacts(k.h.team, key)).toEqual([]);
+      // A job that really holds the bytes uploads them itself (to its own staging) and may then commit them.
+      const data = Buffer.from(content);
+      const mine = await k.call('POST', `${art}/uploads`, job, { blobs: [{ sha256: secretSha, size }] });
+      for (const u of mine.body.uploads) expect((await sendSigned(u.request, data)).status).toBeLessThan(300);
+      for (const pk of mine.body.packs) expect((await sendSigned(pk.request, data)).status).toBeLessThan(300);
+      const own = await steal(size);
+      expect(own.status, own.text).toBe(201);
+    });
+
     it('11.9 a read-scoped token cannot revoke tokens or remove memberships, even its own', async () => {
       const rhoda = await k.person('rhoda', 'admin', ['read']);
       const mine = await mintToken(k.h.meta, {

@@ -268,6 +268,20 @@ export function createGcsBlobStore(opts: GcsBlobStoreOptions): GcsBlobStore {
     async delete(key) {
       await call('delete', key, (f) => f.delete({ ignoreNotFound: true }));
     },
+    async promote(from, to) {
+      const target = await fileOf(to);
+      let moved = true;
+      try {
+        // Create-only, like signed uploads: an existing blob is never replaced (412 = it is there already).
+        await call('promote', from, (f) => f.copy(target, { preconditionOpts: { ifGenerationMatch: 0 } }));
+      } catch (err) {
+        const status = (err as StudioError).cause as { code?: number } | undefined;
+        if (status?.code !== 412) throw err;
+        moved = false;
+      }
+      await call('delete', from, (f) => f.delete({ ignoreNotFound: true }));
+      return moved;
+    },
     async list(prefix, q) {
       if (prefix) checkKey(prefix.replace(/\/$/, ''));
       const bucket = (await storage()).bucket(opts.bucket);
