@@ -306,6 +306,23 @@ function program(): Command {
       const { userAddCommand } = await import('./commands/user/user-command.ts');
       await userAddCommand(id, { ...cmd.optsWithGlobals(), ...opts });
     });
+  user
+    .command('list')
+    .description("this box's users: email, teams and roles, live tokens")
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => {
+      const { userListCommand } = await import('./commands/user/user-command.ts');
+      await userListCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
+  user
+    .command('remove')
+    .description('offboard a user of this box: out of every team, every token they hold revoked (audited)')
+    .argument('<id>', 'user id')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts, cmd: Command) => {
+      const { userRemoveCommand } = await import('./commands/user/user-command.ts');
+      await userRemoveCommand(id, { ...cmd.optsWithGlobals(), ...opts });
+    });
   // Accept the global flags after the command name too (`run -q`, `show --debug`).
   for (const c of [...p.commands, ...token.commands, ...team.commands, ...user.commands, ...cache.commands]) {
     c.option('-q, --quiet', 'no progress or informational output').option(

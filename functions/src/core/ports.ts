@@ -214,6 +214,8 @@ export interface MetadataStore {
   /** Users, tokens, memberships (the Identity adapters build on these). */
   putUser(user: UserRecord): Promise<void>;
   getUser(id: string): Promise<UserRecord | null>;
+  /** Every user, by id ascending (a shared box's `user list`; deployments have few hundred at most). */
+  listUsers(): Promise<UserRecord[]>;
   /** The user whose (case-insensitive) email this is, or null. putUser throws E_CONFLICT for a taken email. */
   findUserByEmail(email: string): Promise<UserRecord | null>;
   putToken(token: TokenRecord): Promise<void>;

@@ -664,6 +664,17 @@ export function testMetadataStore(opts: MetadataStoreSuiteOptions): void {
         expect(await store.getUser(uid('nobody'))).toBeNull();
       });
 
+      it('listUsers lists every user by id ascending', async () => {
+        const [b, a] = [uid('user-b'), uid('user-a')];
+        await store.putUser(user(b));
+        await store.putUser(user(a, { email: `${a}@example.org` }));
+        const all = await store.listUsers();
+        const ids = all.map((u) => u.id);
+        expect(ids).toEqual([...ids].sort());
+        expect(all.find((u) => u.id === a)).toEqual(user(a, { email: `${a}@example.org` }));
+        expect(ids).toContain(b);
+      });
+
       it('putToken/getTokenByHash round-trip; unknown hash gives null', async () => {
         const u = uid('user');
         await store.putUser(user(u));

@@ -517,6 +517,15 @@ export function createFirestoreMetadataStore(
         return u ? { id: u.id, name: u.name, createdAt: u.createdAt, email: u.email ?? null } : null;
       }),
 
+    listUsers: () =>
+      guard('listUsers', async () => {
+        const snap = await db.collection('users').orderBy('id').get();
+        return snap.docs.map((d) => {
+          const u = d.data() as UserRecord;
+          return { id: u.id, name: u.name, createdAt: u.createdAt, email: u.email ?? null };
+        });
+      }),
+
     getUser: (id) =>
       guard('getUser', async () => {
         if (!validId(id)) return null;

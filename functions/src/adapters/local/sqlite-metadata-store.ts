@@ -99,6 +99,7 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
       'INSERT INTO users (id, name, created_at, email) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = COALESCE(excluded.email, users.email)',
     ),
     getUser: db.prepare('SELECT * FROM users WHERE id = ?'),
+    listUsers: db.prepare('SELECT * FROM users ORDER BY id'),
     getUserByEmail: db.prepare('SELECT * FROM users WHERE email = ?'),
     putToken: db.prepare(
       'INSERT INTO tokens (id, user_id, hash, kind, scopes, created_at, expires_at, revoked_at, binding, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -377,6 +378,9 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
         }
         throw cause;
       }
+    },
+    async listUsers() {
+      return (q.listUsers.all() as Row[]).map(toUser);
     },
     async getUser(id) {
       const r = q.getUser.get(id) as Row | undefined;
