@@ -73,10 +73,7 @@ export async function userAddCommand(
 }
 
 /** Opens the box's backend (no host: nothing here signs URLs), runs `fn`, closes it. */
-async function withBox<T>(
-  home: string,
-  fn: (deps: import('@studio-lite/functions/core/context.ts').CoreDeps) => Promise<T>,
-) {
+async function withBox<T>(home: string, fn: (deps: CoreDeps) => Promise<T>) {
   const { openLocalBackend } = await import('@studio-lite/functions/adapters/local/local-backend.ts');
   const backend = openLocalBackend(home, { publicUrl: () => 'http://127.0.0.1' });
   try {
