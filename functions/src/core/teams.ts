@@ -3,7 +3,7 @@ import { requireRole, requireUserCredential, requireWriteScope } from './authz.t
 import type { CoreDeps } from './context.ts';
 import { StudioError } from './errors.ts';
 import type { Principal, Role, TeamRecord, UserRecord } from './model.ts';
-import { assertTeamId } from './names.ts';
+import { canonicalTeamId, teamIdFor } from './names.ts';
 import { revokeTokensAfterRoleChange } from './token-revocation.ts';
 
 /** One of the caller's teams: the membership role and what this credential may do there (capped by its scopes). */
@@ -24,7 +24,7 @@ export interface MemberInfo {
 export async function createTeam(deps: CoreDeps, p: Principal, id: string): Promise<TeamRecord> {
   requireUserCredential(p, 'create teams');
   requireWriteScope(p, 'create teams');
-  assertTeamId(id);
+  id = canonicalTeamId(id);
   // Teams made before team records existed (e.g. `local`) have members but no record: they are taken too.
   if ((await deps.meta.listTeamMembers(id)).length > 0) {
     throw new StudioError('E_CONFLICT', `team ${id} already exists`);
@@ -60,7 +60,7 @@ export async function setMember(
   role: Role,
 ): Promise<{ member: MemberInfo; previousRole: Role | null; changed: boolean }> {
   requireUserCredential(p, 'administer teams');
-  assertTeamId(team);
+  team = teamIdFor(p.teams, team);
   requireRole(p, team, 'admin');
   const user = await findUser(deps, ref);
   const previousRole = (await deps.meta.getMemberships(user.id))[team] ?? null;
@@ -84,7 +84,7 @@ export async function removeMember(
   ref: string,
 ): Promise<{ userId: string; previousRole: Role }> {
   requireUserCredential(p, 'administer teams');
-  assertTeamId(team);
+  team = teamIdFor(p.teams, team);
   requireRole(p, team, 'viewer');
   requireWriteScope(p, 'change memberships');
   let userId: string;
@@ -115,7 +115,7 @@ export async function listMyTeams(deps: CoreDeps, p: Principal): Promise<MyTeam[
 
 /** A team's members with names and emails (viewers and up). Throws E_FORBIDDEN. */
 export async function listMembers(deps: CoreDeps, p: Principal, team: string): Promise<MemberInfo[]> {
-  assertTeamId(team);
+  team = teamIdFor(p.teams, team);
   requireRole(p, team, 'viewer');
   const members = await deps.meta.listTeamMembers(team);
   return Promise.all(

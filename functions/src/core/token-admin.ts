@@ -3,7 +3,7 @@ import { requireRole, requireUserCredential, requireWriteScope, scopeCap } from 
 import type { CoreDeps } from './context.ts';
 import { StudioError } from './errors.ts';
 import { type Principal, ROLE_RANK, type TokenRecord } from './model.ts';
-import { assertTeamId } from './names.ts';
+import { teamIdFor } from './names.ts';
 import { mintToken } from './tokens.ts';
 
 /** Scopes a personal access token may carry. */
@@ -115,9 +115,9 @@ export async function listTokens(deps: CoreDeps, p: Principal): Promise<TokenInf
  */
 export async function listTeamTokens(deps: CoreDeps, p: Principal, team: string): Promise<TokenInfo[]> {
   requirePersonal(p);
-  assertTeamId(team);
-  requireRole(p, team, 'admin');
-  return (await deps.meta.listTeamTokens(team)).map(tokenInfo);
+  const id = teamIdFor(p.teams, team);
+  requireRole(p, id, 'admin');
+  return (await deps.meta.listTeamTokens(id)).map(tokenInfo);
 }
 
 /**

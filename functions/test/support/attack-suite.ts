@@ -296,6 +296,20 @@ export function describeAttacks(hostName: string, host: () => AttackHost): void 
       expect(own.status, own.text).toBe(201);
     });
 
+    it('11.8 team names that differ only in case are one team, stored under its lower-case name', async () => {
+      const name = `Case-${k.run}`;
+      const made = await k.call('POST', '/v1/teams', k.root, { id: name });
+      expect(made.status, made.text).toBe(201);
+      expect(made.body.team.id).toBe(name.toLowerCase());
+      expectErrorBody(await k.call('POST', '/v1/teams', k.root, { id: name.toUpperCase() }), 409, 'E_CONFLICT');
+      const asUpper = { ...k.root, team: name.toUpperCase() };
+      const key = k.id('cased');
+      await k.ok('POST', '/v1/experiments', { key }, asUpper);
+      expect(await k.h.meta.getExperiment(name.toLowerCase(), key)).not.toBeNull();
+      const members = await k.ok('GET', `/v1/teams/${enc(name.toUpperCase())}/members`);
+      expect(members.body.members.map((m: { userId: string }) => m.userId)).toEqual([k.h.root.userId]);
+    });
+
     it('11.9 a read-scoped token cannot revoke tokens or remove memberships, even its own', async () => {
       const rhoda = await k.person('rhoda', 'admin', ['read']);
       const mine = await mintToken(k.h.meta, {

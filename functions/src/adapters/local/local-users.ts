@@ -3,7 +3,7 @@ import { requireRole } from '../../core/authz.ts';
 import type { CoreDeps } from '../../core/context.ts';
 import { StudioError } from '../../core/errors.ts';
 import type { Role, UserRecord } from '../../core/model.ts';
-import { assertTeamId, assertUserId } from '../../core/names.ts';
+import { assertUserId, teamIdFor } from '../../core/names.ts';
 import { setMember } from '../../core/teams.ts';
 import { issuePersonalToken, MAX_TOKEN_TTL_SECONDS, type TokenInfo } from '../../core/token-admin.ts';
 import { isLive, revokeAudited } from '../../core/token-revocation.ts';
@@ -50,10 +50,8 @@ export async function addLocalUser(
   }
   const creds = await ensureLocalCredentials(home, deps);
   const admin = await deps.identity.authenticate(creds.token);
-  if (input.team) {
-    assertTeamId(input.team);
-    requireRole(admin, input.team, 'admin');
-  }
+  const team = input.team ? teamIdFor(admin.teams, input.team) : undefined;
+  if (team) requireRole(admin, team, 'admin');
   if (await deps.meta.getUser(id)) {
     throw new StudioError(
       'E_CONFLICT',
@@ -65,13 +63,13 @@ export async function addLocalUser(
   }
   const user: UserRecord = { id, name: input.name ?? id, email, createdAt: deps.now().toISOString() };
   await deps.meta.putUser(user);
-  const role = input.team ? (input.role ?? 'viewer') : null;
-  if (input.team && role) await setMember(deps, admin, input.team, id, role);
+  const role = team ? (input.role ?? 'viewer') : null;
+  if (team && role) await setMember(deps, admin, team, id, role);
   const { secret, token } = await issuePersonalToken(deps, admin, id, {
     scopes: ['*'],
     expiresInSeconds: input.expiresInSeconds,
   });
-  return { user, team: input.team ?? null, role, secret, token };
+  return { user, team: team ?? null, role, secret, token };
 }
 
 export interface LocalUserInfo extends UserRecord {
