@@ -1,6 +1,7 @@
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitError, exitCodeOf, hintFor } from './exit-error.ts';
+import { sanitize } from './sanitize.ts';
 
 const collect = (value: string, prev: string[]) => [...prev, value];
 
@@ -369,7 +370,8 @@ export async function main(argv: string[]): Promise<void> {
     const code = exitCodeOf(err);
     const errorCode = isStudioError(err) ? err.code : err instanceof ExitError ? err.errorCode : null;
     const msg = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`studio-lite: ${errorCode ? `${errorCode}: ` : ''}${msg}\n`);
+    // Server messages may quote record text: sanitized like everything else printed from a record.
+    process.stderr.write(`studio-lite: ${errorCode ? `${errorCode}: ` : ''}${sanitize(msg)}\n`);
     const hint = hintFor(errorCode);
     if (hint) process.stderr.write(`  hint: ${hint}\n`);
     if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
