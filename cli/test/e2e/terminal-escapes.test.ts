@@ -12,6 +12,7 @@ describe('11.10 terminal escapes in records', () => {
     await cliOk(sb, ['run', '-q', '-e', 'esc', '--', process.execPath, '-e', '0', ...NASTY]);
     for (const args of [['show', 'esc'], ['experiments']]) {
       const out = (await cliOk(sb, args)).stdout;
+      // biome-ignore lint/suspicious/noControlCharactersInRegex: looking for control characters is the test
       expect(out).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f\u202e]/);
       if (args[0] === 'show') {
         expect(out).toContain('\\x1b[2J');
