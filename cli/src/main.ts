@@ -115,6 +115,10 @@ function program(): Command {
     .requiredOption('--queue <name>', 'queue to take jobs from')
     .addOption(new Option('--concurrency <n>', 'jobs at once (default 1)').argParser(Number))
     .option('--cache-dir <dir>', 'blob cache and job folders (default $STUDIOML_HOME)')
+    .option(
+      '--run-as <user>',
+      "run each job's script as this Unix user, who cannot read the worker's token (worker as root)",
+    )
     .option('--resources <name=n,...>', 'what this machine offers, e.g. gpus=2', collect, [])
     .addOption(new Option('--max-jobs <n>', 'exit after N jobs').argParser(Number))
     .addOption(new Option('--idle-exit <seconds>', 'exit after this long without a job').argParser(Number))
