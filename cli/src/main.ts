@@ -85,7 +85,11 @@ function program(): Command {
   p.command('login')
     .description('use a team deployment from now on: sign in with Google, or check a --token (saved 0600)')
     .argument('<api-url>', 'the deployment, e.g. the URL terraform printed')
-    .option('--token <token>', 'personal access token instead of signing in (default $STUDIOML_TOKEN)')
+    .option(
+      '--with-token',
+      'read a personal access token from standard input (or a hidden prompt) instead of signing in',
+    )
+    .option('--token <token>', 'deprecated (visible in ps and shell history): use --with-token or $STUDIOML_TOKEN')
     .option('--team <team>', 'team to check membership in')
     .option('--no-browser', 'print the sign-in address and read the redirected address (or code) from stdin')
     .option('--browser-command <cmd>', 'command that opens the sign-in address (default $BROWSER or the system opener)')
