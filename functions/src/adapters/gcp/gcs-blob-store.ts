@@ -270,6 +270,12 @@ export function createGcsBlobStore(opts: GcsBlobStoreOptions): GcsBlobStore {
     },
     async promote(from, to) {
       const target = await fileOf(to);
+      // Content-addressed: a target already there is kept. The create-only copy below closes the race with a
+      // concurrent writer where the server enforces it (the emulator does not, hence the look first).
+      if (await this.stat(to)) {
+        await call('delete', from, (f) => f.delete({ ignoreNotFound: true }));
+        return false;
+      }
       let moved = true;
       try {
         // Create-only, like signed uploads: an existing blob is never replaced (412 = it is there already).
