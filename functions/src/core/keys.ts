@@ -26,3 +26,8 @@ export function parseBlobKey(key: string): { team: string; sha256: string } | nu
 export function stagingKey(team: string, tokenId: string, sha256: string): string {
   return `teams/${team}/uploads/${tokenId}/${sha256.slice(0, 2)}/${sha256}`;
 }
+
+/** The prefix of every staged upload of a team (blob GC deletes abandoned ones). */
+export function stagingPrefix(team: string): string {
+  return `teams/${team}/uploads/`;
+}
