@@ -272,6 +272,7 @@ export function createGcsBlobStore(opts: GcsBlobStoreOptions): GcsBlobStore {
       const target = await fileOf(to);
       // Content-addressed: a target already there is kept. The create-only copy below closes the race with a
       // concurrent writer where the server enforces it (the emulator does not, hence the look first).
+      if (!(await this.stat(from))) throw new StudioError('E_NOT_FOUND', `object ${from} not found`);
       if (await this.stat(to)) {
         await call('delete', from, (f) => f.delete({ ignoreNotFound: true }));
         return false;
