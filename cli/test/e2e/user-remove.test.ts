@@ -1,5 +1,7 @@
 // Issue 11.7: offboarding on a shared box. `user list` shows the box's users; `user remove` takes a user out of every
 // team and revokes every token they hold (personal, worker), audited; the real binary against a real `serve`.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   cli,
@@ -52,6 +54,17 @@ describe('11.7 user list and user remove on a shared box', () => {
     const worker = JSON.parse(
       (await cliOk(bob, ['--team', 'local', 'token', 'create', '--worker', '--queue', 'q1', '--json'])).stdout,
     ) as { secret: string };
+
+    // 11.1: the box's admin sees bob's worker token among the team's tokens (never a secret) and could revoke it.
+    const admin = clientOf(
+      (JSON.parse(readFileSync(join(box.home, 'credentials.json'), 'utf8')) as { token: string }).token,
+    );
+    const teamTokens = await cliOk(admin, ['token', 'list', '--team', 'local', '--json']);
+    expect(
+      JSON.parse(teamTokens.stdout).map((t: { userId: string; kind: string }) => [t.userId, t.kind]),
+    ).toContainEqual(['bob', 'worker']);
+    expect(teamTokens.stdout).not.toMatch(/slt_/);
+    expect((await cliOk(admin, ['token', 'list', '--team', 'local'])).stdout).toMatch(/^ID\s+KIND\s+OWNER\s+LABEL/);
 
     const listed = JSON.parse((await cliOk(box, ['user', 'list', '--json'])).stdout) as {
       id: string;
