@@ -1,6 +1,7 @@
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitError, exitCodeOf, hintFor } from './exit-error.ts';
+import { sanitize } from './sanitize.ts';
 
 const collect = (value: string, prev: string[]) => [...prev, value];
 
@@ -84,7 +85,11 @@ function program(): Command {
   p.command('login')
     .description('use a team deployment from now on: sign in with Google, or check a --token (saved 0600)')
     .argument('<api-url>', 'the deployment, e.g. the URL terraform printed')
-    .option('--token <token>', 'personal access token instead of signing in (default $STUDIOML_TOKEN)')
+    .option(
+      '--with-token',
+      'read a personal access token from standard input (or a hidden prompt) instead of signing in',
+    )
+    .option('--token <token>', 'deprecated (visible in ps and shell history): use --with-token or $STUDIOML_TOKEN')
     .option('--team <team>', 'team to check membership in')
     .option('--no-browser', 'print the sign-in address and read the redirected address (or code) from stdin')
     .option('--browser-command <cmd>', 'command that opens the sign-in address (default $BROWSER or the system opener)')
@@ -123,6 +128,10 @@ function program(): Command {
     .requiredOption('--queue <name>', 'queue to take jobs from')
     .addOption(new Option('--concurrency <n>', 'jobs at once (default 1)').argParser(Number))
     .option('--cache-dir <dir>', 'blob cache and job folders (default $STUDIOML_HOME)')
+    .option(
+      '--run-as <user>',
+      "run each job's script as this Unix user, who cannot read the worker's token (worker as root)",
+    )
     .option('--resources <name=n,...>', 'what this machine offers, e.g. gpus=2', collect, [])
     .addOption(new Option('--max-jobs <n>', 'exit after N jobs').argParser(Number))
     .addOption(new Option('--idle-exit <seconds>', 'exit after this long without a job').argParser(Number))
@@ -179,7 +188,8 @@ function program(): Command {
     });
   token
     .command('list')
-    .description('your tokens: id, scopes, created, expires, revoked')
+    .description('your tokens (with --team: every worker and job token of that team, for its admins)')
+    .option('--team <team>', "list the team's worker and job tokens, whoever minted them (team admins)")
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd: Command) => {
       const { tokenListCommand } = await import('./commands/token/token-command.ts');
@@ -187,7 +197,7 @@ function program(): Command {
     });
   token
     .command('revoke')
-    .description('revoke one of your tokens')
+    .description('revoke one of your tokens, or (team admins) a worker or job token of the team')
     .argument('<id>', 'token id (from token list)')
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts, cmd: Command) => {
@@ -314,6 +324,23 @@ function program(): Command {
       const { userAddCommand } = await import('./commands/user/user-command.ts');
       await userAddCommand(id, { ...cmd.optsWithGlobals(), ...opts });
     });
+  user
+    .command('list')
+    .description("this box's users: email, teams and roles, live tokens")
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => {
+      const { userListCommand } = await import('./commands/user/user-command.ts');
+      await userListCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
+  user
+    .command('remove')
+    .description('offboard a user of this box: out of every team, every token they hold revoked (audited)')
+    .argument('<id>', 'user id')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts, cmd: Command) => {
+      const { userRemoveCommand } = await import('./commands/user/user-command.ts');
+      await userRemoveCommand(id, { ...cmd.optsWithGlobals(), ...opts });
+    });
   // Accept the global flags after the command name too (`run -q`, `show --debug`).
   for (const c of [...p.commands, ...token.commands, ...team.commands, ...user.commands, ...cache.commands]) {
     c.option('-q, --quiet', 'no progress or informational output').option(
@@ -360,7 +387,8 @@ export async function main(argv: string[]): Promise<void> {
     const code = exitCodeOf(err);
     const errorCode = isStudioError(err) ? err.code : err instanceof ExitError ? err.errorCode : null;
     const msg = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`studio-lite: ${errorCode ? `${errorCode}: ` : ''}${msg}\n`);
+    // Server messages may quote record text: sanitized like everything else printed from a record.
+    process.stderr.write(`studio-lite: ${errorCode ? `${errorCode}: ` : ''}${sanitize(msg)}\n`);
     const hint = hintFor(errorCode);
     if (hint) process.stderr.write(`  hint: ${hint}\n`);
     if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
