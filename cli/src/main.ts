@@ -1,6 +1,7 @@
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitError, exitCodeOf, hintFor } from './exit-error.ts';
+import { packageVersion } from './package-root.ts';
 
 const collect = (value: string, prev: string[]) => [...prev, value];
 
@@ -12,7 +13,7 @@ export function normalizeArgv(argv: string[]): string[] {
 function program(): Command {
   const p = new Command('studio-lite')
     .description('artifact management for machine-learning experiments')
-    .version('0.1.0')
+    .version(packageVersion())
     .option('--config <file>', 'config file (default $STUDIOML_HOME/config.yaml)')
     .option('-q, --quiet', 'no progress or informational output')
     .option('--debug', 'show stack traces and debug logging')
@@ -271,6 +272,14 @@ function program(): Command {
       await gcCommand({ ...cmd.optsWithGlobals(), ...opts });
     });
 
+  p.command('doctor')
+    .description('check this machine: node, python3 + the studio package, the home folder, backend and login (offline)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => {
+      const { doctorCommand } = await import('./commands/doctor/doctor-command.ts');
+      await doctorCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
+
   const cache = p.command('cache').description('local caches in $STUDIOML_HOME: info, prune (no backend)');
   cache
     .command('info')
@@ -330,7 +339,7 @@ function program(): Command {
 }
 
 /** Commands that are not about one team (or take a team argument of their own). */
-const NO_TEAM_OPTION = new Set(['login', 'logout', 'serve', 'token', 'team', 'user', 'cache']);
+const NO_TEAM_OPTION = new Set(['login', 'logout', 'serve', 'token', 'team', 'user', 'cache', 'doctor']);
 
 /** The raw words after `run`, so `run -- CMD` can be told from `run SCRIPT.py`. */
 function rawAfterRun(): string[] {
