@@ -17,6 +17,7 @@ import { createLogger } from '../../logger.ts';
 import { scriptEnv } from './artifact-env.ts';
 import { exitCodeFor, runChild } from './child.ts';
 import { gitInfo } from './git-info.ts';
+import { commandFromArgs } from './resolve-command.ts';
 import { assertUniqueTags, parseCaptureSpec, parseReuseSpec } from './specs.ts';
 import { submitRun } from './submit-run.ts';
 
@@ -44,15 +45,6 @@ function defaultKey(): string {
   return `${t}-${randomBytes(3).toString('hex')}`;
 }
 
-/** Which words form the command: `run SCRIPT.py ARGS` runs python3; `run -- CMD ARGS` runs CMD. */
-export function commandLine(script: string | undefined, args: string[], raw: string[]): string[] {
-  if (!script) throw new ExitError(2, 'run needs SCRIPT.py or -- CMD [ARGS...]', 'E_BAD_REQUEST');
-  const dashdash = raw.indexOf('--');
-  const firstOperand = raw.findIndex((w, i) => i > dashdash && w === script);
-  if (dashdash !== -1 && firstOperand === dashdash + 1) return [script, ...args];
-  return ['python3', script, ...args];
-}
-
 /** `studio-lite run`: returns the script's exit code (or 2 for bad input before the script started). */
 export async function runCommand(
   script: string | undefined,
@@ -63,7 +55,6 @@ export async function runCommand(
   const cfg = loadConfig(opts.config);
   const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
   const cwd = process.cwd();
-  const command = commandLine(script, args, raw);
   const interval = opts.captureInterval ?? cfg.captureInterval;
   if (!Number.isFinite(interval) || interval <= 0)
     throw new ExitError(2, '--capture-interval must be a positive number', 'E_BAD_REQUEST');
@@ -75,6 +66,7 @@ export async function runCommand(
   assertUniqueTags([...captures, ...onces].map((c) => c.tag).concat(reuses.map((r) => r.as)));
   const key = assertExperimentKey(opts.experiment ?? defaultKey());
   const queued = opts.queue ? queueOptions(opts, interval) : null;
+  const command = commandFromArgs(script, args, raw, { cwd, path: process.env.PATH, checkPath: !queued });
 
   const conn = await connect(cfg);
   try {
