@@ -13,11 +13,12 @@ import { loadConfig } from '../../config.ts';
 import { connect } from '../../connect.ts';
 import { parseDuration, parseResources } from '../../duration.ts';
 import { ExitError } from '../../exit-error.ts';
-import { createLogger } from '../../logger.ts';
+import { createLogger, type Logger } from '../../logger.ts';
 import { scriptEnv } from './artifact-env.ts';
 import { exitCodeFor, runChild } from './child.ts';
 import { gitInfo } from './git-info.ts';
 import { commandFromArgs } from './resolve-command.ts';
+import { buildRunSummary, formatRunSummary, latestVersions } from './run-summary.ts';
 import { assertUniqueTags, parseCaptureSpec, parseReuseSpec } from './specs.ts';
 import { submitRun } from './submit-run.ts';
 
@@ -37,6 +38,7 @@ export interface RunOpts {
   lifetime?: string;
   maxDuration?: string;
   resources?: string[];
+  json?: boolean;
 }
 
 /** Default key: sortable time stamp plus a short random id, like Studio. */
@@ -94,6 +96,7 @@ export async function runCommand(
       resume: Boolean(opts.resume),
     });
     log.info(`studio-lite: experiment ${key}${created.resumed ? ' (resumed)' : ''}`);
+    const before = created.resumed ? latestVersions(await conn.client.showExperiment(key)) : new Map<string, number>();
 
     const expDir = join(homePaths(cfg.home).experiments, key);
     const userTags = new Set([...captures, ...onces].map((c) => c.tag).concat(reuses.map((r) => r.as)));
@@ -116,7 +119,10 @@ export async function runCommand(
       ...onces.map((c) => ({ ...c, useIgnoreFile: false })),
     ];
     const mapping: Record<string, string> = Object.fromEntries(targets.map((t) => [t.tag, t.path]));
-    const capturer = new Capturer(conn.client, key, cfg, log, [homePaths(cfg.home).home], {
+    // No progress bar while the script runs: it would be drawn into the script's own lines.
+    const scriptRunning = { now: false };
+    const capLog: Logger = Object.create(log, { progress: { get: () => log.progress && !scriptRunning.now } });
+    const capturer = new Capturer(conn.client, key, cfg, capLog, [homePaths(cfg.home).home], {
       md5: conn.mode === 'remote',
     });
     const warnings: string[] = [];
@@ -155,6 +161,7 @@ export async function runCommand(
       const loop = capturer.every(interval * 1000, mutable, (err) =>
         log.warn(`periodic capture failed: ${err.message}`),
       );
+      scriptRunning.now = true;
       const result = await runChild({
         command: command[0] as string,
         args: command.slice(1),
@@ -162,6 +169,9 @@ export async function runCommand(
         env,
         outputFile,
         echo: true,
+        stdoutEcho: opts.json ? process.stderr : process.stdout,
+      }).finally(() => {
+        scriptRunning.now = false;
       });
       await loop.stop();
       exitCode = exitCodeFor(result);
@@ -190,7 +200,9 @@ export async function runCommand(
       throw err;
     }
     await conn.client.finishExperiment(key, { status, exitCode, signal, warnings });
-    log.info(`studio-lite: experiment ${key} ${status} (exit ${exitCode}); artifacts: studio-lite show ${key}`);
+    const summary = buildRunSummary(await conn.client.showExperiment(key), before);
+    if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    else if (!log.quiet) process.stderr.write(formatRunSummary(summary));
     return exitCode;
   } finally {
     await conn.close();
