@@ -9,8 +9,8 @@ beforeAll(() => {
   sb = makeSandbox();
   writeFileSync(join(sb.cwd, 'train.py'), 'import sys\nprint("py", sys.argv[1:])\n');
   // Bash-only syntax: `sh` or python3 would fail on it.
-  writeFileSync(join(sb.cwd, 'job.sh'), 'arr=(a b c)\necho "bash ${#arr[@]} $1"\n');
-  writeFileSync(join(sb.cwd, 'prep'), '#!/usr/bin/env bash\narr=(x y)\necho "shebang ${#arr[@]}"\n');
+  writeFileSync(join(sb.cwd, 'job.sh'), '[[ -n x ]] && echo "bash 3 $1"\n');
+  writeFileSync(join(sb.cwd, 'prep'), '#!/usr/bin/env bash\n[[ -n x ]] && echo "shebang 2"\n');
   writeFileSync(join(sb.cwd, 'notes.txt'), 'hello\n');
   writeFileSync(join(sb.cwd, 'tool'), '#!/bin/sh\necho tool ran\n');
   chmodSync(join(sb.cwd, 'tool'), 0o755);
