@@ -1,8 +1,8 @@
-import { table } from '../../format.ts';
+import { formatLocalTime, table } from '../../format.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';
 import { followJob } from './follow.ts';
 
-const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 19) : '-');
+const when = formatLocalTime;
 
 /** `studio-lite jobs`: queued runs of the team, newest first. */
 export async function jobsCommand(

@@ -1,5 +1,5 @@
 import { assertExperimentKey } from '@studio-lite/functions/core/names.ts';
-import { formatBytes, formatDuration, table } from '../../format.ts';
+import { formatBytes, formatDuration, formatLocalTime, shellCommand, table } from '../../format.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';
 
 /** `studio-lite show EXP`: the record plus every artifact version with size, file count and transfer figures. */
@@ -16,9 +16,9 @@ export async function showCommand(key: string, opts: GlobalOpts & { json?: boole
     const lines = [
       `experiment  ${e.key}${e.project ? `  (project ${e.project})` : ''}`,
       `status      ${e.status}${e.exitCode === null ? '' : `  exit ${e.exitCode}`}${e.signal ? `  signal ${e.signal}` : ''}`,
-      `command     ${e.command.join(' ')}`,
+      `command     ${shellCommand(e.command)}`,
       `cwd         ${e.cwd ?? '-'}   host ${e.host ?? '-'}`,
-      `started     ${e.startedAt ?? '-'}   duration ${e.startedAt ? formatDuration(end - Date.parse(e.startedAt)) : '-'}`,
+      `started     ${formatLocalTime(e.startedAt)}   duration ${e.startedAt ? formatDuration(end - Date.parse(e.startedAt)) : '-'}`,
     ];
     if (e.git)
       lines.push(`git         ${e.git.commit}${e.git.dirty ? ' (dirty)' : ''}${e.git.url ? `  ${e.git.url}` : ''}`);
@@ -32,7 +32,7 @@ export async function showCommand(key: string, opts: GlobalOpts & { json?: boole
         String(v.files),
         formatBytes(v.bytes),
         `${v.stats.uploadedBlobs} (${formatBytes(v.stats.uploadedBytes)})`,
-        v.createdAt.replace('T', ' ').slice(0, 19),
+        formatLocalTime(v.createdAt),
       ]),
     );
     lines.push('', table(['ARTIFACT', 'KIND', 'FILES', 'SIZE', 'UPLOADED', 'CREATED'], rows));
