@@ -90,6 +90,25 @@ function program(): Command {
       await pullCommand(ref, { ...cmd.optsWithGlobals(), ...opts });
     });
 
+  p.command('ls')
+    .description('the files of an artifact version (default: its latest)')
+    .argument('<ref>', 'EXP/TAG, EXP/TAG@VERSION or EXP/TAG@latest')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, opts, cmd: Command) => {
+      const { lsCommand } = await import('./commands/versions/versions-command.ts');
+      await lsCommand(ref, { ...cmd.optsWithGlobals(), ...opts });
+    });
+
+  p.command('diff')
+    .description('files added, removed and changed between two versions (default: the one before)')
+    .argument('<ref>', 'EXP/TAG@A (the newer side when alone)')
+    .argument('[other]', 'EXP2/TAG2@B to compare A with')
+    .option('--json', 'machine-readable output')
+    .action(async (a: string, b: string | undefined, opts, cmd: Command) => {
+      const { diffCommand } = await import('./commands/versions/versions-command.ts');
+      await diffCommand(a, b, { ...cmd.optsWithGlobals(), ...opts });
+    });
+
   p.command('login')
     .description('use a team deployment from now on: sign in with Google, or check a --token (saved 0600)')
     .argument('<api-url>', 'the deployment, e.g. the URL terraform printed')
