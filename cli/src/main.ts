@@ -180,9 +180,9 @@ function program(): Command {
   }
 
   p.command('logs')
-    .description("a run's captured output")
+    .description("a run's output: live for runs started here, else the latest capture")
     .argument('<experiment>')
-    .option('-f, --follow', "follow a queued run until it ends (exit code = the run's)")
+    .option('-f, --follow', "follow the run until it ends (exit code = the run's)")
     .action(async (key: string, opts, cmd: Command) => {
       const { logsCommand } = await import('./commands/jobs/jobs-command.ts');
       process.exitCode = await logsCommand(key, { ...cmd.optsWithGlobals(), ...opts });
