@@ -212,9 +212,11 @@ export async function runCommand(
 /** The --queue flags, validated before anything is registered. */
 function queueOptions(opts: RunOpts, interval: number) {
   if (opts.resume) throw new ExitError(2, '--resume cannot be combined with --queue', 'E_BAD_REQUEST');
+  if (opts.json && opts.follow) throw new ExitError(2, '--json cannot be combined with --follow', 'E_BAD_REQUEST');
   return {
     queue: assertQueue(opts.queue as string),
     follow: Boolean(opts.follow),
+    json: Boolean(opts.json),
     lifetimeSeconds: opts.lifetime === undefined ? undefined : parseDuration(opts.lifetime, '--lifetime'),
     maxDurationSeconds: opts.maxDuration === undefined ? undefined : parseDuration(opts.maxDuration, '--max-duration'),
     resources: parseResources(opts.resources ?? []),
