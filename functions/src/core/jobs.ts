@@ -518,6 +518,19 @@ export async function checkLease(
   deps: CoreDeps,
   t: { team: string; id: string; attempt: number; queuedAt?: string | undefined },
 ): Promise<'requeued' | 'lost' | 'stopped' | 'renewed' | 'stale'> {
+  // A heartbeat that lands between the read and the write moves the deadline, which fails the compare-and-set: look
+  // again (the lease is then live, so the check is rescheduled). Bounded, because each round needs a new heartbeat.
+  for (let round = 0; ; round++) {
+    const r = await checkLeaseOnce(deps, t);
+    if (r !== 'moved') return r;
+    if (round >= 10) return 'stale';
+  }
+}
+
+async function checkLeaseOnce(
+  deps: CoreDeps,
+  t: { team: string; id: string; attempt: number; queuedAt?: string | undefined },
+): Promise<'requeued' | 'lost' | 'stopped' | 'renewed' | 'stale' | 'moved'> {
   const jobs = store(deps);
   const job = await jobs.getJob(t.team, t.id);
   if (job?.status !== 'leased' || job.attempt !== t.attempt || !job.leaseExpiresAt) return 'stale';
@@ -541,7 +554,7 @@ export async function checkLease(
         t.team,
         t.id,
         { status: 'queued', worker: null, leaseExpiresAt: null, history: ended('lease expired') },
-        { status: ['leased'], attempt: job.attempt },
+        { status: ['leased'], attempt: job.attempt, leaseExpiresAt: job.leaseExpiresAt },
       );
       await moveExperiment(deps, next, 'queued', ['running']);
     } else {
@@ -555,7 +568,7 @@ export async function checkLease(
           finishedAt: at,
           history: ended(`lease expired (${outcome})`),
         },
-        { status: ['leased'], attempt: job.attempt },
+        { status: ['leased'], attempt: job.attempt, leaseExpiresAt: job.leaseExpiresAt },
       );
       const why =
         outcome === 'lost'
@@ -564,8 +577,9 @@ export async function checkLease(
       await moveExperiment(deps, next, outcome, ['running'], { warnings: [why] });
     }
   } catch (err) {
-    if (isStudioError(err, 'E_CONFLICT')) return 'stale';
-    throw err;
+    if (!isStudioError(err, 'E_CONFLICT')) throw err;
+    const now = await jobs.getJob(t.team, t.id);
+    return now?.status === 'leased' && now.attempt === job.attempt ? 'moved' : 'stale';
   }
   return outcome;
 }

@@ -1,4 +1,4 @@
-import type { JobListQuery, JobRecord, JobStatus } from './job-model.ts';
+import type { JobExpect, JobListQuery, JobRecord, JobStatus } from './job-model.ts';
 import type {
   ArtifactRecord,
   AuditAction,
@@ -253,14 +253,15 @@ export interface JobStore {
   createJob(job: JobRecord): Promise<void>;
   getJob(team: string, id: string): Promise<JobRecord | null>;
   /**
-   * Applies `patch` when the job's status is in `expect.status` and (if given) its attempt equals `expect.attempt`.
-   * Returns the updated job. Throws E_NOT_FOUND, or E_CONFLICT when the precondition fails.
+   * Applies `patch` when the job satisfies `expect` (`jobMatches`: status in `expect.status`, and, when given, the
+   * attempt and the lease deadline equal). Returns the updated job. Throws E_NOT_FOUND, or E_CONFLICT when the
+   * precondition fails.
    */
   updateJob(
     team: string,
     id: string,
     patch: Partial<Omit<JobRecord, 'team' | 'id'>>,
-    expect: { status: JobStatus[]; attempt?: number },
+    expect: JobExpect,
   ): Promise<JobRecord>;
   /**
    * Removes a job when its status is in `expect.status` (its experiment was deleted; the key may be queued again).
