@@ -1,6 +1,8 @@
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import { Command, CommanderError, Option } from 'commander';
-import { ExitError, exitCodeOf, hintFor } from './exit-error.ts';
+import { ExitError, exitCodeOf, hintFor, hintFromDetails, hintOf } from './exit-error.ts';
+import { integerOption, secondsOption } from './option-parsers.ts';
+import { packageVersion } from './package-root.ts';
 import { sanitize } from './sanitize.ts';
 
 const collect = (value: string, prev: string[]) => [...prev, value];
@@ -13,12 +15,14 @@ export function normalizeArgv(argv: string[]): string[] {
 function program(): Command {
   const p = new Command('studio-lite')
     .description('artifact management for machine-learning experiments')
-    .version('0.1.0')
+    .version(packageVersion())
     .option('--config <file>', 'config file (default $STUDIOML_HOME/config.yaml)')
     .option('-q, --quiet', 'no progress or informational output')
     .option('--debug', 'show stack traces and debug logging')
     .enablePositionalOptions()
-    .exitOverride();
+    .exitOverride()
+    // Commander's own errors are printed by main() in the CLI's format; help and --version still go to stdout.
+    .configureOutput({ outputError: () => {} });
 
   p.command('run')
     .description('run SCRIPT.py (python3) or -- CMD, capturing its artifacts')
@@ -39,13 +43,18 @@ function program(): Command {
     .option('-r, --reuse <exp/tag[@v]:newtag>', "another experiment's artifact, read-only (repeatable)", collect, [])
     .option('-e, --experiment <key>', 'experiment key (default: time stamp + random id)')
     .option('--project <name>', 'project name')
-    .addOption(new Option('--capture-interval <seconds>', 'seconds between captures (default 60)').argParser(Number))
+    .addOption(
+      new Option('--capture-interval <seconds>', 'seconds between captures (default 60)').argParser(
+        secondsOption('--capture-interval'),
+      ),
+    )
     .option('--resume', 'continue an existing experiment instead of refusing its key')
     .option('--queue <name>', 'send the run to workers of this queue instead of running it here')
     .option('--follow', 'with --queue: stream the output and wait for the exit code')
     .option('--lifetime <duration>', 'with --queue: drop the job if no worker took it within this (e.g. 2h)')
     .option('--max-duration <duration>', 'with --queue: kill the run after this long (e.g. 48h)')
     .option('--resources <name=n,...>', 'with --queue: what the worker must offer, e.g. gpus=1', collect, [])
+    .option('--json', "print the end-of-run summary as one JSON object on stdout (the script's output goes to stderr)")
     .passThroughOptions()
     .action(async (script: string | undefined, args: string[], opts, cmd: Command) => {
       const { runCommand } = await import('./commands/run/run-command.ts');
@@ -55,7 +64,7 @@ function program(): Command {
   p.command('experiments')
     .description('list experiments')
     .option('--project <name>', 'only this project')
-    .option('--limit <n>', 'at most N', Number)
+    .addOption(new Option('--limit <n>', 'at most N').argParser(integerOption('--limit', 1)))
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd: Command) => {
       const { experimentsCommand } = await import('./commands/experiments/experiments-command.ts');
@@ -80,6 +89,25 @@ function program(): Command {
     .action(async (ref: string, opts, cmd: Command) => {
       const { pullCommand } = await import('./commands/pull/pull-command.ts');
       await pullCommand(ref, { ...cmd.optsWithGlobals(), ...opts });
+    });
+
+  p.command('ls')
+    .description('the files of an artifact version (default: its latest)')
+    .argument('<ref>', 'EXP/TAG, EXP/TAG@VERSION or EXP/TAG@latest')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, opts, cmd: Command) => {
+      const { lsCommand } = await import('./commands/versions/versions-command.ts');
+      await lsCommand(ref, { ...cmd.optsWithGlobals(), ...opts });
+    });
+
+  p.command('diff')
+    .description('files added, removed and changed between two versions (default: the one before)')
+    .argument('<ref>', 'EXP/TAG@A (the newer side when alone)')
+    .argument('[other]', 'EXP2/TAG2@B to compare A with')
+    .option('--json', 'machine-readable output')
+    .action(async (a: string, b: string | undefined, opts, cmd: Command) => {
+      const { diffCommand } = await import('./commands/versions/versions-command.ts');
+      await diffCommand(a, b, { ...cmd.optsWithGlobals(), ...opts });
     });
 
   p.command('login')
@@ -107,7 +135,9 @@ function program(): Command {
 
   p.command('serve')
     .description('run the local backend as a server for several processes or users on this machine')
-    .option('--port <n>', 'port (default 8765)', Number)
+    .addOption(
+      new Option('--port <n>', 'port (default 8765; 0 = any free port)').argParser(integerOption('--port', 0, 65535)),
+    )
     .option('--listen <host>', 'address to bind (default 127.0.0.1; e.g. 0.0.0.0 for a shared box)')
     .option('--public-url <url>', 'where clients reach this box, for signed URLs (default: the bound address)')
     .action(async (opts, cmd: Command) => {
@@ -126,15 +156,19 @@ function program(): Command {
   p.command('worker')
     .description('run queued jobs of a queue (pulls work; runs behind NAT)')
     .requiredOption('--queue <name>', 'queue to take jobs from')
-    .addOption(new Option('--concurrency <n>', 'jobs at once (default 1)').argParser(Number))
+    .addOption(new Option('--concurrency <n>', 'jobs at once (default 1)').argParser(integerOption('--concurrency', 1)))
     .option('--cache-dir <dir>', 'blob cache and job folders (default $STUDIOML_HOME)')
     .option(
       '--run-as <user>',
       "run each job's script as this Unix user, who cannot read the worker's token (worker as root)",
     )
     .option('--resources <name=n,...>', 'what this machine offers, e.g. gpus=2', collect, [])
-    .addOption(new Option('--max-jobs <n>', 'exit after N jobs').argParser(Number))
-    .addOption(new Option('--idle-exit <seconds>', 'exit after this long without a job').argParser(Number))
+    .addOption(new Option('--max-jobs <n>', 'exit after N jobs').argParser(integerOption('--max-jobs', 1)))
+    .addOption(
+      new Option('--idle-exit <seconds>', 'exit after this long without a job').argParser(
+        secondsOption('--idle-exit', true),
+      ),
+    )
     .option('--json', 'print a JSON summary at exit')
     .action(async (opts, cmd: Command) => {
       const { workerCommand } = await import('./commands/worker/worker-command.ts');
@@ -145,7 +179,7 @@ function program(): Command {
     .description('queued runs: queue, status, attempt, worker')
     .option('--queue <name>', 'only this queue')
     .option('--status <list>', 'only these statuses, comma-separated (queued,leased,finished,...)')
-    .addOption(new Option('--limit <n>', 'at most N').argParser(Number))
+    .addOption(new Option('--limit <n>', 'at most N').argParser(integerOption('--limit', 1)))
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd: Command) => {
       const { jobsCommand } = await import('./commands/jobs/jobs-command.ts');
@@ -164,9 +198,9 @@ function program(): Command {
   }
 
   p.command('logs')
-    .description("a run's captured output")
+    .description("a run's output: live for runs started here, else the latest capture")
     .argument('<experiment>')
-    .option('-f, --follow', "follow a queued run until it ends (exit code = the run's)")
+    .option('-f, --follow', "follow the run until it ends (exit code = the run's)")
     .action(async (key: string, opts, cmd: Command) => {
       const { logsCommand } = await import('./commands/jobs/jobs-command.ts');
       process.exitCode = await logsCommand(key, { ...cmd.optsWithGlobals(), ...opts });
@@ -236,6 +270,15 @@ function program(): Command {
       await teamRemoveCommand(t, user, { ...cmd.optsWithGlobals(), ...opts });
     });
   team
+    .command('use')
+    .description('act in this team from now on when none is named (remembered per backend in $STUDIOML_HOME/team.json)')
+    .argument('<team>')
+    .option('--json', 'machine-readable output')
+    .action(async (t: string, opts, cmd: Command) => {
+      const { teamUseCommand } = await import('./commands/team/team-use-command.ts');
+      await teamUseCommand(t, { ...cmd.optsWithGlobals(), ...opts });
+    });
+  team
     .command('list')
     .description('your teams and your role in each')
     .option('--json', 'machine-readable output')
@@ -255,7 +298,11 @@ function program(): Command {
 
   p.command('audit')
     .description("the team's audit log, newest first (team admins)")
-    .option('--limit <n>', 'at most N entries (default 100, at most 1000)')
+    .addOption(
+      new Option('--limit <n>', 'at most N entries (default 100, at most 1000)').argParser(
+        integerOption('--limit', 1, 1000),
+      ),
+    )
     .option('--action <action>', 'only this action, e.g. member.add, token.create, download.sign')
     .option('--before <id-or-time>', 'only entries before this entry id (next page) or ISO time')
     .option('--json', 'machine-readable output')
@@ -288,6 +335,14 @@ function program(): Command {
     .action(async (opts, cmd: Command) => {
       const { gcCommand } = await import('./commands/gc/gc-command.ts');
       await gcCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
+
+  p.command('doctor')
+    .description('check this machine: node, python3 + the studio package, the home folder, backend and login (offline)')
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => {
+      const { doctorCommand } = await import('./commands/doctor/doctor-command.ts');
+      await doctorCommand({ ...cmd.optsWithGlobals(), ...opts });
     });
 
   const cache = p.command('cache').description('local caches in $STUDIOML_HOME: info, prune (no backend)');
@@ -359,14 +414,23 @@ function program(): Command {
       c.option('--team <team>', teamHelp);
   }
   p.hook('preAction', (_root, action) => {
-    const t = action.optsWithGlobals().team;
-    if (typeof t === 'string' && t !== '') process.env.STUDIOML_TEAM = t;
+    const o = action.optsWithGlobals();
+    const t = o.team;
+    if (typeof t === 'string' && t !== '') {
+      process.env.STUDIOML_TEAM = t;
+      // A team-scoped command that succeeds with --team makes that team the default for this backend (main()).
+      const top = action.parent === p ? action.name() : action.parent?.name();
+      if (top && !NO_TEAM_OPTION.has(top)) usedTeam = { team: t, config: o.config };
+    }
   });
   return p;
 }
 
+/** The --team a team-scoped command was given, remembered once the command succeeded. */
+let usedTeam: { team: string; config: string | undefined } | null = null;
+
 /** Commands that are not about one team (or take a team argument of their own). */
-const NO_TEAM_OPTION = new Set(['login', 'logout', 'serve', 'ui', 'token', 'team', 'user', 'cache']);
+const NO_TEAM_OPTION = new Set(['login', 'logout', 'serve', 'ui', 'token', 'team', 'user', 'cache', 'doctor']);
 
 /** The raw words after `run`, so `run -- CMD` can be told from `run SCRIPT.py`. */
 function rawAfterRun(): string[] {
@@ -375,13 +439,41 @@ function rawAfterRun(): string[] {
   return i === -1 ? [] : argv.slice(i + 1);
 }
 
+/** Bad input without a hint of its own: the command's help lists what it accepts. */
+const INPUT_CODES = new Set<string>(['E_BAD_REQUEST', 'E_BAD_KEY', 'E_BAD_TAG', 'E_BAD_PATH']);
+
+/** `studio-lite CMD [SUB] --help` for the command the user typed (its flags are what they got wrong). */
+function helpCommandFor(argv: string[]): string {
+  const p = program();
+  const words: string[] = [];
+  let cmds = p.commands;
+  for (const w of argv) {
+    if (w === '--') break;
+    const c = cmds.find((x) => x.name() === w || x.aliases().includes(w));
+    if (!c) continue;
+    words.push(c.name());
+    cmds = c.commands;
+    if (cmds.length === 0) break;
+  }
+  return ['studio-lite', ...words, '--help'].join(' ');
+}
+
 export async function main(argv: string[]): Promise<void> {
   const debug = argv.includes('--debug');
   try {
     await program().parseAsync(normalizeArgv(argv), { from: 'user' });
+    if (usedTeam && !process.exitCode) {
+      const [{ loadConfig }, { rememberTeam }] = await Promise.all([import('./config.ts'), import('./team-memory.ts')]);
+      const cfg = loadConfig(usedTeam.config);
+      rememberTeam(cfg.home, cfg.apiUrl, usedTeam.team);
+    }
   } catch (err) {
     if (err instanceof CommanderError) {
-      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      if (err.exitCode === 0) return;
+      // `error: unknown option '--x'\n(Did you mean --y?)` -> one line in the CLI's format, exit 2 (bad input).
+      const msg = err.message.replace(/^error: /, '').replace(/\n\(Did you mean (.+)\?\)/, ' (did you mean $1?)');
+      process.stderr.write(`studio-lite: E_BAD_REQUEST: ${msg}\n  hint: see \`${helpCommandFor(argv)}\`\n`);
+      process.exitCode = 2;
       return;
     }
     const code = exitCodeOf(err);
@@ -389,7 +481,11 @@ export async function main(argv: string[]): Promise<void> {
     const msg = err instanceof Error ? err.message : String(err);
     // Server messages may quote record text: sanitized like everything else printed from a record.
     process.stderr.write(`studio-lite: ${errorCode ? `${errorCode}: ` : ''}${sanitize(msg)}\n`);
-    const hint = hintFor(errorCode);
+    const hint =
+      hintOf(err) ??
+      hintFromDetails(err) ??
+      hintFor(errorCode) ??
+      (errorCode && INPUT_CODES.has(errorCode) ? `see \`${helpCommandFor(argv)}\`` : undefined);
     if (hint) process.stderr.write(`  hint: ${hint}\n`);
     if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     else if (!isStudioError(err) && !(err instanceof ExitError)) {

@@ -8,6 +8,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   E_BAD_TAG: 400,
   E_BAD_PATH: 400,
   E_BAD_MANIFEST: 400,
+  E_BAD_COMMAND: 400,
   E_UNAUTHENTICATED: 401,
   E_TOKEN_EXPIRED: 401,
   E_FORBIDDEN: 403,

@@ -39,12 +39,17 @@ export function resolveTeam(principal: Principal, asked: string | null): string 
   if (asked) {
     // Team names are case-insensitive (names.ts canonicalTeamId): any spelling reaches the one team.
     const team = teams.find((t) => t.toLowerCase() === asked.toLowerCase());
-    if (!team) throw new StudioError('E_FORBIDDEN', `not a member of team ${asked}`);
+    if (!team) {
+      // details.team: the caller named a team they are not in (their input, which a client may report as such).
+      throw new StudioError('E_FORBIDDEN', `not a member of team ${asked}`, { details: { team: asked } });
+    }
     return team;
   }
   if (teams.length === 1) return teams[0] as string;
   if (teams.length === 0) throw new StudioError('E_FORBIDDEN', 'you are not a member of any team');
-  throw new StudioError('E_BAD_REQUEST', `you are in several teams (${teams.join(', ')}): choose one with --team`);
+  throw new StudioError('E_BAD_REQUEST', `you are in several teams (${teams.join(', ')}): choose one with --team`, {
+    details: { teams },
+  });
 }
 
 /** Throws E_FORBIDDEN unless the principal holds at least `need` on `team` (worker/job tokens never do). */

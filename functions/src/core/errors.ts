@@ -6,6 +6,7 @@ export const ERROR_CODES = [
   'E_BAD_TAG',
   'E_BAD_PATH',
   'E_BAD_MANIFEST',
+  'E_BAD_COMMAND',
   'E_UNAUTHENTICATED',
   'E_TOKEN_EXPIRED',
   'E_FORBIDDEN',

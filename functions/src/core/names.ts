@@ -73,10 +73,14 @@ export const SHA256_RE = /^[0-9a-f]{64}$/;
 
 /** Parses `EXP/TAG[@VERSION]`; version undefined means latest. */
 export function parseArtifactRef(ref: string): { experiment: string; tag: string; version: number | undefined } {
-  const m = /^([^/@]+)\/([^/@]+)(?:@(\d+))?$/.exec(ref);
+  const m = /^([^/@]+)\/([^/@]+)(?:@(\d+|latest))?$/.exec(ref);
   if (!m)
-    throw new StudioError('E_BAD_TAG', `invalid artifact reference "${ref}": expected EXP/TAG or EXP/TAG@VERSION`);
-  const version = m[3] === undefined ? undefined : Number(m[3]);
+    throw new StudioError(
+      'E_BAD_TAG',
+      `invalid artifact reference "${ref}": expected EXP/TAG, EXP/TAG@VERSION or EXP/TAG@latest`,
+    );
+  // `@latest` (as the API spells it) is the same as no version: resolved to the newest when used.
+  const version = m[3] === undefined || m[3] === 'latest' ? undefined : Number(m[3]);
   if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
     throw new StudioError('E_BAD_TAG', `invalid version in "${ref}": versions start at 1`);
   }

@@ -61,9 +61,11 @@ describe('names', () => {
   it('parses EXP/TAG and EXP/TAG@N', () => {
     expect(parseArtifactRef('lr/weights')).toEqual({ experiment: 'lr', tag: 'weights', version: undefined });
     expect(parseArtifactRef('lr/weights@3')).toEqual({ experiment: 'lr', tag: 'weights', version: 3 });
+    expect(parseArtifactRef('lr/weights@latest')).toEqual({ experiment: 'lr', tag: 'weights', version: undefined });
   });
-  it.each(['lr', 'lr/', '/w', 'lr/w@0', 'lr/w@x', 'a/b/c', '../x/w', 'lr/w@1@2'])('refuses ref %j', (r) =>
-    expect(codeOf(() => parseArtifactRef(r))).toMatch(/^E_BAD_/),
+  it.each(['lr', 'lr/', '/w', 'lr/w@0', 'lr/w@x', 'a/b/c', '../x/w', 'lr/w@1@2', 'lr/w@Latest'])(
+    'refuses ref %j',
+    (r) => expect(codeOf(() => parseArtifactRef(r))).toMatch(/^E_BAD_/),
   );
   it('tags: no slash, no dots, not reserved', () => {
     for (const t of ['a/b', '..', '.x', 'a.b', 'mapping', 'MAPPING', '', 'x'.repeat(65)]) {

@@ -18,6 +18,8 @@ export interface ChildOptions {
   outputFile: string;
   /** Echo the script's output to the terminal (always, like Studio; --quiet only silences studio-lite itself). */
   echo: boolean;
+  /** Where the script's stdout is echoed (default stdout; stderr when stdout carries `run --json`). */
+  stdoutEcho?: NodeJS.WritableStream;
   /** Forward this process's SIGINT/SIGTERM/SIGHUP to the script (default true; a worker handles signals itself). */
   forwardSignals?: boolean;
   /** Start the script as this user and group (`worker --run-as`); default: this process's. */
@@ -75,7 +77,7 @@ export function runChild(o: ChildOptions): Promise<ChildResult> {
         if (o.echo) dst.write(chunk);
       });
     };
-    tee(child.stdout as NodeJS.ReadableStream, process.stdout);
+    tee(child.stdout as NodeJS.ReadableStream, o.stdoutEcho ?? process.stdout);
     tee(child.stderr as NodeJS.ReadableStream, process.stderr);
     child.on('error', (err) => {
       for (const [s, h] of handlers) process.off(s, h);

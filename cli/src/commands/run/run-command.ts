@@ -13,10 +13,12 @@ import { loadConfig } from '../../config.ts';
 import { connect } from '../../connect.ts';
 import { parseDuration, parseResources } from '../../duration.ts';
 import { ExitError } from '../../exit-error.ts';
-import { createLogger } from '../../logger.ts';
+import { createLogger, type Logger } from '../../logger.ts';
 import { scriptEnv } from './artifact-env.ts';
 import { exitCodeFor, runChild } from './child.ts';
 import { gitInfo } from './git-info.ts';
+import { commandFromArgs } from './resolve-command.ts';
+import { buildRunSummary, formatRunSummary, latestVersions } from './run-summary.ts';
 import { assertUniqueTags, parseCaptureSpec, parseReuseSpec } from './specs.ts';
 import { submitRun } from './submit-run.ts';
 
@@ -36,21 +38,13 @@ export interface RunOpts {
   lifetime?: string;
   maxDuration?: string;
   resources?: string[];
+  json?: boolean;
 }
 
 /** Default key: sortable time stamp plus a short random id, like Studio. */
 function defaultKey(): string {
   const t = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   return `${t}-${randomBytes(3).toString('hex')}`;
-}
-
-/** Which words form the command: `run SCRIPT.py ARGS` runs python3; `run -- CMD ARGS` runs CMD. */
-export function commandLine(script: string | undefined, args: string[], raw: string[]): string[] {
-  if (!script) throw new ExitError(2, 'run needs SCRIPT.py or -- CMD [ARGS...]', 'E_BAD_REQUEST');
-  const dashdash = raw.indexOf('--');
-  const firstOperand = raw.findIndex((w, i) => i > dashdash && w === script);
-  if (dashdash !== -1 && firstOperand === dashdash + 1) return [script, ...args];
-  return ['python3', script, ...args];
 }
 
 /** `studio-lite run`: returns the script's exit code (or 2 for bad input before the script started). */
@@ -63,7 +57,6 @@ export async function runCommand(
   const cfg = loadConfig(opts.config);
   const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
   const cwd = process.cwd();
-  const command = commandLine(script, args, raw);
   const interval = opts.captureInterval ?? cfg.captureInterval;
   if (!Number.isFinite(interval) || interval <= 0)
     throw new ExitError(2, '--capture-interval must be a positive number', 'E_BAD_REQUEST');
@@ -75,6 +68,7 @@ export async function runCommand(
   assertUniqueTags([...captures, ...onces].map((c) => c.tag).concat(reuses.map((r) => r.as)));
   const key = assertExperimentKey(opts.experiment ?? defaultKey());
   const queued = opts.queue ? queueOptions(opts, interval) : null;
+  const command = commandFromArgs(script, args, raw, { cwd, path: process.env.PATH, checkPath: !queued });
 
   const conn = await connect(cfg);
   try {
@@ -102,6 +96,7 @@ export async function runCommand(
       resume: Boolean(opts.resume),
     });
     log.info(`studio-lite: experiment ${key}${created.resumed ? ' (resumed)' : ''}`);
+    const before = created.resumed ? latestVersions(await conn.client.showExperiment(key)) : new Map<string, number>();
 
     const expDir = join(homePaths(cfg.home).experiments, key);
     const userTags = new Set([...captures, ...onces].map((c) => c.tag).concat(reuses.map((r) => r.as)));
@@ -124,7 +119,10 @@ export async function runCommand(
       ...onces.map((c) => ({ ...c, useIgnoreFile: false })),
     ];
     const mapping: Record<string, string> = Object.fromEntries(targets.map((t) => [t.tag, t.path]));
-    const capturer = new Capturer(conn.client, key, cfg, log, [homePaths(cfg.home).home], {
+    // No progress bar while the script runs: it would be drawn into the script's own lines.
+    const scriptRunning = { now: false };
+    const capLog: Logger = Object.create(log, { progress: { get: () => log.progress && !scriptRunning.now } });
+    const capturer = new Capturer(conn.client, key, cfg, capLog, [homePaths(cfg.home).home], {
       md5: conn.mode === 'remote',
     });
     const warnings: string[] = [];
@@ -172,6 +170,7 @@ export async function runCommand(
         mutable.filter((t) => t.tag === 'output'),
         onError,
       );
+      scriptRunning.now = true;
       const result = await runChild({
         command: command[0] as string,
         args: command.slice(1),
@@ -179,6 +178,9 @@ export async function runCommand(
         env,
         outputFile,
         echo: true,
+        stdoutEcho: opts.json ? process.stderr : process.stdout,
+      }).finally(() => {
+        scriptRunning.now = false;
       });
       await loop.stop();
       await outputLoop.stop();
@@ -208,7 +210,9 @@ export async function runCommand(
       throw err;
     }
     await conn.client.finishExperiment(key, { status, exitCode, signal, warnings });
-    log.info(`studio-lite: experiment ${key} ${status} (exit ${exitCode}); artifacts: studio-lite show ${key}`);
+    const summary = buildRunSummary(await conn.client.showExperiment(key), before);
+    if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+    else if (!log.quiet) process.stderr.write(formatRunSummary(summary));
     return exitCode;
   } finally {
     await conn.close();
@@ -218,9 +222,11 @@ export async function runCommand(
 /** The --queue flags, validated before anything is registered. */
 function queueOptions(opts: RunOpts, interval: number) {
   if (opts.resume) throw new ExitError(2, '--resume cannot be combined with --queue', 'E_BAD_REQUEST');
+  if (opts.json && opts.follow) throw new ExitError(2, '--json cannot be combined with --follow', 'E_BAD_REQUEST');
   return {
     queue: assertQueue(opts.queue as string),
     follow: Boolean(opts.follow),
+    json: Boolean(opts.json),
     lifetimeSeconds: opts.lifetime === undefined ? undefined : parseDuration(opts.lifetime, '--lifetime'),
     maxDurationSeconds: opts.maxDuration === undefined ? undefined : parseDuration(opts.maxDuration, '--max-duration'),
     resources: parseResources(opts.resources ?? []),
