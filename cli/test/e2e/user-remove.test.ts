@@ -61,12 +61,12 @@ describe('11.7 user list and user remove on a shared box', () => {
     );
     const teamTokens = await cliOk(admin, ['token', 'list', '--team', 'local', '--json']);
     expect(
-      JSON.parse(teamTokens.stdout).map((t: { userId: string; kind: string }) => [t.userId, t.kind]),
+      JSON.parse(teamTokens.stdout).tokens.map((t: { userId: string; kind: string }) => [t.userId, t.kind]),
     ).toContainEqual(['bob', 'worker']);
     expect(teamTokens.stdout).not.toMatch(/slt_/);
     expect((await cliOk(admin, ['token', 'list', '--team', 'local'])).stdout).toMatch(/^ID\s+KIND\s+OWNER\s+LABEL/);
 
-    const listed = JSON.parse((await cliOk(box, ['user', 'list', '--json'])).stdout) as {
+    const listed = JSON.parse((await cliOk(box, ['user', 'list', '--json'])).stdout).users as {
       id: string;
       teams: Record<string, string>;
       liveTokens: number;
@@ -87,9 +87,12 @@ describe('11.7 user list and user remove on a shared box', () => {
       body: JSON.stringify({ worker: { id: 'w' } }),
     });
     expect(lease.status).toBe(401);
-    const after = JSON.parse((await cliOk(box, ['user', 'list', '--json'])).stdout) as { id: string }[];
+    const after = JSON.parse((await cliOk(box, ['user', 'list', '--json'])).stdout).users as { id: string }[];
     expect(after.find((u) => u.id === 'bob')).toMatchObject({ teams: {}, liveTokens: 0 });
-    const audit = JSON.parse((await cliOk(box, ['audit', '--json'])).stdout) as { action: string; target: string }[];
+    const audit = JSON.parse((await cliOk(box, ['audit', '--json'])).stdout).entries as {
+      action: string;
+      target: string;
+    }[];
     expect(audit.filter((e) => e.action === 'token.revoke').length).toBeGreaterThanOrEqual(2);
     expect(audit.some((e) => e.action === 'member.remove' && e.target === 'bob')).toBe(true);
   });

@@ -89,7 +89,7 @@ export async function userListCommand(opts: GlobalOpts & { json?: boolean }) {
   const { listLocalUsers } = await import('@studio-lite/functions/adapters/local/local-users.ts');
   const users = await withBox(cfg.home, (deps) => listLocalUsers(deps, cfg.home));
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify(users, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ users }, null, 2)}\n`);
     return;
   }
   const rows = users.map((u) => [
