@@ -12,7 +12,7 @@ const configSchema = z
     team: z.string().optional(),
     /** Seconds between captures of mutable artifacts (Studio's saveWorkspaceFrequency). */
     capture_interval: z.number().positive().optional(),
-    /** How reused artifacts and pulls are laid out from the cache. */
+    /** How pulls and reused artifacts are laid out from the cache: copies (default) or hard links (opt-in). */
     materialize: z.enum(['link', 'copy']).optional(),
   })
   .passthrough();
@@ -48,6 +48,6 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     apiUrl: env.STUDIOML_API_URL || r.data.api_url || readSavedLogin(home)?.api_url || null,
     team: env.STUDIOML_TEAM || r.data.team || null,
     captureInterval: r.data.capture_interval ?? 60,
-    materialize: r.data.materialize ?? 'link',
+    materialize: r.data.materialize ?? 'copy',
   };
 }

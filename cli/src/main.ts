@@ -74,7 +74,9 @@ function program(): Command {
     .description('download an artifact version through the cache')
     .argument('<ref>', 'EXP/TAG or EXP/TAG@VERSION')
     .option('-o, --output <dir>', 'destination folder (default ./<exp>-<tag>)')
-    .option('--copy', 'copy files out of the cache instead of hard-linking them')
+    .option('--copy', 'copy (clone where the file system can) out of the cache: the default unless config says link')
+    .option('--link', 'hard-link files out of the cache (read-only, shared with the cache; checked before reuse)')
+    .option('--force', 'overwrite files in an existing folder that differ from the artifact')
     .option('--json', 'print what was pulled as JSON')
     .action(async (ref: string, opts, cmd: Command) => {
       const { pullCommand } = await import('./commands/pull/pull-command.ts');
