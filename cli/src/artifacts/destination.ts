@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, readlink, rename, rm, rmdir, unlink } from 'node:fs/promises';
+import { lstat, mkdir, readlink, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import { type Manifest, quotePath } from '@studio-lite/functions/core/manifest.ts';
@@ -101,7 +101,7 @@ async function firstMissingAncestor(p: string): Promise<string | null> {
 
 /**
  * Which manifest entries already exist in `dest` with the right content (keep), and which exist differently (differ:
- * other bytes, a folder or another link where a file is, ...). Absent entries are in neither.
+ * other bytes or mode, a folder or another link where a file is, ...). Absent entries are in neither.
  */
 async function compare(dest: string, manifest: Manifest): Promise<{ keep: Set<string>; differ: string[] }> {
   const keep = new Set<string>();
@@ -114,8 +114,13 @@ async function compare(dest: string, manifest: Manifest): Promise<{ keep: Set<st
         const abs = insidePath(dest, f.path);
         const st = abs === null ? null : await lstat(abs).catch(() => null);
         if (abs === null || st === null) return;
+        // A private copy must also have the captured mode; a hard link (link mode) has the cache's read-only one.
+        const modeOk = st.nlink > 1 || (st.mode & 0o777) === (f.mode & 0o777);
         const same =
-          st.isFile() && st.size === f.size && (await hashFile(abs, buf()).catch(() => null))?.sha256 === f.sha256;
+          st.isFile() &&
+          st.size === f.size &&
+          modeOk &&
+          (await hashFile(abs, buf()).catch(() => null))?.sha256 === f.sha256;
         if (same) keep.add(f.path);
         else differ.push(f.path);
       }),
