@@ -218,26 +218,29 @@ describe.each(USERS)('files handed out are the user own (as %s)', (_name, user) 
     },
   );
 
-  it.skipIf(skip).each(['copy', 'link'])(
+  it.skipIf(skip).each(['default', 'copy', 'link'])(
     'resume training (pull -o weights, run -c ./weights:weights rewrites them) keeps both versions (%s)',
     async (mode) => {
       const r = runner(user);
-      writeFileSync(join(r.sb.home, 'config.yaml'), `materialize: ${mode}\n`);
-      if (user) chownSync(join(r.sb.home, 'config.yaml'), 65534, 65534);
+      if (mode !== 'default') {
+        writeFileSync(join(r.sb.home, 'config.yaml'), `materialize: ${mode}\n`);
+        if (user) chownSync(join(r.sb.home, 'config.yaml'), 65534, 65534);
+      }
       const files = await captured(r);
       await r.ok(['pull', 'e1/w', '-o', 'weights']);
-      // A non-root script cannot open a linked (0444) file for writing; np.save replaces it, like `mv` here.
+      // Same sizes, so only content tells. A non-root script cannot open a linked (0444) file for writing; np.save
+      // then replaces it, like `mv` here.
       const train =
         mode === 'link' && user
-          ? 'echo epoch2 > w.tmp && mv -f w.tmp weights/ckpt.txt'
-          : 'echo epoch2 > weights/ckpt.txt && printf more >> weights/big.bin';
+          ? "printf 'weights v2\\n' > w.tmp && mv -f w.tmp weights/ckpt.txt"
+          : "printf 'weights v2\\n' > weights/ckpt.txt && printf X | dd of=weights/big.bin bs=1 seek=5 conv=notrunc 2>/dev/null";
       await r.ok(['run', '-q', '-c', './weights:weights', '-e', 'e2', '--', 'sh', '-c', train]);
 
       const out = r.sb.tmp();
       await r.ok(['pull', 'e1/w@1', '-o', join(out, 'v1')]);
       expectOriginal(join(out, 'v1'), files);
       await r.ok(['pull', 'e2/weights', '-o', join(out, 'v2')]);
-      expect(readFileSync(join(out, 'v2', 'ckpt.txt'), 'utf8')).toBe('epoch2\n');
+      expect(readFileSync(join(out, 'v2', 'ckpt.txt'), 'utf8')).toBe('weights v2\n');
       expect(readFileSync(join(out, 'v2', 'secret.key')).equals(files['secret.key'] as Buffer)).toBe(true);
     },
   );
