@@ -51,9 +51,9 @@ export async function fetchArtifact(
       const m = await materialize(v.manifest, cache, target.dir, {
         mode: opts.mode,
         keep: target.keep,
+        created,
         warn: (w) => opts.log.warn(w),
       });
-      created.push(...m.created);
       if (m.missing.length === 0) {
         await target.finish();
         return result;

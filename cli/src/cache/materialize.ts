@@ -19,6 +19,8 @@ export interface MaterializeOptions {
   mode: MaterializeMode;
   /** Manifest paths already holding the right content in the destination: left untouched. */
   keep?: ReadonlySet<string>;
+  /** Collects `created` as it grows, so that a caller can undo a call that threw half-way. */
+  created?: string[];
   warn?: (message: string) => void;
   concurrency?: number;
 }
@@ -58,7 +60,7 @@ export async function materialize(
     skipped: [],
     missing: [],
     quarantined: [],
-    created: [],
+    created: opts.created ?? [],
   };
   const skip = (p: string, reason: string): void => {
     result.skipped.push(`${p}: ${reason}`);
@@ -77,7 +79,8 @@ export async function materialize(
   if (checked.quarantined.length > 0) opts.warn?.(tamperedWarning(cache, checked.quarantined));
   const linkedShas = new Set<string>();
 
-  await Promise.all(
+  // allSettled: when one file fails, the others must have finished before the caller cleans up.
+  const settled = await Promise.allSettled(
     manifest.files.map((f) =>
       limit(async () => {
         if (!usable.has(f.sha256) || opts.keep?.has(f.path)) return;
@@ -105,6 +108,8 @@ export async function materialize(
       }),
     ),
   );
+  const failed = settled.find((x) => x.status === 'rejected');
+  if (failed) throw failed.reason;
   // Linking (and utimes through the link) moved the entries' ctime: record the state they were handed out in, so
   // that the next use can tell a write through the link from this.
   await cache.record([...linkedShas].map((sha256) => ({ sha256, expect: { size: wanted.get(sha256) as number } })));
