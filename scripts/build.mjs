@@ -94,6 +94,7 @@ if (only === 'all' || only === 'cli') {
       'function-bench': join(root, 'bench/function-bench.ts'),
       'jobs-bench': join(root, 'bench/jobs-bench.ts'),
       'gc-bench': join(root, 'bench/gc-bench.ts'),
+      'pull-bench': join(root, 'bench/pull-bench.ts'),
     },
     outdir: join(root, 'cli/dist'),
     bundle: true,

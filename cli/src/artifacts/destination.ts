@@ -13,6 +13,8 @@ export interface Destination {
   dir: string;
   /** Manifest paths that already hold the right content: left as they are. */
   keep: Set<string>;
+  /** `dir` was created empty for this pull. */
+  fresh: boolean;
   /** Makes the result visible (renames a staged folder into place). */
   finish(): Promise<void>;
   /** Undoes a failed pull: removes the staged folder, or what this pull created in an existing one. */
@@ -48,6 +50,7 @@ export async function prepareDestination(
   return {
     dir: dest,
     keep: opts.force ? new Set([...keep].filter((p) => !differ.includes(p))) : keep,
+    fresh: false,
     finish: async () => undefined,
     abort: async (created) => {
       // Newest first, so folders are empty when their turn comes.
@@ -70,6 +73,7 @@ async function staged(dest: string): Promise<Destination> {
   return {
     dir,
     keep: new Set(),
+    fresh: true,
     finish: async () => {
       try {
         await rename(dir, dest);

@@ -51,6 +51,8 @@ export async function fetchArtifact(
       const m = await materialize(v.manifest, cache, target.dir, {
         mode: opts.mode,
         keep: target.keep,
+        // A second round goes over files the first one placed: look before writing then.
+        fresh: target.fresh && round === 0,
         created,
         warn: (w) => opts.log.warn(w),
       });
