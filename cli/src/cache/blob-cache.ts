@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import { SHA256_RE } from '@studio-lite/functions/core/names.ts';
+import { type ScannedBlob, scanBlobs, scanQuarantine, sweepOld } from './blob-cache-scan.ts';
 import { EntryStats, sameStat } from './entry-stats.ts';
 import { type VerifyResult, verifyEntries } from './verify-entries.ts';
 
@@ -31,8 +32,8 @@ export class BlobCache {
   }
 
   /**
-   * True when a regular file of the expected size is present. Only the size is checked: re-hashing on every use
-   * would defeat the cache; the content was verified on ingest and the file is read-only.
+   * True when a regular file of the expected size is present: whether to download it. Its content is checked
+   * before it is handed out (verify-entries.ts: recorded stat, re-hash when anything moved).
    */
   async has(sha256: string, size: number): Promise<boolean> {
     try {
@@ -80,9 +81,9 @@ export class BlobCache {
    * many changed since they were verified (re-hashed before their next use, or by `prune`) and what is quarantined.
    */
   async info(): Promise<BlobCacheInfo> {
-    const blobs = await this.scan();
+    const blobs = await scanBlobs(this.dir);
     const recorded = this.stats.get(blobs.map((b) => b.sha256));
-    const quarantine = await this.scanQuarantine();
+    const quarantine = await scanQuarantine(this.quarantineDir);
     const out: BlobCacheInfo = {
       blobs: blobs.length,
       bytes: 0,
@@ -113,9 +114,9 @@ export class BlobCache {
   async prune(opts: { maxBytes?: number | undefined } = {}): Promise<BlobCachePruneResult> {
     const removedTemp = await this.sweepTemp();
     const checked = await this.verifyChanged();
-    const quarantine = await this.scanQuarantine();
+    const quarantine = await scanQuarantine(this.quarantineDir);
     await rm(this.quarantineDir, { recursive: true, force: true });
-    const blobs = await this.scan();
+    const blobs = await scanBlobs(this.dir);
     let bytes = blobs.reduce((n, b) => n + b.size, 0);
     let count = blobs.length;
     let evicted = 0;
@@ -154,60 +155,15 @@ export class BlobCache {
 
   /** Re-hashes every entry whose stat moved since it was recorded; wrong bytes go to quarantine. */
   private async verifyChanged(): Promise<VerifyResult> {
-    const blobs = await this.scan();
+    const blobs = await scanBlobs(this.dir);
     const recorded = this.stats.get(blobs.map((b) => b.sha256));
     const changed = new Map(blobs.filter((b) => !sameStat(b, recorded.get(b.sha256))).map((b) => [b.sha256, b.size]));
     return verifyEntries(this, changed);
   }
 
-  private async scanQuarantine(): Promise<{ size: number }[]> {
-    const names = await readdir(this.quarantineDir).catch(() => [] as string[]);
-    const stats = await Promise.all(names.map((n) => lstat(path.join(this.quarantineDir, n)).catch(() => null)));
-    return stats.filter((s) => s !== null).map((s) => ({ size: s.size }));
-  }
-
-  /** Every blob file (`sha256/ab/<hash>`); other names and non-files are left alone. */
-  private async scan(): Promise<ScannedBlob[]> {
-    const root = path.join(this.dir, 'sha256');
-    const out: ScannedBlob[] = [];
-    const prefixes = await readdir(root).catch(() => [] as string[]);
-    for (const prefix of prefixes) {
-      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
-      const names = await readdir(path.join(root, prefix)).catch(() => [] as string[]);
-      const stats = await Promise.all(
-        names.map(async (name) => {
-          if (!SHA256_RE.test(name) || !name.startsWith(prefix)) return null;
-          const p = path.join(root, prefix, name);
-          const st = await lstat(p).catch(() => null);
-          if (!st?.isFile()) return null;
-          const { size, mtimeMs, ctimeMs, nlink, ino } = st;
-          return { path: p, sha256: name, size, mtimeMs, ctimeMs, nlink, ino };
-        }),
-      );
-      for (const st of stats) if (st !== null) out.push(st);
-    }
-    return out;
-  }
-
   /** Deletes temp files left by killed processes; `maxAgeMs` protects ingests still running. Returns the count. */
-  async sweepTemp(maxAgeMs = STALE_TEMP_MS): Promise<number> {
-    const tmpDir = path.join(this.dir, 'tmp');
-    const names = await readdir(tmpDir).catch(() => [] as string[]);
-    let removed = 0;
-    for (const name of names) {
-      const p = path.join(tmpDir, name);
-      const st = await lstat(p).catch(() => null);
-      if (
-        st !== null &&
-        Date.now() - st.mtimeMs > maxAgeMs &&
-        (await unlink(p).then(
-          () => true,
-          () => false,
-        ))
-      )
-        removed++;
-    }
-    return removed;
+  sweepTemp(maxAgeMs = STALE_TEMP_MS): Promise<number> {
+    return sweepOld(path.join(this.dir, 'tmp'), maxAgeMs);
   }
 
   /**
@@ -289,16 +245,6 @@ export interface BlobCachePruneResult {
   /** What the cache holds afterwards. */
   blobs: number;
   bytes: number;
-}
-
-interface ScannedBlob {
-  path: string;
-  sha256: string;
-  size: number;
-  mtimeMs: number;
-  ctimeMs: number;
-  nlink: number;
-  ino: number;
 }
 
 function mismatch(sha256: string, what: string): StudioError {
