@@ -196,7 +196,9 @@ export class BlobCache {
         let off = 0;
         while (off < chunk.byteLength) off += (await fh.write(chunk, off, chunk.byteLength - off)).bytesWritten;
       }
-      if (written !== size) throw mismatch(sha256, `${written} bytes instead of ${size}`);
+      // A body that ends short is a cut transfer (seen under load from the local host: 200 with 0 of 4096 bytes),
+      // not bad content: the caller's retry fetches it again.
+      if (written !== size) throw mismatch(sha256, `${written} bytes instead of ${size}`, true);
       const actual = hash.digest('hex');
       if (actual !== sha256) throw mismatch(sha256, `content hashes to ${actual}`);
       // fsync before rename: after a crash the name must never point at a partly written file. The directory is
@@ -247,6 +249,7 @@ export interface BlobCachePruneResult {
   bytes: number;
 }
 
-function mismatch(sha256: string, what: string): StudioError {
-  return new StudioError('E_HASH_MISMATCH', `blob ${sha256.slice(0, 12)}… rejected: ${what}`, { details: { sha256 } });
+function mismatch(sha256: string, what: string, retryable = false): StudioError {
+  const details = retryable ? { sha256, retryable } : { sha256 };
+  return new StudioError('E_HASH_MISMATCH', `blob ${sha256.slice(0, 12)}… rejected: ${what}`, { details });
 }

@@ -58,6 +58,10 @@ describe('BlobCache', () => {
     expect(isStudioError(err, 'E_HASH_MISMATCH')).toBe(true);
     expect(await c.has(sha(data), data.length)).toBe(false);
     expect(tmpFiles(c)).toEqual([]);
+    // Only a short body is a transfer problem worth another download; other bytes are bad content.
+    expect((err as { details?: { retryable?: boolean } }).details?.retryable === true).toBe(
+      _what === 'a truncated body',
+    );
   });
 
   it('propagates a body error and removes the temp file', async () => {
