@@ -276,7 +276,7 @@ function program(): Command {
   const cache = p.command('cache').description('local caches in $STUDIOML_HOME: info, prune (no backend)');
   cache
     .command('info')
-    .description('what the blob cache and the stat cache hold')
+    .description('what the blob cache and the stat cache hold (and blobs changed or quarantined since verified)')
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd: Command) => {
       const { cacheInfoCommand } = await import('./commands/cache/cache-command.ts');
@@ -284,7 +284,9 @@ function program(): Command {
     });
   cache
     .command('prune')
-    .description('forget hashes of deleted files, remove stale temp files, and with --max-size evict oldest blobs')
+    .description(
+      'forget hashes of deleted files, remove temp files over an hour old, re-verify changed blobs (quarantining tampered ones), and with --max-size evict oldest blobs',
+    )
     .option('--max-size <size>', 'evict blobs until the blob cache holds at most this, e.g. 10G, 500M, 0')
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd: Command) => {
