@@ -30,6 +30,7 @@ export default defineConfig({
             'functions/test/conformance/**/*.test.ts',
             'functions/test/api/**/*.test.ts',
             'cli/test/unit/**/*.test.ts',
+            'web/test/**/*.test.ts',
           ],
         },
       },

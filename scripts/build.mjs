@@ -70,6 +70,70 @@ const inlineTasksJson = {
   },
 };
 
+/**
+ * The web UI (web/src, preact + htm): bundled to web/dist, then embedded into the CLI and the function bundles
+ * (embedWebAssets), so both hosts serve the same bytes. The first page must stay within 150 KB gzipped; the
+ * Google sign-in SDK is a separate chunk loaded only on deployments that configure it.
+ */
+const WEB_BUDGET_GZIP = 150 * 1024;
+const webAssets = await buildWeb();
+
+async function buildWeb() {
+  const out = join(root, 'web/dist');
+  rmSync(out, { recursive: true, force: true });
+  mkdirSync(out, { recursive: true });
+  const r = await esbuild.build({
+    entryPoints: { app: join(root, 'web/src/main.ts'), 'app-css': join(root, 'web/src/app.css') },
+    outdir: out,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    minify: true,
+    chunkNames: 'chunk-[hash]',
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'warning',
+  });
+  // esbuild names the CSS entry after its key; the page links /ui/app.css.
+  const { renameSync } = await import('node:fs');
+  renameSync(join(out, 'app-css.css'), join(out, 'app.css'));
+  // The chunks app.js imports statically are fetched with it, not after it has been parsed (one round trip less).
+  const appOut = Object.entries(r.metafile.outputs).find(([, o]) => o.entryPoint === 'web/src/main.ts');
+  const chunks = (appOut?.[1].imports ?? [])
+    .filter((i) => i.kind === 'import-statement')
+    .map((i) => i.path.split('/').pop());
+  const preload = chunks.map((c) => `    <link rel="modulepreload" href="/ui/${c}" />\n`).join('');
+  const page = readFileSync(join(root, 'web/index.html'), 'utf8').replace(
+    '    <script type="module"',
+    `${preload}    <script type="module"`,
+  );
+  writeFileSync(join(out, 'index.html'), page);
+  const { gzipSync } = await import('node:zlib');
+  const assets = {};
+  for (const name of readdirSync(out)) assets[name] = readFileSync(join(out, name)).toString('base64');
+  // The first page: index.html, app.js with the chunks it imports statically, app.css.
+  const firstPage = new Set(['index.html', 'app.css', 'app.js', ...chunks]);
+  let gz = 0;
+  for (const name of firstPage) gz += gzipSync(readFileSync(join(out, name))).length;
+  if (gz > WEB_BUDGET_GZIP)
+    throw new Error(`web UI first page is ${gz} bytes gzipped, over the ${WEB_BUDGET_GZIP} budget`);
+  writeFileSync(join(out, 'budget.json'), `${JSON.stringify({ firstPageGzipBytes: gz, files: [...firstPage] })}\n`);
+  return assets;
+}
+
+/** Replaces web-assets-embedded.ts with the built files (see functions/src/web-host/web-assets.ts). */
+const embedWebAssets = {
+  name: 'embed-web-assets',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]web-host[\\/]web-assets-embedded\.ts$/ }, () => ({
+      contents: `export const EMBEDDED_WEB_ASSETS = ${JSON.stringify(webAssets)};`,
+      loader: 'js',
+    }));
+  },
+};
+
 if (only === 'all' || only === 'cli') {
   await esbuild.build({
     entryPoints: {
@@ -84,6 +148,7 @@ if (only === 'all' || only === 'cli') {
     sourcemap: 'linked',
     external: ['better-sqlite3', '@google-cloud/*', 'firebase-admin'],
     banner: { js: requireBanner },
+    plugins: [embedWebAssets],
     logLevel: 'warning',
   });
   // The benchmarks import the CLI's modules directly; they live beside the CLI bundle so the local-host worker
@@ -95,6 +160,7 @@ if (only === 'all' || only === 'cli') {
       'jobs-bench': join(root, 'bench/jobs-bench.ts'),
       'gc-bench': join(root, 'bench/gc-bench.ts'),
       'pull-bench': join(root, 'bench/pull-bench.ts'),
+      'archive-bench': join(root, 'bench/archive-bench.ts'),
     },
     outdir: join(root, 'cli/dist'),
     bundle: true,
@@ -137,7 +203,7 @@ async function buildFunction() {
     keepNames: true,
     legalComments: 'none',
     external: ['@google-cloud/functions-framework'],
-    plugins: [inlineTasksJson],
+    plugins: [inlineTasksJson, embedWebAssets],
     // CommonJS dependencies in an ESM bundle still call require() and read __dirname.
     banner: {
       js: [

@@ -103,8 +103,9 @@ export class ApiClient {
     return this.call('POST', '/v1/tokens', body);
   }
 
-  listTokens(): Promise<ListTokensResponse> {
-    return this.call('GET', '/v1/tokens');
+  /** The caller's own tokens, or with `team` the worker and job tokens of that team (its admins). */
+  listTokens(team?: string): Promise<ListTokensResponse> {
+    return this.call('GET', team ? `/v1/tokens?team=${enc(team)}` : '/v1/tokens');
   }
 
   revokeToken(id: string): Promise<RevokeTokenResponse> {
@@ -142,6 +143,16 @@ export class ApiClient {
 
   deleteExperiment(key: string, force: boolean): Promise<DeleteExperimentResponse> {
     return this.call('DELETE', `/v1/experiments/${enc(key)}${force ? '?force=true' : ''}`);
+  }
+
+  /** A one-time web sign-in code (local backend; E_UNAVAILABLE on a deployment, which signs in with Google). */
+  createSigninCode(): Promise<{ code: string; expiresAt: string }> {
+    return this.call('POST', '/v1/ui/signin-codes', {});
+  }
+
+  /** A short-lived link to a version as .tar.gz (works without credentials until `expiresAt`). */
+  archiveLink(key: string, tag: string, version: number): Promise<{ url: string; expiresAt: string }> {
+    return this.call('POST', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/versions/${version}/archive`, {});
   }
 
   collectGarbage(body: GcBody): Promise<GcResponse> {

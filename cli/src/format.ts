@@ -1,3 +1,5 @@
+import { sanitize } from './sanitize.ts';
+
 /** Human-readable figures for listings. */
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -19,8 +21,9 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
-/** Left-aligned columns separated by two spaces. */
-export function table(header: string[], rows: string[][]): string {
+/** Left-aligned columns separated by two spaces; every cell is sanitized (cells come from records). */
+export function table(header: string[], cells: string[][]): string {
+  const rows = cells.map((r) => r.map(sanitize));
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (r: string[]) =>
     r

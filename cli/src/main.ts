@@ -1,6 +1,7 @@
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitError, exitCodeOf, hintFor } from './exit-error.ts';
+import { sanitize } from './sanitize.ts';
 
 const collect = (value: string, prev: string[]) => [...prev, value];
 
@@ -86,7 +87,11 @@ function program(): Command {
   p.command('login')
     .description('use a team deployment from now on: sign in with Google, or check a --token (saved 0600)')
     .argument('<api-url>', 'the deployment, e.g. the URL terraform printed')
-    .option('--token <token>', 'personal access token instead of signing in (default $STUDIOML_TOKEN)')
+    .option(
+      '--with-token',
+      'read a personal access token from standard input (or a hidden prompt) instead of signing in',
+    )
+    .option('--token <token>', 'deprecated (visible in ps and shell history): use --with-token or $STUDIOML_TOKEN')
     .option('--team <team>', 'team to check membership in')
     .option('--no-browser', 'print the sign-in address and read the redirected address (or code) from stdin')
     .option('--browser-command <cmd>', 'command that opens the sign-in address (default $BROWSER or the system opener)')
@@ -111,11 +116,24 @@ function program(): Command {
       const { serveCommand } = await import('./commands/serve/serve-command.ts');
       await serveCommand({ ...cmd.optsWithGlobals(), ...opts });
     });
+  p.command('ui')
+    .description('open the web UI: prints a one-time sign-in URL and starts the local server if none runs')
+    .option('--port <n>', 'port of the local server it starts (default 8765)', Number)
+    .option('--no-open', 'print the URL without opening a browser')
+    .option('--browser-command <cmd>', 'command that opens the URL (default: $BROWSER or the system opener)')
+    .action(async (opts, cmd: Command) => {
+      const { uiCommand } = await import('./commands/ui/ui-command.ts');
+      await uiCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
   p.command('worker')
     .description('run queued jobs of a queue (pulls work; runs behind NAT)')
     .requiredOption('--queue <name>', 'queue to take jobs from')
     .addOption(new Option('--concurrency <n>', 'jobs at once (default 1)').argParser(Number))
     .option('--cache-dir <dir>', 'blob cache and job folders (default $STUDIOML_HOME)')
+    .option(
+      '--run-as <user>',
+      "run each job's script as this Unix user, who cannot read the worker's token (worker as root)",
+    )
     .option('--resources <name=n,...>', 'what this machine offers, e.g. gpus=2', collect, [])
     .addOption(new Option('--max-jobs <n>', 'exit after N jobs').argParser(Number))
     .addOption(new Option('--idle-exit <seconds>', 'exit after this long without a job').argParser(Number))
@@ -172,7 +190,8 @@ function program(): Command {
     });
   token
     .command('list')
-    .description('your tokens: id, scopes, created, expires, revoked')
+    .description('your tokens (with --team: every worker and job token of that team, for its admins)')
+    .option('--team <team>', "list the team's worker and job tokens, whoever minted them (team admins)")
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd: Command) => {
       const { tokenListCommand } = await import('./commands/token/token-command.ts');
@@ -180,7 +199,7 @@ function program(): Command {
     });
   token
     .command('revoke')
-    .description('revoke one of your tokens')
+    .description('revoke one of your tokens, or (team admins) a worker or job token of the team')
     .argument('<id>', 'token id (from token list)')
     .option('--json', 'machine-readable output')
     .action(async (id: string, opts, cmd: Command) => {
@@ -309,6 +328,23 @@ function program(): Command {
       const { userAddCommand } = await import('./commands/user/user-command.ts');
       await userAddCommand(id, { ...cmd.optsWithGlobals(), ...opts });
     });
+  user
+    .command('list')
+    .description("this box's users: email, teams and roles, live tokens")
+    .option('--json', 'machine-readable output')
+    .action(async (opts, cmd: Command) => {
+      const { userListCommand } = await import('./commands/user/user-command.ts');
+      await userListCommand({ ...cmd.optsWithGlobals(), ...opts });
+    });
+  user
+    .command('remove')
+    .description('offboard a user of this box: out of every team, every token they hold revoked (audited)')
+    .argument('<id>', 'user id')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, opts, cmd: Command) => {
+      const { userRemoveCommand } = await import('./commands/user/user-command.ts');
+      await userRemoveCommand(id, { ...cmd.optsWithGlobals(), ...opts });
+    });
   // Accept the global flags after the command name too (`run -q`, `show --debug`).
   for (const c of [...p.commands, ...token.commands, ...team.commands, ...user.commands, ...cache.commands]) {
     c.option('-q, --quiet', 'no progress or informational output').option(
@@ -334,7 +370,7 @@ function program(): Command {
 }
 
 /** Commands that are not about one team (or take a team argument of their own). */
-const NO_TEAM_OPTION = new Set(['login', 'logout', 'serve', 'token', 'team', 'user', 'cache']);
+const NO_TEAM_OPTION = new Set(['login', 'logout', 'serve', 'ui', 'token', 'team', 'user', 'cache']);
 
 /** The raw words after `run`, so `run -- CMD` can be told from `run SCRIPT.py`. */
 function rawAfterRun(): string[] {
@@ -355,7 +391,8 @@ export async function main(argv: string[]): Promise<void> {
     const code = exitCodeOf(err);
     const errorCode = isStudioError(err) ? err.code : err instanceof ExitError ? err.errorCode : null;
     const msg = err instanceof Error ? err.message : String(err);
-    process.stderr.write(`studio-lite: ${errorCode ? `${errorCode}: ` : ''}${msg}\n`);
+    // Server messages may quote record text: sanitized like everything else printed from a record.
+    process.stderr.write(`studio-lite: ${errorCode ? `${errorCode}: ` : ''}${sanitize(msg)}\n`);
     const hint = hintFor(errorCode);
     if (hint) process.stderr.write(`  hint: ${hint}\n`);
     if (debug && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);

@@ -61,6 +61,12 @@ const ATTEMPTS = 3;
  * are missing, upload only those through signed URLs, commit the version. Remembers each tag's last digest so an
  * unchanged capture costs one folder walk and no request.
  */
+/**
+ * Seconds between captures of a run's `output` (local runs and workers): the web UI shows a live run's output
+ * within OUTPUT_CAPTURE_SECONDS plus its 1.5 s poll. An unchanged output makes no version.
+ */
+export const OUTPUT_CAPTURE_SECONDS = 2;
+
 export class Capturer {
   private readonly last = new Map<string, string>();
   private readonly statCache: StatCache;
@@ -90,8 +96,17 @@ export class Capturer {
 
   /** Captures `targets` every `ms` until stopped; stop() waits for a capture in flight. */
   every(ms: number, targets: CaptureTarget[], onError: (err: Error) => void): { stop(): Promise<void> } {
+    // A target whose previous capture is still queued or running skips this tick, so ticks never pile up behind
+    // a long capture of another artifact.
+    const busy = new Set<CaptureTarget>();
     const timer = setInterval(() => {
-      for (const t of targets) this.capture(t).catch(onError);
+      for (const t of targets) {
+        if (busy.has(t)) continue;
+        busy.add(t);
+        this.capture(t)
+          .catch(onError)
+          .finally(() => busy.delete(t));
+      }
     }, ms);
     timer.unref();
     return {

@@ -2,14 +2,16 @@ import { commitVersion, getVersion, planUpload, signDownloads } from '../core/ar
 import { resolveTeam } from '../core/authz.ts';
 import type { CoreDeps } from '../core/context.ts';
 import { StudioError } from '../core/errors.ts';
-import { createExperiment, finishExperiment, listExperiments, showExperiment } from '../core/experiments.ts';
+import { listExperimentPage } from '../core/experiment-list.ts';
+import { createExperiment, finishExperiment, showExperiment } from '../core/experiments.ts';
 import { requireLiveJob } from '../core/jobs.ts';
 import type { Principal } from '../core/model.ts';
-import { createToken, listTokens, revokeToken } from '../core/token-admin.ts';
+import { createToken, listTeamTokens, listTokens, revokeToken } from '../core/token-admin.ts';
 import { AUTH_ROUTES } from './auth-routes.ts';
+import { experimentPageQuery } from './experiment-query.ts';
 import { JOB_ROUTES } from './job-routes.ts';
 import { errorResponse, json } from './respond.ts';
-import { ART, decodeSegment, EXP, p, type Route, readBody, SEG, versionParam } from './route-kit.ts';
+import { ART, decodeSegment, EXP, MAX_BODY_BYTES, p, type Route, readBody, SEG, versionParam } from './route-kit.ts';
 import {
   commitVersionBody,
   createExperimentBody,
@@ -19,6 +21,8 @@ import {
   planUploadBody,
 } from './schemas.ts';
 import { TEAM_ROUTES } from './team-routes.ts';
+import { UI_ROUTES } from './ui-routes.ts';
+import { sessionBearer } from './ui-session.ts';
 
 export const CORE_ROUTES: Route[] = [
   {
@@ -47,12 +51,7 @@ export const CORE_ROUTES: Route[] = [
     method: 'GET',
     pattern: /^\/v1\/experiments$/,
     run: async (c) => {
-      const project = c.url.searchParams.get('project') ?? undefined;
-      const limit = c.url.searchParams.has('limit') ? Number(c.url.searchParams.get('limit')) : undefined;
-      if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1)) {
-        throw new StudioError('E_BAD_REQUEST', 'limit must be a positive integer');
-      }
-      return json(200, { experiments: await listExperiments(c.deps, c.principal, c.team, { project, limit }) });
+      return json(200, await listExperimentPage(c.deps, c.principal, c.team, experimentPageQuery(c.url)));
     },
   },
   {
@@ -80,7 +79,7 @@ export const CORE_ROUTES: Route[] = [
     method: 'POST',
     pattern: new RegExp(`^${ART}/versions$`),
     run: async (c) => {
-      const body = await readBody(c.req, commitVersionBody);
+      const body = await readBody(c.req, commitVersionBody, MAX_BODY_BYTES);
       const r = await commitVersion(c.deps, c.principal, c.team, p(c, 0), p(c, 1), body);
       return json(r.created ? 201 : 200, r);
     },
@@ -116,7 +115,12 @@ export const CORE_ROUTES: Route[] = [
     method: 'GET',
     pattern: /^\/v1\/tokens$/,
     team: false,
-    run: async (c) => json(200, { tokens: await listTokens(c.deps, c.principal) }),
+    // ?team=T: the worker and job tokens of team T (its admins); otherwise the caller's own tokens.
+    run: async (c) => {
+      const team = c.url.searchParams.get('team');
+      const tokens = team ? await listTeamTokens(c.deps, c.principal, team) : await listTokens(c.deps, c.principal);
+      return json(200, { tokens });
+    },
   },
   {
     method: 'DELETE',
@@ -127,7 +131,7 @@ export const CORE_ROUTES: Route[] = [
 ];
 
 /** Every route, in match order. Route modules add their list here. */
-const ROUTES: Route[] = [...CORE_ROUTES, ...JOB_ROUTES, ...AUTH_ROUTES, ...TEAM_ROUTES];
+const ROUTES: Route[] = [...CORE_ROUTES, ...JOB_ROUTES, ...AUTH_ROUTES, ...TEAM_ROUTES, ...UI_ROUTES];
 
 export interface HandlerOptions {
   log?: (msg: string, err: unknown) => void;
@@ -150,7 +154,7 @@ export function createApiHandler(deps: CoreDeps, opts: HandlerOptions = {}): (re
         }
         // Authenticate before anything else is looked at, so an anonymous caller learns nothing.
         const auth = req.headers.get('authorization');
-        const bearer = auth?.startsWith('Bearer ') ? auth.slice(7).trim() : undefined;
+        const bearer = auth ? (auth.startsWith('Bearer ') ? auth.slice(7).trim() : undefined) : sessionBearer(req);
         if (auth && bearer === undefined)
           throw new StudioError('E_UNAUTHENTICATED', 'authorization must be a Bearer token');
         const principal = await deps.identity.authenticate(bearer);

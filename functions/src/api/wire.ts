@@ -20,7 +20,7 @@ import type { TokenInfo } from '../core/token-admin.ts';
  * Response bodies of the v1 API (see docs/api.md). Routes:
  *   GET  /v1/whoami                                                    -> WhoAmIResponse
  *   POST /v1/experiments                                               -> 201 CreateExperimentResponse
- *   GET  /v1/experiments?project=P&limit=N                             -> ListExperimentsResponse
+ *   GET  /v1/experiments?project&status&owner&q&limit&cursor           -> ListExperimentsResponse
  *   GET  /v1/experiments/:key                                          -> ShowExperimentResponse
  *   POST /v1/experiments/:key/finish                                   -> { experiment }
  *   POST /v1/experiments/:key/artifacts/:tag/uploads                   -> PlanUploadResponse
@@ -64,7 +64,10 @@ export interface ExperimentSummary extends ExperimentRecord {
 }
 
 export interface ListExperimentsResponse {
+  /** Newest first; at most `limit` (default 1000). */
   experiments: ExperimentSummary[];
+  /** Pass as `cursor` for the next page; null at the end. */
+  nextCursor: string | null;
 }
 
 export interface ShowExperimentResponse {

@@ -1,6 +1,7 @@
 import type { AuthConfig } from './auth-config.ts';
 import type { JobSettings } from './jobs.ts';
 import type { AuditLog, BlobStore, Identity, JobStore, MetadataStore } from './ports.ts';
+import type { SigninCodeStore } from './signin-codes.ts';
 import type { TaskQueue } from './task-queue.ts';
 
 /** Everything the core needs, injected by a host. */
@@ -24,6 +25,12 @@ export interface CoreDeps {
    * finishes before a later run deletes them. Tests lower it.
    */
   gcMinGraceSeconds?: number;
+  /** Largest blob a plan or commit accepts (bytes; default DEFAULT_MAX_BLOB_BYTES); larger is E_TOO_LARGE. */
+  maxBlobBytes?: number;
   /** How people sign in (GET /v1/auth/config); absent = personal access tokens only. */
   authConfig?: AuthConfig;
+  /** Key of short-lived bearer links (a version's tar.gz, core/archive.ts); absent: such links are refused. */
+  linkKey?: () => Promise<Uint8Array>;
+  /** One-time web sign-in codes (`studio-lite ui`, local backend); absent: the code routes answer E_UNAVAILABLE. */
+  signinCodes?: SigninCodeStore;
 }

@@ -1,5 +1,5 @@
 import type { CreateExperimentBody, FinishExperimentBody } from '../api/schemas.ts';
-import type { ExperimentSummary, ShowExperimentResponse } from '../api/wire.ts';
+import type { ShowExperimentResponse } from '../api/wire.ts';
 import { requireExperimentRead, requireRole } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { StudioError } from './errors.ts';
@@ -49,7 +49,7 @@ export async function createExperiment(
       exitCode: null,
       signal: null,
       startedAt: now,
-      lineage: [...existing.lineage, ...lineage],
+      lineage: resumedLineage(existing.lineage, lineage),
     });
     return { experiment, lineage, resumed: true };
   }
@@ -101,26 +101,6 @@ export async function finishExperiment(
   );
 }
 
-export async function listExperiments(
-  deps: CoreDeps,
-  p: Principal,
-  team: string,
-  q: { project?: string; limit?: number },
-): Promise<ExperimentSummary[]> {
-  requireRole(p, team, 'viewer');
-  const exps = await deps.meta.listExperiments(team, q);
-  return Promise.all(
-    exps.map(async (e) => ({
-      ...e,
-      artifacts: (await deps.meta.listArtifacts(team, e.key)).map((a) => ({
-        tag: a.tag,
-        mutable: a.mutable,
-        latestVersion: a.latestVersion,
-      })),
-    })),
-  );
-}
-
 export async function showExperiment(
   deps: CoreDeps,
   p: Principal,
@@ -136,4 +116,21 @@ export async function showExperiment(
     arts.map(async (a) => ({ ...a, versions: await deps.meta.listVersions(team, key, a.tag) })),
   );
   return { experiment, artifacts };
+}
+
+/** Most lineage entries one experiment keeps (a --resume adds only reuses it does not list yet). */
+export const MAX_LINEAGE = 256;
+
+/** The lineage after a resume: new entries appended once, at most MAX_LINEAGE (E_TOO_LARGE naming the field). */
+function resumedLineage(had: LineageEntry[], add: LineageEntry[]): LineageEntry[] {
+  const same = (a: LineageEntry, b: LineageEntry) =>
+    a.as === b.as && a.experiment === b.experiment && a.tag === b.tag && a.version === b.version;
+  const out = [...had];
+  for (const e of add) if (!out.some((o) => same(o, e))) out.push(e);
+  if (out.length > MAX_LINEAGE) {
+    throw new StudioError('E_TOO_LARGE', `lineage would hold ${out.length} entries, at most ${MAX_LINEAGE}`, {
+      details: { field: 'lineage' },
+    });
+  }
+  return out;
 }

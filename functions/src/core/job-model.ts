@@ -12,6 +12,21 @@ import type { LineageEntry } from './model.ts';
 export type JobStatus = 'queued' | 'leased' | 'finished' | 'failed' | 'stopped' | 'lost' | 'expired';
 export const JOB_TERMINAL: readonly JobStatus[] = ['finished', 'failed', 'stopped', 'lost', 'expired'];
 
+/** The compare-and-set precondition of a job write (JobStore.updateJob). */
+export interface JobExpect {
+  status: JobStatus[];
+  attempt?: number;
+  /** The lease deadline the caller judged (a lease check): a heartbeat that moved it since makes the write fail. */
+  leaseExpiresAt?: string | null;
+}
+
+/** Whether `cur` satisfies `expect`; every adapter decides its compare-and-set with this one function. */
+export function jobMatches(cur: JobRecord, expect: JobExpect): boolean {
+  if (!expect.status.includes(cur.status)) return false;
+  if (expect.attempt !== undefined && cur.attempt !== expect.attempt) return false;
+  return expect.leaseExpiresAt === undefined || cur.leaseExpiresAt === expect.leaseExpiresAt;
+}
+
 /** What a worker needs to run the job, fixed when it is queued. */
 export interface JobSpec {
   /** argv to run, in the workspace folder. */
@@ -57,7 +72,15 @@ export interface JobRecord {
   /** Transfer figures the completing worker reported (e.g. bytes downloaded for inputs). */
   stats: Record<string, number>;
   /** Each lease taken: who and when (kept across requeues). */
-  history: { attempt: number; worker: string; leasedAt: string; endedAt: string | null; outcome: string | null }[];
+  history: {
+    attempt: number;
+    worker: string;
+    leasedAt: string;
+    endedAt: string | null;
+    outcome: string | null;
+    /** The attempt's job token (revoked when the lease ends; core/job-tokens.ts). */
+    tokenId?: string | undefined;
+  }[];
 }
 
 export interface JobListQuery {

@@ -1,4 +1,4 @@
-import type { JobListQuery, JobRecord, JobStatus } from './job-model.ts';
+import type { JobExpect, JobListQuery, JobRecord, JobStatus } from './job-model.ts';
 import type {
   ArtifactRecord,
   AuditAction,
@@ -69,6 +69,12 @@ export interface BlobStore {
   /** Removes an object; absent objects are not an error. */
   delete(key: string): Promise<void>;
   /**
+   * Moves the object at `from` to `to` (a staged upload becoming a team blob). When `to` already exists it is kept
+   * (content-addressed: same name) and `from` is just removed. Returns whether `from` became `to` (false: `to` was
+   * there). Throws E_NOT_FOUND when `from` is absent.
+   */
+  promote(from: string, to: string): Promise<boolean>;
+  /**
    * One page of the objects whose key starts with `prefix`, in ascending key order, starting after the key `after`
    * (exclusive). `createdAt` is when the object's current content was written (GCS: timeCreated of the live
    * generation; disk: mtime). Objects still being uploaded (temporary files, unfinished resumable sessions) are
@@ -116,8 +122,12 @@ export function versionFromCommit(input: CommitVersionInput, version: number): V
 }
 
 export interface ExperimentListQuery {
-  project?: string;
-  limit?: number;
+  project?: string | undefined;
+  status?: ExperimentRecord['status'] | undefined;
+  owner?: string | undefined;
+  /** Cursor: only experiments after this one in the list order (createdAt desc, then key desc). */
+  after?: { createdAt: string; key: string } | undefined;
+  limit?: number | undefined;
 }
 
 export interface AuditListQuery {
@@ -158,7 +168,7 @@ export interface MetadataStore {
     patch: Partial<Omit<ExperimentRecord, 'team' | 'key'>>,
     fromStatuses?: ExperimentRecord['status'][],
   ): Promise<ExperimentRecord>;
-  /** Newest first. */
+  /** Newest first (createdAt desc, ties by key desc), filtered by every given field, after the cursor `after`. */
   listExperiments(team: string, q: ExperimentListQuery): Promise<ExperimentRecord[]>;
   /**
    * Atomically creates the artifact if needed and appends a version, unless the latest version has the same digest
@@ -208,6 +218,8 @@ export interface MetadataStore {
   /** Users, tokens, memberships (the Identity adapters build on these). */
   putUser(user: UserRecord): Promise<void>;
   getUser(id: string): Promise<UserRecord | null>;
+  /** Every user, by id ascending (a shared box's `user list`; deployments have few hundred at most). */
+  listUsers(): Promise<UserRecord[]>;
   /** The user whose (case-insensitive) email this is, or null. putUser throws E_CONFLICT for a taken email. */
   findUserByEmail(email: string): Promise<UserRecord | null>;
   putToken(token: TokenRecord): Promise<void>;
@@ -216,6 +228,8 @@ export interface MetadataStore {
   getToken(id: string): Promise<TokenRecord | null>;
   /** Every token of one user, revoked and expired ones included, newest (createdAt) first. */
   listTokens(userId: string): Promise<TokenRecord[]>;
+  /** Every worker and job token bound to `team` (binding.team), revoked and expired included, newest first. */
+  listTeamTokens(team: string): Promise<TokenRecord[]>;
   /** Sets revokedAt unless already set (the first revocation time is kept); unknown ids are a no-op. */
   revokeToken(id: string, at: string): Promise<void>;
   /**
@@ -253,14 +267,15 @@ export interface JobStore {
   createJob(job: JobRecord): Promise<void>;
   getJob(team: string, id: string): Promise<JobRecord | null>;
   /**
-   * Applies `patch` when the job's status is in `expect.status` and (if given) its attempt equals `expect.attempt`.
-   * Returns the updated job. Throws E_NOT_FOUND, or E_CONFLICT when the precondition fails.
+   * Applies `patch` when the job satisfies `expect` (`jobMatches`: status in `expect.status`, and, when given, the
+   * attempt and the lease deadline equal). Returns the updated job. Throws E_NOT_FOUND, or E_CONFLICT when the
+   * precondition fails.
    */
   updateJob(
     team: string,
     id: string,
     patch: Partial<Omit<JobRecord, 'team' | 'id'>>,
-    expect: { status: JobStatus[]; attempt?: number },
+    expect: JobExpect,
   ): Promise<JobRecord>;
   /**
    * Removes a job when its status is in `expect.status` (its experiment was deleted; the key may be queued again).

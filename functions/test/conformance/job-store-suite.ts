@@ -224,6 +224,16 @@ export function testJobStore(opts: JobStoreSuiteOptions): void {
         expect(await store.getJob(team, 'cas-status')).toEqual(j);
       });
 
+      it('a lease deadline in the precondition must equal the stored one (a lease check vs a heartbeat)', async () => {
+        const j = job(team, 'cas-lease', { status: 'leased', attempt: 1, leaseExpiresAt: at(60) });
+        await store.createJob(j);
+        const moved = { status: ['leased' as const], attempt: 1, leaseExpiresAt: at(30) };
+        await expectCode(store.updateJob(team, 'cas-lease', { status: 'queued' }, moved), 'E_CONFLICT');
+        expect(await store.getJob(team, 'cas-lease')).toEqual(j);
+        const same = { status: ['leased' as const], attempt: 1, leaseExpiresAt: at(60) };
+        expect((await store.updateJob(team, 'cas-lease', { status: 'queued' }, same)).status).toBe('queued');
+      });
+
       it('wrong attempt -> E_CONFLICT and nothing changed', async () => {
         const j = job(team, 'cas-attempt', { status: 'leased', attempt: 2 });
         await store.createJob(j);

@@ -141,6 +141,46 @@ export function testMetadataStore(opts: MetadataStoreSuiteOptions): void {
       });
     });
 
+    describe('experiment list pages', () => {
+      it('a cursor walks every experiment once, newest first, ties on createdAt by key descending', async () => {
+        // Three share one createdAt: the page boundary falls inside the tie.
+        for (const [key, t] of [
+          ['a', 1],
+          ['b', 2],
+          ['c', 2],
+          ['d', 2],
+          ['e', 3],
+        ] as const) {
+          await store.createExperiment(experiment(team, key, { createdAt: at(t) }));
+        }
+        const seen: string[] = [];
+        let after: { createdAt: string; key: string } | undefined;
+        for (let page = 0; page < 10; page++) {
+          const rows = await store.listExperiments(team, { limit: 2, after });
+          if (rows.length === 0) break;
+          seen.push(...rows.map((e) => e.key));
+          const last = rows[rows.length - 1];
+          after = last && { createdAt: last.createdAt, key: last.key };
+        }
+        expect(seen).toEqual(['e', 'd', 'c', 'b', 'a']);
+      });
+
+      it('filters by status and owner, alone, together and with a cursor', async () => {
+        await store.createExperiment(experiment(team, 'r1', { createdAt: at(1), status: 'running', owner: 'u1' }));
+        await store.createExperiment(experiment(team, 'f1', { createdAt: at(2), status: 'finished', owner: 'u1' }));
+        await store.createExperiment(experiment(team, 'f2', { createdAt: at(3), status: 'finished', owner: 'u2' }));
+        await store.createExperiment(experiment(team, 'f3', { createdAt: at(4), status: 'finished', owner: 'u1' }));
+        await store.createExperiment(experiment(other, 'o1', { createdAt: at(5), status: 'finished', owner: 'u1' }));
+        const keys = async (q: Parameters<MetadataStore['listExperiments']>[1]) =>
+          (await store.listExperiments(team, q)).map((e) => e.key);
+        expect(await keys({ status: 'finished' })).toEqual(['f3', 'f2', 'f1']);
+        expect(await keys({ owner: 'u1' })).toEqual(['f3', 'f1', 'r1']);
+        expect(await keys({ owner: 'u1', status: 'finished' })).toEqual(['f3', 'f1']);
+        expect(await keys({ status: 'finished', after: { createdAt: at(4), key: 'f3' } })).toEqual(['f2', 'f1']);
+        expect(await keys({ status: 'stopped' })).toEqual([]);
+      });
+    });
+
     describe('artifact versions', () => {
       beforeEach(async () => {
         await store.createExperiment(experiment(team, 'exp'));
@@ -664,6 +704,17 @@ export function testMetadataStore(opts: MetadataStoreSuiteOptions): void {
         expect(await store.getUser(uid('nobody'))).toBeNull();
       });
 
+      it('listUsers lists every user by id ascending', async () => {
+        const [b, a] = [uid('user-b'), uid('user-a')];
+        await store.putUser(user(b));
+        await store.putUser(user(a, { email: `${a}@example.org` }));
+        const all = await store.listUsers();
+        const ids = all.map((u) => u.id);
+        expect(ids).toEqual([...ids].sort());
+        expect(all.find((u) => u.id === a)).toEqual(user(a, { email: `${a}@example.org` }));
+        expect(ids).toContain(b);
+      });
+
       it('putToken/getTokenByHash round-trip; unknown hash gives null', async () => {
         const u = uid('user');
         await store.putUser(user(u));
@@ -700,6 +751,24 @@ export function testMetadataStore(opts: MetadataStoreSuiteOptions): void {
         expect(await store.listTokens(u)).toEqual([newest, { ...mid, revokedAt: at(40) }, old]);
         expect(await store.listTokens(someoneElse)).toEqual([foreign]);
         expect(await store.listTokens(uid('nobody'))).toEqual([]);
+      });
+
+      it("listTeamTokens: the team's worker and job tokens of any owner, newest first; nothing else", async () => {
+        const [a, b] = [uid('user'), uid('user')];
+        for (const u of [a, b]) await store.putUser(user(u));
+        const w = token(uid('tok'), a, { kind: 'worker', createdAt: at(10), binding: { team, queue: 'q' } });
+        const j = token(uid('tok'), b, {
+          kind: 'job',
+          createdAt: at(20),
+          binding: { team, experiment: 'e', attempt: 1, queuedAt: at(5), reads: [] },
+        });
+        const elsewhere = token(uid('tok'), a, { kind: 'worker', createdAt: at(30), binding: { team: other } });
+        const personal = token(uid('tok'), a, { createdAt: at(40) });
+        for (const t of [w, elsewhere, j, personal]) await store.putToken(t);
+        await store.revokeToken(w.id, at(50));
+        expect(await store.listTeamTokens(team)).toEqual([j, { ...w, revokedAt: at(50) }]);
+        expect(await store.listTeamTokens(other)).toEqual([elsewhere]);
+        expect(await store.listTeamTokens(uid('no-team'))).toEqual([]);
       });
 
       it('getToken by id returns the record (revokedAt once revoked); unknown ids give null', async () => {

@@ -243,6 +243,51 @@ describe('cloud function host (getTestServer)', () => {
     expect((await fetch(other)).status).toBe(403);
   });
 
+  it('serves the web app and streams a version as tar.gz behind a signed link (key in Firestore, blobs from GCS)', async () => {
+    const page = await fetch(`${base}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    expect(await page.text()).toContain('/ui/app.js');
+    const link = await api<{ url: string; expiresAt: string }>(
+      'POST',
+      `/v1/experiments/${exp}/artifacts/model/versions/1/archive`,
+    );
+    expect(link.status).toBe(200);
+    expect(link.body.url.startsWith(`${base}/v1/archives/`)).toBe(true);
+    const res = await fetch(link.body.url);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/gzip');
+    const { gunzipSync } = await import('node:zlib');
+    const tar = gunzipSync(Buffer.from(await res.arrayBuffer()));
+    // ustar: name at 0, size (octal) at 124; contents follow the 512-byte header, padded to 512.
+    const names: string[] = [];
+    const bodies: Buffer[] = [];
+    for (let at = 0; at + 512 <= tar.length && tar[at] !== 0; ) {
+      const name = tar
+        .subarray(at, at + 100)
+        .toString('utf8')
+        .replace(/\0.*$/s, '');
+      const size = Number.parseInt(
+        tar
+          .subarray(at + 124, at + 136)
+          .toString('utf8')
+          .trim(),
+        8,
+      );
+      names.push(name);
+      bodies.push(tar.subarray(at + 512, at + 512 + size));
+      at += 512 + Math.ceil(size / 512) * 512;
+    }
+    expect(names).toEqual(['a.txt', 'dir/b.bin']);
+    expect(bodies[0]?.equals(a)).toBe(true);
+    expect(bodies[1]?.equals(b)).toBe(true);
+    // A second link is signed with the same key (one key per deployment, created once).
+    const again = await api<{ url: string }>('POST', `/v1/experiments/${exp}/artifacts/model/versions/1/archive`);
+    expect((await fetch(again.body.url)).status).toBe(200);
+    const forged = await fetch(link.body.url.replace('/v1/archives/', '/v1/archives/x'));
+    expect(forged.status).toBe(403);
+  });
+
   it('right-sized wrong bytes fail the commit with 400 E_HASH_MISMATCH, are deleted, and a correct re-upload commits', async () => {
     const good = Buffer.from(`the real weights ${run}\n`);
     const bad = Buffer.alloc(good.length, 0x41);
@@ -456,6 +501,11 @@ describe('deployable bundle under the functions-framework binary', () => {
         body: '{"key": "broken",',
       });
       expect(bad.status).toBe(400);
+      // The web app is part of the deployable bundle (embedded by scripts/build.mjs).
+      const page = await fetch(`${fn.url}/`);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('/ui/app.js');
+      expect((await fetch(`${fn.url}/ui/app.js`)).status).toBe(200);
     } finally {
       await fn.stop();
     }

@@ -93,6 +93,10 @@ const OK: Expect = { status: 200 };
 const NEW: Expect = { status: 201 };
 
 const row = (method: Row['method'], path: string, note: string, cells: Cell[]): Row => ({ method, path, note, cells });
+/** Web sign-in codes exist on the local backend only; a deployment signs people in with Google. */
+const C: Cell = { local: NEW, gcp: { status: 503, code: 'E_UNAVAILABLE' } };
+/** Trading a code: any (or no) credential; a deployment has no code store. */
+const S: Cell = { local: OK, gcp: { status: 503, code: 'E_UNAVAILABLE' } };
 
 // biome-ignore format: the matrix is a table
 export const MATRIX: readonly Row[] = [
@@ -111,8 +115,10 @@ export const MATRIX: readonly Row[] = [
   row('POST',   '/v1/experiments/:key/artifacts/:tag/versions/:v/downloads', '',    [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
   row('POST',   '/v1/tokens',                                         'scope *',    [U,   U,        X,      U,      NEW,      NEW,   NEW,   NEW,  F,     F,       U,    U,      NEW,   F,       F  ]),
   row('GET',    '/v1/tokens',                                         '',           [U,   U,        X,      U,      OK,       OK,    OK,    OK,   F,     F,       U,    U,      OK,    OK,      F  ]),
-  row('DELETE', '/v1/tokens/:id',                                     'own',        [U,   U,        X,      U,      OK,       OK,    OK,    OK,   F,     F,       U,    U,      OK,    OK,      F  ]),
+  row('GET',    '/v1/tokens',                                         '?team=: team tokens', [U, U,   X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('DELETE', '/v1/tokens/:id',                                     'own',        [U,   U,        X,      U,      OK,       OK,    OK,    OK,   F,     F,       U,    U,      OK,    F,       F  ]),
   row('DELETE', '/v1/tokens/:id',                                     "another's",  [U,   U,        X,      U,      N,        N,     N,     N,    F,     F,       U,    U,      N,     N,       F  ]),
+  row('DELETE', '/v1/tokens/:id',                                     "a team worker token", [U, U,   X,      U,      N,        N,     N,     OK,   F,     F,       U,    U,      N,     N,       F  ]),
   row('POST',   '/v1/worker-tokens',                                  '',           [U,   U,        X,      U,      F,        F,     F,     NEW,  F,     F,       U,    U,      F,     F,       F  ]),
   row('POST',   '/v1/experiments/:key/job',                           '',           [U,   U,        X,      U,      F,        F,     NEW,   NEW,  F,     F,       U,    U,      F,     F,       F  ]),
   row('GET',    '/v1/experiments/:key/job',                           '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
@@ -126,9 +132,16 @@ export const MATRIX: readonly Row[] = [
   row('GET',    '/v1/teams/:team/members',                            '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      F  ]),
   row('PUT',    '/v1/teams/:team/members/:user',                      'new member', [U,   U,        X,      U,      F,        F,     F,     NEW,  F,     F,       U,    U,      F,     F,       F  ]),
   row('DELETE', '/v1/teams/:team/members/:user',                      'another',    [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
-  row('DELETE', '/v1/teams/:team/members/:user',                      'self',       [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      F  ]),
+  row('DELETE', '/v1/teams/:team/members/:user',                      'self',       [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('DELETE', '/v1/teams/:team/members/:user',                      'an admin with a worker token', [U, U, X, U,  F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
   row('GET',    '/v1/audit',                                          '',           [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
   row('POST',   '/v1/gc',                                             '',           [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('GET',    '/v1/experiments/:key/reused-by',                     '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      F  ]),
+  row('POST',   '/v1/experiments/:key/artifacts/:tag/versions/:v/archive', '',      [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
+  row('GET',    '/v1/archives/:link/:name',                           'no credential needed', [OK, OK, OK,   OK,     OK,       OK,    OK,    OK,   OK,    OK,      OK,   OK,     OK,    OK,      OK ]),
+  row('POST',   '/v1/ui/signin-codes',                                '',           [U,   U,        X,      U,      C,        C,     C,     C,    F,     F,       U,    U,      C,     C,       F  ]),
+  row('POST',   '/v1/ui/session',                                     'fresh code', [S,   S,        S,      S,      S,        S,     S,     S,    S,     S,       S,    S,     S,     S,       S  ]),
+  row('POST',   '/v1/ui/logout',                                      'bearer',     [U,   U,        X,      U,      OK,       OK,    OK,    OK,   OK,    OK,      U,    U,      OK,    OK,      OK ]),
 ];
 
 export function rowId(r: Row): string {
@@ -382,6 +395,19 @@ export class Fixtures {
     return record.id;
   }
 
+  /** A worker token of `userId` bound to the team (its id), made directly. */
+  async workerTokenOf(userId: string): Promise<string> {
+    const { record } = await mintToken(this.h.meta, {
+      userId,
+      kind: 'worker',
+      scopes: ['queue:q'],
+      expiresAt: new Date(Date.now() + 3600_000),
+      now: new Date(),
+      binding: { team: this.h.team, queue: 'q' },
+    });
+    return record.id;
+  }
+
   /** An experiment record made directly (any owner, any status; e.g. someone else's finished run). */
   async experimentOwnedBy(owner: string, status: 'finished' | 'running' = 'finished'): Promise<string> {
     const key = this.id('owned');
@@ -616,6 +642,22 @@ const SPECS: Record<string, Spec> = {
       },
     }),
   },
+  'GET /v1/tokens (?team=: team tokens)': {
+    writes: false,
+    prepare: async (fx) => ({
+      path: `/v1/tokens?team=${enc(fx.h.team)}`,
+      check: (res) => {
+        const kinds = new Set(res.body.tokens.map((t: { kind: string }) => t.kind));
+        expect(kinds.has('worker') && kinds.has('job')).toBe(true);
+        for (const t of res.body.tokens) expect(t.binding.team).toBe(fx.h.team);
+        expect(res.text).not.toMatch(/slt_|"hash"/);
+      },
+    }),
+  },
+  'DELETE /v1/tokens/:id (a team worker token)': {
+    writes: true,
+    prepare: async (fx) => revocation(fx, await fx.workerTokenOf(await fx.user('minter', { [fx.h.team]: 'admin' }))),
+  },
   'DELETE /v1/tokens/:id (own)': {
     writes: true,
     prepare: async (fx, _cred, as) => revocation(fx, await fx.tokenOf(as.userId ?? (await fx.user('bystander')))),
@@ -788,11 +830,85 @@ const SPECS: Record<string, Spec> = {
       };
     },
   },
+  'DELETE /v1/teams/:team/members/:user (an admin with a worker token)': {
+    writes: true,
+    prepare: async (fx) => {
+      const user = await fx.user('minter', { [fx.h.team]: 'admin' });
+      const tokenId = await fx.workerTokenOf(user);
+      return {
+        path: member(fx.h.team, user),
+        probe: async () => [await fx.h.meta.getMemberships(user), (await fx.h.meta.getToken(tokenId))?.revokedAt],
+        check: async (res) => {
+          expect(res.body).toMatchObject({ userId: user, previousRole: 'admin' });
+          expect((await fx.h.meta.getToken(tokenId))?.revokedAt).toEqual(expect.any(String));
+        },
+      };
+    },
+  },
   'GET /v1/audit': {
     writes: false,
     prepare: async (fx) => ({
       path: '/v1/audit',
       check: (res) => expect(res.body.team).toBe(fx.h.team),
+    }),
+  },
+  'GET /v1/experiments/:key/reused-by': {
+    writes: false,
+    prepare: async (fx) => ({
+      path: `${exp(fx.shared.key)}/reused-by`,
+      check: (res) => expect(res.body).toMatchObject({ consumers: [], complete: true }),
+    }),
+  },
+  'POST /v1/experiments/:key/artifacts/:tag/versions/:v/archive': {
+    writes: true, // audited as download.sign
+    prepare: async (fx) => ({
+      path: `${blobPath(fx.shared.key, fx.shared.tag)}/versions/1/archive`,
+      check: async (res) => expect((await fetch(res.body.url)).status).toBe(200),
+    }),
+  },
+  'GET /v1/archives/:link/:name (no credential needed)': {
+    writes: false,
+    prepare: async (fx) => {
+      const root = { authorization: `Bearer ${fx.h.root.token}`, userId: fx.h.root.userId, team: fx.h.team };
+      const link = await callApi(
+        fx.h.url,
+        'POST',
+        `${blobPath(fx.shared.key, fx.shared.tag)}/versions/1/archive`,
+        root,
+      );
+      expect(link.status, link.text).toBe(200);
+      return {
+        path: new URL(link.body.url).pathname,
+        check: (res) => expect(res.text.length).toBeGreaterThan(0),
+      };
+    },
+  },
+  'POST /v1/ui/signin-codes': {
+    writes: false,
+    prepare: async () => ({
+      path: '/v1/ui/signin-codes',
+      body: {},
+      check: (res) => expect(res.body.code).toMatch(/^slc_/),
+    }),
+  },
+  'POST /v1/ui/session (fresh code)': {
+    writes: false,
+    prepare: async (fx) => {
+      const root = { authorization: `Bearer ${fx.h.root.token}`, userId: fx.h.root.userId };
+      const made = await callApi(fx.h.url, 'POST', '/v1/ui/signin-codes', root, {});
+      return {
+        path: '/v1/ui/session',
+        body: { code: made.status === 201 ? made.body.code : `slc_${'x'.repeat(43)}` },
+        check: (res) => expect(Date.parse(res.body.expiresAt)).toBeGreaterThan(Date.now()),
+      };
+    },
+  },
+  'POST /v1/ui/logout (bearer)': {
+    writes: false,
+    prepare: async () => ({
+      path: '/v1/ui/logout',
+      body: {},
+      check: (res) => expect(res.body).toEqual({ signedOut: true }),
     }),
   },
   'POST /v1/gc': {

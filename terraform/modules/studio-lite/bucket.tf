@@ -22,6 +22,15 @@ resource "google_storage_bucket" "artifacts" {
     retention_duration_seconds = var.soft_delete_days * 86400
   }
 
+  # The web UI reads text previews and the live output through signed GET URLs with fetch(), from the function's
+  # origin. Any origin may read: a signed URL is already a bearer capability for one object, and only GET is allowed.
+  cors {
+    origin          = ["*"]
+    method          = ["GET"]
+    response_header = ["Content-Type", "Content-Length"]
+    max_age_seconds = 3600
+  }
+
   # Abandoned uploads: a client that dies in the middle of an XML multipart upload leaves billed parts behind.
   # (Resumable upload sessions expire on their own after a week; single PUTs leave nothing.)
   lifecycle_rule {

@@ -12,6 +12,23 @@ locals {
         { field_path = "createdAt", order = "DESCENDING" },
       ]
     },
+    # The web UI's experiment filters (status, owner); Firestore merges them with the project index when combined.
+    {
+      collection  = "experiments"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "status", order = "ASCENDING" },
+        { field_path = "createdAt", order = "DESCENDING" },
+      ]
+    },
+    {
+      collection  = "experiments"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "owner", order = "ASCENDING" },
+        { field_path = "createdAt", order = "DESCENDING" },
+      ]
+    },
     # Jobs (functions/src/adapters/gcp/firestore-job-store.ts): listQueued, then listJobs by queue / status / both.
     {
       collection  = "jobs"

@@ -20,6 +20,7 @@ export function describeGc(r: GcReport): string {
   ];
   if (r.pending.blobs) lines.push(`still condemned from earlier runs: ${amount(r.pending)}`);
   if (r.absolved) lines.push(`needed again, kept: ${r.absolved} blob(s)`);
+  if (r.staged?.blobs) lines.push(`abandoned job uploads removed: ${r.staged.blobs} (${formatBytes(r.staged.bytes)})`);
   return `${lines.join('\n')}\n`;
 }
 

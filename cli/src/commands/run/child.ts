@@ -20,6 +20,9 @@ export interface ChildOptions {
   echo: boolean;
   /** Forward this process's SIGINT/SIGTERM/SIGHUP to the script (default true; a worker handles signals itself). */
   forwardSignals?: boolean;
+  /** Start the script as this user and group (`worker --run-as`); default: this process's. */
+  uid?: number;
+  gid?: number;
   /** Called once the script runs, with a function that signals its whole process group. */
   onStart?: (signal: (sig: NodeJS.Signals) => void) => void;
 }
@@ -37,6 +40,8 @@ export function runChild(o: ChildOptions): Promise<ChildResult> {
       env: o.env,
       stdio: [o.forwardSignals === false ? 'ignore' : 'inherit', 'pipe', 'pipe'],
       detached: true,
+      ...(o.uid !== undefined ? { uid: o.uid } : {}),
+      ...(o.gid !== undefined ? { gid: o.gid } : {}),
     });
     let stoppedBy: NodeJS.Signals | null = null;
     let signals = 0;

@@ -7,7 +7,7 @@ import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import { assertQueue } from '@studio-lite/functions/core/jobs.ts';
 import { assertExperimentKey } from '@studio-lite/functions/core/names.ts';
 import { redactArgv } from '@studio-lite/functions/core/redact.ts';
-import { Capturer, type CaptureTarget } from '../../artifacts/capture-artifact.ts';
+import { Capturer, type CaptureTarget, OUTPUT_CAPTURE_SECONDS } from '../../artifacts/capture-artifact.ts';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import { loadConfig } from '../../config.ts';
 import { connect } from '../../connect.ts';
@@ -160,8 +160,17 @@ export async function runCommand(
         mappingFile: join(expDir, 'artifacts.json'),
       });
       const mutable = targets.filter((t) => t.mutable);
-      const loop = capturer.every(interval * 1000, mutable, (err) =>
-        log.warn(`periodic capture failed: ${err.message}`),
+      const onError = (err: Error) => log.warn(`periodic capture failed: ${err.message}`);
+      const loop = capturer.every(
+        interval * 1000,
+        mutable.filter((t) => t.tag !== 'output'),
+        onError,
+      );
+      // `output` feeds the web UI's log tail and `logs -f`: captured more often (a version only when it grew).
+      const outputLoop = capturer.every(
+        Math.min(interval, OUTPUT_CAPTURE_SECONDS) * 1000,
+        mutable.filter((t) => t.tag === 'output'),
+        onError,
       );
       const result = await runChild({
         command: command[0] as string,
@@ -172,6 +181,7 @@ export async function runCommand(
         echo: true,
       });
       await loop.stop();
+      await outputLoop.stop();
       exitCode = exitCodeFor(result);
       signal = result.signal;
       status = result.stoppedBy ? 'stopped' : exitCode === 0 ? 'finished' : 'failed';

@@ -4,6 +4,7 @@ import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import { startLocalServer } from '@studio-lite/functions/hosts/local-server/server.ts';
 import { loadConfig } from '../../config.ts';
 import { createLogger } from '../../logger.ts';
+import { recordUiServer } from '../ui/ui-server-file.ts';
 import type { GlobalOpts } from '../with-connection.ts';
 
 const WILDCARD = new Set(['0.0.0.0', '::', '[::]']);
@@ -55,6 +56,8 @@ export async function serveCommand(opts: GlobalOpts & { port?: number; listen?: 
     log.warn(`signed URLs will point at ${publicUrl}; pass --public-url if clients reach this box by another name`);
   }
   await ensureLocalCredentials(cfg.home, server.backend.deps);
+  // `studio-lite ui` finds this server through the record and signs the browser in here.
+  const forget = recordUiServer(cfg.home, publicUrl ?? server.url);
   process.stdout.write(`studio-lite local backend listening on ${server.url}\n`);
   const reach = publicUrl ?? server.url;
   log.info(`point other processes at it with STUDIOML_API_URL=${reach} (token: $STUDIOML_HOME/credentials.json)`);
@@ -69,5 +72,6 @@ export async function serveCommand(opts: GlobalOpts & { port?: number; listen?: 
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  forget();
   await server.close();
 }

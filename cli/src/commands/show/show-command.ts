@@ -1,5 +1,6 @@
 import { assertExperimentKey } from '@studio-lite/functions/core/names.ts';
 import { formatBytes, formatDuration, table } from '../../format.ts';
+import { sanitizeLines } from '../../sanitize.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';
 
 /** `studio-lite show EXP`: the record plus every artifact version with size, file count and transfer figures. */
@@ -35,7 +36,8 @@ export async function showCommand(key: string, opts: GlobalOpts & { json?: boole
         v.createdAt.replace('T', ' ').slice(0, 19),
       ]),
     );
-    lines.push('', table(['ARTIFACT', 'KIND', 'FILES', 'SIZE', 'UPLOADED', 'CREATED'], rows));
-    process.stdout.write(`${lines.join('\n')}\n`);
+    // Every line holds record text: sanitized one by one (the table sanitizes its cells).
+    const text = sanitizeLines(lines);
+    process.stdout.write(`${text}\n\n${table(['ARTIFACT', 'KIND', 'FILES', 'SIZE', 'UPLOADED', 'CREATED'], rows)}\n`);
   });
 }

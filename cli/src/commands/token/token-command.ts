@@ -60,9 +60,9 @@ export async function tokenCreateCommand(
 }
 
 /** `studio-lite token list`: id, scopes, created, expires, revoked (never a secret or hash). */
-export async function tokenListCommand(opts: GlobalOpts & { json?: boolean }) {
+export async function tokenListCommand(opts: GlobalOpts & { json?: boolean; team?: string }) {
   await withConnection(opts, async ({ client }) => {
-    const { tokens } = await client.listTokens();
+    const { tokens } = await client.listTokens(opts.team);
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(tokens, null, 2)}\n`);
       return;
@@ -70,12 +70,14 @@ export async function tokenListCommand(opts: GlobalOpts & { json?: boolean }) {
     const rows = tokens.map((t) => [
       t.id,
       t.kind,
+      ...(opts.team ? [t.userId, t.label ?? ''] : []),
       t.scopes.join(','),
       when(t.createdAt),
       when(t.expiresAt),
       when(t.revokedAt),
     ]);
-    process.stdout.write(`${table(['ID', 'KIND', 'SCOPES', 'CREATED', 'EXPIRES', 'REVOKED'], rows)}\n`);
+    const head = ['ID', 'KIND', ...(opts.team ? ['OWNER', 'LABEL'] : []), 'SCOPES', 'CREATED', 'EXPIRES', 'REVOKED'];
+    process.stdout.write(`${table(head, rows)}\n`);
   });
 }
 

@@ -4,12 +4,13 @@ import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import type { LeaseResult } from '@studio-lite/functions/core/jobs.ts';
 import { ApiClient } from '../../api-client.ts';
-import { Capturer, type CaptureTarget } from '../../artifacts/capture-artifact.ts';
+import { Capturer, type CaptureTarget, OUTPUT_CAPTURE_SECONDS } from '../../artifacts/capture-artifact.ts';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import type { CliConfig } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
 import { scriptEnv } from '../run/artifact-env.ts';
 import { exitCodeFor, runChild } from '../run/child.ts';
+import { giveFolder, type RunAs } from './run-as.ts';
 
 export interface JobRunOptions {
   /** Base URL of the API the lease came from; the job token talks to the same one. */
@@ -23,6 +24,8 @@ export interface JobRunOptions {
   echo: boolean;
   /** Set when the worker is shutting down hard: kill the script, do not complete (the lease lapses, the job moves). */
   abandon: AbortSignal;
+  /** `--run-as USER`: the script runs as this user, who cannot read the worker's token, home or cache. */
+  runAs?: RunAs | undefined;
 }
 
 export interface JobRunOutcome {
@@ -129,9 +132,10 @@ export async function runJob(
     };
     loop = setInterval(periodic(targets.filter((t) => t.tag !== 'output')), job.spec.captureInterval * 1000);
     loop.unref();
-    // `output` is what `run --follow` and `logs -f` stream: captured at least every 10 s (a version only when it grew).
+    // `output` is what the web UI, `run --follow` and `logs -f` show: captured every OUTPUT_CAPTURE_SECONDS (a
+    // version only when it grew).
     const outputTarget = targets.filter((t) => t.tag === 'output');
-    outputLoop = setInterval(periodic(outputTarget), Math.min(job.spec.captureInterval, 10) * 1000);
+    outputLoop = setInterval(periodic(outputTarget), Math.min(job.spec.captureInterval, OUTPUT_CAPTURE_SECONDS) * 1000);
     outputLoop.unref();
 
     const stopChild = (mode: 'stop' | 'kill', why: string) => {
@@ -163,11 +167,16 @@ export async function runJob(
       );
     }
 
+    if (o.runAs) {
+      giveFolder(dir, o.runAs);
+      Object.assign(env, { HOME: o.runAs.home, USER: o.runAs.name, LOGNAME: o.runAs.name });
+    }
     const result = await runChild({
       command: job.spec.command[0] as string,
       args: job.spec.command.slice(1),
       cwd: ws,
       env,
+      ...(o.runAs ? { uid: o.runAs.uid, gid: o.runAs.gid } : {}),
       outputFile,
       echo: o.echo,
       forwardSignals: false,

@@ -19,7 +19,7 @@
  */
 import { type DocumentReference, Firestore, type Query, type Timestamp } from '@google-cloud/firestore';
 import { StudioError } from '../../core/errors.ts';
-import type { JobRecord } from '../../core/job-model.ts';
+import { type JobRecord, jobMatches } from '../../core/job-model.ts';
 import type { JobStore } from '../../core/ports.ts';
 
 export interface FirestoreJobStoreOptions {
@@ -129,7 +129,7 @@ export function createFirestoreJobStore(opts: FirestoreJobStoreOptions): JobStor
           const snap = await ref.get();
           const cur = snap.exists ? (snap.data() as JobRecord) : undefined;
           if (!cur) throw new StudioError('E_NOT_FOUND', `job ${id} not found`);
-          if (!expect.status.includes(cur.status) || (expect.attempt !== undefined && cur.attempt !== expect.attempt)) {
+          if (!jobMatches(cur, expect)) {
             throw new StudioError('E_CONFLICT', `job ${id} is ${cur.status} (attempt ${cur.attempt})`, {
               details: { status: cur.status, attempt: cur.attempt },
             });

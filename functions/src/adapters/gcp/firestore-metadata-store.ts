@@ -301,9 +301,19 @@ export function createFirestoreMetadataStore(
       guard('listExperiments', async () => {
         if (!validId(t)) return [];
         const limit = Math.min(Math.max(q.limit ?? 1000, 1), 10_000);
-        let query = team(t).collection('experiments').orderBy('createdAt', 'desc');
-        if (q.project) query = query.where('project', '==', q.project);
         // Ties on createdAt fall back to the document id (= key) in the same direction, as in SQLite.
+        let query = team(t)
+          .collection('experiments')
+          .orderBy('createdAt', 'desc')
+          .orderBy(FieldPath.documentId(), 'desc');
+        // Equality filters with this order use the composite indexes of firestore.indexes.json (merged when several).
+        if (q.project) query = query.where('project', '==', q.project);
+        if (q.status) query = query.where('status', '==', q.status);
+        if (q.owner) query = query.where('owner', '==', q.owner);
+        if (q.after) {
+          if (!validId(q.after.key)) return [];
+          query = query.startAfter(q.after.createdAt, q.after.key);
+        }
         const snap = await query.limit(limit).get();
         return snap.docs.map((d) => d.data() as ExperimentRecord);
       }),
@@ -517,6 +527,15 @@ export function createFirestoreMetadataStore(
         return u ? { id: u.id, name: u.name, createdAt: u.createdAt, email: u.email ?? null } : null;
       }),
 
+    listUsers: () =>
+      guard('listUsers', async () => {
+        const snap = await db.collection('users').orderBy('id').get();
+        return snap.docs.map((d) => {
+          const u = d.data() as UserRecord;
+          return { id: u.id, name: u.name, createdAt: u.createdAt, email: u.email ?? null };
+        });
+      }),
+
     getUser: (id) =>
       guard('getUser', async () => {
         if (!validId(id)) return null;
@@ -550,11 +569,14 @@ export function createFirestoreMetadataStore(
     listTokens: (userId) =>
       guard('listTokens', async () => {
         const snap = await db.collection('tokens').where('userId', '==', userId).get();
-        const all = snap.docs.map((d) => d.data() as TokenRecord);
-        // Newest first, ties by id descending (as the SQLite adapter orders them).
-        return all.sort((a, b) =>
-          a.createdAt === b.createdAt ? (a.id < b.id ? 1 : a.id > b.id ? -1 : 0) : a.createdAt < b.createdAt ? 1 : -1,
-        );
+        return newestFirst(snap.docs.map((d) => d.data() as TokenRecord));
+      }),
+
+    // The automatic single-field index on the nested binding.team answers this; ordered in memory like listTokens.
+    listTeamTokens: (t) =>
+      guard('listTeamTokens', async () => {
+        const snap = await db.collection('tokens').where('binding.team', '==', t).get();
+        return newestFirst(snap.docs.map((d) => d.data() as TokenRecord));
       }),
 
     revokeToken: (id, at) =>
@@ -660,4 +682,11 @@ export function createFirestoreMetadataStore(
       if (owned) await db.terminate();
     },
   };
+}
+
+/** Newest first, ties by id descending (as the SQLite adapter orders tokens). */
+function newestFirst(all: TokenRecord[]): TokenRecord[] {
+  return all.sort((a, b) =>
+    a.createdAt === b.createdAt ? (a.id < b.id ? 1 : a.id > b.id ? -1 : 0) : a.createdAt < b.createdAt ? 1 : -1,
+  );
 }

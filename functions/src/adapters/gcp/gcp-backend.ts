@@ -8,6 +8,7 @@ import { firebaseClientConfig } from './firebase-client-config.ts';
 import { createFirebaseIdentity } from './firebase-identity.ts';
 import { createFirestoreAuditLog } from './firestore-audit-log.ts';
 import { createFirestoreJobStore } from './firestore-job-store.ts';
+import { loadFirestoreLinkKey } from './firestore-link-key.ts';
 import { createFirestoreMetadataStore } from './firestore-metadata-store.ts';
 import { createGcsBlobStore } from './gcs-blob-store.ts';
 
@@ -37,6 +38,7 @@ export function openGcpBackend(
     ...(cfg.STUDIO_FIRESTORE_DATABASE ? { databaseId: cfg.STUDIO_FIRESTORE_DATABASE } : {}),
     ignoreUndefinedProperties: true,
   });
+  let linkKey: Promise<Uint8Array> | undefined;
   const meta = createFirestoreMetadataStore({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
   const jobs = createFirestoreJobStore({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
   const audit = createFirestoreAuditLog({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
@@ -78,10 +80,18 @@ export function openGcpBackend(
       }),
     }),
     authConfig: { firebase: firebaseClientConfig(cfg) },
+    linkKey: () => {
+      linkKey ??= loadFirestoreLinkKey(firestore).catch((err: unknown) => {
+        linkKey = undefined; // retried by the next request
+        throw err;
+      });
+      return linkKey;
+    },
     urlTtlSeconds: cfg.STUDIO_URL_TTL_SECONDS,
     now,
     jobs,
     ...(tasks ? { tasks } : {}),
+    ...(cfg.STUDIO_MAX_BLOB_BYTES !== undefined ? { maxBlobBytes: cfg.STUDIO_MAX_BLOB_BYTES } : {}),
     ...(cfg.STUDIO_GC_MIN_GRACE_SECONDS !== undefined ? { gcMinGraceSeconds: cfg.STUDIO_GC_MIN_GRACE_SECONDS } : {}),
     // A waiting lease request polls the queue once a second: every look is a query (at least one read).
     jobSettings: { leaseSeconds: cfg.STUDIO_JOB_LEASE_SECONDS, maxAttempts: cfg.STUDIO_JOB_MAX_ATTEMPTS, pollMs: 1000 },

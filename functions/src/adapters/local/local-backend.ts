@@ -3,6 +3,7 @@ import { runInternalTask } from '../../api/internal-handler.ts';
 import type { CoreDeps } from '../../core/context.ts';
 import { isStudioError } from '../../core/errors.ts';
 import type { JobSettings } from '../../core/jobs.ts';
+import { deriveLinkKey } from '../../core/link-signer.ts';
 import { hashToken, mintToken } from '../../core/tokens.ts';
 import { createDiskBlobStore, type DiskBlobStore } from './disk-blob-store.ts';
 import { homePaths, loadOrCreateSecret, writePrivateFile } from './local-home.ts';
@@ -10,6 +11,7 @@ import { createLocalTaskQueue } from './local-task-queue.ts';
 import { createSqliteAuditLog } from './sqlite-audit-log.ts';
 import { createSqliteJobStore } from './sqlite-job-store.ts';
 import { createSqliteMetadataStore } from './sqlite-metadata-store.ts';
+import { createSqliteSigninCodes } from './sqlite-signin-codes.ts';
 import { createTokenIdentity } from './token-identity.ts';
 
 export const LOCAL_USER = 'local';
@@ -40,6 +42,13 @@ function localGcSettings(env: NodeJS.ProcessEnv): Pick<CoreDeps, 'gcMinGraceSeco
   return Number.isSafeInteger(min) && min >= 0 ? { gcMinGraceSeconds: min } : {};
 }
 
+/** STUDIOML_MAX_BLOB_BYTES: the largest blob this box accepts (default core/artifacts.ts DEFAULT_MAX_BLOB_BYTES). */
+function localBlobLimit(env: NodeJS.ProcessEnv): Pick<CoreDeps, 'maxBlobBytes'> {
+  const raw = env.STUDIOML_MAX_BLOB_BYTES;
+  const max = raw === undefined || raw === '' ? Number.NaN : Number(raw);
+  return Number.isSafeInteger(max) && max > 0 ? { maxBlobBytes: max } : {};
+}
+
 /** Opens the embedded backend under `home`: SQLite metadata, blobs on disk, hashed tokens. */
 export function openLocalBackend(
   home: string,
@@ -47,14 +56,17 @@ export function openLocalBackend(
 ): LocalBackend {
   const paths = homePaths(home);
   const meta = createSqliteMetadataStore({ path: paths.db });
+  const secret = loadOrCreateSecret(paths.secret);
   const blobs = createDiskBlobStore({
     root: paths.store,
-    secret: loadOrCreateSecret(paths.secret),
+    secret,
     publicUrl: opts.publicUrl,
   });
   const now = opts.now ?? (() => new Date());
   const jobs = createSqliteJobStore({ path: paths.db });
   const audit = createSqliteAuditLog({ path: paths.db });
+  const signinCodes = createSqliteSigninCodes({ path: paths.db });
+  const linkKey = deriveLinkKey(secret);
   const deps: CoreDeps = {
     meta,
     blobs,
@@ -63,8 +75,11 @@ export function openLocalBackend(
     urlTtlSeconds: opts.urlTtlSeconds ?? 900,
     now,
     jobs,
+    signinCodes,
+    linkKey: async () => linkKey,
     jobSettings: localJobSettings(process.env),
     ...localGcSettings(process.env),
+    ...localBlobLimit(process.env),
   };
   // Lease deadlines, --lifetime and --max-duration: the same tasks Cloud Tasks delivers in a deployment, delivered
   // here by whichever studio-lite process has the database open (a worker, a serve, a run).
@@ -83,6 +98,7 @@ export function openLocalBackend(
       await tasks.close();
       jobs.close();
       audit.close();
+      signinCodes.close();
       meta.close();
     },
   };

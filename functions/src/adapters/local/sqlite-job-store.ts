@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { StudioError } from '../../core/errors.ts';
-import type { JobListQuery, JobRecord, JobStatus } from '../../core/job-model.ts';
+import { type JobExpect, type JobListQuery, type JobRecord, type JobStatus, jobMatches } from '../../core/job-model.ts';
 import type { JobStore } from '../../core/ports.ts';
 
 export interface SqliteJobStoreOptions {
@@ -67,22 +67,20 @@ export function createSqliteJobStore(opts: SqliteJobStoreOptions): JobStore & { 
   };
   const parse = (r: Row | undefined) => (r ? (JSON.parse(r.data) as JobRecord) : null);
 
-  const update = db.transaction(
-    (team: string, id: string, patch: Partial<JobRecord>, expect: { status: JobStatus[]; attempt?: number }) => {
-      const cur = parse(q.get.get(team, id) as Row | undefined);
-      if (!cur) throw new StudioError('E_NOT_FOUND', `job ${id} not found`);
-      if (!expect.status.includes(cur.status) || (expect.attempt !== undefined && cur.attempt !== expect.attempt)) {
-        throw new StudioError('E_CONFLICT', `job ${id} is ${cur.status} (attempt ${cur.attempt})`, {
-          details: { status: cur.status, attempt: cur.attempt },
-        });
-      }
-      // Undefined fields are "not in the patch" (as in Firestore with ignoreUndefinedProperties), not deletions.
-      const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
-      const next: JobRecord = { ...cur, ...defined, team, id };
-      q.put.run(next.queue, next.status, next.attempt, next.queuedAt, JSON.stringify(next), team, id);
-      return next;
-    },
-  );
+  const update = db.transaction((team: string, id: string, patch: Partial<JobRecord>, expect: JobExpect) => {
+    const cur = parse(q.get.get(team, id) as Row | undefined);
+    if (!cur) throw new StudioError('E_NOT_FOUND', `job ${id} not found`);
+    if (!jobMatches(cur, expect)) {
+      throw new StudioError('E_CONFLICT', `job ${id} is ${cur.status} (attempt ${cur.attempt})`, {
+        details: { status: cur.status, attempt: cur.attempt },
+      });
+    }
+    // Undefined fields are "not in the patch" (as in Firestore with ignoreUndefinedProperties), not deletions.
+    const defined = Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined));
+    const next: JobRecord = { ...cur, ...defined, team, id };
+    q.put.run(next.queue, next.status, next.attempt, next.queuedAt, JSON.stringify(next), team, id);
+    return next;
+  });
 
   const removeJob = db.transaction((team: string, id: string, expect: { status: JobStatus[] }) => {
     const cur = parse(q.get.get(team, id) as Row | undefined);

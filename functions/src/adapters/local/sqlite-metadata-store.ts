@@ -57,10 +57,6 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     ),
     getExp: db.prepare('SELECT data FROM experiments WHERE team = ? AND key = ?'),
     updateExp: db.prepare('UPDATE experiments SET project = ?, status = ?, data = ? WHERE team = ? AND key = ?'),
-    listExp: db.prepare('SELECT data FROM experiments WHERE team = ? ORDER BY created_at DESC, key DESC LIMIT ?'),
-    listExpProject: db.prepare(
-      'SELECT data FROM experiments WHERE team = ? AND project = ? ORDER BY created_at DESC, key DESC LIMIT ?',
-    ),
     getArtifact: db.prepare('SELECT * FROM artifacts WHERE team = ? AND experiment = ? AND tag = ?'),
     insertArtifact: db.prepare(
       'INSERT INTO artifacts (team, experiment, tag, mutable, latest_version, latest_digest, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -99,6 +95,7 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
       'INSERT INTO users (id, name, created_at, email) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = COALESCE(excluded.email, users.email)',
     ),
     getUser: db.prepare('SELECT * FROM users WHERE id = ?'),
+    listUsers: db.prepare('SELECT * FROM users ORDER BY id'),
     getUserByEmail: db.prepare('SELECT * FROM users WHERE email = ?'),
     putToken: db.prepare(
       'INSERT INTO tokens (id, user_id, hash, kind, scopes, created_at, expires_at, revoked_at, binding, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -106,6 +103,10 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     getTokenByHash: db.prepare('SELECT * FROM tokens WHERE hash = ?'),
     getToken: db.prepare('SELECT * FROM tokens WHERE id = ?'),
     listTokens: db.prepare('SELECT * FROM tokens WHERE user_id = ? ORDER BY created_at DESC, id DESC'),
+    // A scan: a box has few tokens; binding is JSON text written only by putToken.
+    listTeamTokens: db.prepare(
+      "SELECT * FROM tokens WHERE json_extract(binding, '$.team') = ? ORDER BY created_at DESC, id DESC",
+    ),
     revokeToken: db.prepare('UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?'),
     setMember: db.prepare(
       'INSERT INTO memberships (team, user_id, role) VALUES (?, ?, ?) ON CONFLICT (team, user_id) DO UPDATE SET role = excluded.role',
@@ -307,9 +308,22 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     },
     async listExperiments(team, query: ExperimentListQuery) {
       const limit = Math.min(Math.max(query.limit ?? 1000, 1), 10_000);
-      const rows = (
-        query.project ? q.listExpProject.all(team, query.project, limit) : q.listExp.all(team, limit)
-      ) as Row[];
+      // Built per call: every filter is optional; the (team, created_at) index gives the order, the key breaks ties.
+      const where = ['team = ?'];
+      const args: unknown[] = [team];
+      const filter = (clause: string, value: unknown) => {
+        where.push(clause);
+        args.push(value);
+      };
+      if (query.project) filter('project = ?', query.project);
+      if (query.status) filter('status = ?', query.status);
+      if (query.owner) filter("json_extract(data, '$.owner') = ?", query.owner);
+      if (query.after) {
+        where.push('(created_at < ? OR (created_at = ? AND key < ?))');
+        args.push(query.after.createdAt, query.after.createdAt, query.after.key);
+      }
+      const sql = `SELECT data FROM experiments WHERE ${where.join(' AND ')} ORDER BY created_at DESC, key DESC LIMIT ?`;
+      const rows = db.prepare(sql).all(...args, limit) as Row[];
       return rows.map((r) => JSON.parse(r.data as string) as ExperimentRecord);
     },
     async commitVersion(input) {
@@ -374,6 +388,9 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
         throw cause;
       }
     },
+    async listUsers() {
+      return (q.listUsers.all() as Row[]).map(toUser);
+    },
     async getUser(id) {
       const r = q.getUser.get(id) as Row | undefined;
       return r ? toUser(r) : null;
@@ -406,6 +423,9 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     },
     async listTokens(userId) {
       return (q.listTokens.all(userId) as Row[]).map(toToken);
+    },
+    async listTeamTokens(team) {
+      return (q.listTeamTokens.all(team) as Row[]).map(toToken);
     },
     async revokeToken(id, at) {
       q.revokeToken.run(at, id);

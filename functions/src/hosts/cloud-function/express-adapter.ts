@@ -1,3 +1,5 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Request as FfRequest, Response as FfResponse } from '@google-cloud/functions-framework';
 
 /** Adapts the functions-framework (Express) request to a web Request and writes the web Response back. */
@@ -26,5 +28,12 @@ export async function handleWithWebHandler(
   response.headers.forEach((v, k) => {
     res.setHeader(k, v);
   });
+  if (response.body && !response.headers.get('content-type')?.startsWith('application/json')) {
+    // Archives stream (Cloud Run sends them chunked); buffering a large version would exhaust the instance's memory.
+    await pipeline(Readable.fromWeb(response.body as import('node:stream/web').ReadableStream), res).catch(() =>
+      res.destroy(),
+    );
+    return;
+  }
   res.send(Buffer.from(await response.arrayBuffer()));
 }

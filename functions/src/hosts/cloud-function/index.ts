@@ -3,6 +3,7 @@ import { createApiHandler } from '../../api/handler.ts';
 import { createOidcVerifier } from '../../api/internal-auth.ts';
 import { createInternalHandler } from '../../api/internal-handler.ts';
 import { readGcpConfig } from '../../config/gcp-config.ts';
+import { withWebApp } from '../../web-host/web-handler.ts';
 import { handleWithWebHandler } from './express-adapter.ts';
 
 /**
@@ -19,7 +20,8 @@ async function getHandler(): Promise<(req: Request) => Promise<Response>> {
     const { openGcpBackend } = await import('../../adapters/gcp/gcp-backend.ts');
     const cfg = readGcpConfig();
     const deps = openGcpBackend(cfg);
-    const api = createApiHandler(deps, { log });
+    // The web app is served from the API's origin (no CORS; docs/ui.md).
+    const api = withWebApp(createApiHandler(deps, { log }));
     // Internal routes answer only Cloud Tasks: OIDC tokens of the configured task service account for this URL.
     const internal =
       cfg.STUDIO_TASKS_SERVICE_ACCOUNT && cfg.STUDIO_PUBLIC_URL

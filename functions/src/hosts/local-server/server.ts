@@ -1,11 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { type LocalBackend, openLocalBackend } from '../../adapters/local/local-backend.ts';
 import { createApiHandler } from '../../api/handler.ts';
 import { errorResponse } from '../../api/respond.ts';
 import { isStudioError } from '../../core/errors.ts';
 import { parseBlobKey } from '../../core/keys.ts';
+import { withWebApp } from '../../web-host/web-handler.ts';
 import { handleStorage } from './storage-routes.ts';
 
 export interface LocalServer {
@@ -35,7 +37,8 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
     publicUrl: () => publicBase || baseUrl,
     urlTtlSeconds: opts.urlTtlSeconds,
   });
-  const handler = createApiHandler(backend.deps, { log: opts.log });
+  // The web app is served from the API's origin (same cookies, no CORS).
+  const handler = withWebApp(createApiHandler(backend.deps, { log: opts.log }));
   // Record verified uploads in one transaction per request, so commits need not stat the files again.
   const onStored = async (blobs: { key: string; size: number; sha256: string }[]) => {
     const byTeam = new Map<string, { sha256: string; size: number; verified: boolean }[]>();
@@ -83,7 +86,10 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
       body: hasBody ? (Readable.toWeb(req) as ReadableStream) : undefined,
       duplex: 'half',
     } as RequestInit);
-    await sendWeb(res, await handler(request));
+    const response = await handler(request);
+    // A body the handler refused without reading it all (E_TOO_LARGE, or refused before reading) is never drained:
+    // answer, then close the connection, so a client cannot make the host read a gigabyte it will throw away.
+    await sendWeb(res, response, hasBody && !req.readableEnded);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -107,9 +113,21 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
   };
 }
 
-async function sendWeb(res: ServerResponse, r: Response): Promise<void> {
+async function sendWeb(res: ServerResponse, r: Response, close = false): Promise<void> {
   if (res.headersSent) {
     res.destroy();
+    return;
+  }
+  if (r.body && !r.headers.get('content-type')?.startsWith('application/json')) {
+    // Archives and assets stream: a 5 GiB tar.gz never sits in memory. A client that goes away ends the pipeline.
+    const headers: Record<string, string> = {};
+    r.headers.forEach((v, k) => {
+      headers[k] = v;
+    });
+    res.writeHead(r.status, headers);
+    await pipeline(Readable.fromWeb(r.body as import('node:stream/web').ReadableStream), res).catch(() =>
+      res.destroy(),
+    );
     return;
   }
   const body = Buffer.from(await r.arrayBuffer());
@@ -117,6 +135,14 @@ async function sendWeb(res: ServerResponse, r: Response): Promise<void> {
   r.headers.forEach((v, k) => {
     headers[k] = v;
   });
+  if (close) headers.connection = 'close';
   res.writeHead(r.status, headers);
-  res.end(body);
+  res.end(body, () => {
+    if (!close) return;
+    // Half-close first, so the client reads the answer (a reset would make its kernel drop it), then make sure a
+    // client that keeps sending cannot hold the socket.
+    const socket = res.socket;
+    socket?.end();
+    setTimeout(() => socket?.destroy(), 5000).unref();
+  });
 }

@@ -1,0 +1,71 @@
+/** The API's response shapes the pages use (docs/api.md; functions/src/api/wire.ts is the source). */
+export type Status = 'queued' | 'running' | 'finished' | 'failed' | 'stopped' | 'lost' | 'expired';
+export const STATUSES: Status[] = ['queued', 'running', 'finished', 'failed', 'stopped', 'lost', 'expired'];
+export const TERMINAL: Status[] = ['finished', 'failed', 'stopped', 'lost', 'expired'];
+
+export interface Experiment {
+  key: string;
+  project: string | null;
+  owner: string;
+  status: Status;
+  command: string[];
+  cwd: string | null;
+  host: string | null;
+  git: { commit: string; url: string | null; dirty: boolean } | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  exitCode: number | null;
+  signal: string | null;
+  warnings: string[];
+  lineage: { as: string; experiment: string; tag: string; version: number }[];
+  artifacts?: { tag: string; mutable: boolean; latestVersion: number }[];
+}
+
+export interface Version {
+  experiment: string;
+  tag: string;
+  version: number;
+  files: number;
+  bytes: number;
+  createdAt: string;
+  createdBy: string;
+  digest: string;
+}
+
+export interface FileEntry {
+  path: string;
+  size: number;
+  sha256: string;
+  mode: number;
+  mtime: number;
+}
+
+export interface Manifest {
+  files: FileEntry[];
+  links: { path: string; target: string }[];
+}
+
+export interface Artifact {
+  tag: string;
+  mutable: boolean;
+  latestVersion: number;
+  versions: Version[];
+}
+
+export interface Job {
+  id: string;
+  queue: string;
+  owner: string;
+  status: string;
+  attempt: number;
+  maxAttempts: number;
+  worker: { id: string; host: string } | null;
+  queuedAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  stopRequested: string | null;
+  exitCode: number | null;
+  signal: string | null;
+  history: { attempt: number; worker: string; leasedAt: string; endedAt: string | null; outcome: string | null }[];
+}
