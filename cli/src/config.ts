@@ -13,7 +13,7 @@ const configSchema = z
     team: z.string().optional(),
     /** Seconds between captures of mutable artifacts (Studio's saveWorkspaceFrequency). */
     capture_interval: z.number().positive().optional(),
-    /** How reused artifacts and pulls are laid out from the cache. */
+    /** How pulls and reused artifacts are laid out from the cache: copies (default) or hard links (opt-in). */
     materialize: z.enum(['link', 'copy']).optional(),
   })
   .passthrough();
@@ -65,6 +65,6 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
     apiUrl,
     team: env.STUDIOML_TEAM || r.data.team || rememberedTeam(home, apiUrl) || null,
     captureInterval: r.data.capture_interval ?? 60,
-    materialize: r.data.materialize ?? 'link',
+    materialize: r.data.materialize ?? 'copy',
   };
 }

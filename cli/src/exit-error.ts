@@ -23,6 +23,7 @@ const USAGE_CODES = new Set<ErrorCode>([
   'E_NOT_FOUND',
   'E_EXPERIMENT_EXISTS',
   'E_IMMUTABLE',
+  'E_DEST_EXISTS',
 ]);
 
 /** `--team nosuch`: the API refuses a team the caller is not in (E_FORBIDDEN); for the CLI that is bad input. */
@@ -56,6 +57,7 @@ const HINTS: Partial<Record<ErrorCode, string>> = {
   E_UNAUTHENTICATED: 'run `studio-lite login <api-url>` (deployment) or delete $STUDIOML_HOME/credentials.json (local)',
   E_TOKEN_EXPIRED: 'your token expired: log in again',
   E_UNAVAILABLE: 'check the api_url in your config and your network',
+  E_DEST_EXISTS: 'pull into another folder (-o DIR), or add --force to overwrite the differing files',
   E_NOT_FOUND: 'list experiments with `studio-lite experiments` and artifacts with `studio-lite show EXP`',
 };
 

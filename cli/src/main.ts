@@ -84,7 +84,9 @@ function program(): Command {
     .description('download an artifact version through the cache')
     .argument('<ref>', 'EXP/TAG or EXP/TAG@VERSION')
     .option('-o, --output <dir>', 'destination folder (default ./<exp>-<tag>)')
-    .option('--copy', 'copy files out of the cache instead of hard-linking them')
+    .option('--copy', 'copy (clone where the file system can) out of the cache: the default unless config says link')
+    .option('--link', 'hard-link files out of the cache (read-only, shared with the cache; checked before reuse)')
+    .option('--force', 'overwrite files in an existing folder that differ from the artifact')
     .option('--json', 'print what was pulled as JSON')
     .action(async (ref: string, opts, cmd: Command) => {
       const { pullCommand } = await import('./commands/pull/pull-command.ts');
@@ -348,7 +350,7 @@ function program(): Command {
   const cache = p.command('cache').description('local caches in $STUDIOML_HOME: info, prune (no backend)');
   cache
     .command('info')
-    .description('what the blob cache and the stat cache hold')
+    .description('what the blob cache and the stat cache hold (and blobs changed or quarantined since verified)')
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd: Command) => {
       const { cacheInfoCommand } = await import('./commands/cache/cache-command.ts');
@@ -356,7 +358,9 @@ function program(): Command {
     });
   cache
     .command('prune')
-    .description('forget hashes of deleted files, remove stale temp files, and with --max-size evict oldest blobs')
+    .description(
+      'forget hashes of deleted files, remove temp files over an hour old, re-verify changed blobs (quarantining tampered ones), and with --max-size evict oldest blobs',
+    )
     .option('--max-size <size>', 'evict blobs until the blob cache holds at most this, e.g. 10G, 500M, 0')
     .option('--json', 'machine-readable output')
     .action(async (opts, cmd: Command) => {

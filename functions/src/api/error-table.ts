@@ -17,6 +17,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   E_NOT_FOUND: 404,
   E_EXPERIMENT_EXISTS: 409,
   E_IMMUTABLE: 409,
+  /** The CLI's own (a pull would overwrite differing files); never sent by the API. */
+  E_DEST_EXISTS: 409,
   E_CONFLICT: 409,
   E_LEASE_LOST: 409,
   E_BLOB_MISSING: 409,

@@ -133,9 +133,9 @@ export async function runCommand(
     try {
       for (const [i, r] of created.lineage.entries()) {
         const dest = join(expDir, 'reuse', r.as);
-        // Copies (reflinks where the file system has them): a hard link would let the script, or root ignoring the
-        // read-only bit, write into the shared cache.
-        const got = await fetchArtifact(conn.client, cfg, r, dest, { mode: 'copy', log });
+        // Copies by default (clones where the file system has them): the script may rewrite them. The folder is
+        // the run's own, so a resumed run overwrites what its first attempt changed there.
+        const got = await fetchArtifact(conn.client, cfg, r, dest, { mode: cfg.materialize, log, force: true });
         mapping[r.as] = dest;
         log.info(
           `studio-lite: reuse ${reuses[i]?.experiment}/${r.tag}@${r.version} as ${r.as} (${got.downloadedBlobs} blobs downloaded)`,

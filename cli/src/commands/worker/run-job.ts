@@ -52,7 +52,7 @@ export async function runJob(
   rmSync(dir, { recursive: true, force: true });
   const ws = join(dir, 'workspace');
   mkdirSync(ws, { recursive: true });
-  const fetchOpts = { mode: 'copy' as const, log, cacheDir: o.cacheDir };
+  const fetchOpts = { mode: 'copy' as const, log, cacheDir: o.cacheDir, force: true };
   const stats = { downloadedBytes: 0, downloadedBlobs: 0, cachedBlobs: 0 };
   const count = (r: { downloadedBytes: number; downloadedBlobs: number; cachedBlobs: number }) => {
     stats.downloadedBytes += r.downloadedBytes;
