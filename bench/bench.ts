@@ -188,7 +188,7 @@ async function main() {
     await withHome(async (home) => {
       await session(home, async (s) => {
         await s.capture(a, 'a');
-        // Cold: empty blob cache. Warm: every blob cached, the pull only links.
+        // Cold: empty blob cache. Warm: every blob cached, the pull only links (opt-in mode; pull-bench.ts has copies).
         let i = 0;
         const cold = await median('pull cold', async () => {
           await rm(join(home, 'blobcache'), { recursive: true, force: true });
@@ -199,9 +199,9 @@ async function main() {
           i += 1;
           return s.fetch('a', join(work, `pull-warm-${i}`));
         });
-        rows.push({ name: 'pull (a), cold cache', seconds: cold });
+        rows.push({ name: 'pull (a), cold cache (links)', seconds: cold });
         rows.push({
-          name: 'pull (a), warm cache',
+          name: 'pull (a), warm cache (links)',
           seconds: warm,
           baseline: 'cold pull',
           ratio: cold / warm,

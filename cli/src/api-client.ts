@@ -110,8 +110,9 @@ export class ApiClient {
     return this.call('POST', '/v1/tokens', body);
   }
 
-  listTokens(): Promise<ListTokensResponse> {
-    return this.call('GET', '/v1/tokens');
+  /** The caller's own tokens, or with `team` the worker and job tokens of that team (its admins). */
+  listTokens(team?: string): Promise<ListTokensResponse> {
+    return this.call('GET', team ? `/v1/tokens?team=${enc(team)}` : '/v1/tokens');
   }
 
   revokeToken(id: string): Promise<RevokeTokenResponse> {

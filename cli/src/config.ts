@@ -4,6 +4,7 @@ import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { readSavedLogin } from './auth/saved-login.ts';
+import { rememberedTeam } from './team-memory.ts';
 
 const configSchema = z
   .object({
@@ -12,7 +13,7 @@ const configSchema = z
     team: z.string().optional(),
     /** Seconds between captures of mutable artifacts (Studio's saveWorkspaceFrequency). */
     capture_interval: z.number().positive().optional(),
-    /** How reused artifacts and pulls are laid out from the cache. */
+    /** How pulls and reused artifacts are laid out from the cache: copies (default) or hard links (opt-in). */
     materialize: z.enum(['link', 'copy']).optional(),
   })
   .passthrough();
@@ -23,6 +24,20 @@ export interface CliConfig {
   team: string | null;
   captureInterval: number;
   materialize: 'link' | 'copy';
+}
+
+const KNOWN_KEYS = ['api_url', 'team', 'capture_interval', 'materialize'];
+const warned = new Set<string>();
+
+/** A misspelt key would be silently ignored: say so, once per file and process (commands may load it twice). */
+function warnUnknownKeys(path: string, raw: unknown): void {
+  if (warned.has(path) || typeof raw !== 'object' || raw === null || Array.isArray(raw)) return;
+  warned.add(path);
+  for (const k of Object.keys(raw)) {
+    if (!KNOWN_KEYS.includes(k)) {
+      process.stderr.write(`warning: config ${path}: unknown key "${k}" ignored (known: ${KNOWN_KEYS.join(', ')})\n`);
+    }
+  }
 }
 
 /** Config = defaults < config file (--config, else $STUDIOML_HOME/config.yaml) < environment. */
@@ -38,16 +53,18 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
       throw new StudioError('E_BAD_REQUEST', `cannot read config ${path}: ${(err as Error).message}`);
     }
   }
+  warnUnknownKeys(path, raw);
   const r = configSchema.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0];
     throw new StudioError('E_BAD_REQUEST', `config ${path}: ${issue?.path.join('.')}: ${issue?.message}`);
   }
+  const apiUrl = env.STUDIOML_API_URL || r.data.api_url || readSavedLogin(home)?.api_url || null;
   return {
     home,
-    apiUrl: env.STUDIOML_API_URL || r.data.api_url || readSavedLogin(home)?.api_url || null,
-    team: env.STUDIOML_TEAM || r.data.team || null,
+    apiUrl,
+    team: env.STUDIOML_TEAM || r.data.team || rememberedTeam(home, apiUrl) || null,
     captureInterval: r.data.capture_interval ?? 60,
-    materialize: r.data.materialize ?? 'link',
+    materialize: r.data.materialize ?? 'copy',
   };
 }

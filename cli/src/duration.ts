@@ -2,11 +2,13 @@ import { StudioError } from '@studio-lite/functions/core/errors.ts';
 
 const UNIT: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 
-/** `90s`, `30m`, `48h`, `2d` or plain seconds -> seconds. Throws E_BAD_REQUEST naming the flag. */
-export function parseDuration(s: string, flag: string): number {
+/** `N`, `Ns`, `Nm`, `Nh` or `Nd` in seconds, at least `min` (default 1 s; `why` says why a minimum applies). */
+export function parseDuration(s: string, flag: string, min = 1, why = ''): number {
   const m = /^(\d{1,9})([smhd]?)$/.exec(s.trim());
-  const n = m ? Number(m[1]) * (UNIT[m[2] || 's'] as number) : 0;
-  if (!m || n < 1) throw new StudioError('E_BAD_REQUEST', `invalid ${flag} "${s}": use N, Ns, Nm, Nh or Nd (e.g. 48h)`);
+  if (!m) throw new StudioError('E_BAD_REQUEST', `invalid ${flag} "${s}": use N, Ns, Nm, Nh or Nd (e.g. 48h)`);
+  const n = Number(m[1]) * (UNIT[m[2] || 's'] as number);
+  if (n < min)
+    throw new StudioError('E_BAD_REQUEST', `${flag} ${s} is too short: at least ${formatSeconds(min)}${why}`);
   return n;
 }
 
@@ -19,4 +21,12 @@ export function parseResources(specs: string[]): Record<string, number> {
     out[m[1] as string] = Number(m[2]);
   }
   return out;
+}
+
+/** 3600 -> "1h", 90 -> "90s": the largest unit that divides evenly. */
+export function formatSeconds(n: number): string {
+  if (n % 86_400 === 0) return `${n / 86_400}d`;
+  if (n % 3600 === 0) return `${n / 3600}h`;
+  if (n % 60 === 0) return `${n / 60}m`;
+  return `${n}s`;
 }

@@ -1,3 +1,5 @@
+import { sanitize } from './sanitize.ts';
+
 /** The CLI's only output channel for diagnostics (stderr); library code receives it, never prints itself. */
 export interface Logger {
   info(msg: string): void;
@@ -10,7 +12,8 @@ export interface Logger {
 
 export function createLogger(opts: { quiet?: boolean; debug?: boolean } = {}): Logger {
   const quiet = Boolean(opts.quiet);
-  const write = (s: string) => process.stderr.write(`${s}\n`);
+  // Messages quote names, hosts and server errors: each line is sanitized, the lines of the message kept.
+  const write = (s: string) => process.stderr.write(`${s.split('\n').map(sanitize).join('\n')}\n`);
   return {
     quiet,
     progress: !quiet && Boolean(process.stderr.isTTY),

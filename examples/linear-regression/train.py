@@ -20,7 +20,7 @@ y = np.random.random((no_samples,))
 
 w = np.random.random((dim_samples,))
 
-# The CLI creates a missing --capture folder; this keeps the script usable with any mapping.
+# The CLI refuses a missing --capture folder; under another mapping (or none) the folder may not exist yet.
 weights_dir = fs_tracker.get_artifact('weights')
 os.makedirs(weights_dir, exist_ok=True)
 

@@ -174,6 +174,7 @@ export class Capturer {
     const walkOpts = { useIgnoreFile: t.useIgnoreFile, alwaysIgnore: this.ignoresFor(t) };
     const startedAt = Date.now();
     const walk = await walkFolder(t.path, walkOpts);
+    for (const n of walk.notes) this.log.warn(`${t.tag}: ${n}`);
     lap(`walk of ${walk.files.length} files`);
     const sources = new Map<string, string>();
     const contents = new Map<string, Buffer>();
@@ -197,7 +198,7 @@ export class Capturer {
     for (const chunk of chunkFiles(walk.files)) {
       const base = { ...stats };
       const part = await snapshotFromWalk(
-        { files: chunk, links: [], skipped: [] },
+        { files: chunk, links: [], skipped: [], notes: [] },
         {
           keepBytes: { maxFileSize: 64 * 1024, budget: 256 << 20 },
           md5: this.options.md5 ?? false,

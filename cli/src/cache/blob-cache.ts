@@ -1,16 +1,29 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
+import { chmod, lstat, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import { SHA256_RE } from '@studio-lite/functions/core/names.ts';
+import { type ScannedBlob, scanBlobs, scanQuarantine, sweepOld } from './blob-cache-scan.ts';
+import { EntryStats, sameStat } from './entry-stats.ts';
+import { type VerifyResult, verifyEntries } from './verify-entries.ts';
+
+/** Temp files older than this are leftovers of a killed process (an ingest in progress touches its file). */
+export const STALE_TEMP_MS = 3600_000;
 
 /**
  * Content-addressed blob cache (`$STUDIOML_HOME/blobcache`, layout `sha256/ab/<hash>`). A blob enters only after
- * its size and sha256 were verified, and is stored read-only (0444) because materialize hard-links it into
- * folders that scripts see.
+ * its size and sha256 were verified and is stored read-only (0444); the stat it had then is recorded (`entries.db`)
+ * so that a later change (root writes through a hard link or edits the file in place) is noticed before the entry
+ * is handed out again (verify-entries.ts).
  */
 export class BlobCache {
-  constructor(readonly dir: string) {}
+  readonly stats: EntryStats;
+  readonly quarantineDir: string;
+
+  constructor(readonly dir: string) {
+    this.stats = new EntryStats(path.join(dir, 'entries.db'));
+    this.quarantineDir = path.join(dir, 'quarantine');
+  }
 
   /** Where the blob lives (or would live). Throws E_BAD_REQUEST for something that is not a sha256. */
   path(sha256: string): string {
@@ -19,8 +32,8 @@ export class BlobCache {
   }
 
   /**
-   * True when a regular file of the expected size is present. Only the size is checked: re-hashing on every use
-   * would defeat the cache; the content was verified on ingest and the file is read-only.
+   * True when a regular file of the expected size is present: whether to download it. Its content is checked
+   * before it is handed out (verify-entries.ts: recorded stat, re-hash when anything moved).
    */
   async has(sha256: string, size: number): Promise<boolean> {
     try {
@@ -31,34 +44,79 @@ export class BlobCache {
     }
   }
 
-  /** Removes a blob (e.g. one found tampered with); absent is fine. */
+  /** Removes a blob; absent is fine. */
   async evict(sha256: string): Promise<void> {
     await unlink(this.path(sha256)).catch(() => undefined);
+    this.stats.delete([sha256]);
   }
 
-  /** What the cache holds: blob files, their total size, and how many are hard-linked elsewhere (pulled folders). */
+  /**
+   * Moves an entry whose bytes are wrong out of the cache (kept for inspection until `cache prune`), so the next
+   * download replaces it; a pulled folder hard-linked to it keeps its (changed) file.
+   */
+  async quarantine(sha256: string): Promise<void> {
+    await mkdir(this.quarantineDir, { recursive: true });
+    const to = path.join(this.quarantineDir, `${sha256}.${Date.now()}.${randomBytes(4).toString('hex')}`);
+    await rename(this.path(sha256), to).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    this.stats.delete([sha256]);
+  }
+
+  /** Records the current stat of entries just verified or handed out (a hard link changes the ctime). */
+  async record(entries: readonly { sha256: string; expect?: { size: number } }[]): Promise<void> {
+    const rows: { sha256: string; ino: number; size: number; mtimeMs: number; ctimeMs: number }[] = [];
+    for (const e of entries) {
+      const st = await lstat(this.path(e.sha256)).catch(() => null);
+      if (st === null || !st.isFile()) continue;
+      // The content changed since it was verified: do not vouch for it, the next use re-hashes it.
+      if (e.expect && st.size !== e.expect.size) continue;
+      rows.push({ sha256: e.sha256, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs });
+    }
+    if (rows.length > 0) this.stats.put(rows);
+  }
+
+  /**
+   * What the cache holds: blob files, their total size, how many are hard-linked elsewhere (pulled folders), how
+   * many changed since they were verified (re-hashed before their next use, or by `prune`) and what is quarantined.
+   */
   async info(): Promise<BlobCacheInfo> {
-    const blobs = await this.scan();
-    const out: BlobCacheInfo = { blobs: blobs.length, bytes: 0, sharedBlobs: 0, sharedBytes: 0 };
+    const blobs = await scanBlobs(this.dir);
+    const recorded = this.stats.get(blobs.map((b) => b.sha256));
+    const quarantine = await scanQuarantine(this.quarantineDir);
+    const out: BlobCacheInfo = {
+      blobs: blobs.length,
+      bytes: 0,
+      sharedBlobs: 0,
+      sharedBytes: 0,
+      changedBlobs: 0,
+      quarantined: quarantine.length,
+      quarantinedBytes: quarantine.reduce((n, q) => n + q.size, 0),
+    };
     for (const b of blobs) {
       out.bytes += b.size;
       if (b.nlink > 1) {
         out.sharedBlobs++;
         out.sharedBytes += b.size;
       }
+      if (!sameStat(b, recorded.get(b.sha256))) out.changedBlobs++;
     }
     return out;
   }
 
   /**
-   * Sweeps stale temp files, then, with `maxBytes`, evicts blobs until the cache holds at most that many bytes:
+   * Sweeps temp files older than an hour, re-hashes entries whose stat moved since they were recorded (wrong ones
+   * are quarantined) and empties the quarantine; then, with `maxBytes`, evicts blobs until the cache holds at most that many bytes:
    * oldest mtime first among files with no other link (only those free space), then, if still needed, files that
    * pulled folders also link to (their folders keep the bytes, so they do not count as freed). Evicting never
    * breaks a pulled folder; a later pull or reuse downloads the blob again.
    */
   async prune(opts: { maxBytes?: number | undefined } = {}): Promise<BlobCachePruneResult> {
     const removedTemp = await this.sweepTemp();
-    const blobs = await this.scan();
+    const checked = await this.verifyChanged();
+    const quarantine = await scanQuarantine(this.quarantineDir);
+    await rm(this.quarantineDir, { recursive: true, force: true });
+    const blobs = await scanBlobs(this.dir);
     let bytes = blobs.reduce((n, b) => n + b.size, 0);
     let count = blobs.length;
     let evicted = 0;
@@ -76,55 +134,36 @@ export class BlobCache {
           (err: NodeJS.ErrnoException) => err.code === 'ENOENT',
         );
         if (!gone) continue;
+        this.stats.delete([b.sha256]);
         bytes -= b.size;
         count--;
         evicted++;
         if (b.nlink <= 1) freedBytes += b.size;
       }
     }
-    return { removedTemp, evicted, freedBytes, blobs: count, bytes };
+    return {
+      removedTemp,
+      rehashed: checked.rehashed,
+      quarantined: checked.quarantined.length,
+      removedQuarantine: quarantine.length,
+      evicted,
+      freedBytes,
+      blobs: count,
+      bytes,
+    };
   }
 
-  /** Every blob file (`sha256/ab/<hash>`); other names and non-files are left alone. */
-  private async scan(): Promise<ScannedBlob[]> {
-    const root = path.join(this.dir, 'sha256');
-    const out: ScannedBlob[] = [];
-    const prefixes = await readdir(root).catch(() => [] as string[]);
-    for (const prefix of prefixes) {
-      if (!/^[0-9a-f]{2}$/.test(prefix)) continue;
-      const names = await readdir(path.join(root, prefix)).catch(() => [] as string[]);
-      const stats = await Promise.all(
-        names.map(async (name) => {
-          if (!SHA256_RE.test(name) || !name.startsWith(prefix)) return null;
-          const p = path.join(root, prefix, name);
-          const st = await lstat(p).catch(() => null);
-          return st?.isFile() ? { path: p, size: st.size, mtimeMs: st.mtimeMs, nlink: st.nlink } : null;
-        }),
-      );
-      for (const st of stats) if (st !== null) out.push(st);
-    }
-    return out;
+  /** Re-hashes every entry whose stat moved since it was recorded; wrong bytes go to quarantine. */
+  private async verifyChanged(): Promise<VerifyResult> {
+    const blobs = await scanBlobs(this.dir);
+    const recorded = this.stats.get(blobs.map((b) => b.sha256));
+    const changed = new Map(blobs.filter((b) => !sameStat(b, recorded.get(b.sha256))).map((b) => [b.sha256, b.size]));
+    return verifyEntries(this, changed);
   }
 
   /** Deletes temp files left by killed processes; `maxAgeMs` protects ingests still running. Returns the count. */
-  async sweepTemp(maxAgeMs = 24 * 3600_000): Promise<number> {
-    const tmpDir = path.join(this.dir, 'tmp');
-    const names = await readdir(tmpDir).catch(() => [] as string[]);
-    let removed = 0;
-    for (const name of names) {
-      const p = path.join(tmpDir, name);
-      const st = await lstat(p).catch(() => null);
-      if (
-        st !== null &&
-        Date.now() - st.mtimeMs > maxAgeMs &&
-        (await unlink(p).then(
-          () => true,
-          () => false,
-        ))
-      )
-        removed++;
-    }
-    return removed;
+  sweepTemp(maxAgeMs = STALE_TEMP_MS): Promise<number> {
+    return sweepOld(path.join(this.dir, 'tmp'), maxAgeMs);
   }
 
   /**
@@ -157,7 +196,9 @@ export class BlobCache {
         let off = 0;
         while (off < chunk.byteLength) off += (await fh.write(chunk, off, chunk.byteLength - off)).bytesWritten;
       }
-      if (written !== size) throw mismatch(sha256, `${written} bytes instead of ${size}`);
+      // A body that ends short is a cut transfer (seen under load from the local host: 200 with 0 of 4096 bytes),
+      // not bad content: the caller's retry fetches it again.
+      if (written !== size) throw mismatch(sha256, `${written} bytes instead of ${size}`, true);
       const actual = hash.digest('hex');
       if (actual !== sha256) throw mismatch(sha256, `content hashes to ${actual}`);
       // fsync before rename: after a crash the name must never point at a partly written file. The directory is
@@ -168,6 +209,7 @@ export class BlobCache {
       await chmod(tmp, 0o444);
       await mkdir(path.dirname(final), { recursive: true });
       await rename(tmp, final);
+      await this.record([{ sha256 }]);
       return final;
     } catch (err) {
       if (!closed) await fh.close().catch(() => undefined);
@@ -183,11 +225,22 @@ export interface BlobCacheInfo {
   /** Blobs with more than one link (also in a pulled or reused folder): evicting them frees nothing. */
   sharedBlobs: number;
   sharedBytes: number;
+  /** Entries whose stat moved since they were verified (or never recorded): re-hashed before their next use. */
+  changedBlobs: number;
+  /** Entries found with the wrong bytes, kept in `quarantine/` until the next prune. */
+  quarantined: number;
+  quarantinedBytes: number;
 }
 
 export interface BlobCachePruneResult {
-  /** Stale temp files deleted (older than a day). */
+  /** Stale temp files deleted (older than an hour). */
   removedTemp: number;
+  /** Entries whose stat had moved, re-hashed. */
+  rehashed: number;
+  /** Of those, entries with the wrong bytes (moved to quarantine, then removed with it). */
+  quarantined: number;
+  /** Quarantined files removed (these and earlier ones). */
+  removedQuarantine: number;
   evicted: number;
   /** Bytes given back to the file system (evicted files with no other link). */
   freedBytes: number;
@@ -196,13 +249,7 @@ export interface BlobCachePruneResult {
   bytes: number;
 }
 
-interface ScannedBlob {
-  path: string;
-  size: number;
-  mtimeMs: number;
-  nlink: number;
-}
-
-function mismatch(sha256: string, what: string): StudioError {
-  return new StudioError('E_HASH_MISMATCH', `blob ${sha256.slice(0, 12)}… rejected: ${what}`, { details: { sha256 } });
+function mismatch(sha256: string, what: string, retryable = false): StudioError {
+  const details = retryable ? { sha256, retryable } : { sha256 };
+  return new StudioError('E_HASH_MISMATCH', `blob ${sha256.slice(0, 12)}… rejected: ${what}`, { details });
 }

@@ -1,21 +1,42 @@
-import { constants } from 'node:fs';
-import { chmod, copyFile, link, lstat, mkdir, realpath, symlink, unlink, utimes } from 'node:fs/promises';
+import {
+  chmodSync,
+  constants,
+  copyFileSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  type Stats,
+  symlinkSync,
+  unlinkSync,
+  utimesSync,
+} from 'node:fs';
+import { mkdir, realpath, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { FileEntry, Manifest } from '@studio-lite/functions/core/manifest.ts';
-import pLimit from 'p-limit';
+import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { type FileEntry, type Manifest, quotePath } from '@studio-lite/functions/core/manifest.ts';
 import type { BlobCache } from './blob-cache.ts';
 import { insidePath, linkStaysInside } from './link-safety.ts';
+import { tamperedWarning, verifyEntries } from './verify-entries.ts';
 
 export interface MaterializeOptions {
   /**
-   * 'link' hard-links cache files (fast, no extra space; files are read-only and share mtime with the cache entry);
-   * executables are copied anyway, since a shared inode cannot carry the x bit for one artifact only.
-   * 'copy' makes private writable copies (reflinks where the file system supports them).
+   * 'copy' (the default) gives the user files of their own: a copy-on-write clone where the file system supports it
+   * (btrfs, XFS, APFS...), else a plain copy, with the captured mode. 'link' (opt-in) hard-links cache files: fast and
+   * no extra space, but the files are the cache's (read-only, shared mtime) and root can write through them, which
+   * the cache notices (recorded stat) and repairs before it hands the entry out again. Executables are always copied,
+   * since a shared inode cannot carry the x bit for one artifact only.
    */
-  mode: 'link' | 'copy';
+  mode: MaterializeMode;
+  /** Manifest paths already holding the right content in the destination: left untouched. */
+  keep?: ReadonlySet<string>;
+  /** Collects `created` as it grows, so that a caller can undo a call that threw half-way. */
+  created?: string[];
+  /** The destination was created empty for this call: no lstat per file to look for something in the way. */
+  fresh?: boolean;
   warn?: (message: string) => void;
-  concurrency?: number;
 }
+
+export type MaterializeMode = 'link' | 'copy';
 
 export interface MaterializeResult {
   linked: number;
@@ -23,9 +44,16 @@ export interface MaterializeResult {
   links: number;
   /** "path: reason" for entries not created. */
   skipped: string[];
-  /** Blobs absent from the cache or evicted because they were tampered with: download them and run again. */
+  /** Blobs absent from the cache or quarantined because they were tampered with: download them and run again. */
   missing: { sha256: string; size: number }[];
+  /** Cache entries found with the wrong bytes (one warning line was given for all of them). */
+  quarantined: string[];
+  /** Relative paths this call created where nothing was (folders, files, links), in creation order. */
+  created: string[];
 }
+
+/** Files between two yields to the event loop. */
+const YIELD_EVERY = 256;
 
 const LINK_FALLBACK = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'EACCES']);
 
@@ -39,40 +67,70 @@ export async function materialize(
   destDir: string,
   opts: MaterializeOptions,
 ): Promise<MaterializeResult> {
-  const result: MaterializeResult = { linked: 0, copied: 0, links: 0, skipped: [], missing: [] };
+  const result: MaterializeResult = {
+    linked: 0,
+    copied: 0,
+    links: 0,
+    skipped: [],
+    missing: [],
+    quarantined: [],
+    created: opts.created ?? [],
+  };
   const skip = (p: string, reason: string): void => {
     result.skipped.push(`${p}: ${reason}`);
     opts.warn?.(`${p}: ${reason}`);
   };
   await mkdir(destDir, { recursive: true });
   const root = await realpath(destDir);
-  const dirs = new DirMaker(root);
-  const limit = pLimit(opts.concurrency ?? 16);
+  const dirs = new DirMaker(root, result.created);
 
-  const usable = await checkCache(manifest.files, cache, result, opts.warn);
+  const wanted = new Map(manifest.files.map((f) => [f.sha256, f.size]));
+  const checked = await verifyEntries(cache, wanted);
+  const usable = checked.usable;
+  result.missing.push(...checked.missing);
+  result.quarantined.push(...checked.quarantined);
+  if (checked.quarantined.length > 0) opts.warn?.(tamperedWarning(cache, checked.quarantined));
+  const linkedShas = new Set<string>();
 
-  await Promise.all(
-    manifest.files.map((f) =>
-      limit(async () => {
-        if (!usable.has(f.sha256)) return;
-        const dest = insidePath(root, f.path);
-        if (dest === null) return skip(f.path, 'path leaves the destination');
-        if (!(await dirs.ensureParent(f.path))) return skip(f.path, 'a parent is not a directory');
-        if (!(await clear(dest))) return skip(f.path, 'a directory is in the way');
-        try {
-          await place(f, cache.path(f.sha256), dest, opts.mode, result);
-        } catch (err) {
-          // Evicted since it was checked (a `cache prune` running meanwhile): download it and run again.
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || (await cache.has(f.sha256, f.size))) throw err;
-          if (!result.missing.some((m) => m.sha256 === f.sha256))
-            result.missing.push({ sha256: f.sha256, size: f.size });
-          return;
-        }
-        const t = f.mtime / 1000;
-        await utimes(dest, t, t);
-      }),
-    ),
-  );
+  // Synchronous calls in one loop, like the capture walk: for 20,000 small files, five thread-pool round trips per
+  // file cost several times the work itself. The loop yields now and then so progress output keeps moving.
+  let n = 0;
+  for (const f of manifest.files) {
+    if (++n % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    if (!usable.has(f.sha256) || opts.keep?.has(f.path)) continue;
+    const dest = insidePath(root, f.path);
+    if (dest === null) {
+      skip(f.path, 'path leaves the destination');
+      continue;
+    }
+    try {
+      if (!dirs.ensureParent(f.path)) {
+        skip(f.path, 'a parent is not a directory');
+        continue;
+      }
+      const existed = opts.fresh ? false : clear(dest);
+      if (existed === null) {
+        skip(f.path, 'a directory is in the way');
+        continue;
+      }
+      try {
+        if (place(f, cache.path(f.sha256), dest, opts.mode, result)) linkedShas.add(f.sha256);
+        if (!existed) result.created.push(f.path);
+      } catch (err) {
+        // Evicted since it was checked (a `cache prune` running meanwhile): download it and run again.
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || isFileOfSize(cache.path(f.sha256), f.size)) throw err;
+        if (!result.missing.some((m) => m.sha256 === f.sha256)) result.missing.push({ sha256: f.sha256, size: f.size });
+        continue;
+      }
+      const t = f.mtime / 1000;
+      utimesSync(dest, t, t);
+    } catch (err) {
+      throw pathError(f.path, err);
+    }
+  }
+  // Linking (and utimes through the link) moved the entries' ctime: record the state they were handed out in, so
+  // that the next use can tell a write through the link from this.
+  await cache.record([...linkedShas].map((sha256) => ({ sha256, expect: { size: wanted.get(sha256) as number } })));
 
   const created: string[] = [];
   for (const l of manifest.links) {
@@ -87,11 +145,21 @@ export async function materialize(
       skip(l.path, `symlink target ${l.target} is outside the destination`);
       continue;
     }
-    if (!(await dirs.ensureParent(l.path))) skip(l.path, 'a parent is not a directory');
-    else if (!(await clear(dest))) skip(l.path, 'a directory is in the way');
-    else {
-      await symlink(l.target, dest);
-      created.push(l.path);
+    if (opts.keep?.has(l.path)) continue;
+    try {
+      if (!dirs.ensureParent(l.path)) {
+        skip(l.path, 'a parent is not a directory');
+        continue;
+      }
+      const existed = clear(dest);
+      if (existed === null) skip(l.path, 'a directory is in the way');
+      else {
+        symlinkSync(l.target, dest);
+        created.push(l.path);
+        if (!existed) result.created.push(l.path);
+      }
+    } catch (err) {
+      throw pathError(l.path, err);
     }
   }
   for (const rel of created) {
@@ -104,74 +172,69 @@ export async function materialize(
   return result;
 }
 
-/** Verifies each distinct cache entry once; a modified one is evicted so the caller downloads it again. */
-async function checkCache(
-  files: readonly FileEntry[],
-  cache: BlobCache,
-  result: MaterializeResult,
-  warn: ((m: string) => void) | undefined,
-): Promise<Set<string>> {
-  const sizes = new Map<string, number>();
-  for (const f of files) sizes.set(f.sha256, f.size);
-  const usable = new Set<string>();
-  const limit = pLimit(32);
-  await Promise.all(
-    [...sizes].map(([sha256, size]) =>
-      limit(async () => {
-        const st = await lstat(cache.path(sha256)).catch(() => null);
-        // Writable means someone chmodded it, most likely to write through a hard link: the bytes are suspect.
-        if (st?.isFile() && st.size === size && (st.mode & 0o222) === 0) {
-          usable.add(sha256);
-          return;
-        }
-        if (st !== null) {
-          await cache.evict(sha256);
-          warn?.(`cache entry ${sha256.slice(0, 12)}… was modified; evicted`);
-        }
-        result.missing.push({ sha256, size });
-      }),
-    ),
-  );
-  return usable;
-}
-
-async function place(
-  f: FileEntry,
-  src: string,
-  dest: string,
-  mode: 'link' | 'copy',
-  result: MaterializeResult,
-): Promise<void> {
+/** Links or copies one file; true when it was hard-linked. */
+function place(f: FileEntry, src: string, dest: string, mode: MaterializeMode, result: MaterializeResult): boolean {
   if (mode === 'link' && (f.mode & 0o111) === 0) {
     try {
-      await link(src, dest);
+      linkSync(src, dest);
       result.linked++;
-      return;
+      return true;
     } catch (err) {
       if (!LINK_FALLBACK.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
     }
   }
-  await copyFile(src, dest, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+  // FICLONE: a copy-on-write clone (btrfs, XFS, APFS...) costs no space or time; elsewhere a plain copy.
+  copyFileSync(src, dest, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
   // Never restore setuid/setgid/sticky: an artifact must not grant privileges on the machine that pulls it.
-  await chmod(dest, f.mode & 0o777);
+  chmodSync(dest, f.mode & 0o777);
   result.copied++;
+  return false;
 }
 
-/** Removes a file or symlink at `p` (never following it). False when a directory is there. */
-async function clear(p: string): Promise<boolean> {
-  const st = await lstat(p).catch(() => null);
-  if (st === null) return true;
-  if (st.isDirectory()) return false;
-  await unlink(p);
+function isFileOfSize(p: string, size: number): boolean {
+  const st = lstatOrNull(p);
+  return st?.isFile() === true && st.size === size;
+}
+
+function lstatOrNull(p: string): Stats | null {
+  try {
+    return lstatSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Removes a file or symlink at `p` (never following it). True when something was removed, false when nothing was
+ * there, null when a directory is in the way.
+ */
+function clear(p: string): boolean | null {
+  const st = lstatOrNull(p);
+  if (st === null) return false;
+  if (st.isDirectory()) return null;
+  unlinkSync(p);
   return true;
+}
+
+/** File-system refusals of a name (too long, not encodable here): a coded error naming the manifest path. */
+const NAME_ERRORS = new Set(['ENAMETOOLONG', 'EILSEQ', 'EINVAL']);
+
+/** The error to throw for `err` while writing `rel`: a coded one naming the path for refused names. */
+function pathError(rel: string, err: unknown): unknown {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (!NAME_ERRORS.has(code)) return err;
+  return new StudioError('E_BAD_PATH', `cannot write ${quotePath(rel)} on this file system (${code})`, { cause: err });
 }
 
 /** Creates parent directories one level at a time, refusing to go through anything that is not a real directory. */
 class DirMaker {
   private readonly known = new Set<string>(['']);
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly created: string[],
+  ) {}
 
-  async ensureParent(rel: string): Promise<boolean> {
+  ensureParent(rel: string): boolean {
     const segs = rel.split('/');
     segs.pop();
     let cur = '';
@@ -180,12 +243,12 @@ class DirMaker {
       if (this.known.has(cur)) continue;
       const abs = path.join(this.root, ...cur.split('/'));
       try {
-        await mkdir(abs);
+        mkdirSync(abs);
+        this.created.push(cur);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         // A pre-existing symlink here could send the write anywhere: lstat, not stat.
-        const st = await lstat(abs);
-        if (!st.isDirectory()) return false;
+        if (!lstatSync(abs).isDirectory()) return false;
       }
       this.known.add(cur);
     }

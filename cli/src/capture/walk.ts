@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import { isSafeRelativePath } from '@studio-lite/functions/core/manifest.ts';
 import { IgnoreRules } from './ignore-rules.ts';
+import { makePortable } from './portable-names.ts';
 
 export const DEFAULT_IGNORE_FILE = '.studioml_ignore';
 
@@ -37,6 +38,8 @@ export interface WalkResult {
   links: WalkLink[];
   /** "path: reason" for entries that could not be captured. */
   skipped: string[];
+  /** "path: what" for entries captured under another name (portable-names.ts). */
+  notes: string[];
 }
 
 /** Hand the event loop back this often so a long walk does not freeze heartbeats or progress output. */
@@ -61,11 +64,12 @@ export async function walkFolder(root: string, opts: WalkOptions): Promise<WalkR
       throw new StudioError('E_NOT_FOUND', `${root} does not exist`, { cause });
     throw new StudioError('E_FORBIDDEN', `cannot read ${root} (${code ?? 'error'})`, { cause });
   }
-  const result: WalkResult = { files: [], links: [], skipped: [] };
+  const result: WalkResult = { files: [], links: [], skipped: [], notes: [] };
   if (rootStat.isFile()) {
     const name = path.basename(rootAbs);
     if (!isSafeRelativePath(name)) result.skipped.push(`${name}: unsupported file name`);
     else result.files.push(toFile(name, rootAbs, rootStat));
+    makePortable(result);
     return result;
   }
   if (!rootStat.isDirectory()) throw new StudioError('E_BAD_PATH', `${root} is neither a file nor a directory`);
@@ -115,7 +119,9 @@ export async function walkFolder(root: string, opts: WalkOptions): Promise<WalkR
         try {
           st ??= lstatSync(abs);
         } catch (err) {
-          result.skipped.push(`${rel}: cannot stat (${errCode(err)})`);
+          result.skipped.push(
+            `${rel}: ${notUtf8(ent.name, err) ? 'file name is not valid UTF-8' : `cannot stat (${errCode(err)})`}`,
+          );
           continue;
         }
         // Replaced by something else between readdir and lstat.
@@ -137,6 +143,7 @@ export async function walkFolder(root: string, opts: WalkOptions): Promise<WalkR
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }
+  makePortable(result);
   return result;
 }
 
@@ -199,4 +206,9 @@ function toFile(rel: string, abs: string, st: Stats): WalkFile {
 
 export function errCode(err: unknown): string {
   return (err as NodeJS.ErrnoException | undefined)?.code ?? 'error';
+}
+
+/** Node decodes a name that is not UTF-8 to U+FFFD, so the decoded name then names no file. */
+function notUtf8(name: string, err: unknown): boolean {
+  return name.includes('\uFFFD') && (err as NodeJS.ErrnoException).code === 'ENOENT';
 }

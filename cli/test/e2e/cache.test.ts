@@ -27,7 +27,7 @@ describe('cache', () => {
     writeFileSync(join(sb.cwd, 'noop.py'), 'pass\n');
     await cliOk(sb, ['run', '-q', '-c', `${data}:d`, '-e', 'src', 'noop.py']);
     const out = sb.tmp();
-    const first = await pullJson(sb, 'src/d', join(out, 'p1'));
+    const first = await pullJson(sb, 'src/d', join(out, 'p1'), ['--link']);
     expect(first.downloadedBlobs).toBe(3);
 
     const info = JSON.parse((await cliOk(sb, ['cache', 'info', '--json'])).stdout) as CacheInfoJson;

@@ -61,7 +61,7 @@ describe('studio-lite gc', () => {
     expect(pulled.files).toBe(1);
 
     // Its gc runs are in the audit log.
-    const audit = JSON.parse((await cliOk(sb, ['audit', '--json', '--action', 'blobs.gc'])).stdout);
+    const audit = JSON.parse((await cliOk(sb, ['audit', '--json', '--action', 'blobs.gc'])).stdout).entries;
     expect(audit).toHaveLength(3);
   });
 

@@ -58,7 +58,7 @@ describe('teams and audit on the Cloud Function + Firestore', () => {
     ]);
     await refused(carla, ['experiments', '--team', 'vision'], 'E_FORBIDDEN');
     await cliOk(owner, ['team', 'add', 'vision', 'carla', '--role', 'viewer']);
-    const seen = JSON.parse((await cliOk(carla, ['experiments', '--json'])).stdout) as { key: string }[];
+    const seen = JSON.parse((await cliOk(carla, ['experiments', '--json'])).stdout).experiments as { key: string }[];
     expect(seen.map((e) => e.key)).toEqual(['v-exp']);
     await cliOk(carla, ['pull', 'v-exp/model', '-o', join(carla.tmp(), 'm')]);
     await refused(owner, ['team', 'remove', 'vision', 'e2e-user'], 'E_CONFLICT'); // the last admin stays
@@ -69,7 +69,7 @@ describe('teams and audit on the Cloud Function + Firestore', () => {
     await refused(owner, ['show', 'v-exp', '--team', 'vision'], 'E_NOT_FOUND');
 
     const out = await cliOk(owner, ['audit', '--team', 'vision', '--json']);
-    const entries = JSON.parse(out.stdout) as { action: string; actor: { userId: string }; target: string }[];
+    const entries = JSON.parse(out.stdout).entries as { action: string; actor: { userId: string }; target: string }[];
     expect(entries.map((e) => [e.action, e.actor.userId, e.target]).reverse()).toEqual([
       ['team.create', 'e2e-user', 'vision'],
       ['member.add', 'e2e-user', 'carla'],
@@ -80,7 +80,7 @@ describe('teams and audit on the Cloud Function + Firestore', () => {
     expect(out.stdout).not.toContain(dep.token);
     const adds = JSON.parse(
       (await cliOk(owner, ['audit', '--team', 'vision', '--action', 'member.add', '--json'])).stdout,
-    ) as unknown[];
+    ).entries as unknown[];
     expect(adds).toHaveLength(1);
   });
 });

@@ -185,7 +185,7 @@ export async function experimentsJson(
   sb: Pick<Sandbox, 'cwd' | 'env'>,
   extra: string[] = [],
 ): Promise<(ExperimentJson & { artifacts: { tag: string; latestVersion: number }[] })[]> {
-  return JSON.parse((await cliOk(sb, ['experiments', '--json', ...extra])).stdout);
+  return JSON.parse((await cliOk(sb, ['experiments', '--json', ...extra])).stdout).experiments;
 }
 
 export async function pullJson(sb: Pick<Sandbox, 'cwd' | 'env'>, ref: string, dest: string, extra: string[] = []) {

@@ -142,7 +142,10 @@ describe('studio-lite login with Google (browser, loopback redirect)', () => {
     await dep.meta.setMembership(dep.team, login.uid, 'editor');
 
     await cliOk(sb, ['run', '-q', '-e', `google-${n}`, '--', 'node', '-e', 'console.log(1)']);
-    const list = JSON.parse((await cliOk(sb, ['experiments', '--json'])).stdout) as { key: string; owner: string }[];
+    const list = JSON.parse((await cliOk(sb, ['experiments', '--json'])).stdout).experiments as {
+      key: string;
+      owner: string;
+    }[];
     expect(list.find((e) => e.key === `google-${n}`)?.owner).toBe(login.uid);
     // The user record the function keeps for team administration.
     expect(await dep.meta.getUser(login.uid)).toMatchObject({ email: alice.email, name: 'alice' });

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { artifact, cli, cliOk, listFiles, pullJson, showJson, useSandboxes } from './helpers.ts';
+import { artifact, cli, cliOk, errorLine, listFiles, pullJson, showJson, useSandboxes } from './helpers.ts';
 
 const sandbox = useSandboxes();
 
@@ -48,8 +48,14 @@ describe('pull', () => {
     expect(show.experiment.status).toBe('finished');
     expect(artifact(show, 'd').latestVersion).toBe(2);
 
-    // Latest is resolved again (into the folder that held version 1): new content, only the changed blob downloaded.
-    const latest = await pullJson(sb, 'src/d', join(out, 'p1'));
+    // Into the folder that holds version 1: a.txt would change, so the pull is refused and changes nothing ...
+    const refused = await cli(sb, ['pull', 'src/d', '-o', join(out, 'p1')]);
+    expect(refused.code, refused.stderr).toBe(2);
+    expect(errorLine(refused.stderr)).toMatchObject({ code: 'E_DEST_EXISTS' });
+    expect(refused.stderr).toContain('"a.txt"');
+    expect(readFileSync(join(out, 'p1', 'a.txt'), 'utf8')).toBe('version one\n');
+    // ... unless --force. Latest is resolved again: new content, only the changed blob downloaded.
+    const latest = await pullJson(sb, 'src/d', join(out, 'p1'), ['--force']);
     expect(latest.version).toBe(2);
     expect(latest.downloadedBlobs).toBe(1);
     expect(readFileSync(join(out, 'p1', 'a.txt'), 'utf8')).toBe('version two\n');

@@ -55,6 +55,8 @@ function clientOf(token: string): Sandbox {
 }
 
 const json = <T>(out: { stdout: string }) => JSON.parse(out.stdout) as T;
+/** The list inside a list command's one JSON object (`{"experiments": […]}`, `{"entries": […]}`, …). */
+const list = <T>(out: { stdout: string }, key: string) => (JSON.parse(out.stdout) as Record<string, T[]>)[key] as T[];
 
 async function refused(sb: Sandbox, args: string[], code: string): Promise<string> {
   const r = await cli(sb, args);
@@ -150,11 +152,11 @@ describe("two users, two teams: membership decides what alice sees of bob's team
       '-e',
       "require('fs').writeFileSync('out/w.txt','from bob\\n')",
     ]);
-    const bobsList = json<{ key: string }[]>(await cliOk(bob, ['experiments', '--json']));
+    const bobsList = list<{ key: string }>(await cliOk(bob, ['experiments', '--json']), 'experiments');
     expect(bobsList.map((e) => e.key)).toEqual(['bob-exp']);
 
     // Alice (editor of `local` only) sees nothing of it.
-    const own = json<{ key: string }[]>(await cliOk(alice, ['experiments', '--json']));
+    const own = list<{ key: string }>(await cliOk(alice, ['experiments', '--json']), 'experiments');
     expect(own.map((e) => e.key)).not.toContain('bob-exp');
     await refused(alice, ['experiments', '--team', 'bobs', '--json'], 'E_FORBIDDEN');
     await refused(alice, ['show', 'bob-exp', '--team', 'bobs'], 'E_FORBIDDEN');
@@ -169,25 +171,28 @@ describe("two users, two teams: membership decides what alice sees of bob's team
     await refused(bob, ['team', 'add', 'bobs', 'nobody@example.org'], 'E_NOT_FOUND');
     await refused(bob, ['team', 'add', 'bobs', 'alice', '--role', 'owner'], 'E_BAD_REQUEST');
 
-    const teams = json<{ id: string; role: string }[]>(await cliOk(alice, ['team', 'list', '--json']));
+    const teams = list<{ id: string; role: string }>(await cliOk(alice, ['team', 'list', '--json']), 'teams');
     expect(teams.map((t) => [t.id, t.role])).toEqual([
       ['bobs', 'viewer'],
       ['local', 'editor'],
     ]);
     // Several teams now: she must pick one (option after or before the command, or STUDIOML_TEAM).
     await refused(alice, ['experiments'], 'E_BAD_REQUEST');
-    const seen = json<{ key: string }[]>(await cliOk(alice, ['experiments', '--team', 'bobs', '--json']));
+    const seen = list<{ key: string }>(await cliOk(alice, ['experiments', '--team', 'bobs', '--json']), 'experiments');
     expect(seen.map((e) => e.key)).toEqual(['bob-exp']);
-    const seen2 = json<{ key: string }[]>(await cliOk(alice, ['--team', 'bobs', 'experiments', '--json']));
+    const seen2 = list<{ key: string }>(await cliOk(alice, ['--team', 'bobs', 'experiments', '--json']), 'experiments');
     expect(seen2.map((e) => e.key)).toEqual(['bob-exp']);
     const viaEnv = { ...alice, env: { ...alice.env, STUDIOML_TEAM: 'bobs' } };
-    expect(json<{ key: string }[]>(await cliOk(viaEnv, ['experiments', '--json'])).map((e) => e.key)).toEqual([
-      'bob-exp',
-    ]);
+    expect(
+      list<{ key: string }>(await cliOk(viaEnv, ['experiments', '--json']), 'experiments').map((e) => e.key),
+    ).toEqual(['bob-exp']);
     const dest = alice.tmp();
     await cliOk(alice, ['pull', 'bob-exp/model', '--team', 'bobs', '-o', join(dest, 'm'), '--json']);
     expect(readFileSync(join(dest, 'm', 'w.txt'), 'utf8')).toBe('from bob\n');
-    const members = json<{ userId: string; role: string }[]>(await cliOk(alice, ['team', 'members', 'bobs', '--json']));
+    const members = list<{ userId: string; role: string }>(
+      await cliOk(alice, ['team', 'members', 'bobs', '--json']),
+      'members',
+    );
     expect(members.map((m) => [m.userId, m.role])).toEqual([
       ['alice', 'viewer'],
       ['bob', 'admin'],
@@ -220,7 +225,7 @@ describe("two users, two teams: membership decides what alice sees of bob's team
 
     // The audit log of team bobs, newest first: every change above, who did it, and no secret anywhere.
     const out = await cliOk(bob, ['audit', '--json']);
-    const entries = json<AuditJson[]>(out);
+    const entries = list<AuditJson>(out, 'entries');
     expect(entries.map((e) => [e.action, e.actor.userId, e.target]).reverse()).toEqual([
       ['team.create', 'bob', 'bobs'],
       ['member.add', 'bob', 'alice'],
@@ -231,16 +236,19 @@ describe("two users, two teams: membership decides what alice sees of bob's team
     expect(entries.every((e) => e.team === 'bobs')).toBe(true);
     expect(out.stdout).not.toContain(aliceUser.secret);
     expect(out.stdout).not.toContain(bobUser.secret);
-    const onlyDeletes = json<AuditJson[]>(await cliOk(bob, ['audit', '--action', 'experiment.delete', '--json']));
+    const onlyDeletes = list<AuditJson>(
+      await cliOk(bob, ['audit', '--action', 'experiment.delete', '--json']),
+      'entries',
+    );
     expect(onlyDeletes).toHaveLength(1);
     expect(onlyDeletes[0]?.details).toMatchObject({ ...counts, status: 'finished', owner: 'bob' });
-    const page = json<AuditJson[]>(await cliOk(bob, ['audit', '--limit', '2', '--json']));
+    const page = list<AuditJson>(await cliOk(bob, ['audit', '--limit', '2', '--json']), 'entries');
     expect(page.map((e) => e.action)).toEqual(['experiment.delete', 'member.remove']);
     const table = (await cliOk(bob, ['audit'])).stdout;
-    expect(table.split('\n')[0]).toMatch(/^TIME \(UTC\)\s+ACTION\s+ACTOR\s+TARGET\s+DETAILS$/);
+    expect(table.split('\n')[0]).toMatch(/^TIME\s+ACTION\s+ACTOR\s+TARGET\s+DETAILS$/);
 
     // The box's own audit of team local shows alice's first token (minted by user add) and her membership.
-    const local = json<AuditJson[]>(await cliOk(box, ['audit', '--json']));
+    const local = list<AuditJson>(await cliOk(box, ['audit', '--json']), 'entries');
     expect(local.map((e) => [e.action, e.target])).toEqual(
       expect.arrayContaining([
         ['member.add', 'alice'],

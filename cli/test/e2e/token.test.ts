@@ -34,7 +34,7 @@ describe('token create, list, revoke', () => {
     expect(human.stdout).toContain('cannot be shown again');
 
     const listOut = (await cliOk(sb, ['token', 'list', '--json'])).stdout;
-    const list = JSON.parse(listOut) as TokenJson[];
+    const list = JSON.parse(listOut).tokens as TokenJson[];
     expect(list.map((t) => t.id)).toContain(created.token.id);
     expect(listOut).not.toContain(created.secret);
     expect(listOut).not.toContain('"hash"');
@@ -47,7 +47,7 @@ describe('token create, list, revoke', () => {
 
     const revoked = await cliOk(sb, ['token', 'revoke', created.token.id]);
     expect(revoked.stdout).toContain(`revoked token ${created.token.id}`);
-    const after = JSON.parse((await cliOk(sb, ['token', 'list', '--json'])).stdout) as TokenJson[];
+    const after = JSON.parse((await cliOk(sb, ['token', 'list', '--json'])).stdout).tokens as TokenJson[];
     expect(after.find((t) => t.id === created.token.id)?.revokedAt).toEqual(expect.any(String));
 
     const unknown = await cli(sb, ['token', 'revoke', 'no-such-token']);
@@ -90,7 +90,7 @@ describe('token create, list, revoke', () => {
     const user = sandbox();
     user.env.STUDIOML_API_URL = url;
     user.env.STUDIOML_TOKEN = created.secret;
-    const mine = JSON.parse((await cliOk(user, ['token', 'list', '--json'])).stdout) as TokenJson[];
+    const mine = JSON.parse((await cliOk(user, ['token', 'list', '--json'])).stdout).tokens as TokenJson[];
     expect(mine.map((t) => t.id)).toContain(created.token.id);
     await cliOk(user, ['experiments', '--json']);
 

@@ -4,14 +4,17 @@ import {
   existsSync,
   lstatSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   readlinkSync,
   rmSync,
   statSync,
   symlinkSync,
+  utimesSync,
   writeFileSync,
 } from 'node:fs';
 import * as path from 'node:path';
+import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import type { Manifest } from '@studio-lite/functions/core/manifest.ts';
 import { describe, expect, it } from 'vitest';
 import { BlobCache } from '../../src/cache/blob-cache.ts';
@@ -132,23 +135,94 @@ describe('materialize', () => {
   it.each([
     ['resized (still read-only)', 'ALPHA!', 0o444],
     ['made writable (same size)', 'ALPHA', 0o644],
-  ])('evicts a cache entry that was %s and reports it missing instead of linking it', async (_what, content, mode) => {
-    const cache = await filled(['alpha', 'beta']);
-    const p = cache.path(sha('alpha'));
-    chmodSync(p, 0o644);
-    writeFileSync(p, content);
-    chmodSync(p, mode);
-    const dest = tmp();
+  ])(
+    'quarantines a cache entry that was %s and reports it missing instead of linking it',
+    async (_w, content, mode) => {
+      const cache = await filled(['alpha', 'beta']);
+      const p = cache.path(sha('alpha'));
+      chmodSync(p, 0o644);
+      writeFileSync(p, content);
+      chmodSync(p, mode);
+      const dest = tmp();
+      const warnings: string[] = [];
+      const r = await materialize({ files: [file('a.txt', 'alpha'), file('b.txt', 'beta')], links: [] }, cache, dest, {
+        mode: 'link',
+        warn: (m) => warnings.push(m),
+      });
+      expect(r.missing).toEqual([{ sha256: sha('alpha'), size: 5 }]);
+      expect(r.quarantined).toEqual([sha('alpha')]);
+      expect(r.linked).toBe(1);
+      expect(existsSync(p)).toBe(false);
+      expect(existsSync(path.join(dest, 'a.txt'))).toBe(false);
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatch(/changed behind studio-lite's back.*quarantine/);
+      expect(
+        readdirSync(cache.quarantineDir).map((n) => readFileSync(path.join(cache.quarantineDir, n), 'utf8')),
+      ).toEqual([content]);
+    },
+  );
+
+  it('link mode: a write through a pulled file (same size, mtime put back) is caught by its ctime', async () => {
+    const cache = await filled(['alpha', 'beta', 'gamma']);
+    const m: Manifest = { files: [file('a.txt', 'alpha'), file('b.txt', 'beta'), file('c.txt', 'gamma')], links: [] };
+    const first = tmp();
+    expect(await materialize(m, cache, first, { mode: 'link' })).toMatchObject({ linked: 3, missing: [] });
+    // Root ignores the read-only bit; a careful tool even restores the mtime.
+    for (const [name, bytes] of [
+      ['a.txt', 'ALPHA'],
+      ['b.txt', 'BETA'],
+    ]) {
+      const f = path.join(first, name as string);
+      // Root writes through 0444 as it is; anyone else needs a chmod first (which also moves the ctime).
+      if (process.getuid?.() !== 0) chmodSync(f, 0o644);
+      writeFileSync(f, bytes as string);
+      utimesSync(f, MTIME / 1000, MTIME / 1000);
+    }
     const warnings: string[] = [];
-    const r = await materialize({ files: [file('a.txt', 'alpha'), file('b.txt', 'beta')], links: [] }, cache, dest, {
-      mode: 'link',
-      warn: (m) => warnings.push(m),
+    const again = await materialize(m, cache, tmp(), { mode: 'link', warn: (w) => warnings.push(w) });
+    expect(again.quarantined.sort()).toEqual([sha('alpha'), sha('beta')].sort());
+    expect(again.missing.map((x) => x.sha256).sort()).toEqual([sha('alpha'), sha('beta')].sort());
+    expect(again.linked).toBe(1);
+    expect(warnings).toEqual([expect.stringMatching(/^blob cache 2 entries changed behind/)]);
+    // The user's folder keeps what they wrote; the cache no longer holds it.
+    expect(readFileSync(path.join(first, 'a.txt'), 'utf8')).toBe('ALPHA');
+    expect(await cache.has(sha('alpha'), 5)).toBe(false);
+  });
+
+  it('an entry whose stat moved but whose bytes are intact (chmod, a link made elsewhere) is re-hashed and kept', async () => {
+    const cache = await filled(['alpha']);
+    const p = cache.path(sha('alpha'));
+    chmodSync(p, 0o666);
+    const warnings: string[] = [];
+    const dest = tmp();
+    const r = await materialize({ files: [file('a.txt', 'alpha')], links: [] }, cache, dest, {
+      mode: 'copy',
+      warn: (w) => warnings.push(w),
     });
-    expect(r.missing).toEqual([{ sha256: sha('alpha'), size: 5 }]);
-    expect(r.linked).toBe(1);
-    expect(existsSync(p)).toBe(false);
-    expect(existsSync(path.join(dest, 'a.txt'))).toBe(false);
-    expect(warnings[0]).toMatch(/evicted/);
+    expect(r).toMatchObject({ copied: 1, missing: [], quarantined: [] });
+    expect(warnings).toEqual([]);
+    expect(statSync(p).mode & 0o777).toBe(0o444);
+    expect(readFileSync(path.join(dest, 'a.txt'), 'utf8')).toBe('alpha');
+  });
+
+  it('copy mode keeps the captured mode (0600 stays 0600), never setuid', async () => {
+    const cache = await filled(['alpha', 'beta']);
+    const dest = tmp();
+    const m: Manifest = { files: [file('secret.key', 'alpha', 0o600), file('suid', 'beta', 0o6750)], links: [] };
+    await materialize(m, cache, dest, { mode: 'copy' });
+    expect(statSync(path.join(dest, 'secret.key')).mode & 0o7777).toBe(0o600);
+    expect(statSync(path.join(dest, 'suid')).mode & 0o7777).toBe(0o750);
+  });
+
+  it('a name this file system refuses fails with E_BAD_PATH naming it', async () => {
+    const cache = await filled(['alpha']);
+    const long = `d/${'x'.repeat(300)}`;
+    const err = await materialize({ files: [file(long, 'alpha')], links: [] }, cache, tmp(), { mode: 'copy' }).catch(
+      (e: unknown) => e,
+    );
+    expect(isStudioError(err, 'E_BAD_PATH')).toBe(true);
+    expect((err as Error).message).toContain(`"${long.slice(0, 100)}`);
+    expect((err as Error).message).toContain('ENAMETOOLONG');
   });
 
   it('reports blobs absent from the cache as missing', async () => {

@@ -17,6 +17,29 @@ function tree(root: string, files: Record<string, string>): void {
 
 const paths = (r: { files: { path: string }[] }) => r.files.map((f) => f.path).sort();
 
+describe('walkFolder: portable names', () => {
+  it('records an NFD name in NFC with a note, and skips one that collides with its NFC twin', async () => {
+    const root = tmp();
+    tree(root, { 'caf\u00e9.txt': 'nfc', 'cafe\u0301.txt': 'nfd', 'd/nai\u0308ve.txt': 'only nfd' });
+    const r = await walkFolder(root, { useIgnoreFile: false });
+    expect(paths(r)).toEqual(['caf\u00e9.txt', 'd/na\u00efve.txt']);
+    // The file is still read from its real (NFD) name.
+    expect(r.files.find((f) => f.path === 'd/na\u00efve.txt')?.abs).toBe(path.join(root, 'd', 'nai\u0308ve.txt'));
+    expect(r.skipped).toEqual(['cafe\u0301.txt: same name as caf\u00e9.txt once Unicode-normalized (NFC)']);
+    expect(r.notes).toEqual([expect.stringMatching(/^d\/nai\u0308ve.txt: recorded under its NFC name/)]);
+  });
+
+  it('skips a name that is not UTF-8 with that reason, instead of two names becoming one', async () => {
+    const root = tmp();
+    // Bytes 0xff and 0xfe are not UTF-8; Node would decode both to U+FFFD.
+    for (const b of [0xff, 0xfe]) writeFileSync(Buffer.concat([Buffer.from(`${root}/s`), Buffer.from([b])]), 'x');
+    writeFileSync(path.join(root, 'ok.txt'), 'y');
+    const r = await walkFolder(root, { useIgnoreFile: false });
+    expect(paths(r)).toEqual(['ok.txt']);
+    expect(r.skipped).toEqual(['s\ufffd: file name is not valid UTF-8', 's\ufffd: file name is not valid UTF-8']);
+  });
+});
+
 describe('walkFolder', () => {
   it('lists regular files with relative POSIX paths and their stat', async () => {
     const root = tmp();

@@ -8,6 +8,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   E_BAD_TAG: 400,
   E_BAD_PATH: 400,
   E_BAD_MANIFEST: 400,
+  E_BAD_COMMAND: 400,
   E_UNAUTHENTICATED: 401,
   E_TOKEN_EXPIRED: 401,
   E_FORBIDDEN: 403,
@@ -16,6 +17,8 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   E_NOT_FOUND: 404,
   E_EXPERIMENT_EXISTS: 409,
   E_IMMUTABLE: 409,
+  /** The CLI's own (a pull would overwrite differing files); never sent by the API. */
+  E_DEST_EXISTS: 409,
   E_CONFLICT: 409,
   E_LEASE_LOST: 409,
   E_BLOB_MISSING: 409,

@@ -7,12 +7,12 @@ import { createExperiment, finishExperiment, heartbeatExperiment, showExperiment
 import { requireLiveJob } from '../core/jobs.ts';
 import type { Principal } from '../core/model.ts';
 import { noSpace } from '../core/no-space.ts';
-import { createToken, listTokens, revokeToken } from '../core/token-admin.ts';
+import { createToken, listTeamTokens, listTokens, revokeToken } from '../core/token-admin.ts';
 import { AUTH_ROUTES } from './auth-routes.ts';
 import { experimentPageQuery } from './experiment-query.ts';
 import { JOB_ROUTES } from './job-routes.ts';
 import { errorResponse, json } from './respond.ts';
-import { ART, decodeSegment, EXP, p, type Route, readBody, SEG, versionParam } from './route-kit.ts';
+import { ART, decodeSegment, EXP, MAX_BODY_BYTES, p, type Route, readBody, SEG, versionParam } from './route-kit.ts';
 import {
   commitVersionBody,
   createExperimentBody,
@@ -89,7 +89,7 @@ export const CORE_ROUTES: Route[] = [
     method: 'POST',
     pattern: new RegExp(`^${ART}/versions$`),
     run: async (c) => {
-      const body = await readBody(c.req, commitVersionBody);
+      const body = await readBody(c.req, commitVersionBody, MAX_BODY_BYTES);
       const r = await commitVersion(c.deps, c.principal, c.team, p(c, 0), p(c, 1), body);
       return json(r.created ? 201 : 200, r);
     },
@@ -125,7 +125,12 @@ export const CORE_ROUTES: Route[] = [
     method: 'GET',
     pattern: /^\/v1\/tokens$/,
     team: false,
-    run: async (c) => json(200, { tokens: await listTokens(c.deps, c.principal) }),
+    // ?team=T: the worker and job tokens of team T (its admins); otherwise the caller's own tokens.
+    run: async (c) => {
+      const team = c.url.searchParams.get('team');
+      const tokens = team ? await listTeamTokens(c.deps, c.principal, team) : await listTokens(c.deps, c.principal);
+      return json(200, { tokens });
+    },
   },
   {
     method: 'DELETE',

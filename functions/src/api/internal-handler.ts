@@ -7,6 +7,7 @@ import { SHA256_RE } from '../core/names.ts';
 import { VERIFY_BLOB_ROUTE } from '../core/task-queue.ts';
 import type { OidcVerifier } from './internal-auth.ts';
 import { errorResponse, json } from './respond.ts';
+import { readCappedText } from './route-kit.ts';
 
 /** Task bodies are small; anything bigger is not ours. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -58,11 +59,7 @@ export async function runInternalTask(deps: CoreDeps, route: string, body: unkno
 }
 
 async function readJson(req: Request): Promise<unknown> {
-  if (Number(req.headers.get('content-length') ?? 0) > MAX_BODY_BYTES) {
-    throw new StudioError('E_TOO_LARGE', `task body over ${MAX_BODY_BYTES} bytes`);
-  }
-  const text = await req.text();
-  if (text.length > MAX_BODY_BYTES) throw new StudioError('E_TOO_LARGE', `task body over ${MAX_BODY_BYTES} bytes`);
+  const text = await readCappedText(req, MAX_BODY_BYTES);
   try {
     return JSON.parse(text);
   } catch (cause) {

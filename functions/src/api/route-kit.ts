@@ -4,8 +4,16 @@ import { StudioError } from '../core/errors.ts';
 import type { Principal } from '../core/model.ts';
 
 /** Shared pieces of the route modules (handler.ts dispatches; each *-routes.ts file exports a Route[]). */
-/** Largest JSON body accepted (a 100k-file manifest is ~15 MB). */
-export const MAX_BODY_BYTES = 64 << 20;
+/** Largest JSON body accepted: a commit's manifest (a 100k-file manifest is ~15 MB; Cloud Functions cap at 32 MiB). */
+export const MAX_BODY_BYTES = 32 << 20;
+/**
+ * Bytes of request bodies one process holds at once, all requests together: past it a body is refused with
+ * E_UNAVAILABLE (503, the client retries), so parallel large bodies cannot add up beyond a bound.
+ */
+export const BODY_BUDGET_BYTES = 160 << 20;
+let buffered = 0;
+/** Every other body (upload plans of 10,000 blobs are ~1.5 MB; warnings are capped at 1 MiB). */
+export const DEFAULT_BODY_BYTES = 8 << 20;
 
 export interface Ctx {
   deps: CoreDeps;
@@ -32,11 +40,47 @@ export const SEG = '([^/]+)';
 export const EXP = `/v1/experiments/${SEG}`;
 export const ART = `${EXP}/artifacts/${SEG}`;
 
-export async function readBody<T extends z.ZodType>(req: Request, schema: T): Promise<z.output<T>> {
-  const len = Number(req.headers.get('content-length') ?? 0);
-  if (len > MAX_BODY_BYTES) throw new StudioError('E_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes`);
-  const text = await req.text();
-  if (text.length > MAX_BODY_BYTES) throw new StudioError('E_TOO_LARGE', `request body over ${MAX_BODY_BYTES} bytes`);
+/**
+ * The body as text, read chunk by chunk with a hard cap: E_TOO_LARGE as soon as more than `max` bytes arrived
+ * (declared or chunked), without reading the rest, so memory stays bounded whatever the client sends. The host closes
+ * the connection after answering (the unread rest is never drained).
+ */
+export async function readCappedText(req: Request, max: number): Promise<string> {
+  const tooLarge = () => new StudioError('E_TOO_LARGE', `request body over ${max} bytes`);
+  if (Number(req.headers.get('content-length') ?? 0) > max) throw tooLarge();
+  if (!req.body) return '';
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      buffered += value.byteLength;
+      if (total > max) throw tooLarge();
+      if (buffered > BODY_BUDGET_BYTES) {
+        throw new StudioError('E_UNAVAILABLE', 'the server is receiving too many large requests at once; try again');
+      }
+      chunks.push(value);
+    }
+    return Buffer.concat(chunks, total).toString('utf8');
+  } finally {
+    buffered -= total;
+    reader.releaseLock();
+  }
+}
+
+/**
+ * Parses and validates a JSON body. A list, or a text of 1024+ allowed characters, over its schema's maximum is
+ * E_TOO_LARGE naming the field (per-field caps on records); any other mismatch is E_BAD_REQUEST.
+ */
+export async function readBody<T extends z.ZodType>(
+  req: Request,
+  schema: T,
+  max = DEFAULT_BODY_BYTES,
+): Promise<z.output<T>> {
+  const text = await readCappedText(req, max);
   let data: unknown;
   try {
     data = JSON.parse(text);
@@ -46,7 +90,13 @@ export async function readBody<T extends z.ZodType>(req: Request, schema: T): Pr
   const r = schema.safeParse(data);
   if (!r.success) {
     const issue = r.error.issues[0];
-    throw new StudioError('E_BAD_REQUEST', `invalid body at ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
+    const at = issue?.path.join('.') || '(root)';
+    // Too many items, or text past a size limit (not a short name past its length rule, which is just invalid).
+    const tooBig = issue?.code === 'too_big' && (issue.origin === 'array' || Number(issue.maximum) >= 1024);
+    if (tooBig && issue.origin !== 'number' && issue.origin !== 'bigint') {
+      throw new StudioError('E_TOO_LARGE', `${at} is too large: ${issue.message}`, { details: { field: at } });
+    }
+    throw new StudioError('E_BAD_REQUEST', `invalid body at ${at}: ${issue?.message}`);
   }
   return r.data;
 }

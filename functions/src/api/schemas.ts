@@ -4,6 +4,35 @@ import { SHA256_RE } from '../core/names.ts';
 
 /** Request bodies of the v1 API, validated at the boundary. Responses are typed by the interfaces below. */
 
+/**
+ * Per-field caps on what ends up in records (and in every later listing): a list of strings whose total length is over
+ * `max` is refused as too_big, which readBody turns into E_TOO_LARGE naming the field.
+ */
+export const FIELD_CAPS = { commandBytes: 256 << 10, warningsBytes: 1 << 20, skippedBytes: 1 << 20 } as const;
+
+function cappedStrings(item: z.ZodString, maxItems: number, maxTotal: number) {
+  return z
+    .array(item)
+    .max(maxItems)
+    .superRefine((list, ctx) => {
+      let total = 0;
+      for (const s of list) total += s.length;
+      if (total > maxTotal) {
+        ctx.addIssue({
+          code: 'too_big',
+          origin: 'string',
+          maximum: maxTotal,
+          inclusive: true,
+          input: list,
+          message: `${total} characters in total, at most ${maxTotal}`,
+        });
+      }
+    });
+}
+
+const commandField = cappedStrings(z.string().max(65536), 4096, FIELD_CAPS.commandBytes);
+const warningsField = cappedStrings(z.string().max(4096), 10_000, FIELD_CAPS.warningsBytes);
+
 const blobRef = z.object({ sha256: z.string().regex(SHA256_RE), size: z.number().int().nonnegative() });
 /** base64 of a 16-byte MD5. */
 const MD5_B64_RE = /^[A-Za-z0-9+/]{22}==$/;
@@ -13,7 +42,7 @@ const uploadRef = blobRef.extend({ md5: z.string().regex(MD5_B64_RE).optional() 
 export const createExperimentBody = z.object({
   key: z.string().min(1).max(128),
   project: z.string().min(1).max(128).nullable().default(null),
-  command: z.array(z.string().max(65536)).max(4096).default([]),
+  command: commandField.default([]),
   cwd: z.string().max(4096).nullable().default(null),
   host: z.string().max(255).nullable().default(null),
   git: z
@@ -43,7 +72,7 @@ export const finishExperimentBody = z.object({
   status: z.enum(['finished', 'failed', 'stopped']),
   exitCode: z.number().int().nullable(),
   signal: z.string().max(32).nullable().default(null),
-  warnings: z.array(z.string().max(4096)).max(10_000).default([]),
+  warnings: warningsField.default([]),
   /** The attempt finishing (direct runs); without it any attempt of a running experiment may finish it. */
   attempt: z.number().int().positive().nullable().default(null),
 });
@@ -65,7 +94,7 @@ export const commitVersionBody = z.object({
       hashedBytes: z.number().int().nonnegative(),
       uploadedBlobs: z.number().int().nonnegative(),
       uploadedBytes: z.number().int().nonnegative(),
-      skipped: z.array(z.string().max(4096)).max(10_000),
+      skipped: cappedStrings(z.string().max(4096), 10_000, FIELD_CAPS.skippedBytes),
       excluded: z.array(z.string().max(4096)).max(1000).optional(),
     })
     .default({ hashedFiles: 0, hashedBytes: 0, uploadedBlobs: 0, uploadedBytes: 0, skipped: [] }),
@@ -91,7 +120,7 @@ const resources = z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), z.number
 export const submitJobBody = z.strictObject({
   queue: z.string().min(1).max(63),
   spec: z.strictObject({
-    command: z.array(z.string().max(65536)).min(1).max(4096),
+    command: commandField.refine((c) => c.length > 0, 'a job needs a command'),
     captures: z
       .array(z.strictObject({ tag: z.string().min(1).max(64), path: relPath }))
       .max(256)
@@ -133,7 +162,7 @@ export const completeJobBody = z.strictObject({
   status: z.enum(['finished', 'failed', 'stopped']),
   exitCode: z.number().int().nullable(),
   signal: z.string().max(32).nullable().default(null),
-  warnings: z.array(z.string().max(4096)).max(10_000).default([]),
+  warnings: warningsField.default([]),
   artifacts: z.record(z.string().min(1).max(64), z.number().int().positive()).default({}),
   // Keys become Firestore map keys: '' and __reserved__ names would make the completion fail there.
   stats: z.record(z.string().regex(/^[A-Za-z][A-Za-z0-9_]{0,63}$/), z.number()).default({}),

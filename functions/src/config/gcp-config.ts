@@ -29,6 +29,13 @@ const schema = z.object({
     .min(60)
     .max(7 * 24 * 3600)
     .default(900),
+  /** Largest blob a plan or commit accepts, in bytes (default 100 GiB; GCS objects may be up to 5 TiB). */
+  STUDIO_MAX_BLOB_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .max(5 * 2 ** 40)
+    .optional(),
   /** Lease length of a queued job in seconds; a worker heartbeats every third of it (at most every 5 s). */
   STUDIO_JOB_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),
   STUDIO_RUN_LEASE_SECONDS: z.coerce.number().int().min(5).max(3600).default(60),

@@ -5,6 +5,7 @@ import { recordAudit } from './audit.ts';
 import { requireArtifactRead, requireExperimentWrite } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { isStudioError, StudioError } from './errors.ts';
+import { isConfined, promoteStaged, readableBlobs, uploadKeyFor } from './job-blobs.ts';
 import { blobKey } from './keys.ts';
 import { type Manifest, manifestDigest, manifestTotals, parseManifest } from './manifest.ts';
 import type { BlobRecord, CaptureStats, Principal, VersionRecord, VersionWithManifest } from './model.ts';
@@ -12,6 +13,25 @@ import { assertExperimentKey, assertTag } from './names.ts';
 import type { SignedRequest } from './ports.ts';
 
 const PACK_MAX_MEMBERS = 4096;
+/** Largest blob accepted unless the deployment configures another (STUDIO_MAX_BLOB_BYTES / STUDIOML_MAX_BLOB_BYTES). */
+export const DEFAULT_MAX_BLOB_BYTES = 100 * 2 ** 30;
+
+/** Throws E_TOO_LARGE naming the first blob over the configured maximum (nothing is signed or stored). */
+function requireBlobSizes(deps: CoreDeps, blobs: Iterable<{ sha256: string; size: number; path?: string }>): void {
+  const max = deps.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES;
+  for (const b of blobs) {
+    if (b.size > max) {
+      throw new StudioError(
+        'E_TOO_LARGE',
+        `${b.path ?? `blob ${b.sha256}`}: ${b.size} bytes, at most ${max} per blob`,
+        {
+          details: { field: b.path ? 'manifest.files' : 'blobs', max },
+        },
+      );
+    }
+  }
+}
+
 /** Missing blobs at least this large also get a resumable session (when the store offers them). */
 export const RESUMABLE_MIN_BYTES = 32 << 20;
 
@@ -39,10 +59,14 @@ export async function planUpload(
 ): Promise<PlanUploadResponse> {
   requireExperimentWrite(p, team, key);
   assertTag(tag);
+  requireBlobSizes(deps, blobs);
   await requireWritableExperiment(deps, team, key);
   const unique = new Map(blobs.map((b) => [b.sha256, b]));
   const have = await deps.meta.findBlobs(team, [...unique.keys()]);
-  const missing = [...unique.values()].filter((b) => !have.get(b.sha256)?.verified);
+  // A job token learns nothing about blobs it may not read: those are always "missing" (core/job-blobs.ts).
+  const readable = isConfined(p) ? await readableBlobs(deps, p, team, loadManifest) : null;
+  const present = (sha: string) => !!have.get(sha)?.verified && (!readable || readable.has(sha));
+  const missing = [...unique.values()].filter((b) => !present(b.sha256));
   const expiresAt = expiry(deps);
   const out: PlanUploadResponse = { uploads: [], packs: [], present: unique.size - missing.length };
   const signPack = deps.blobs.signPackUpload?.bind(deps.blobs);
@@ -52,7 +76,7 @@ export async function planUpload(
   const flush = async () => {
     if (pack.length === 0 || !signPack) return;
     const request = await signPack(
-      pack.map((m) => ({ key: blobKey(team, m.sha256), size: m.size, sha256: m.sha256 })),
+      pack.map((m) => ({ key: uploadKeyFor(p, team, m.sha256), size: m.size, sha256: m.sha256 })),
       expiresAt,
     );
     out.packs.push({ members: pack, request });
@@ -65,7 +89,7 @@ export async function planUpload(
       packBytes += b.size;
       if (pack.length >= PACK_MAX_MEMBERS || packBytes >= LIMITS.packMaxBytes) await flush();
     } else {
-      const k = blobKey(team, b.sha256);
+      const k = uploadKeyFor(p, team, b.sha256);
       const request = await deps.blobs.signUpload(k, { ...b, expiresAt });
       // Large blobs also get a session start: a client that knows sessions resumes an interrupted transfer; older
       // clients keep using the single PUT.
@@ -101,8 +125,11 @@ async function recordBlobs(deps: CoreDeps, team: string, blobs: BlobRecord[]): P
   }
 }
 
-/** Confirms every blob of the manifest is stored (recording ones the store has but metadata lacks). */
-async function requireBlobs(deps: CoreDeps, team: string, m: Manifest): Promise<void> {
+/**
+ * Confirms every blob of the manifest is stored (recording ones the store has but metadata lacks). A job token's
+ * blobs outside what it may read come only from its own staged uploads (core/job-blobs.ts).
+ */
+async function requireBlobs(deps: CoreDeps, p: Principal, team: string, m: Manifest): Promise<void> {
   const sizes = new Map<string, number>();
   for (const f of m.files) {
     const seen = sizes.get(f.sha256);
@@ -111,6 +138,16 @@ async function requireBlobs(deps: CoreDeps, team: string, m: Manifest): Promise<
     }
     sizes.set(f.sha256, f.size);
   }
+  const staged: [string, number][] = [];
+  if (isConfined(p)) {
+    const readable = await readableBlobs(deps, p, team, loadManifest);
+    for (const [sha, size] of sizes) {
+      if (readable.has(sha)) continue;
+      staged.push([sha, size]);
+      sizes.delete(sha);
+    }
+  }
+  const own = await promoteStaged(deps, p, team, staged);
   const known = await deps.meta.findBlobs(team, [...sizes.keys()]);
   for (const [sha, rec] of known) {
     if (rec.size !== sizes.get(sha)) throw new StudioError('E_SIZE_MISMATCH', `blob ${sha} has size ${rec.size}`);
@@ -118,9 +155,9 @@ async function requireBlobs(deps: CoreDeps, team: string, m: Manifest): Promise<
   // Unknown or unverified blobs are checked against storage; where the store cannot check a sha256 on upload (GCS),
   // the backend hashes the stored bytes itself before any version may reference them.
   const unchecked = [...sizes].filter(([sha]) => !known.get(sha)?.verified);
-  const found: { sha256: string; size: number; verified: boolean }[] = [];
-  const missing: string[] = [];
-  const corrupt: string[] = [];
+  const found: { sha256: string; size: number; verified: boolean }[] = [...own.promoted];
+  const missing: string[] = [...own.missing];
+  const corrupt: string[] = [...own.corrupt];
   for (let i = 0; i < unchecked.length; i += 64) {
     await Promise.all(
       unchecked.slice(i, i + 64).map(async ([sha, size]) => {
@@ -172,6 +209,7 @@ export async function commitVersion(
   requireExperimentWrite(p, team, key);
   assertTag(tag);
   const manifest = parseManifest(body.manifest);
+  requireBlobSizes(deps, manifest.files);
   await requireWritableExperiment(deps, team, key);
   const digest = manifestDigest(manifest);
   // Decide what metadata would refuse before writing anything, so a refused commit leaves no manifest blob behind
@@ -186,7 +224,7 @@ export async function commitVersion(
     if (!art.mutable)
       throw new StudioError('E_IMMUTABLE', `artifact ${key}/${tag} is immutable and already has a version`);
   }
-  await requireBlobs(deps, team, manifest);
+  await requireBlobs(deps, p, team, manifest);
   const json = Buffer.from(JSON.stringify(manifest));
   const manifestSha256 = createHash('sha256').update(json).digest('hex');
   const mkey = blobKey(team, manifestSha256);

@@ -31,18 +31,25 @@ export function isUserCredential(p: Principal): boolean {
 export function resolveTeam(principal: Principal, asked: string | null): string {
   if (principal.binding) {
     const bound = principal.binding.team;
-    if (asked && asked !== bound)
+    if (asked && asked.toLowerCase() !== bound.toLowerCase())
       throw new StudioError('E_FORBIDDEN', `this ${principal.kind} token is for another team`);
     return bound;
   }
   const teams = Object.keys(principal.teams);
   if (asked) {
-    if (!principal.teams[asked]) throw new StudioError('E_FORBIDDEN', `not a member of team ${asked}`);
-    return asked;
+    // Team names are case-insensitive (names.ts canonicalTeamId): any spelling reaches the one team.
+    const team = teams.find((t) => t.toLowerCase() === asked.toLowerCase());
+    if (!team) {
+      // details.team: the caller named a team they are not in (their input, which a client may report as such).
+      throw new StudioError('E_FORBIDDEN', `not a member of team ${asked}`, { details: { team: asked } });
+    }
+    return team;
   }
   if (teams.length === 1) return teams[0] as string;
   if (teams.length === 0) throw new StudioError('E_FORBIDDEN', 'you are not a member of any team');
-  throw new StudioError('E_BAD_REQUEST', `you are in several teams (${teams.join(', ')}): choose one with --team`);
+  throw new StudioError('E_BAD_REQUEST', `you are in several teams (${teams.join(', ')}): choose one with --team`, {
+    details: { teams },
+  });
 }
 
 /** Throws E_FORBIDDEN unless the principal holds at least `need` on `team` (worker/job tokens never do). */
@@ -100,5 +107,15 @@ export function requireQueueWorker(p: Principal, team: string, queue: string): v
 export function requireUserCredential(p: Principal, what: string): void {
   if (!isUserCredential(p)) {
     throw new StudioError('E_FORBIDDEN', `a ${p.kind} token cannot ${what}; use your own sign-in or personal token`);
+  }
+}
+
+/**
+ * Scopes mean what they say: a `read` personal token never changes anything, its owner's own tokens and memberships
+ * included (E_FORBIDDEN). Firebase sign-ins and `write`/`*` tokens pass.
+ */
+export function requireWriteScope(p: Principal, what: string): void {
+  if (p.kind === 'personal' && ROLE_RANK[scopeCap(p.scopes) ?? 'viewer'] < ROLE_RANK.editor) {
+    throw new StudioError('E_FORBIDDEN', `a read-only token cannot ${what}`);
   }
 }

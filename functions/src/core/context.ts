@@ -27,6 +27,8 @@ export interface CoreDeps {
    * finishes before a later run deletes them. Tests lower it.
    */
   gcMinGraceSeconds?: number;
+  /** Largest blob a plan or commit accepts (bytes; default DEFAULT_MAX_BLOB_BYTES); larger is E_TOO_LARGE. */
+  maxBlobBytes?: number;
   /** How people sign in (GET /v1/auth/config); absent = personal access tokens only. */
   authConfig?: AuthConfig;
   /** Key of short-lived bearer links (a version's tar.gz, core/archive.ts); absent: such links are refused. */

@@ -3,6 +3,7 @@ import { requireRole, requireUserCredential } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { isStudioError, StudioError } from './errors.ts';
 import { JOB_TERMINAL } from './job-model.ts';
+import { revokeJobTokens } from './job-tokens.ts';
 import type { Principal } from './model.ts';
 import { assertExperimentKey } from './names.ts';
 
@@ -68,7 +69,10 @@ export async function deleteExperiment(
   }
   await endLiveJob(deps, p, team, key);
   const counts = await deps.meta.deleteExperiment(team, key);
-  // The ended job goes too, so the key can be queued again (its pending tasks see another job and stand down).
+  // The ended job goes too, so the key can be queued again (its pending tasks see another job and stand down);
+  // its job tokens are revoked first, so none can act on a later job under the same key.
+  const job = await deps.jobs?.getJob(team, key);
+  if (job) await revokeJobTokens(deps, job);
   await deps.jobs?.deleteJob(team, key, { status: [...JOB_TERMINAL] });
   await recordAudit(deps, p, team, 'experiment.delete', key, {
     ...counts,

@@ -139,7 +139,7 @@ async function resumeExperiment(
       exitCode: null,
       signal: null,
       startedAt: at,
-      lineage: [...cur.lineage, ...r.lineage],
+      lineage: resumedLineage(cur.lineage, r.lineage),
       attempt,
       attempts: [...attemptsOf(cur), newAttempt(attempt, command, r.host, at)],
       lastSeenAt: at,
@@ -228,4 +228,21 @@ export async function showExperiment(
     arts.map(async (a) => ({ ...a, versions: await deps.meta.listVersions(team, key, a.tag) })),
   );
   return { experiment, artifacts };
+}
+
+/** Most lineage entries one experiment keeps (a --resume adds only reuses it does not list yet). */
+export const MAX_LINEAGE = 256;
+
+/** The lineage after a resume: new entries appended once, at most MAX_LINEAGE (E_TOO_LARGE naming the field). */
+function resumedLineage(had: LineageEntry[], add: LineageEntry[]): LineageEntry[] {
+  const same = (a: LineageEntry, b: LineageEntry) =>
+    a.as === b.as && a.experiment === b.experiment && a.tag === b.tag && a.version === b.version;
+  const out = [...had];
+  for (const e of add) if (!out.some((o) => same(o, e))) out.push(e);
+  if (out.length > MAX_LINEAGE) {
+    throw new StudioError('E_TOO_LARGE', `lineage would hold ${out.length} entries, at most ${MAX_LINEAGE}`, {
+      details: { field: 'lineage' },
+    });
+  }
+  return out;
 }

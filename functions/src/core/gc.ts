@@ -4,7 +4,7 @@ import { recordAudit } from './audit.ts';
 import { requireRole, requireUserCredential } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { isStudioError, StudioError } from './errors.ts';
-import { blobKey, blobPrefix, parseBlobKey } from './keys.ts';
+import { blobKey, blobPrefix, parseBlobKey, stagingPrefix } from './keys.ts';
 import type { Principal, StoredBlobRecord } from './model.ts';
 
 /**
@@ -67,6 +67,8 @@ export interface GcReport {
   pending: Amount;
   /** Condemned earlier, referenced again (by a version or a commit during this run): kept. */
   absolved: number;
+  /** Job tokens' staged uploads older than the grace that no commit promoted (core/job-blobs.ts): deleted. */
+  staged: Amount;
   /** The earliest time a run may delete what this run condemned; null when it condemned nothing. */
   deleteAfter: string | null;
 }
@@ -161,6 +163,7 @@ export async function collectGarbage(deps: CoreDeps, p: Principal, team: string,
     unrecorded: zero(),
     pending: zero(),
     absolved: 0,
+    staged: zero(),
     deleteAfter: null,
   };
 
@@ -240,6 +243,17 @@ export async function collectGarbage(deps: CoreDeps, p: Principal, team: string,
       add(report.condemned, o.size);
       add(report.unrecorded, o.size);
     }
+  }
+
+  // A job's staged upload is promoted by the commit right after it, or never: one older than the grace is abandoned
+  // (its next capture plans and uploads again), so it goes in one step.
+  for (let after: string | undefined; ; ) {
+    const objects = await deps.blobs.list(stagingPrefix(team), { after, limit: PAGE });
+    if (objects.length === 0) break;
+    after = objects[objects.length - 1]?.key;
+    const old = objects.filter((o) => Date.parse(o.createdAt) <= cutoff);
+    if (!dryRun) await eachLimited(old, (o) => deps.blobs.delete(o.key));
+    for (const o of old) add(report.staged, o.size);
   }
 
   if (report.condemned.blobs > 0) report.deleteAfter = new Date(start.getTime() + graceSeconds * 1000).toISOString();

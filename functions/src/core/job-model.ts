@@ -72,7 +72,15 @@ export interface JobRecord {
   /** Transfer figures the completing worker reported (e.g. bytes downloaded for inputs). */
   stats: Record<string, number>;
   /** Each lease taken: who and when (kept across requeues). */
-  history: { attempt: number; worker: string; leasedAt: string; endedAt: string | null; outcome: string | null }[];
+  history: {
+    attempt: number;
+    worker: string;
+    leasedAt: string;
+    endedAt: string | null;
+    outcome: string | null;
+    /** The attempt's job token (revoked when the lease ends; core/job-tokens.ts). */
+    tokenId?: string | undefined;
+  }[];
 }
 
 export interface JobListQuery {

@@ -3,6 +3,7 @@ import { requireQueueWorker, requireRole } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { isStudioError, StudioError } from './errors.ts';
 import { JOB_TERMINAL, type JobRecord, type JobSpec, type JobStatus } from './job-model.ts';
+import { revokeJobTokens } from './job-tokens.ts';
 import { isSafeRelativePath } from './manifest.ts';
 import type { ExperimentRecord, Principal } from './model.ts';
 import { assertExperimentKey, assertTag } from './names.ts';
@@ -262,6 +263,24 @@ export async function leaseJob(
       // stays queued, instead of leased to a worker that got an error and with nothing to ever take it back. A check
       // for a lease then won by a faster worker is harmless: checkLease looks at the lease as it is when it runs.
       await scheduleLeaseCheck(deps, { ...c, attempt, leaseExpiresAt });
+      // The token is bound to this job instance (key + queuedAt) and attempt, and minted before the lease so its id
+      // is in the history: whatever ends the lease revokes it (job-tokens.ts). A lost race revokes it at once.
+      const tokenTtl = (c.maxDurationSeconds ?? 7 * 24 * 3600) + JOB_TOKEN_SLACK_SECONDS;
+      const { secret, record } = await mintToken(deps.meta, {
+        userId: c.owner,
+        kind: 'job',
+        scopes: ['job'],
+        expiresAt: addSeconds(now, tokenTtl),
+        now,
+        binding: {
+          team,
+          experiment: c.id,
+          attempt,
+          queuedAt: c.queuedAt,
+          reads: c.spec.reuse.map(({ experiment, tag, version }) => ({ experiment, tag, version })),
+        },
+        label: `job ${c.id} attempt ${attempt} on ${worker.host}`,
+      });
       let job: JobRecord;
       try {
         job = await jobs.updateJob(
@@ -277,31 +296,24 @@ export async function leaseJob(
             stopReason: null,
             history: [
               ...c.history,
-              { attempt, worker: worker.id, leasedAt: now.toISOString(), endedAt: null, outcome: null },
+              {
+                attempt,
+                worker: worker.id,
+                leasedAt: now.toISOString(),
+                endedAt: null,
+                outcome: null,
+                tokenId: record.id,
+              },
             ],
           },
           { status: ['queued'], attempt: c.attempt },
         );
       } catch (err) {
+        await deps.meta.revokeToken(record.id, now.toISOString());
         if (isStudioError(err, 'E_CONFLICT')) continue; // another worker was faster
         throw err;
       }
       await moveExperiment(deps, job, 'running', ['queued'], { startedAt: now.toISOString() });
-      const tokenTtl = (job.maxDurationSeconds ?? 7 * 24 * 3600) + JOB_TOKEN_SLACK_SECONDS;
-      const { secret } = await mintToken(deps.meta, {
-        userId: job.owner,
-        kind: 'job',
-        scopes: ['job'],
-        expiresAt: addSeconds(now, tokenTtl),
-        now,
-        binding: {
-          team,
-          experiment: job.id,
-          attempt,
-          reads: job.spec.reuse.map(({ experiment, tag, version }) => ({ experiment, tag, version })),
-        },
-        label: `job ${job.id} attempt ${attempt} on ${worker.host}`,
-      });
       if (job.maxDurationSeconds) {
         await schedule(
           deps,
@@ -355,6 +367,7 @@ export async function requireLiveJob(deps: CoreDeps, p: Principal): Promise<JobR
     job &&
     job.status === 'leased' &&
     job.attempt === b.attempt &&
+    job.queuedAt === b.queuedAt &&
     job.leaseExpiresAt !== null &&
     Date.parse(job.leaseExpiresAt) > deps.now().getTime();
   if (!live || !job) {
@@ -437,6 +450,7 @@ export async function completeJob(
     if (isStudioError(err, 'E_CONFLICT')) throw new StudioError('E_LEASE_LOST', `the lease of job ${id} has ended`);
     throw err;
   }
+  await revokeJobTokens(deps, done, job.attempt);
   // Redacted like finishExperiment's warnings: they end up in the experiment record.
   const warnings = [...input.warnings.map(redactText), ...(job.stopReason ? [`stopped: ${job.stopReason}`] : [])];
   await moveExperiment(deps, done, status, ['running'], { exitCode: input.exitCode, signal: input.signal, warnings });
@@ -581,6 +595,7 @@ async function checkLeaseOnce(
     const now = await jobs.getJob(t.team, t.id);
     return now?.status === 'leased' && now.attempt === job.attempt ? 'moved' : 'stale';
   }
+  await revokeJobTokens(deps, job, job.attempt);
   return outcome;
 }
 

@@ -18,3 +18,16 @@ export function parseBlobKey(key: string): { team: string; sha256: string } | nu
   if (!m || !(m[3] as string).startsWith(m[2] as string)) return null;
   return { team: m[1] as string, sha256: m[3] as string };
 }
+
+/**
+ * Where a job token's uploads wait until its commit promotes them to blobKey (core/job-blobs.ts): one folder per
+ * token, so a job proves it holds the bytes of every blob it names that it may not already read.
+ */
+export function stagingKey(team: string, tokenId: string, sha256: string): string {
+  return `teams/${team}/uploads/${tokenId}/${sha256.slice(0, 2)}/${sha256}`;
+}
+
+/** The prefix of every staged upload of a team (blob GC deletes abandoned ones). */
+export function stagingPrefix(team: string): string {
+  return `teams/${team}/uploads/`;
+}

@@ -149,6 +149,8 @@ export interface TokenBinding {
   queue?: string | undefined;
   experiment?: string | undefined;
   attempt?: number | undefined;
+  /** The job instance (its queuedAt): a key queued again after a delete is another job, which this token cannot touch. */
+  queuedAt?: string | undefined;
   /** Artifact versions of other experiments a job token may read (its resolved --reuse lineage). */
   reads?: { experiment: string; tag: string; version: number }[] | undefined;
 }

@@ -43,6 +43,24 @@ export function assertTeamId(id: string): string {
   return id;
 }
 
+/**
+ * Team names are case-insensitive: `teamA` and `TEAMA` are one team, stored and keyed (storage folders, Firestore ids)
+ * under this canonical form, so case-insensitive file systems cannot merge two teams. Ids are ASCII (assertTeamId), so
+ * Unicode case folding is lower-casing. Throws E_BAD_KEY.
+ */
+export function canonicalTeamId(id: string): string {
+  return assertTeamId(id).toLowerCase();
+}
+
+/**
+ * The team a caller means by `asked`: the membership it holds under any case (teams named with capitals before names
+ * were canonical keep their stored id), else the canonical form. Throws E_BAD_KEY.
+ */
+export function teamIdFor(teams: Record<string, unknown>, asked: string): string {
+  const canonical = canonicalTeamId(asked);
+  return Object.keys(teams).find((t) => t.toLowerCase() === canonical) ?? canonical;
+}
+
 /** User ids created on a local shared box follow the key rules too. Throws E_BAD_KEY. */
 export function assertUserId(id: string): string {
   if (!KEY_RE.test(id) || id.includes('..')) {
@@ -55,10 +73,14 @@ export const SHA256_RE = /^[0-9a-f]{64}$/;
 
 /** Parses `EXP/TAG[@VERSION]`; version undefined means latest. */
 export function parseArtifactRef(ref: string): { experiment: string; tag: string; version: number | undefined } {
-  const m = /^([^/@]+)\/([^/@]+)(?:@(\d+))?$/.exec(ref);
+  const m = /^([^/@]+)\/([^/@]+)(?:@(\d+|latest))?$/.exec(ref);
   if (!m)
-    throw new StudioError('E_BAD_TAG', `invalid artifact reference "${ref}": expected EXP/TAG or EXP/TAG@VERSION`);
-  const version = m[3] === undefined ? undefined : Number(m[3]);
+    throw new StudioError(
+      'E_BAD_TAG',
+      `invalid artifact reference "${ref}": expected EXP/TAG, EXP/TAG@VERSION or EXP/TAG@latest`,
+    );
+  // `@latest` (as the API spells it) is the same as no version: resolved to the newest when used.
+  const version = m[3] === undefined || m[3] === 'latest' ? undefined : Number(m[3]);
   if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
     throw new StudioError('E_BAD_TAG', `invalid version in "${ref}": versions start at 1`);
   }

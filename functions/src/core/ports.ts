@@ -70,6 +70,12 @@ export interface BlobStore {
   /** Removes an object; absent objects are not an error. */
   delete(key: string): Promise<void>;
   /**
+   * Moves the object at `from` to `to` (a staged upload becoming a team blob). When `to` already exists it is kept
+   * (content-addressed: same name) and `from` is just removed. Returns whether `from` became `to` (false: `to` was
+   * there). Throws E_NOT_FOUND when `from` is absent.
+   */
+  promote(from: string, to: string): Promise<boolean>;
+  /**
    * One page of the objects whose key starts with `prefix`, in ascending key order, starting after the key `after`
    * (exclusive). `createdAt` is when the object's current content was written (GCS: timeCreated of the live
    * generation; disk: mtime). Objects still being uploaded (temporary files, unfinished resumable sessions) are
@@ -215,6 +221,8 @@ export interface MetadataStore {
   /** Users, tokens, memberships (the Identity adapters build on these). */
   putUser(user: UserRecord): Promise<void>;
   getUser(id: string): Promise<UserRecord | null>;
+  /** Every user, by id ascending (a shared box's `user list`; deployments have few hundred at most). */
+  listUsers(): Promise<UserRecord[]>;
   /** The user whose (case-insensitive) email this is, or null. putUser throws E_CONFLICT for a taken email. */
   findUserByEmail(email: string): Promise<UserRecord | null>;
   putToken(token: TokenRecord): Promise<void>;
@@ -223,6 +231,8 @@ export interface MetadataStore {
   getToken(id: string): Promise<TokenRecord | null>;
   /** Every token of one user, revoked and expired ones included, newest (createdAt) first. */
   listTokens(userId: string): Promise<TokenRecord[]>;
+  /** Every worker and job token bound to `team` (binding.team), revoked and expired included, newest first. */
+  listTeamTokens(team: string): Promise<TokenRecord[]>;
   /** Sets revokedAt unless already set (the first revocation time is kept); unknown ids are a no-op. */
   revokeToken(id: string, at: string): Promise<void>;
   /**

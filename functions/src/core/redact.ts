@@ -1,30 +1,48 @@
+import { maskSecrets } from './secret-scan.ts';
+
 /**
  * Secrets never reach a record: command lines are redacted on the client before they are sent and again by the
- * API before they are stored. Two rules: values of options whose name says "secret", and values that look like a
- * credential wherever they appear.
+ * API before they are stored. Three rules: values of options (and environment assignments) whose name says
+ * "secret", the value after `-p`, and values a maintained secret-scanning ruleset recognises (gitleaks' rules,
+ * secret-scan.ts) wherever they appear, inside shell strings (`sh -c '… --password x'`) too.
  */
 export const REDACTED = '***';
 
-const SECRET_NAME = /(token|secret|passw(or)?d|passwd|api[-_]?key|access[-_]?key|private[-_]?key|credential|auth)/i;
+/** An option or variable name that marks its value as secret: one of these anywhere in the name. */
+const SECRET_NAME = /(key|secret|token|pass|pwd|credential|auth)/i;
 
-const SECRET_VALUES: RegExp[] = [
-  /slt_[A-Za-z0-9_-]{43}/g, // studio-lite tokens
-  /AKIA[0-9A-Z]{16}/g, // AWS access key ids
-  /gh[pousr]_[A-Za-z0-9]{36,}/g, // GitHub tokens
-  /xox[abposr]-[A-Za-z0-9-]{10,}/g, // Slack tokens
-  /ya29\.[A-Za-z0-9._-]{20,}/g, // Google OAuth access tokens
-  /eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, // JWTs
+const WORD = `('[^']*'|"[^"]*"|[^\\s'";&|)]+)`;
+const START = `(^|[\\s;&|(])`;
+const NAME = '[A-Za-z0-9_.-]*(?:key|secret|token|pass|pwd|credential|auth)[A-Za-z0-9_.-]*';
+/** Inside one string (a shell command): `--name value`, `--name=value`, `NAME=value`, `-p value`. */
+const IN_STRING: [RegExp, string][] = [
+  [new RegExp(`${START}(-{1,2}${NAME})(=|\\s+)(?!--[A-Za-z])${WORD}`, 'gi'), `$1$2$3${REDACTED}`],
+  [new RegExp(`${START}([A-Za-z_]${NAME})=${WORD}`, 'gi'), `$1$2=${REDACTED}`],
+  [new RegExp(`${START}(-p)(\\s+)(?!-)${WORD}`, 'g'), `$1$2$3${REDACTED}`],
+];
+
+/** What the ruleset cannot know: this product's own tokens, JWTs of any shape, private keys cut short. */
+const OWN_SECRETS: RegExp[] = [
+  /slt_[A-Za-z0-9_-]{43}/g,
+  // Any JWT, also with a short or empty signature segment (the ruleset wants 10+ characters there).
+  /\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g,
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g,
 ];
 
-/** Replaces credential-looking substrings, and the password part of URLs (`scheme://user:pass@host`). */
+/**
+ * Replaces credential-looking substrings, the password part of URLs (`scheme://user:pass@host`) and secret option
+ * values inside a longer string.
+ */
 export function redactText(text: string): string {
   let out = text.replace(/(\b[a-z][a-z0-9+.-]*:\/\/)([^/\s:@]+):([^/\s@]+)@/gi, `$1$2:${REDACTED}@`);
-  for (const re of SECRET_VALUES) out = out.replace(re, REDACTED);
-  return out;
+  for (const [re, to] of IN_STRING) out = out.replace(re, to);
+  for (const re of OWN_SECRETS) out = out.replace(re, REDACTED);
+  return maskSecrets(out, REDACTED);
 }
 
-/** A command line with secret option values (`--token X`, `--api-key=X`, `PASSWORD=X`) and credentials masked. */
+const isOption = (s: string) => /^-{1,2}[A-Za-z0-9_.-]+$/.test(s);
+
+/** A command line with secret option values (`--token X`, `--db-pass=X`, `-p X`, `PASSWORD=X`) and credentials masked. */
 export function redactArgv(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i += 1) {
@@ -35,9 +53,10 @@ export function redactArgv(argv: readonly string[]): string[] {
       continue;
     }
     out.push(redactText(arg));
-    // `--token VALUE`: the next word is the value, unless it is itself an option.
+    // `--token VALUE`, `-p VALUE`: the next word is the value (even `-x`), unless it is a long option itself.
     const next = argv[i + 1];
-    if (/^-{1,2}[A-Za-z0-9_.-]+$/.test(arg) && SECRET_NAME.test(arg) && next !== undefined && !next.startsWith('-')) {
+    const secretOption = isOption(arg) && (SECRET_NAME.test(arg) || arg === '-p');
+    if (secretOption && next !== undefined && !/^--[A-Za-z]/.test(next)) {
       out.push(REDACTED);
       i += 1;
     }

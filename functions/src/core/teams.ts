@@ -1,9 +1,10 @@
 import { recordAudit } from './audit.ts';
-import { requireRole, requireUserCredential, scopeCap } from './authz.ts';
+import { requireRole, requireUserCredential, requireWriteScope } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { StudioError } from './errors.ts';
-import { type Principal, ROLE_RANK, type Role, type TeamRecord, type UserRecord } from './model.ts';
-import { assertTeamId } from './names.ts';
+import type { Principal, Role, TeamRecord, UserRecord } from './model.ts';
+import { canonicalTeamId, teamIdFor } from './names.ts';
+import { revokeTokensAfterRoleChange } from './token-revocation.ts';
 
 /** One of the caller's teams: the membership role and what this credential may do there (capped by its scopes). */
 export interface MyTeam {
@@ -22,10 +23,8 @@ export interface MemberInfo {
 /** Creates a team; any signed-in person may, and becomes its first admin. Throws E_BAD_KEY, E_CONFLICT. */
 export async function createTeam(deps: CoreDeps, p: Principal, id: string): Promise<TeamRecord> {
   requireUserCredential(p, 'create teams');
-  if (p.kind === 'personal' && ROLE_RANK[scopeCap(p.scopes) ?? 'viewer'] < ROLE_RANK.editor) {
-    throw new StudioError('E_FORBIDDEN', 'a read-only token cannot create teams');
-  }
-  assertTeamId(id);
+  requireWriteScope(p, 'create teams');
+  id = canonicalTeamId(id);
   // Teams made before team records existed (e.g. `local`) have members but no record: they are taken too.
   if ((await deps.meta.listTeamMembers(id)).length > 0) {
     throw new StudioError('E_CONFLICT', `team ${id} already exists`);
@@ -61,7 +60,7 @@ export async function setMember(
   role: Role,
 ): Promise<{ member: MemberInfo; previousRole: Role | null; changed: boolean }> {
   requireUserCredential(p, 'administer teams');
-  assertTeamId(team);
+  team = teamIdFor(p.teams, team);
   requireRole(p, team, 'admin');
   const user = await findUser(deps, ref);
   const previousRole = (await deps.meta.getMemberships(user.id))[team] ?? null;
@@ -70,6 +69,7 @@ export async function setMember(
   await deps.meta.setMembership(team, user.id, role, { keepAdmin: true });
   const action = previousRole ? 'member.update' : 'member.add';
   await recordAudit(deps, p, team, action, user.id, { role, previousRole });
+  await revokeTokensAfterRoleChange(deps, p, team, user.id, role);
   return { member, previousRole, changed: true };
 }
 
@@ -84,8 +84,9 @@ export async function removeMember(
   ref: string,
 ): Promise<{ userId: string; previousRole: Role }> {
   requireUserCredential(p, 'administer teams');
-  assertTeamId(team);
+  team = teamIdFor(p.teams, team);
   requireRole(p, team, 'viewer');
+  requireWriteScope(p, 'change memberships');
   let userId: string;
   if (p.teams[team] === 'admin') userId = (await findUser(deps, ref)).id;
   else {
@@ -99,6 +100,7 @@ export async function removeMember(
   if (!previousRole) throw new StudioError('E_NOT_FOUND', `${ref} is not a member of team ${team}`);
   await deps.meta.setMembership(team, userId, null, { keepAdmin: true });
   await recordAudit(deps, p, team, 'member.remove', userId, { previousRole });
+  await revokeTokensAfterRoleChange(deps, p, team, userId, null);
   return { userId, previousRole };
 }
 
@@ -113,7 +115,7 @@ export async function listMyTeams(deps: CoreDeps, p: Principal): Promise<MyTeam[
 
 /** A team's members with names and emails (viewers and up). Throws E_FORBIDDEN. */
 export async function listMembers(deps: CoreDeps, p: Principal, team: string): Promise<MemberInfo[]> {
-  assertTeamId(team);
+  team = teamIdFor(p.teams, team);
   requireRole(p, team, 'viewer');
   const members = await deps.meta.listTeamMembers(team);
   return Promise.all(

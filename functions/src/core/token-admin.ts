@@ -1,8 +1,9 @@
 import { recordAudit } from './audit.ts';
-import { requireUserCredential, scopeCap } from './authz.ts';
+import { requireRole, requireUserCredential, requireWriteScope, scopeCap } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { StudioError } from './errors.ts';
 import { type Principal, ROLE_RANK, type TokenRecord } from './model.ts';
+import { teamIdFor } from './names.ts';
 import { mintToken } from './tokens.ts';
 
 /** Scopes a personal access token may carry. */
@@ -109,13 +110,28 @@ export async function listTokens(deps: CoreDeps, p: Principal): Promise<TokenInf
 }
 
 /**
- * Revokes one of the caller's tokens; revoking again keeps the first time. Another user's token id answers
- * E_NOT_FOUND exactly like an unknown id, so ids reveal nothing.
+ * The worker and job tokens bound to `team`, whoever minted them (team admins with a `*` credential), newest first,
+ * without hashes. Personal tokens are their owner's, not the team's: an admin removes the member instead.
+ */
+export async function listTeamTokens(deps: CoreDeps, p: Principal, team: string): Promise<TokenInfo[]> {
+  requirePersonal(p);
+  const id = teamIdFor(p.teams, team);
+  requireRole(p, id, 'admin');
+  return (await deps.meta.listTeamTokens(id)).map(tokenInfo);
+}
+
+/**
+ * Revokes a token: one of the caller's own (any scope but `read`), or a worker/job token bound to a team the caller
+ * administers. Revoking again keeps the first time. Any other id answers E_NOT_FOUND exactly like an unknown id, so
+ * ids reveal nothing.
  */
 export async function revokeToken(deps: CoreDeps, p: Principal, id: string): Promise<TokenInfo> {
   requirePersonal(p);
   const t = await deps.meta.getToken(id);
-  if (!t || t.userId !== p.userId) throw new StudioError('E_NOT_FOUND', `token ${id} not found`);
+  const own = t?.userId === p.userId;
+  const teamAdmin = !!t?.binding?.team && t.kind !== 'personal' && p.teams[t.binding.team] === 'admin';
+  if (!t || (!own && !teamAdmin)) throw new StudioError('E_NOT_FOUND', `token ${id} not found`);
+  requireWriteScope(p, 'revoke tokens');
   if (!t.revokedAt) await deps.meta.revokeToken(id, deps.now().toISOString());
   const after = await deps.meta.getToken(id);
   if (!after) throw new StudioError('E_NOT_FOUND', `token ${id} not found`);

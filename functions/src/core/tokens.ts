@@ -1,9 +1,15 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { TokenBinding, TokenRecord } from './model.ts';
+import type { Role, TokenBinding, TokenRecord } from './model.ts';
 import type { MetadataStore } from './ports.ts';
 
 /** Personal/worker/job tokens: `slt_` + 32 random bytes; only the sha256 is stored. */
 export const TOKEN_RE = /^slt_[A-Za-z0-9_-]{43}$/;
+
+/** The role the owner of a bound token must keep on its team: minting a worker token needs admin, a job editor. */
+export const BOUND_TOKEN_ROLE: Record<Exclude<TokenRecord['kind'], 'personal'>, Role> = {
+  worker: 'admin',
+  job: 'editor',
+};
 
 export function hashToken(secret: string): string {
   return createHash('sha256').update(secret).digest('hex');

@@ -227,9 +227,47 @@ describe('manifests', () => {
     ['a file and a link with one path', { files: [file('same')], links: [{ path: 'same', target: 'x' }] }],
     ['file-and-dir clash', { files: [file('a/b'), file('a/b/c')] }],
     ['file-and-dir clash (deep)', { files: [file('a'), file('a/b/c/d')] }],
+    // Portable paths: what one file system accepts must be writable by every pull.
+    ['NFC and NFD of one name', { files: [file('caf\u00e9.txt'), file('cafe\u0301.txt')] }],
+    ['an NFD path alone', { files: [file('d/cafe\u0301.txt')] }],
+    ['a 256-byte segment', { files: [file(`d/${'x'.repeat(256)}`)] }],
+    ['a 256-byte segment of 2-byte characters', { files: [file(`${'\u00e9'.repeat(128)}`)] }],
+    ['lone surrogates', { files: [file('s\ud800'), file('s\ud801')] }],
+    ['a lone low surrogate in a folder name', { files: [file('d\udc00/x')] }],
+    ['a link path with a lone surrogate', { files: [], links: [{ path: 'l\ud800', target: 'x' }] }],
   ];
   it.each(pathCases)('path %s -> 400 E_BAD_PATH, no version', async (_name, manifest) => {
     await rejects('POST', route.versions(key, 'model'), { body: { mutable: true, manifest } }, 400, 'E_BAD_PATH');
+  });
+
+  it.each([
+    ['NFD', { files: [file('cafe\u0301.txt')] }, /"cafe\u0301\.txt" is not NFC-normalized/],
+    [
+      'long segment',
+      { files: [file(`d/${'x'.repeat(256)}`)] },
+      /"d\/x{256}" has a segment of 256 bytes \(at most 255\)/,
+    ],
+    ['surrogate', { files: [file('s\ud800')] }, /"s\\ud800" is not valid UTF-8/],
+  ])('the %s refusal names the path', async (_name, manifest, message) => {
+    const res = await rejects(
+      'POST',
+      route.versions(key, 'model'),
+      { body: { mutable: true, manifest } },
+      400,
+      'E_BAD_PATH',
+    );
+    expect((res.body as { error: { message: string } }).error.message).toMatch(message);
+  });
+
+  it('accepts 255-byte segments, NFC names and surrogate pairs', async () => {
+    const ok = (p: string) => ({ ...goodFile, path: p });
+    const m = {
+      files: [ok(`d/${'x'.repeat(255)}`), ok('caf\u00e9.txt'), ok('\u00e9'.repeat(127)), ok('emoji-\u{1f600}')],
+    };
+    const own = uniqueKey('portable');
+    await createExperiment(h, own);
+    const res = await h.call('POST', route.versions(own, 'portable'), { body: { mutable: true, manifest: m } });
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
   });
 
   const shapeCases: [string, unknown][] = [
@@ -240,6 +278,7 @@ describe('manifests', () => {
     ['negative size', { files: [{ ...goodFile, size: -1 }] }],
     ['mode out of range', { files: [{ ...goodFile, mode: 0o10000 }] }],
     ['NUL in link target', { files: [], links: [{ path: 'l', target: 'a\u0000' }] }],
+    ['lone surrogate in link target', { files: [], links: [{ path: 'l', target: 'a\ud800' }] }],
   ];
   it.each(shapeCases)('%s -> 400 E_BAD_MANIFEST, no version', async (_name, manifest) => {
     await rejects('POST', route.versions(key, 'model'), { body: { mutable: true, manifest } }, 400, 'E_BAD_MANIFEST');

@@ -316,3 +316,21 @@ describe('POST /v1/gc', () => {
     expect(byDefault.graceSeconds).toBe(86_400);
   });
 });
+
+describe('staged uploads of job tokens', () => {
+  it('a staged upload no commit promoted is deleted once older than the grace; a fresh one stays', async () => {
+    const deps = h.server.backend.deps;
+    const staged = `teams/${TEAM}/uploads/some-token/ab/${'ab'.repeat(32)}`;
+    await deps.blobs.put(staged, bytes(10, 3), 'application/octet-stream');
+    const first = await gc({ graceSeconds: 3600 });
+    expect(first.staged.blobs).toBe(0);
+    expect(await deps.blobs.stat(staged)).toEqual({ size: 10 });
+    await sleep(1100);
+    const dry = await gc({ graceSeconds: 1, dryRun: true });
+    expect(dry.staged).toEqual({ blobs: 1, bytes: 10 });
+    expect(await deps.blobs.stat(staged)).toEqual({ size: 10 });
+    const second = await gc({ graceSeconds: 1 });
+    expect(second.staged).toEqual({ blobs: 1, bytes: 10 });
+    expect(await deps.blobs.stat(staged)).toBeNull();
+  });
+});

@@ -125,6 +125,21 @@ export function testBlobStore(opts: BlobStoreSuiteOptions): void {
       await expect(store.delete(key)).resolves.toBeUndefined();
     });
 
+    it('promote moves an object to another key, keeps an existing target, and refuses a missing source', async () => {
+      const data = bytes(48, 7);
+      const staged = `teams/${team}/uploads/${uid('job')}/${sha256(data)}`;
+      const key = keyOf(data);
+      await store.put(staged, data, 'application/octet-stream');
+      expect(await store.promote(staged, key)).toBe(true);
+      expect(await store.stat(staged)).toBeNull();
+      expect(sha256(await store.get(key))).toBe(sha256(data));
+      await store.put(staged, data, 'application/octet-stream');
+      expect(await store.promote(staged, key)).toBe(false);
+      expect(await store.stat(staged)).toBeNull();
+      expect(await store.stat(key)).toEqual({ size: 48 });
+      await expectCode(store.promote(staged, key), 'E_NOT_FOUND');
+    });
+
     it('keeps objects of different keys apart (team prefixes do not collide)', async () => {
       const data = bytes(32, 6);
       const other = uid('team');

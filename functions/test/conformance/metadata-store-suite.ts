@@ -752,6 +752,17 @@ export function testMetadataStore(opts: MetadataStoreSuiteOptions): void {
         expect(await store.getUser(uid('nobody'))).toBeNull();
       });
 
+      it('listUsers lists every user by id ascending', async () => {
+        const [b, a] = [uid('user-b'), uid('user-a')];
+        await store.putUser(user(b));
+        await store.putUser(user(a, { email: `${a}@example.org` }));
+        const all = await store.listUsers();
+        const ids = all.map((u) => u.id);
+        expect(ids).toEqual([...ids].sort());
+        expect(all.find((u) => u.id === a)).toEqual(user(a, { email: `${a}@example.org` }));
+        expect(ids).toContain(b);
+      });
+
       it('putToken/getTokenByHash round-trip; unknown hash gives null', async () => {
         const u = uid('user');
         await store.putUser(user(u));
@@ -788,6 +799,24 @@ export function testMetadataStore(opts: MetadataStoreSuiteOptions): void {
         expect(await store.listTokens(u)).toEqual([newest, { ...mid, revokedAt: at(40) }, old]);
         expect(await store.listTokens(someoneElse)).toEqual([foreign]);
         expect(await store.listTokens(uid('nobody'))).toEqual([]);
+      });
+
+      it("listTeamTokens: the team's worker and job tokens of any owner, newest first; nothing else", async () => {
+        const [a, b] = [uid('user'), uid('user')];
+        for (const u of [a, b]) await store.putUser(user(u));
+        const w = token(uid('tok'), a, { kind: 'worker', createdAt: at(10), binding: { team, queue: 'q' } });
+        const j = token(uid('tok'), b, {
+          kind: 'job',
+          createdAt: at(20),
+          binding: { team, experiment: 'e', attempt: 1, queuedAt: at(5), reads: [] },
+        });
+        const elsewhere = token(uid('tok'), a, { kind: 'worker', createdAt: at(30), binding: { team: other } });
+        const personal = token(uid('tok'), a, { createdAt: at(40) });
+        for (const t of [w, elsewhere, j, personal]) await store.putToken(t);
+        await store.revokeToken(w.id, at(50));
+        expect(await store.listTeamTokens(team)).toEqual([j, { ...w, revokedAt: at(50) }]);
+        expect(await store.listTeamTokens(other)).toEqual([elsewhere]);
+        expect(await store.listTeamTokens(uid('no-team'))).toEqual([]);
       });
 
       it('getToken by id returns the record (revokedAt once revoked); unknown ids give null', async () => {

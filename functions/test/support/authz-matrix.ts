@@ -116,8 +116,10 @@ export const MATRIX: readonly Row[] = [
   row('POST',   '/v1/experiments/:key/artifacts/:tag/versions/:v/downloads', '',    [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
   row('POST',   '/v1/tokens',                                         'scope *',    [U,   U,        X,      U,      NEW,      NEW,   NEW,   NEW,  F,     F,       U,    U,      NEW,   F,       F  ]),
   row('GET',    '/v1/tokens',                                         '',           [U,   U,        X,      U,      OK,       OK,    OK,    OK,   F,     F,       U,    U,      OK,    OK,      F  ]),
-  row('DELETE', '/v1/tokens/:id',                                     'own',        [U,   U,        X,      U,      OK,       OK,    OK,    OK,   F,     F,       U,    U,      OK,    OK,      F  ]),
+  row('GET',    '/v1/tokens',                                         '?team=: team tokens', [U, U,   X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('DELETE', '/v1/tokens/:id',                                     'own',        [U,   U,        X,      U,      OK,       OK,    OK,    OK,   F,     F,       U,    U,      OK,    F,       F  ]),
   row('DELETE', '/v1/tokens/:id',                                     "another's",  [U,   U,        X,      U,      N,        N,     N,     N,    F,     F,       U,    U,      N,     N,       F  ]),
+  row('DELETE', '/v1/tokens/:id',                                     "a team worker token", [U, U,   X,      U,      N,        N,     N,     OK,   F,     F,       U,    U,      N,     N,       F  ]),
   row('POST',   '/v1/worker-tokens',                                  '',           [U,   U,        X,      U,      F,        F,     F,     NEW,  F,     F,       U,    U,      F,     F,       F  ]),
   row('POST',   '/v1/experiments/:key/job',                           '',           [U,   U,        X,      U,      F,        F,     NEW,   NEW,  F,     F,       U,    U,      F,     F,       F  ]),
   row('GET',    '/v1/experiments/:key/job',                           '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
@@ -131,7 +133,8 @@ export const MATRIX: readonly Row[] = [
   row('GET',    '/v1/teams/:team/members',                            '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      F  ]),
   row('PUT',    '/v1/teams/:team/members/:user',                      'new member', [U,   U,        X,      U,      F,        F,     F,     NEW,  F,     F,       U,    U,      F,     F,       F  ]),
   row('DELETE', '/v1/teams/:team/members/:user',                      'another',    [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
-  row('DELETE', '/v1/teams/:team/members/:user',                      'self',       [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      F  ]),
+  row('DELETE', '/v1/teams/:team/members/:user',                      'self',       [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('DELETE', '/v1/teams/:team/members/:user',                      'an admin with a worker token', [U, U, X, U,  F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
   row('GET',    '/v1/audit',                                          '',           [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
   row('POST',   '/v1/gc',                                             '',           [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
   row('GET',    '/v1/experiments/:key/reused-by',                     '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      F  ]),
@@ -393,6 +396,19 @@ export class Fixtures {
     return record.id;
   }
 
+  /** A worker token of `userId` bound to the team (its id), made directly. */
+  async workerTokenOf(userId: string): Promise<string> {
+    const { record } = await mintToken(this.h.meta, {
+      userId,
+      kind: 'worker',
+      scopes: ['queue:q'],
+      expiresAt: new Date(Date.now() + 3600_000),
+      now: new Date(),
+      binding: { team: this.h.team, queue: 'q' },
+    });
+    return record.id;
+  }
+
   /** An experiment record made directly (any owner, any status; e.g. someone else's finished run). */
   async experimentOwnedBy(owner: string, status: 'finished' | 'running' = 'finished'): Promise<string> {
     const key = this.id('owned');
@@ -644,6 +660,22 @@ const SPECS: Record<string, Spec> = {
       },
     }),
   },
+  'GET /v1/tokens (?team=: team tokens)': {
+    writes: false,
+    prepare: async (fx) => ({
+      path: `/v1/tokens?team=${enc(fx.h.team)}`,
+      check: (res) => {
+        const kinds = new Set(res.body.tokens.map((t: { kind: string }) => t.kind));
+        expect(kinds.has('worker') && kinds.has('job')).toBe(true);
+        for (const t of res.body.tokens) expect(t.binding.team).toBe(fx.h.team);
+        expect(res.text).not.toMatch(/slt_|"hash"/);
+      },
+    }),
+  },
+  'DELETE /v1/tokens/:id (a team worker token)': {
+    writes: true,
+    prepare: async (fx) => revocation(fx, await fx.workerTokenOf(await fx.user('minter', { [fx.h.team]: 'admin' }))),
+  },
   'DELETE /v1/tokens/:id (own)': {
     writes: true,
     prepare: async (fx, _cred, as) => revocation(fx, await fx.tokenOf(as.userId ?? (await fx.user('bystander')))),
@@ -812,6 +844,21 @@ const SPECS: Record<string, Spec> = {
           if (role && !(await fx.h.meta.getMemberships(user))[fx.h.team]) {
             await fx.h.meta.setMembership(fx.h.team, user, role);
           }
+        },
+      };
+    },
+  },
+  'DELETE /v1/teams/:team/members/:user (an admin with a worker token)': {
+    writes: true,
+    prepare: async (fx) => {
+      const user = await fx.user('minter', { [fx.h.team]: 'admin' });
+      const tokenId = await fx.workerTokenOf(user);
+      return {
+        path: member(fx.h.team, user),
+        probe: async () => [await fx.h.meta.getMemberships(user), (await fx.h.meta.getToken(tokenId))?.revokedAt],
+        check: async (res) => {
+          expect(res.body).toMatchObject({ userId: user, previousRole: 'admin' });
+          expect((await fx.h.meta.getToken(tokenId))?.revokedAt).toEqual(expect.any(String));
         },
       };
     },

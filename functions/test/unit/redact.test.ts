@@ -23,7 +23,11 @@ describe('redactArgv', () => {
     ],
     [
       ['x', '--auth-file', '-v'],
-      ['x', '--auth-file', '-v'],
+      ['x', '--auth-file', REDACTED],
+    ],
+    [
+      ['x', '--auth-file', '--verbose'],
+      ['x', '--auth-file', '--verbose'],
     ],
     [
       ['x', `--header=Bearer ${tok}`],

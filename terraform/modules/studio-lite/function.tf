@@ -59,6 +59,7 @@ resource "google_cloudfunctions2_function" "api" {
       STUDIO_PUBLIC_URL            = local.public_url
       STUDIO_URL_TTL_SECONDS       = tostring(var.url_ttl_seconds)
       STUDIO_RUN_LEASE_SECONDS     = tostring(var.run_lease_seconds)
+      STUDIO_MAX_BLOB_BYTES        = tostring(var.max_blob_bytes)
       STUDIO_JOB_LEASE_SECONDS     = tostring(var.job_lease_seconds)
       STUDIO_JOB_MAX_ATTEMPTS      = tostring(var.job_max_attempts)
       # Google sign-in for the CLI ("" = not configured: personal access tokens only). A Desktop-app client secret is

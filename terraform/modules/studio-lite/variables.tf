@@ -153,6 +153,17 @@ variable "public_url" {
   }
 }
 
+variable "max_blob_bytes" {
+  description = "Largest blob a plan or commit accepts, in bytes (STUDIO_MAX_BLOB_BYTES; default 100 GiB)."
+  type        = number
+  default     = 107374182400
+
+  validation {
+    condition     = var.max_blob_bytes >= 1 && var.max_blob_bytes <= 5497558138880
+    error_message = "max_blob_bytes must be between 1 and 5 TiB (the largest GCS object)."
+  }
+}
+
 variable "url_ttl_seconds" {
   description = "Lifetime of the signed upload/download URLs the API hands out (STUDIO_URL_TTL_SECONDS)."
   type        = number

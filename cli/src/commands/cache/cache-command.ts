@@ -65,8 +65,12 @@ export async function cacheInfoCommand(opts: GlobalOpts & { json?: boolean }): P
   const shared = b.sharedBlobs
     ? ` (${b.sharedBlobs} also hard-linked in pulled folders: ${formatBytes(b.sharedBytes)})`
     : '';
+  const changed = b.changedBlobs ? `; ${b.changedBlobs} changed since verified (re-hashed before use or by prune)` : '';
+  const quarantined = b.quarantined
+    ? `; ${b.quarantined} found tampered with in quarantine (${formatBytes(b.quarantinedBytes)}, removed by prune)`
+    : '';
   process.stdout.write(
-    `blob cache: ${b.blobs} blob(s), ${formatBytes(b.bytes)}${shared} in ${blobs.dir}\n` +
+    `blob cache: ${b.blobs} blob(s), ${formatBytes(b.bytes)}${shared} in ${blobs.dir}${changed}${quarantined}\n` +
       `stat cache: ${s.entries} file(s) in ${s.dirs} folder(s), ${formatBytes(s.bytes)} in ${statFile}\n`,
   );
 }
@@ -76,7 +80,10 @@ export interface CachePruneJson {
   statCache: StatCachePruneResult;
 }
 
-/** `studio-lite cache prune [--max-size SIZE] [--json]`: forget stale stat-cache entries, sweep and trim blobs. */
+/**
+ * `studio-lite cache prune [--max-size SIZE] [--json]`: forget stale stat-cache entries; sweep crash leftovers,
+ * re-verify changed blobs (quarantining tampered ones), empty the quarantine and trim blobs.
+ */
 export async function cachePruneCommand(opts: GlobalOpts & { maxSize?: string; json?: boolean }): Promise<void> {
   const maxBytes = opts.maxSize === undefined ? undefined : parseSize(opts.maxSize, '--max-size');
   const { blobs, statFile } = caches(opts);
@@ -88,12 +95,16 @@ export async function cachePruneCommand(opts: GlobalOpts & { maxSize?: string; j
     return;
   }
   const temp = b.removedTemp ? `${b.removedTemp} stale temp file(s) removed; ` : '';
+  const tampered = b.rehashed
+    ? `re-hashed ${b.rehashed} changed entr${b.rehashed === 1 ? 'y' : 'ies'}, ${b.quarantined} tampered with; `
+    : '';
+  const quarantine = b.removedQuarantine ? `${b.removedQuarantine} quarantined file(s) removed; ` : '';
   const evicted =
     maxBytes === undefined
       ? ''
       : `evicted ${b.evicted} blob(s) for --max-size ${formatBytes(maxBytes)}, freed ${formatBytes(b.freedBytes)}; `;
   process.stdout.write(
-    `blob cache: ${temp}${evicted}${b.blobs} blob(s), ${formatBytes(b.bytes)} kept\n` +
+    `blob cache: ${temp}${tampered}${quarantine}${evicted}${b.blobs} blob(s), ${formatBytes(b.bytes)} kept\n` +
       `stat cache: removed ${s.removedEntries} entr${s.removedEntries === 1 ? 'y' : 'ies'} of deleted files, ` +
       `forgot ${s.removedDirs} of ${s.dirs} folder(s)\n`,
   );

@@ -21,11 +21,15 @@ export async function deleteCommand(
   key: string,
   opts: GlobalOpts & { force?: boolean; yes?: boolean; json?: boolean },
 ) {
-  if (!opts.yes && !(await confirm(`delete experiment ${key} with all its artifacts and versions? [y/N] `))) {
-    throw new StudioError(
-      'E_BAD_REQUEST',
-      process.stdin.isTTY ? 'not deleted' : `not deleted: confirm with --yes to delete ${key} without a prompt`,
-    );
+  if (!opts.yes) {
+    if (!process.stdin.isTTY || !process.stderr.isTTY) {
+      throw new StudioError('E_BAD_REQUEST', `not deleted: confirm with --yes to delete ${key} without a prompt`);
+    }
+    if (!(await confirm(`delete experiment ${key} with all its artifacts and versions? [y/N] `))) {
+      // Answering no is a choice, not an error.
+      process.stderr.write('cancelled: nothing deleted\n');
+      return;
+    }
   }
   await withConnection(opts, async ({ client }) => {
     const { deleted } = await client.deleteExperiment(key, opts.force === true);

@@ -1,4 +1,4 @@
-import { formatDuration, table } from '../../format.ts';
+import { formatDuration, formatLocalTime, table } from '../../format.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';
 
 /** `studio-lite experiments`: key, status, exit code, started, duration, artifacts. */
@@ -6,7 +6,7 @@ export async function experimentsCommand(opts: GlobalOpts & { project?: string; 
   await withConnection(opts, async ({ client }) => {
     const { experiments } = await client.listExperiments({ project: opts.project, limit: opts.limit });
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify(experiments, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ experiments }, null, 2)}\n`);
       return;
     }
     const rows = experiments.map((e) => {
@@ -16,7 +16,7 @@ export async function experimentsCommand(opts: GlobalOpts & { project?: string; 
         e.key,
         e.status,
         e.exitCode === null ? '-' : String(e.exitCode),
-        e.startedAt ? e.startedAt.replace('T', ' ').slice(0, 19) : '-',
+        formatLocalTime(e.startedAt),
         dur,
         e.artifacts.map((a) => `${a.tag}@${a.latestVersion}`).join(' ') || '-',
       ];

@@ -1,5 +1,6 @@
+import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import type { Amount, GcReport } from '@studio-lite/functions/core/gc.ts';
-import { parseDuration } from '../../duration.ts';
+import { formatSeconds, parseDuration } from '../../duration.ts';
 import { formatBytes } from '../../format.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';
 
@@ -11,7 +12,7 @@ export function describeGc(r: GcReport): string {
   const lines = [
     `gc of team ${r.team}${dry ? ' (dry run: nothing changed)' : ''}: ${r.versions} version(s) of ` +
       `${r.experiments} experiment(s) reference ${amount(r.referenced)}`,
-    `${dry ? 'would delete' : 'deleted'}: ${amount(r.deleted)} (condemned at least ${formatGrace(r.graceSeconds)} ago)`,
+    `${dry ? 'would delete' : 'deleted'}: ${amount(r.deleted)} (condemned at least ${formatSeconds(r.graceSeconds)} ago)`,
     `${dry ? 'would condemn' : 'condemned now'}: ${amount(r.condemned)}` +
       (r.unrecorded.blobs ? ` (of which ${amount(r.unrecorded)} never committed)` : '') +
       (r.condemned.blobs && r.deleteAfter
@@ -20,19 +21,20 @@ export function describeGc(r: GcReport): string {
   ];
   if (r.pending.blobs) lines.push(`still condemned from earlier runs: ${amount(r.pending)}`);
   if (r.absolved) lines.push(`needed again, kept: ${r.absolved} blob(s)`);
+  if (r.staged?.blobs) lines.push(`abandoned job uploads removed: ${r.staged.blobs} (${formatBytes(r.staged.bytes)})`);
   return `${lines.join('\n')}\n`;
-}
-
-function formatGrace(s: number): string {
-  if (s % 86_400 === 0) return `${s / 86_400}d`;
-  if (s % 3600 === 0) return `${s / 3600}h`;
-  if (s % 60 === 0) return `${s / 60}m`;
-  return `${s}s`;
 }
 
 /** `studio-lite gc [--grace 24h] [--dry-run] [--json]`: one blob GC run in the current team (core/gc.ts). */
 export async function gcCommand(opts: GlobalOpts & { grace?: string; dryRun?: boolean; json?: boolean }) {
-  const graceSeconds = opts.grace === undefined ? undefined : parseDuration(opts.grace, '--grace');
+  const graceSeconds = opts.grace === undefined ? undefined : parseDuration(opts.grace, '--grace', 0);
+  if (graceSeconds === 0) {
+    // The backend's floor (one hour by default) is its own to say; 0 is never a grace.
+    throw new StudioError(
+      'E_BAD_REQUEST',
+      `--grace ${opts.grace} would delete blobs a capture in flight still needs: use at least 1h (e.g. --grace 1h)`,
+    );
+  }
   await withConnection(opts, async ({ client }) => {
     const { gc } = await client.collectGarbage({
       ...(graceSeconds !== undefined ? { graceSeconds } : {}),

@@ -1,8 +1,9 @@
-import { table } from '../../format.ts';
+import { formatLocalTime, table } from '../../format.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';
 import { followJob } from './follow.ts';
+import { followLocalOutput, localOutputFile, printLocalOutput } from './local-logs.ts';
 
-const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 19) : '-');
+const when = formatLocalTime;
 
 /** `studio-lite jobs`: queued runs of the team, newest first. */
 export async function jobsCommand(
@@ -43,7 +44,15 @@ export async function stopCommand(key: string, mode: 'stop' | 'kill', opts: Glob
 
 /** `studio-lite logs EXP [-f]`: the run's captured output; -f follows a queued run until it ends. */
 export async function logsCommand(key: string, opts: GlobalOpts & { follow?: boolean }): Promise<number> {
-  return withConnection(opts, async (conn, _cfg, log) => {
+  return withConnection(opts, async (conn, cfg, log) => {
+    // A run started here (not queued: `run --queue` writes no local output) has its live output on disk, also
+    // before its first capture.
+    const local = localOutputFile(cfg, key);
+    if (local) {
+      if (opts.follow) return followLocalOutput(conn.client, key, local);
+      printLocalOutput(local);
+      return 0;
+    }
     if (opts.follow) return followJob(conn.client, key, log);
     const { version } = await conn.client.getVersion(key, 'output', 'latest');
     const file = version.manifest.files[0];

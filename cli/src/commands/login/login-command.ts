@@ -9,9 +9,13 @@ import { loadConfig } from '../../config.ts';
 import { createLogger } from '../../logger.ts';
 import type { GlobalOpts } from '../with-connection.ts';
 import { googleLogin } from './google-login.ts';
+import { readSecret } from './read-secret.ts';
 
 export interface LoginOpts extends GlobalOpts {
+  /** Deprecated: the secret shows in `ps` and shell history; kept with a warning. */
   token?: string;
+  /** Read the personal access token from standard input (or a prompt on a terminal). */
+  withToken?: boolean;
   team?: string;
   /** false with --no-browser. */
   browser?: boolean;
@@ -19,7 +23,8 @@ export interface LoginOpts extends GlobalOpts {
 }
 
 /**
- * `studio-lite login <api-url>`: with --token (or STUDIOML_TOKEN) checks a personal access token against the
+ * `studio-lite login <api-url>`: with --with-token (standard input or a prompt, never argv) or STUDIOML_TOKEN checks a
+ * personal access token against the
  * deployment; otherwise signs in with Google through the deployment's Firebase Authentication (browser with a
  * loopback redirect, or --no-browser copy-paste). Either way the result is saved in $STUDIOML_HOME/login.json (0600)
  * and later commands talk to that deployment.
@@ -38,7 +43,15 @@ export async function loginCommand(apiUrl: string, opts: LoginOpts) {
   }
   const base = url.toString().replace(/\/$/, '');
   const team = opts.team ?? cfg.team;
-  const token = opts.token ?? process.env.STUDIOML_TOKEN;
+  if (opts.token !== undefined) {
+    log.warn(
+      '--token puts the secret in the process list and your shell history: use `--with-token` (reads standard ' +
+        'input, or prompts) or STUDIOML_TOKEN instead',
+    );
+  }
+  const token = opts.withToken
+    ? await readSecret('personal access token (input hidden): ')
+    : (opts.token ?? process.env.STUDIOML_TOKEN);
   if (token) {
     const who = await new ApiClient(base, token, team).whoami();
     saveLogin(cfg.home, { api_url: base, token });

@@ -1,12 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../../package-root.ts';
 
-/** The pure-Python `studio` package shipped with the CLI (cli/python), found relative to this bundle or source. */
+/** The pure-Python `studio` package shipped inside the CLI package (python/studio), wherever it is installed. */
 export function pythonPackageDir(): string {
-  const here = fileURLToPath(new URL('.', import.meta.url));
-  // dist/studio-lite.js -> ../python ; src/commands/run/*.ts -> ../../../python
-  return here.includes(`${join('cli', 'dist')}`) ? join(here, '..', 'python') : join(here, '..', '..', '..', 'python');
+  return join(packageRoot(), 'python');
 }
 
 export function artifactEnvName(tag: string): string {

@@ -20,8 +20,13 @@ export interface ChildOptions {
   outputFile: string;
   /** Echo the script's output to the terminal (always, like Studio; --quiet only silences studio-lite itself). */
   echo: boolean;
+  /** Where the script's stdout is echoed (default stdout; stderr when stdout carries `run --json`). */
+  stdoutEcho?: NodeJS.WritableStream;
   /** Forward this process's SIGINT/SIGTERM/SIGHUP to the script (default true; a worker handles signals itself). */
   forwardSignals?: boolean;
+  /** Start the script as this user and group (`worker --run-as`); default: this process's. */
+  uid?: number;
+  gid?: number;
   /** Called once the script runs, with a function that signals its whole process group. */
   onStart?: (signal: (sig: NodeJS.Signals) => void) => void;
 }
@@ -48,6 +53,8 @@ export function runChild(o: ChildOptions): Promise<ChildResult> {
       env: o.env,
       stdio: [o.forwardSignals === false ? 'ignore' : 'inherit', 'pipe', 'pipe'],
       detached: true,
+      ...(o.uid !== undefined ? { uid: o.uid } : {}),
+      ...(o.gid !== undefined ? { gid: o.gid } : {}),
     });
     let stoppedBy: NodeJS.Signals | null = null;
     let signals = 0;
@@ -81,7 +88,7 @@ export function runChild(o: ChildOptions): Promise<ChildResult> {
         if (o.echo) dst.write(chunk);
       });
     };
-    tee(child.stdout as NodeJS.ReadableStream, process.stdout);
+    tee(child.stdout as NodeJS.ReadableStream, o.stdoutEcho ?? process.stdout);
     tee(child.stderr as NodeJS.ReadableStream, process.stderr);
     child.on('error', (err) => {
       for (const [s, h] of handlers) process.off(s, h);

@@ -16,6 +16,7 @@ import { exitCodeFor, runChild } from './child.ts';
 import { finalCapture } from './final-capture.ts';
 import { gitInfo } from './git-info.ts';
 import { startRunHeartbeat } from './run-heartbeat.ts';
+import { buildRunSummary, formatRunSummary, latestVersions } from './run-summary.ts';
 import { runTargets } from './run-targets.ts';
 import type { CaptureSpec, ReuseSpec } from './specs.ts';
 
@@ -60,13 +61,14 @@ export async function directRun(
   cfg: CliConfig,
   log: Logger,
   run: DirectRun,
-  o: { project: string | null; resume: boolean },
+  o: { project: string | null; resume: boolean; json: boolean },
 ): Promise<number> {
   const { key, cwd } = run;
   const created: CreateExperimentResponse = await register(conn, run, o);
   const attempt = created.experiment.attempt ?? 1;
   log.info(`studio-lite: experiment ${key}${created.resumed ? ` (resumed, attempt ${attempt})` : ''}`);
   const heartbeat = startRunHeartbeat(conn.client, key, attempt, created.leaseSeconds, log);
+  const before = created.resumed ? latestVersions(await conn.client.showExperiment(key)) : new Map<string, number>();
 
   const expDir = join(homePaths(cfg.home).experiments, key);
   const { targets, outputFile } = runTargets(
@@ -77,7 +79,10 @@ export async function directRun(
     run.reuses.map((r) => r.as),
   );
   const mapping: Record<string, string> = Object.fromEntries(targets.map((t) => [t.tag, t.path]));
-  const capturer = new Capturer(conn.client, key, cfg, log, [homePaths(cfg.home).home], {
+  // No progress bar while the script runs: it would be drawn into the script's own lines.
+  const scriptRunning = { now: false };
+  const capLog: Logger = Object.create(log, { progress: { get: () => log.progress && !scriptRunning.now } });
+  const capturer = new Capturer(conn.client, key, cfg, capLog, [homePaths(cfg.home).home], {
     md5: conn.mode === 'remote',
   });
   const warnings: string[] = [];
@@ -89,9 +94,9 @@ export async function directRun(
   try {
     for (const [i, r] of created.lineage.entries()) {
       const dest = join(expDir, 'reuse', r.as);
-      // Copies (reflinks where the file system has them): a hard link would let the script, or root ignoring the
-      // read-only bit, write into the shared cache.
-      const got = await fetchArtifact(conn.client, cfg, r, dest, { mode: 'copy', log });
+      // Copies by default (clones where the file system has them): the script may rewrite them. The folder is
+      // the run's own, so a resumed run overwrites what its first attempt changed there.
+      const got = await fetchArtifact(conn.client, cfg, r, dest, { mode: cfg.materialize, log, force: true });
       mapping[r.as] = dest;
       log.info(
         `studio-lite: reuse ${run.reuses[i]?.experiment}/${r.tag}@${r.version} as ${r.as} (${got.downloadedBlobs} blobs downloaded)`,
@@ -139,6 +144,7 @@ export async function directRun(
     onError,
   );
   let result: Awaited<ReturnType<typeof runChild>>;
+  scriptRunning.now = true;
   try {
     result = await runChild({
       command: run.command[0] as string,
@@ -147,6 +153,9 @@ export async function directRun(
       env,
       outputFile,
       echo: true,
+      stdoutEcho: o.json ? process.stderr : process.stdout,
+    }).finally(() => {
+      scriptRunning.now = false;
     });
   } catch (err) {
     await loop.stop();
@@ -181,7 +190,9 @@ export async function directRun(
   await tightenTree(expDir).catch(() => 0);
   if (taken) throw new ExitError(exitCode || 1, `${taken}; the final capture was skipped`, 'E_LEASE_LOST');
   await finish({ status, exitCode, signal: result.signal });
-  log.info(`studio-lite: experiment ${key} ${status} (exit ${exitCode}); artifacts: studio-lite show ${key}`);
+  const summary = buildRunSummary(await conn.client.showExperiment(key), before);
+  if (o.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
+  else if (!log.quiet) process.stderr.write(formatRunSummary(summary));
   if (failure) {
     const code = isStudioError(failure.error) ? failure.error.code : 'E_INTERNAL';
     throw new ExitError(exitCode || 1, `final capture of ${failure.tag} failed: ${failure.error.message}`, code);

@@ -7,6 +7,7 @@ import { parseDuration, parseResources } from '../../duration.ts';
 import { ExitError } from '../../exit-error.ts';
 import { createLogger } from '../../logger.ts';
 import { directRun } from './direct-run.ts';
+import { commandFromArgs } from './resolve-command.ts';
 import { assertUniqueTags, parseCaptureSpec, parseReuseSpec } from './specs.ts';
 import { submitRun } from './submit-run.ts';
 
@@ -26,21 +27,13 @@ export interface RunOpts {
   lifetime?: string;
   maxDuration?: string;
   resources?: string[];
+  json?: boolean;
 }
 
 /** Default key: sortable time stamp plus a short random id, like Studio. */
 function defaultKey(): string {
   const t = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   return `${t}-${randomBytes(3).toString('hex')}`;
-}
-
-/** Which words form the command: `run SCRIPT.py ARGS` runs python3; `run -- CMD ARGS` runs CMD. */
-export function commandLine(script: string | undefined, args: string[], raw: string[]): string[] {
-  if (!script) throw new ExitError(2, 'run needs SCRIPT.py or -- CMD [ARGS...]', 'E_BAD_REQUEST');
-  const dashdash = raw.indexOf('--');
-  const firstOperand = raw.findIndex((w, i) => i > dashdash && w === script);
-  if (dashdash !== -1 && firstOperand === dashdash + 1) return [script, ...args];
-  return ['python3', script, ...args];
 }
 
 /** `studio-lite run`: returns the script's exit code (or 2 for bad input before the script started). */
@@ -53,7 +46,6 @@ export async function runCommand(
   const cfg = loadConfig(opts.config);
   const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
   const cwd = process.cwd();
-  const command = commandLine(script, args, raw);
   const interval = opts.captureInterval ?? cfg.captureInterval;
   if (!Number.isFinite(interval) || interval <= 0)
     throw new ExitError(2, '--capture-interval must be a positive number', 'E_BAD_REQUEST');
@@ -65,6 +57,7 @@ export async function runCommand(
   assertUniqueTags([...captures, ...onces].map((c) => c.tag).concat(reuses.map((r) => r.as)));
   const key = assertExperimentKey(opts.experiment ?? defaultKey());
   const queued = opts.queue ? queueOptions(opts, interval) : null;
+  const command = commandFromArgs(script, args, raw, { cwd, path: process.env.PATH, checkPath: !queued });
 
   const conn = await connect(cfg);
   try {
@@ -88,6 +81,7 @@ export async function runCommand(
       {
         project: opts.project ?? null,
         resume: Boolean(opts.resume),
+        json: Boolean(opts.json),
       },
     );
   } finally {
@@ -98,9 +92,11 @@ export async function runCommand(
 /** The --queue flags, validated before anything is registered. */
 function queueOptions(opts: RunOpts, interval: number) {
   if (opts.resume) throw new ExitError(2, '--resume cannot be combined with --queue', 'E_BAD_REQUEST');
+  if (opts.json && opts.follow) throw new ExitError(2, '--json cannot be combined with --follow', 'E_BAD_REQUEST');
   return {
     queue: assertQueue(opts.queue as string),
     follow: Boolean(opts.follow),
+    json: Boolean(opts.json),
     lifetimeSeconds: opts.lifetime === undefined ? undefined : parseDuration(opts.lifetime, '--lifetime'),
     maxDurationSeconds: opts.maxDuration === undefined ? undefined : parseDuration(opts.maxDuration, '--max-duration'),
     resources: parseResources(opts.resources ?? []),

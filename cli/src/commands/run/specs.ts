@@ -47,10 +47,15 @@ export function parseCaptureSpec(spec: string, mutable: boolean, cwd: string): C
 /** `EXP/TAG[@VERSION]:NEWTAG`. Throws E_BAD_TAG. */
 export function parseReuseSpec(spec: string): ReuseSpec {
   const i = spec.lastIndexOf(':');
-  if (i <= 0 || i === spec.length - 1) {
-    throw new StudioError('E_BAD_TAG', `--reuse "${spec}": expected EXP/TAG[@VERSION]:NEWTAG`);
+  const usage = 'expected EXP/TAG[@VERSION|@latest]:NEWTAG, e.g. lr/weights@2:w';
+  if (i <= 0 || i === spec.length - 1) throw new StudioError('E_BAD_TAG', `invalid --reuse "${spec}": ${usage}`);
+  let ref: ReturnType<typeof parseArtifactRef>;
+  try {
+    ref = parseArtifactRef(spec.slice(0, i));
+  } catch {
+    // The message names the whole flag value, not just the part before the colon.
+    throw new StudioError('E_BAD_TAG', `invalid --reuse "${spec}": ${usage}`);
   }
-  const ref = parseArtifactRef(spec.slice(0, i));
   return { ...ref, as: assertTag(spec.slice(i + 1)) };
 }
 

@@ -19,6 +19,8 @@ export interface SubmitOpts {
   resources: Record<string, number>;
   interval: number;
   project: string | null;
+  /** Print `{"experiment", "queue", "status"}` instead of the bare key. */
+  json?: boolean;
 }
 
 /** A path inside the workspace as POSIX relative path, or null when it lies outside. */
@@ -104,7 +106,9 @@ export async function submitRun(
     capturer.close();
   }
   if (!o.follow) {
-    process.stdout.write(`${key}\n`);
+    process.stdout.write(
+      o.json ? `${JSON.stringify({ experiment: key, queue: o.queue, status: 'queued' })}\n` : `${key}\n`,
+    );
     return 0;
   }
   return followJob(conn.client, key, log);

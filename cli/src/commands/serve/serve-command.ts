@@ -3,6 +3,7 @@ import { ensureLocalCredentials } from '@studio-lite/functions/adapters/local/lo
 import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import { startLocalServer } from '@studio-lite/functions/hosts/local-server/server.ts';
 import { loadConfig } from '../../config.ts';
+import { withHint } from '../../exit-error.ts';
 import { createLogger } from '../../logger.ts';
 import { ensurePrivateHome } from '../../private-home.ts';
 import { recordUiServer } from '../ui/ui-server-file.ts';
@@ -47,8 +48,18 @@ export async function serveCommand(opts: GlobalOpts & { port?: number; listen?: 
     ...(publicUrl ? { publicUrl } : {}),
     log: (m, e) => log.warn(`${m}: ${(e as Error)?.stack ?? e}`),
   }).catch((cause: NodeJS.ErrnoException) => {
-    if (cause.code === 'EADDRINUSE' || cause.code === 'EADDRNOTAVAIL' || cause.code === 'EACCES') {
-      throw new StudioError('E_UNAVAILABLE', `cannot listen on ${host}:${port}: ${cause.code}`, { cause });
+    const why: Record<string, [string, string]> = {
+      EADDRINUSE: [
+        'the port is in use',
+        `another program (or studio-lite serve) has it: choose a free one with --port N`,
+      ],
+      EADDRNOTAVAIL: ['no such address on this machine', 'pass --listen with an address of this machine, e.g. 0.0.0.0'],
+      EACCES: ['permission denied', 'ports below 1024 need privileges: choose --port 1024 or above'],
+    };
+    const known = cause.code ? why[cause.code] : undefined;
+    if (known) {
+      const err = new StudioError('E_UNAVAILABLE', `cannot listen on ${host}:${port}: ${known[0]}`, { cause });
+      throw withHint(err, known[1]);
     }
     throw cause;
   });

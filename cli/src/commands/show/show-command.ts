@@ -1,5 +1,6 @@
 import { assertExperimentKey } from '@studio-lite/functions/core/names.ts';
-import { formatBytes, formatDuration, table } from '../../format.ts';
+import { formatBytes, formatDuration, formatLocalTime, shellCommand, table } from '../../format.ts';
+import { sanitizeLines } from '../../sanitize.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';
 
 /** `studio-lite show EXP`: the record plus every artifact version with size, file count and transfer figures. */
@@ -16,9 +17,9 @@ export async function showCommand(key: string, opts: GlobalOpts & { json?: boole
     const lines = [
       `experiment  ${e.key}${e.project ? `  (project ${e.project})` : ''}`,
       `status      ${e.status}${e.exitCode === null ? '' : `  exit ${e.exitCode}`}${e.signal ? `  signal ${e.signal}` : ''}`,
-      `command     ${e.command.join(' ')}`,
+      `command     ${shellCommand(e.command)}`,
       `cwd         ${e.cwd ?? '-'}   host ${e.host ?? '-'}`,
-      `started     ${e.startedAt ?? '-'}   duration ${e.startedAt ? formatDuration(end - Date.parse(e.startedAt)) : '-'}`,
+      `started     ${formatLocalTime(e.startedAt)}   duration ${e.startedAt ? formatDuration(end - Date.parse(e.startedAt)) : '-'}`,
     ];
     if (e.git)
       lines.push(`git         ${e.git.commit}${e.git.dirty ? ' (dirty)' : ''}${e.git.url ? `  ${e.git.url}` : ''}`);
@@ -42,15 +43,17 @@ export async function showCommand(key: string, opts: GlobalOpts & { json?: boole
         String(v.files),
         formatBytes(v.bytes),
         `${v.stats.uploadedBlobs} (${formatBytes(v.stats.uploadedBytes)})`,
-        v.createdAt.replace('T', ' ').slice(0, 19),
+        formatLocalTime(v.createdAt),
       ]),
     );
-    lines.push('', table(['ARTIFACT', 'KIND', 'FILES', 'SIZE', 'UPLOADED', 'CREATED'], rows));
-    for (const a of r.artifacts) {
-      for (const v of a.versions) {
-        for (const x of v.stats.excluded ?? []) lines.push(`${a.tag}@${v.version} leaves out ${x}`);
-      }
-    }
-    process.stdout.write(`${lines.join('\n')}\n`);
+    // Every line holds record text: sanitized one by one (the table sanitizes its cells).
+    const text = sanitizeLines(lines);
+    const excluded = r.artifacts.flatMap((a) =>
+      a.versions.flatMap((v) => (v.stats.excluded ?? []).map((x) => `${a.tag}@${v.version} leaves out ${x}`)),
+    );
+    const tail = excluded.length ? `\n${sanitizeLines(excluded)}` : '';
+    process.stdout.write(
+      `${text}\n\n${table(['ARTIFACT', 'KIND', 'FILES', 'SIZE', 'UPLOADED', 'CREATED'], rows)}${tail}\n`,
+    );
   });
 }

@@ -1,6 +1,7 @@
 import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import type { Role } from '@studio-lite/functions/core/model.ts';
 import { table } from '../../format.ts';
+import { rememberTeam } from '../../team-memory.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';
 
 type JsonOpt = GlobalOpts & { json?: boolean };
@@ -19,8 +20,10 @@ export function parseRole(s: string | undefined): Role {
 
 /** `studio-lite team create ID`: the caller becomes its admin. */
 export async function teamCreateCommand(id: string, opts: JsonOpt) {
-  await withConnection(opts, async ({ client }, _cfg, log) => {
+  await withConnection(opts, async ({ client }, cfg, log) => {
     const { team } = await client.createTeam(id);
+    // The first team you create becomes your default here, so a second team does not make every command ambiguous.
+    rememberTeam(cfg.home, cfg.apiUrl, team.id, true);
     if (opts.json) return print(team);
     process.stdout.write(`created team ${team.id} (you are its admin)\n`);
     log.info(`add people with: studio-lite team add ${team.id} <user-or-email> --role editor`);
@@ -55,7 +58,7 @@ export async function teamRemoveCommand(team: string, user: string, opts: JsonOp
 export async function teamListCommand(opts: JsonOpt) {
   await withConnection(opts, async ({ client }) => {
     const { teams } = await client.listTeams();
-    if (opts.json) return print(teams);
+    if (opts.json) return print({ teams });
     const rows = teams.map((t) => [
       t.id,
       t.role,
@@ -69,7 +72,7 @@ export async function teamListCommand(opts: JsonOpt) {
 export async function teamMembersCommand(team: string, opts: JsonOpt) {
   await withConnection(opts, async ({ client }) => {
     const { members } = await client.listMembers(team);
-    if (opts.json) return print(members);
+    if (opts.json) return print({ members });
     const rows = members.map((m) => [m.userId, m.role, m.name ?? '-', m.email ?? '-']);
     process.stdout.write(`${table(['USER', 'ROLE', 'NAME', 'EMAIL'], rows)}\n`);
   });

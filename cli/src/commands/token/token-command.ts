@@ -1,5 +1,5 @@
 import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import { table } from '../../format.ts';
+import { formatLocalTime, table } from '../../format.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';
 
 const UNIT_SECONDS: Record<string, number> = { d: 86_400, h: 3_600, s: 1 };
@@ -12,7 +12,7 @@ export function parseExpires(s: string): number {
   return n;
 }
 
-const when = (iso: string | null) => (iso ? iso.replace('T', ' ').slice(0, 19) : '-');
+const when = formatLocalTime;
 
 /** `studio-lite token create`: prints the secret once. */
 export async function tokenCreateCommand(
@@ -60,22 +60,24 @@ export async function tokenCreateCommand(
 }
 
 /** `studio-lite token list`: id, scopes, created, expires, revoked (never a secret or hash). */
-export async function tokenListCommand(opts: GlobalOpts & { json?: boolean }) {
+export async function tokenListCommand(opts: GlobalOpts & { json?: boolean; team?: string }) {
   await withConnection(opts, async ({ client }) => {
-    const { tokens } = await client.listTokens();
+    const { tokens } = await client.listTokens(opts.team);
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify(tokens, null, 2)}\n`);
+      process.stdout.write(`${JSON.stringify({ tokens }, null, 2)}\n`);
       return;
     }
     const rows = tokens.map((t) => [
       t.id,
       t.kind,
+      ...(opts.team ? [t.userId, t.label ?? ''] : []),
       t.scopes.join(','),
       when(t.createdAt),
       when(t.expiresAt),
       when(t.revokedAt),
     ]);
-    process.stdout.write(`${table(['ID', 'KIND', 'SCOPES', 'CREATED', 'EXPIRES', 'REVOKED'], rows)}\n`);
+    const head = ['ID', 'KIND', ...(opts.team ? ['OWNER', 'LABEL'] : []), 'SCOPES', 'CREATED', 'EXPIRES', 'REVOKED'];
+    process.stdout.write(`${table(head, rows)}\n`);
   });
 }
 

@@ -10,6 +10,7 @@ import type { CliConfig } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
 import { scriptEnv } from '../run/artifact-env.ts';
 import { exitCodeFor, runChild } from '../run/child.ts';
+import { giveFolder, type RunAs } from './run-as.ts';
 
 export interface JobRunOptions {
   /** Base URL of the API the lease came from; the job token talks to the same one. */
@@ -23,6 +24,8 @@ export interface JobRunOptions {
   echo: boolean;
   /** Set when the worker is shutting down hard: kill the script, do not complete (the lease lapses, the job moves). */
   abandon: AbortSignal;
+  /** `--run-as USER`: the script runs as this user, who cannot read the worker's token, home or cache. */
+  runAs?: RunAs | undefined;
 }
 
 export interface JobRunOutcome {
@@ -49,7 +52,7 @@ export async function runJob(
   rmSync(dir, { recursive: true, force: true });
   const ws = join(dir, 'workspace');
   mkdirSync(ws, { recursive: true });
-  const fetchOpts = { mode: 'copy' as const, log, cacheDir: o.cacheDir };
+  const fetchOpts = { mode: 'copy' as const, log, cacheDir: o.cacheDir, force: true };
   const stats = { downloadedBytes: 0, downloadedBlobs: 0, cachedBlobs: 0 };
   const count = (r: { downloadedBytes: number; downloadedBlobs: number; cachedBlobs: number }) => {
     stats.downloadedBytes += r.downloadedBytes;
@@ -164,11 +167,16 @@ export async function runJob(
       );
     }
 
+    if (o.runAs) {
+      giveFolder(dir, o.runAs);
+      Object.assign(env, { HOME: o.runAs.home, USER: o.runAs.name, LOGNAME: o.runAs.name });
+    }
     const result = await runChild({
       command: job.spec.command[0] as string,
       args: job.spec.command.slice(1),
       cwd: ws,
       env,
+      ...(o.runAs ? { uid: o.runAs.uid, gid: o.runAs.gid } : {}),
       outputFile,
       echo: o.echo,
       forwardSignals: false,

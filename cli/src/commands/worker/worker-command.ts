@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { mkdirPrivate, tightenHome, tightenTree } from '@studio-lite/functions/adapters/local/private-files.ts';
@@ -10,6 +11,7 @@ import { connect } from '../../connect.ts';
 import { parseResources } from '../../duration.ts';
 import { ExitError } from '../../exit-error.ts';
 import { createLogger } from '../../logger.ts';
+import { resolveRunAs } from './run-as.ts';
 import { runJob } from './run-job.ts';
 
 export interface WorkerOpts {
@@ -25,6 +27,8 @@ export interface WorkerOpts {
   /** Exit after this many seconds without a job. */
   idleExit?: number;
   json?: boolean;
+  /** Run every job's script as this Unix user (the worker runs as root and keeps the token to itself). */
+  runAs?: string;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -44,11 +48,21 @@ export async function workerCommand(opts: WorkerOpts): Promise<number> {
   }
   const resources = parseResources(opts.resources ?? []);
   const cacheDir = opts.cacheDir ? resolve(opts.cacheDir) : homePaths(cfg.home).blobcache;
-  const workDir = join(opts.cacheDir ? resolve(opts.cacheDir) : cfg.home, 'worker-jobs');
-  // Job folders hold the team's code and data: private (0700) like everything else in the home.
-  mkdirPrivate(workDir);
-  // Folders of a job this worker was killed in the middle of (kill -9) are tightened when it starts again.
-  await tightenHome(workDir).catch(() => 0);
+  const runAs = opts.runAs === undefined ? undefined : resolveRunAs(opts.runAs);
+  // With --run-as, job folders live where the script's user can reach them (not under the worker's private home):
+  // a root-owned 0711 folder in the temp directory, each job's folder handed to that user.
+  const workDir = runAs
+    ? join(tmpdir(), `studio-lite-worker-${process.pid}`)
+    : join(opts.cacheDir ? resolve(opts.cacheDir) : cfg.home, 'worker-jobs');
+  if (runAs) {
+    mkdirSync(workDir, { recursive: true, mode: 0o711 });
+    chmodSync(workDir, 0o711);
+  } else {
+    // Job folders hold the team's code and data: private (0700) like everything else in the home.
+    mkdirPrivate(workDir);
+    // Folders of a job this worker was killed in the middle of (kill -9) are tightened when it starts again.
+    await tightenHome(workDir).catch(() => 0);
+  }
   const id = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
 
   const conn = await connect(cfg);
@@ -98,12 +112,15 @@ export async function workerCommand(opts: WorkerOpts): Promise<number> {
         remote: conn.mode === 'remote',
         echo: !opts.quiet,
         abandon: abandon.signal,
+        runAs,
       });
       // The script and the layout wrote under their own umask; the folder runJob used (`<id>-a<attempt>`) is
       // made private once the job is over.
-      await tightenTree(join(workDir, `${lease.job.id}-a${lease.job.attempt}`)).catch(() => 0);
-      // A worker killed mid-job (kill -9) never did that for its folder: a cheap check finds such leftovers.
-      await tightenHome(workDir).catch(() => 0);
+      if (!runAs) {
+        await tightenTree(join(workDir, `${lease.job.id}-a${lease.job.attempt}`)).catch(() => 0);
+        // A worker killed mid-job (kill -9) never did that for its folder: a cheap check finds such leftovers.
+        await tightenHome(workDir).catch(() => 0);
+      }
       outcomes[r.status] = (outcomes[r.status] ?? 0) + 1;
       done += 1;
       lastJobAt = Date.now();

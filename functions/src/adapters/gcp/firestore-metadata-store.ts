@@ -533,6 +533,15 @@ export function createFirestoreMetadataStore(
         return u ? { id: u.id, name: u.name, createdAt: u.createdAt, email: u.email ?? null } : null;
       }),
 
+    listUsers: () =>
+      guard('listUsers', async () => {
+        const snap = await db.collection('users').orderBy('id').get();
+        return snap.docs.map((d) => {
+          const u = d.data() as UserRecord;
+          return { id: u.id, name: u.name, createdAt: u.createdAt, email: u.email ?? null };
+        });
+      }),
+
     getUser: (id) =>
       guard('getUser', async () => {
         if (!validId(id)) return null;
@@ -566,11 +575,14 @@ export function createFirestoreMetadataStore(
     listTokens: (userId) =>
       guard('listTokens', async () => {
         const snap = await db.collection('tokens').where('userId', '==', userId).get();
-        const all = snap.docs.map((d) => d.data() as TokenRecord);
-        // Newest first, ties by id descending (as the SQLite adapter orders them).
-        return all.sort((a, b) =>
-          a.createdAt === b.createdAt ? (a.id < b.id ? 1 : a.id > b.id ? -1 : 0) : a.createdAt < b.createdAt ? 1 : -1,
-        );
+        return newestFirst(snap.docs.map((d) => d.data() as TokenRecord));
+      }),
+
+    // The automatic single-field index on the nested binding.team answers this; ordered in memory like listTokens.
+    listTeamTokens: (t) =>
+      guard('listTeamTokens', async () => {
+        const snap = await db.collection('tokens').where('binding.team', '==', t).get();
+        return newestFirst(snap.docs.map((d) => d.data() as TokenRecord));
       }),
 
     revokeToken: (id, at) =>
@@ -676,4 +688,11 @@ export function createFirestoreMetadataStore(
       if (owned) await db.terminate();
     },
   };
+}
+
+/** Newest first, ties by id descending (as the SQLite adapter orders tokens). */
+function newestFirst(all: TokenRecord[]): TokenRecord[] {
+  return all.sort((a, b) =>
+    a.createdAt === b.createdAt ? (a.id < b.id ? 1 : a.id > b.id ? -1 : 0) : a.createdAt < b.createdAt ? 1 : -1,
+  );
 }

@@ -91,6 +91,7 @@ export function openGcpBackend(
     now,
     jobs,
     ...(tasks ? { tasks } : {}),
+    ...(cfg.STUDIO_MAX_BLOB_BYTES !== undefined ? { maxBlobBytes: cfg.STUDIO_MAX_BLOB_BYTES } : {}),
     ...(cfg.STUDIO_GC_MIN_GRACE_SECONDS !== undefined ? { gcMinGraceSeconds: cfg.STUDIO_GC_MIN_GRACE_SECONDS } : {}),
     // A waiting lease request polls the queue once a second: every look is a query (at least one read).
     runLeaseSeconds: cfg.STUDIO_RUN_LEASE_SECONDS,

@@ -268,6 +268,27 @@ export function createGcsBlobStore(opts: GcsBlobStoreOptions): GcsBlobStore {
     async delete(key) {
       await call('delete', key, (f) => f.delete({ ignoreNotFound: true }));
     },
+    async promote(from, to) {
+      const target = await fileOf(to);
+      // Content-addressed: a target already there is kept. The create-only copy below closes the race with a
+      // concurrent writer where the server enforces it (the emulator does not, hence the look first).
+      if (!(await this.stat(from))) throw new StudioError('E_NOT_FOUND', `object ${from} not found`);
+      if (await this.stat(to)) {
+        await call('delete', from, (f) => f.delete({ ignoreNotFound: true }));
+        return false;
+      }
+      let moved = true;
+      try {
+        // Create-only, like signed uploads: an existing blob is never replaced (412 = it is there already).
+        await call('promote', from, (f) => f.copy(target, { preconditionOpts: { ifGenerationMatch: 0 } }));
+      } catch (err) {
+        const status = (err as StudioError).cause as { code?: number } | undefined;
+        if (status?.code !== 412) throw err;
+        moved = false;
+      }
+      await call('delete', from, (f) => f.delete({ ignoreNotFound: true }));
+      return moved;
+    },
     async list(prefix, q) {
       if (prefix) checkKey(prefix.replace(/\/$/, ''));
       const bucket = (await storage()).bucket(opts.bucket);

@@ -141,6 +141,22 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
     async delete(key) {
       await rm(fileOf(key), { force: true });
     },
+    async promote(from, to) {
+      const [src, dst] = [fileOf(from), fileOf(to)];
+      if (!(await store.stat(from))) throw notFound(from, null);
+      if (await store.stat(to)) {
+        await rm(src, { force: true });
+        return false;
+      }
+      await mkdir(dirname(dst), { recursive: true });
+      try {
+        await rename(src, dst);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw notFound(from, err);
+        throw err;
+      }
+      return true;
+    },
     async list(prefix, q) {
       // Keys are relative paths; the prefix's folder part is where the walk starts.
       const cut = prefix.lastIndexOf('/');

@@ -48,6 +48,13 @@ function localGcSettings(env: NodeJS.ProcessEnv): Pick<CoreDeps, 'gcMinGraceSeco
   return Number.isSafeInteger(min) && min >= 0 ? { gcMinGraceSeconds: min } : {};
 }
 
+/** STUDIOML_MAX_BLOB_BYTES: the largest blob this box accepts (default core/artifacts.ts DEFAULT_MAX_BLOB_BYTES). */
+function localBlobLimit(env: NodeJS.ProcessEnv): Pick<CoreDeps, 'maxBlobBytes'> {
+  const raw = env.STUDIOML_MAX_BLOB_BYTES;
+  const max = raw === undefined || raw === '' ? Number.NaN : Number(raw);
+  return Number.isSafeInteger(max) && max > 0 ? { maxBlobBytes: max } : {};
+}
+
 /** Opens the embedded backend under `home`: SQLite metadata, blobs on disk, hashed tokens. */
 export function openLocalBackend(
   home: string,
@@ -79,6 +86,7 @@ export function openLocalBackend(
     jobSettings: localJobSettings(process.env),
     ...localGcSettings(process.env),
     ...localRunLease(process.env),
+    ...localBlobLimit(process.env),
   };
   // Lease deadlines, --lifetime and --max-duration: the same tasks Cloud Tasks delivers in a deployment, delivered
   // here by whichever studio-lite process has the database open (a worker, a serve, a run).

@@ -1,10 +1,12 @@
+import { recordAudit } from '../../core/audit.ts';
 import { requireRole } from '../../core/authz.ts';
 import type { CoreDeps } from '../../core/context.ts';
 import { StudioError } from '../../core/errors.ts';
 import type { Role, UserRecord } from '../../core/model.ts';
-import { assertTeamId, assertUserId } from '../../core/names.ts';
+import { assertUserId, teamIdFor } from '../../core/names.ts';
 import { setMember } from '../../core/teams.ts';
 import { issuePersonalToken, MAX_TOKEN_TTL_SECONDS, type TokenInfo } from '../../core/token-admin.ts';
+import { isLive, revokeAudited } from '../../core/token-revocation.ts';
 import { ensureLocalCredentials } from './local-backend.ts';
 
 const EMAIL_RE = /^[^@\s/]+@[^@\s/]+\.[^@\s/]+$/;
@@ -48,10 +50,8 @@ export async function addLocalUser(
   }
   const creds = await ensureLocalCredentials(home, deps);
   const admin = await deps.identity.authenticate(creds.token);
-  if (input.team) {
-    assertTeamId(input.team);
-    requireRole(admin, input.team, 'admin');
-  }
+  const team = input.team ? teamIdFor(admin.teams, input.team) : undefined;
+  if (team) requireRole(admin, team, 'admin');
   if (await deps.meta.getUser(id)) {
     throw new StudioError(
       'E_CONFLICT',
@@ -63,11 +63,65 @@ export async function addLocalUser(
   }
   const user: UserRecord = { id, name: input.name ?? id, email, createdAt: deps.now().toISOString() };
   await deps.meta.putUser(user);
-  const role = input.team ? (input.role ?? 'viewer') : null;
-  if (input.team && role) await setMember(deps, admin, input.team, id, role);
+  const role = team ? (input.role ?? 'viewer') : null;
+  if (team && role) await setMember(deps, admin, team, id, role);
   const { secret, token } = await issuePersonalToken(deps, admin, id, {
     scopes: ['*'],
     expiresInSeconds: input.expiresInSeconds,
   });
-  return { user, team: input.team ?? null, role, secret, token };
+  return { user, team: team ?? null, role, secret, token };
+}
+
+export interface LocalUserInfo extends UserRecord {
+  teams: Record<string, Role>;
+  /** Tokens they hold (personal, worker, job) neither revoked nor expired. */
+  liveTokens: number;
+}
+
+/** `user list` on a shared box: every user with their teams and how many live tokens they hold. */
+export async function listLocalUsers(deps: CoreDeps, home: string): Promise<LocalUserInfo[]> {
+  await ensureLocalCredentials(home, deps);
+  const now = deps.now();
+  return Promise.all(
+    (await deps.meta.listUsers()).map(async (u) => ({
+      ...u,
+      teams: await deps.meta.getMemberships(u.id),
+      liveTokens: (await deps.meta.listTokens(u.id)).filter((t) => isLive(t, now)).length,
+    })),
+  );
+}
+
+/**
+ * `user remove ID` on a shared box (offboarding): takes the user out of every team and revokes every token they
+ * hold (personal, worker, job), all audited with the box's local user as the actor. The user record stays, so their
+ * experiments keep an owner. Refuses the box's own user and a user who is the last admin of a team (E_CONFLICT,
+ * nothing changed: promote someone else first). Throws E_NOT_FOUND for an unknown user.
+ */
+export async function removeLocalUser(
+  deps: CoreDeps,
+  home: string,
+  id: string,
+): Promise<{ userId: string; teams: Record<string, Role>; revokedTokens: number }> {
+  assertUserId(id);
+  const creds = await ensureLocalCredentials(home, deps);
+  const admin = await deps.identity.authenticate(creds.token);
+  if (id === admin.userId) throw new StudioError('E_BAD_REQUEST', "the box's own user cannot be removed");
+  if (!(await deps.meta.getUser(id))) throw new StudioError('E_NOT_FOUND', `no user ${id}`);
+  const teams = await deps.meta.getMemberships(id);
+  for (const [team, role] of Object.entries(teams)) {
+    if (role !== 'admin') continue;
+    const admins = (await deps.meta.listTeamMembers(team)).filter((m) => m.role === 'admin');
+    if (admins.length <= 1) {
+      throw new StudioError('E_CONFLICT', `${id} is the last admin of team ${team}: make someone else admin first`);
+    }
+  }
+  for (const [team, previousRole] of Object.entries(teams)) {
+    await deps.meta.setMembership(team, id, null, { keepAdmin: true });
+    await recordAudit(deps, admin, team, 'member.remove', id, { previousRole, reason: 'user removed' });
+  }
+  let revokedTokens = 0;
+  for (const t of await deps.meta.listTokens(id)) {
+    if (await revokeAudited(deps, admin, t, Object.keys(teams), 'user removed')) revokedTokens += 1;
+  }
+  return { userId: id, teams, revokedTokens };
 }

@@ -94,6 +94,7 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
       'INSERT INTO users (id, name, created_at, email) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET name = excluded.name, email = COALESCE(excluded.email, users.email)',
     ),
     getUser: db.prepare('SELECT * FROM users WHERE id = ?'),
+    listUsers: db.prepare('SELECT * FROM users ORDER BY id'),
     getUserByEmail: db.prepare('SELECT * FROM users WHERE email = ?'),
     putToken: db.prepare(
       'INSERT INTO tokens (id, user_id, hash, kind, scopes, created_at, expires_at, revoked_at, binding, label) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
@@ -101,6 +102,10 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     getTokenByHash: db.prepare('SELECT * FROM tokens WHERE hash = ?'),
     getToken: db.prepare('SELECT * FROM tokens WHERE id = ?'),
     listTokens: db.prepare('SELECT * FROM tokens WHERE user_id = ? ORDER BY created_at DESC, id DESC'),
+    // A scan: a box has few tokens; binding is JSON text written only by putToken.
+    listTeamTokens: db.prepare(
+      "SELECT * FROM tokens WHERE json_extract(binding, '$.team') = ? ORDER BY created_at DESC, id DESC",
+    ),
     revokeToken: db.prepare('UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE id = ?'),
     setMember: db.prepare(
       'INSERT INTO memberships (team, user_id, role) VALUES (?, ?, ?) ON CONFLICT (team, user_id) DO UPDATE SET role = excluded.role',
@@ -388,6 +393,9 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
         throw cause;
       }
     },
+    async listUsers() {
+      return (q.listUsers.all() as Row[]).map(toUser);
+    },
     async getUser(id) {
       const r = q.getUser.get(id) as Row | undefined;
       return r ? toUser(r) : null;
@@ -420,6 +428,9 @@ export function createSqliteMetadataStore(opts: SqliteMetadataOptions): Metadata
     },
     async listTokens(userId) {
       return (q.listTokens.all(userId) as Row[]).map(toToken);
+    },
+    async listTeamTokens(team) {
+      return (q.listTeamTokens.all(team) as Row[]).map(toToken);
     },
     async revokeToken(id, at) {
       q.revokeToken.run(at, id);

@@ -86,7 +86,10 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
       body: hasBody ? (Readable.toWeb(req) as ReadableStream) : undefined,
       duplex: 'half',
     } as RequestInit);
-    await sendWeb(res, await handler(request));
+    const response = await handler(request);
+    // A body the handler refused without reading it all (E_TOO_LARGE, or refused before reading) is never drained:
+    // answer, then close the connection, so a client cannot make the host read a gigabyte it will throw away.
+    await sendWeb(res, response, hasBody && !req.readableEnded);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -115,7 +118,7 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
   };
 }
 
-async function sendWeb(res: ServerResponse, r: Response): Promise<void> {
+async function sendWeb(res: ServerResponse, r: Response, close = false): Promise<void> {
   if (res.headersSent) {
     res.destroy();
     return;
@@ -137,6 +140,14 @@ async function sendWeb(res: ServerResponse, r: Response): Promise<void> {
   r.headers.forEach((v, k) => {
     headers[k] = v;
   });
+  if (close) headers.connection = 'close';
   res.writeHead(r.status, headers);
-  res.end(body);
+  res.end(body, () => {
+    if (!close) return;
+    // Half-close first, so the client reads the answer (a reset would make its kernel drop it), then make sure a
+    // client that keeps sending cannot hold the socket.
+    const socket = res.socket;
+    socket?.end();
+    setTimeout(() => socket?.destroy(), 5000).unref();
+  });
 }
