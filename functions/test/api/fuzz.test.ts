@@ -128,6 +128,7 @@ const ROUTES: RouteFuzz[] = [
     path: seg.map((e) => `/v1/experiments/${e}/finish`),
     valid: { status: 'finished', exitCode: 0, warnings: ['w'] },
   },
+  { method: 'POST', path: seg.map((e) => `/v1/experiments/${e}/heartbeat`), valid: { attempt: 1 } },
   {
     method: 'DELETE',
     path: fc.tuple(seg, nasty).map(([e, f]) => `/v1/experiments/${e}?force=${encodeURIComponent(f)}`),

@@ -252,7 +252,11 @@ export function describeAttacks(hostName: string, host: () => AttackHost): void 
       const key = k.id('resumed');
       const reuse = [{ experiment: src, tag: 'data', as: 'in' }];
       await k.ok('POST', '/v1/experiments', { key, reuse });
-      for (let i = 0; i < 3; i++) await k.ok('POST', '/v1/experiments', { key, reuse, resume: true });
+      for (let i = 0; i < 3; i++) {
+        // Only an experiment that ended (or was lost) can be resumed.
+        await k.ok('POST', `/v1/experiments/${enc(key)}/finish`, { status: 'failed', exitCode: 1 });
+        await k.ok('POST', '/v1/experiments', { key, reuse, resume: true });
+      }
       expect((await k.h.meta.getExperiment(k.h.team, key))?.lineage).toHaveLength(1);
     });
 
