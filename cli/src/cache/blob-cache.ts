@@ -7,12 +7,14 @@ import { type ScannedBlob, scanBlobs, scanQuarantine, sweepOld } from './blob-ca
 import { EntryStats, sameStat } from './entry-stats.ts';
 import { type VerifyResult, verifyEntries } from './verify-entries.ts';
 
+/** Mode of a verified cache entry: read-only, and private like everything under $STUDIOML_HOME. */
+export const CACHE_ENTRY_MODE = 0o400;
 /** Temp files older than this are leftovers of a killed process (an ingest in progress touches its file). */
 export const STALE_TEMP_MS = 3600_000;
 
 /**
  * Content-addressed blob cache (`$STUDIOML_HOME/blobcache`, layout `sha256/ab/<hash>`). A blob enters only after
- * its size and sha256 were verified and is stored read-only (0444); the stat it had then is recorded (`entries.db`)
+ * its size and sha256 were verified and is stored read-only and private (0400, in 0700 folders); the stat it had then is recorded (`entries.db`)
  * so that a later change (root writes through a hard link or edits the file in place) is noticed before the entry
  * is handed out again (verify-entries.ts).
  */
@@ -55,7 +57,7 @@ export class BlobCache {
    * download replaces it; a pulled folder hard-linked to it keeps its (changed) file.
    */
   async quarantine(sha256: string): Promise<void> {
-    await mkdir(this.quarantineDir, { recursive: true });
+    await mkdir(this.quarantineDir, { recursive: true, mode: 0o700 });
     const to = path.join(this.quarantineDir, `${sha256}.${Date.now()}.${randomBytes(4).toString('hex')}`);
     await rename(this.path(sha256), to).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
@@ -180,7 +182,7 @@ export class BlobCache {
   ): Promise<string> {
     const final = this.path(sha256);
     const tmpDir = path.join(this.dir, 'tmp');
-    await mkdir(tmpDir, { recursive: true });
+    await mkdir(tmpDir, { recursive: true, mode: 0o700 });
     const tmp = path.join(tmpDir, `${sha256}.${process.pid}.${randomBytes(6).toString('hex')}`);
     const fh = await open(tmp, 'wx', 0o600);
     let closed = false;
@@ -206,8 +208,8 @@ export class BlobCache {
       await fh.sync();
       await fh.close();
       closed = true;
-      await chmod(tmp, 0o444);
-      await mkdir(path.dirname(final), { recursive: true });
+      await chmod(tmp, CACHE_ENTRY_MODE);
+      await mkdir(path.dirname(final), { recursive: true, mode: 0o700 });
       await rename(tmp, final);
       await this.record([{ sha256 }]);
       return final;

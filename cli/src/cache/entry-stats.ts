@@ -1,6 +1,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import Database from 'better-sqlite3';
+import { openPrivateDatabase } from '@studio-lite/functions/adapters/local/private-files.ts';
+import type Database from 'better-sqlite3';
 
 /**
  * What a blob-cache file looked like when its content was last verified (or handed out as a hard link): inode, size,
@@ -83,10 +84,10 @@ export class EntryStats {
   private open(create: boolean): Database.Database | null {
     if (this.db !== null) return this.db;
     if (!create && !existsSync(this.file)) return null;
-    if (create) mkdirSync(path.dirname(this.file), { recursive: true });
+    if (create) mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const db = new Database(this.file, { timeout: 5000 });
+        const db = openPrivateDatabase(this.file, { timeout: 5000 });
         try {
           db.pragma('journal_mode = WAL');
           // Losing the last records on power failure only costs a re-hash.

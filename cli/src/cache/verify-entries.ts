@@ -2,7 +2,7 @@ import { lstatSync, type Stats } from 'node:fs';
 import { chmod, lstat } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { hashFile } from '../capture/hash.ts';
-import type { BlobCache } from './blob-cache.ts';
+import { type BlobCache, CACHE_ENTRY_MODE } from './blob-cache.ts';
 import { sameStat } from './entry-stats.ts';
 
 export interface VerifyResult {
@@ -47,7 +47,7 @@ export async function verifyEntries(cache: BlobCache, wanted: ReadonlyMap<string
         out.rehashed++;
         const h = st.isFile() && st.size === size ? await hashFile(p, buf()).catch(() => null) : null;
         if (h !== null && h.sha256 === sha256 && h.size === size) {
-          if ((st.mode & 0o777) !== 0o444) await chmod(p, 0o444);
+          if ((st.mode & 0o777) !== CACHE_ENTRY_MODE) await chmod(p, CACHE_ENTRY_MODE);
           const now = await lstat(p);
           // Changed again while we looked: leave it unrecorded, the next use re-hashes it.
           if (now.ino === h.ino && now.size === h.size && now.mtimeMs === h.mtimeMs)

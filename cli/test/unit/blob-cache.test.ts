@@ -31,7 +31,7 @@ describe('BlobCache', () => {
     expect(p).toBe(path.join(c.dir, 'sha256', h.slice(0, 2), h));
     expect(c.path(h)).toBe(p);
     expect(readFileSync(p).equals(data)).toBe(true);
-    expect(statSync(p).mode & 0o777).toBe(0o444);
+    expect(statSync(p).mode & 0o777).toBe(0o400);
     expect(await c.has(h, 5000)).toBe(true);
     expect(await c.has(h, 4999)).toBe(false);
     expect(tmpFiles(c)).toEqual([]);

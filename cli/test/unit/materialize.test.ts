@@ -59,7 +59,7 @@ describe('materialize', () => {
     const r = await materialize(manifest, cache, dest, { mode: 'link' });
     expect(r).toMatchObject({ linked: 3, copied: 1, links: 1, skipped: [], missing: [] });
     expect(statSync(path.join(dest, 'a.txt')).ino).toBe(statSync(cache.path(sha('alpha'))).ino);
-    expect(statSync(path.join(dest, 'a.txt')).mode & 0o777).toBe(0o444);
+    expect(statSync(path.join(dest, 'a.txt')).mode & 0o777).toBe(0o400);
     expect(readFileSync(path.join(dest, 'sub/deep/b.txt'), 'utf8')).toBe('beta');
     expect(readlinkSync(path.join(dest, 'sub/latest'))).toBe('deep/b.txt');
     expect(readFileSync(path.join(dest, 'sub/latest'), 'utf8')).toBe('beta');
@@ -133,7 +133,7 @@ describe('materialize', () => {
   });
 
   it.each([
-    ['resized (still read-only)', 'ALPHA!', 0o444],
+    ['resized (still read-only)', 'ALPHA!', 0o400],
     ['made writable (same size)', 'ALPHA', 0o644],
   ])(
     'quarantines a cache entry that was %s and reports it missing instead of linking it',
@@ -201,7 +201,7 @@ describe('materialize', () => {
     });
     expect(r).toMatchObject({ copied: 1, missing: [], quarantined: [] });
     expect(warnings).toEqual([]);
-    expect(statSync(p).mode & 0o777).toBe(0o444);
+    expect(statSync(p).mode & 0o777).toBe(0o400);
     expect(readFileSync(path.join(dest, 'a.txt'), 'utf8')).toBe('alpha');
   });
 
