@@ -148,7 +148,7 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
         await rm(src, { force: true });
         return false;
       }
-      await mkdir(dirname(dst), { recursive: true });
+      await mkdir(dirname(dst), { recursive: true, mode: PRIVATE_DIR_MODE });
       try {
         await rename(src, dst);
       } catch (err) {
