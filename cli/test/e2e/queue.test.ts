@@ -174,6 +174,8 @@ describe('run --queue with real workers', () => {
     expect(job.result?.artifacts.ckpt).toBe(ckpt.latestVersion);
     expect(ckpt.versions.at(-1)?.files).toBe(15);
     await w2.out;
+    // A worker killed with -9 cannot tidy up; it tightens the job folders it left when it starts again.
+    await startWorker(w1sb, 'gpu', ['--idle-exit', '0']).out;
   });
 
   it('stop reaches a running job within seconds; --max-duration kills a run; both end as stopped', async () => {
