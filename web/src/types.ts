@@ -1,26 +1,14 @@
 /** The API's response shapes the pages use (docs/api.md; functions/src/api/wire.ts is the source). */
-export type Status = 'queued' | 'running' | 'finished' | 'failed' | 'stopped' | 'lost' | 'expired';
+import type { ExperimentRecord, ExperimentStatus } from '../../functions/src/core/model.ts';
+
+// Type-only: the record's shape comes from the core (erased by esbuild, so no backend code enters the bundle).
+export type Status = ExperimentStatus;
 export const STATUSES: Status[] = ['queued', 'running', 'finished', 'failed', 'stopped', 'lost', 'expired'];
 export const TERMINAL: Status[] = ['finished', 'failed', 'stopped', 'lost', 'expired'];
 
-export interface Experiment {
-  key: string;
-  project: string | null;
-  owner: string;
-  status: Status;
-  command: string[];
-  cwd: string | null;
-  host: string | null;
-  git: { commit: string; url: string | null; dirty: boolean } | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  exitCode: number | null;
-  signal: string | null;
-  warnings: string[];
-  lineage: { as: string; experiment: string; tag: string; version: number }[];
+export type Experiment = Omit<ExperimentRecord, 'team'> & {
   artifacts?: { tag: string; mutable: boolean; latestVersion: number }[];
-}
+};
 
 export interface Version {
   experiment: string;
