@@ -14,7 +14,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { createFirestoreMetadataStore } from '../functions/src/adapters/gcp/firestore-metadata-store.ts';
-import type { PlanUploadResponse } from '../functions/src/api/wire.ts';
+import type { PlanUploadResponse } from '../functions/src/contract/wire.ts';
 import {
   FUNCTION_DIST,
   type FunctionConfig,

@@ -1,3 +1,5 @@
+import { isErrorCode, StudioError } from '@studio-lite/functions/contract/errors.ts';
+import type { JobRecord, LeaseResult } from '@studio-lite/functions/contract/job-model.ts';
 import type {
   CommitVersionBody,
   CompleteJobBody,
@@ -14,7 +16,7 @@ import type {
   StopJobBody,
   SubmitJobBody,
   WorkerTokenBody,
-} from '@studio-lite/functions/api/schemas.ts';
+} from '@studio-lite/functions/contract/schemas.ts';
 import type {
   CommitVersionResponse,
   CreateExperimentResponse,
@@ -37,10 +39,7 @@ import type {
   SetMemberResponse,
   ShowExperimentResponse,
   WhoAmIResponse,
-} from '@studio-lite/functions/api/wire.ts';
-import { isErrorCode, StudioError } from '@studio-lite/functions/core/errors.ts';
-import type { JobRecord } from '@studio-lite/functions/core/job-model.ts';
-import type { LeaseResult } from '@studio-lite/functions/core/jobs.ts';
+} from '@studio-lite/functions/contract/wire.ts';
 
 /** A bearer token that can change during a command (a Firebase sign-in, refreshed before it expires). */
 export interface TokenSource {

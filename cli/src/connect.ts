@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { isErrorCode, StudioError } from '@studio-lite/functions/core/errors.ts';
+import { isErrorCode, StudioError } from '@studio-lite/functions/contract/errors.ts';
 import { ApiClient, type TokenSource } from './api-client.ts';
 import { FirebaseSession } from './auth/firebase-session.ts';
 import { readSavedLogin, sameApiUrl } from './auth/saved-login.ts';

@@ -1,5 +1,5 @@
-import type { FirebaseClientConfig } from '@studio-lite/functions/core/auth-config.ts';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import type { FirebaseClientConfig } from '@studio-lite/functions/contract/auth-config.ts';
+import { StudioError } from '@studio-lite/functions/contract/errors.ts';
 import { z } from 'zod';
 import { googleErrorReason, postForJson } from './google-api-error.ts';
 

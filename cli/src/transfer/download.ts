@@ -1,7 +1,7 @@
-import { LIMITS } from '@studio-lite/functions/api/schemas.ts';
-import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.ts';
-import type { Manifest } from '@studio-lite/functions/core/manifest.ts';
-import type { SignedRequest } from '@studio-lite/functions/core/ports.ts';
+import { isStudioError, StudioError } from '@studio-lite/functions/contract/errors.ts';
+import type { Manifest } from '@studio-lite/functions/contract/manifest.ts';
+import { LIMITS } from '@studio-lite/functions/contract/schemas.ts';
+import type { SignedRequest } from '@studio-lite/functions/contract/transfer.ts';
 import pLimit from 'p-limit';
 import type { ApiClient } from '../api-client.ts';
 import type { BlobCache } from '../cache/blob-cache.ts';

@@ -1,6 +1,6 @@
-import type { PlanUploadResponse } from '@studio-lite/functions/api/wire.ts';
-import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.ts';
-import type { ResumableStartRequest, SignedRequest } from '@studio-lite/functions/core/ports.ts';
+import { isStudioError, StudioError } from '@studio-lite/functions/contract/errors.ts';
+import type { ResumableStartRequest, SignedRequest } from '@studio-lite/functions/contract/transfer.ts';
+import type { PlanUploadResponse } from '@studio-lite/functions/contract/wire.ts';
 import pLimit from 'p-limit';
 import { assertUnchangedSize, type BodyPart, filesBody } from './file-body.ts';
 import { putStream } from './http-put.ts';

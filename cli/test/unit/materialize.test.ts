@@ -14,8 +14,8 @@ import {
   writeFileSync,
 } from 'node:fs';
 import * as path from 'node:path';
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
-import type { Manifest } from '@studio-lite/functions/core/manifest.ts';
+import { isStudioError } from '@studio-lite/functions/contract/errors.ts';
+import type { Manifest } from '@studio-lite/functions/contract/manifest.ts';
 import { describe, expect, it } from 'vitest';
 import { BlobCache } from '../../src/cache/blob-cache.ts';
 import { materialize } from '../../src/cache/materialize.ts';

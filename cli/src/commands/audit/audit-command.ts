@@ -1,5 +1,5 @@
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import { AUDIT_ACTIONS } from '@studio-lite/functions/core/model.ts';
+import { StudioError } from '@studio-lite/functions/contract/errors.ts';
+import { AUDIT_ACTIONS } from '@studio-lite/functions/contract/model.ts';
 import { formatLocalTime, table } from '../../format.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';
 

@@ -1,5 +1,5 @@
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import type { Amount, GcReport } from '@studio-lite/functions/core/gc.ts';
+import { StudioError } from '@studio-lite/functions/contract/errors.ts';
+import type { Amount, GcReport } from '@studio-lite/functions/contract/results.ts';
 import { formatSeconds, parseDuration } from '../../duration.ts';
 import { formatBytes } from '../../format.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';

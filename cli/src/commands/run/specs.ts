@@ -1,8 +1,8 @@
 import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import { assertTag, parseArtifactRef } from '@studio-lite/functions/core/names.ts';
+import { StudioError } from '@studio-lite/functions/contract/errors.ts';
+import { assertTag, parseArtifactRef } from '@studio-lite/functions/contract/names.ts';
 
 export interface CaptureSpec {
   tag: string;

@@ -1,5 +1,5 @@
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import type { Role } from '@studio-lite/functions/core/model.ts';
+import { StudioError } from '@studio-lite/functions/contract/errors.ts';
+import type { Role } from '@studio-lite/functions/contract/model.ts';
 import { table } from '../../format.ts';
 import { rememberTeam } from '../../team-memory.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';

@@ -1,6 +1,6 @@
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
+import { StudioError } from '@studio-lite/functions/contract/errors.ts';
 import type { CoreDeps } from '@studio-lite/functions/core/context.ts';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import { loadConfig } from '../../config.ts';
 import { table } from '../../format.ts';
 import { createLogger } from '../../logger.ts';

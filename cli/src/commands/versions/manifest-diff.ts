@@ -1,4 +1,4 @@
-import type { Manifest } from '@studio-lite/functions/core/manifest.ts';
+import type { Manifest } from '@studio-lite/functions/contract/manifest.ts';
 
 export interface DiffEntry {
   path: string;

@@ -1,5 +1,5 @@
-import type { VersionWithManifest } from '@studio-lite/functions/core/model.ts';
-import { parseArtifactRef } from '@studio-lite/functions/core/names.ts';
+import type { VersionWithManifest } from '@studio-lite/functions/contract/model.ts';
+import { parseArtifactRef } from '@studio-lite/functions/contract/names.ts';
 import type { ApiClient } from '../../api-client.ts';
 import { formatBytes, formatLocalTime, table } from '../../format.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';
