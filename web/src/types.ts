@@ -1,5 +1,5 @@
 /** The API's response shapes the pages use (docs/api.md; functions/src/contract/wire.ts is the source). */
-import type { ExperimentRecord, ExperimentStatus } from '../../functions/src/contract/model.ts';
+import type { ExperimentRecord, ExperimentStatus } from '@studio-lite/functions/contract';
 
 // Type-only: the record's shape comes from the contract (erased by esbuild, so no backend code enters the bundle).
 export type Status = ExperimentStatus;

@@ -1,4 +1,4 @@
-import { pathProblem } from '@studio-lite/functions/contract/manifest.ts';
+import { pathProblem } from '@studio-lite/functions/contract';
 import type { WalkResult } from './walk.ts';
 
 /**

@@ -1,7 +1,4 @@
-import { isStudioError, StudioError } from '@studio-lite/functions/contract/errors.ts';
-import type { Manifest } from '@studio-lite/functions/contract/manifest.ts';
-import { LIMITS } from '@studio-lite/functions/contract/schemas.ts';
-import type { SignedRequest } from '@studio-lite/functions/contract/transfer.ts';
+import { isStudioError, LIMITS, type Manifest, type SignedRequest, StudioError } from '@studio-lite/functions/contract';
 import pLimit from 'p-limit';
 import type { ApiClient } from '../api-client.ts';
 import type { BlobCache } from '../cache/blob-cache.ts';

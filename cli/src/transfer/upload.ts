@@ -1,6 +1,10 @@
-import { isStudioError, StudioError } from '@studio-lite/functions/contract/errors.ts';
-import type { ResumableStartRequest, SignedRequest } from '@studio-lite/functions/contract/transfer.ts';
-import type { PlanUploadResponse } from '@studio-lite/functions/contract/wire.ts';
+import {
+  isStudioError,
+  type PlanUploadResponse,
+  type ResumableStartRequest,
+  type SignedRequest,
+  StudioError,
+} from '@studio-lite/functions/contract';
 import pLimit from 'p-limit';
 import { assertUnchangedSize, type BodyPart, filesBody } from './file-body.ts';
 import { putStream } from './http-put.ts';

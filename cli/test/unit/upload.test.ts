@@ -1,9 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { isStudioError } from '@studio-lite/functions/contract/errors.ts';
-import type { SignedRequest } from '@studio-lite/functions/contract/transfer.ts';
-import type { PlanUploadResponse } from '@studio-lite/functions/contract/wire.ts';
+import { isStudioError, type PlanUploadResponse, type SignedRequest } from '@studio-lite/functions/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { uploadBlobs } from '../../src/transfer/upload.ts';
 import { type Handler, sendJson, startRecordServer } from './helpers/record-server.ts';

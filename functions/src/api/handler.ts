@@ -1,5 +1,6 @@
 import { StudioError } from '../contract/errors.ts';
 import type { Principal } from '../contract/model.ts';
+import { noSpace } from '../contract/no-space.ts';
 import {
   commitVersionBody,
   createExperimentBody,
@@ -15,7 +16,6 @@ import type { CoreDeps } from '../core/context.ts';
 import { listExperimentPage } from '../core/experiment-list.ts';
 import { createExperiment, finishExperiment, heartbeatExperiment, showExperiment } from '../core/experiments.ts';
 import { requireLiveJob } from '../core/jobs.ts';
-import { noSpace } from '../core/no-space.ts';
 import { createToken, listTeamTokens, listTokens, revokeToken } from '../core/token-admin.ts';
 import { AUTH_ROUTES } from './auth-routes.ts';
 import { experimentPageQuery } from './experiment-query.ts';

@@ -1,6 +1,6 @@
 import { isStudioError } from '../contract/errors.ts';
+import { noSpace } from '../contract/no-space.ts';
 import type { ErrorBody } from '../contract/wire.ts';
-import { noSpace } from '../core/no-space.ts';
 import { HTTP_STATUS } from './error-table.ts';
 
 export function json(status: number, body: unknown): Response {

@@ -7,11 +7,11 @@ import {
   TERMINAL_STATUSES,
 } from '../contract/model.ts';
 import { assertExperimentKey, assertProject, assertTag } from '../contract/names.ts';
+import { redactArgv, redactText } from '../contract/redact.ts';
 import type { CreateExperimentBody, FinishExperimentBody } from '../contract/schemas.ts';
 import type { ShowExperimentResponse } from '../contract/wire.ts';
 import { requireExperimentRead, requireRole } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { redactArgv, redactText } from './redact.ts';
 import {
   attemptsOf,
   leaseDeadline,

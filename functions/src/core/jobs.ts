@@ -5,11 +5,11 @@ import { JOB_TERMINAL, type JobRecord, type JobSpec, type JobStatus } from '../c
 import { isSafeRelativePath } from '../contract/manifest.ts';
 import type { ExperimentRecord, Principal } from '../contract/model.ts';
 import { assertExperimentKey, assertQueue, assertTag } from '../contract/names.ts';
+import { redactArgv, redactText } from '../contract/redact.ts';
 import { requireQueueWorker, requireRole } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { revokeJobTokens } from './job-tokens.ts';
 import type { JobStore } from './ports.ts';
-import { redactArgv, redactText } from './redact.ts';
 import type { TaskQueue } from './task-queue.ts';
 import { mintToken } from './tokens.ts';
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { assertExperimentKey, assertQueue } from '@studio-lite/functions/contract/names.ts';
+import { assertExperimentKey, assertQueue } from '@studio-lite/functions/contract';
 import { loadConfig } from '../../config.ts';
 import { connect } from '../../connect.ts';
 import { parseDuration, parseResources } from '../../duration.ts';
