@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { isErrorCode, StudioError } from '@studio-lite/functions/core/errors.ts';
+import { isErrorCode, StudioError } from '@studio-lite/functions/contract';
 import { ApiClient, type TokenSource } from './api-client.ts';
 import { FirebaseSession } from './auth/firebase-session.ts';
 import { readSavedLogin, sameApiUrl } from './auth/saved-login.ts';
@@ -44,8 +44,7 @@ export async function connect(cfg: CliConfig, opts: ConnectOptions = {}): Promis
   }
   const workerFile = fileURLToPath(new URL('./local-host-worker.js', import.meta.url));
   if (import.meta.url.endsWith('.ts') || process.env.STUDIOML_LOCAL_HOST === 'inprocess') {
-    const { startLocalServer } = await import('@studio-lite/functions/hosts/local-server/server.ts');
-    const { ensureLocalCredentials } = await import('@studio-lite/functions/adapters/local/local-backend.ts');
+    const { ensureLocalCredentials, startLocalServer } = await import('@studio-lite/functions/local');
     const server = await startLocalServer({ home: cfg.home });
     const creds = await ensureLocalCredentials(cfg.home, server.backend.deps);
     return { client: new ApiClient(server.url, creds.token, cfg.team), mode: 'local', close: () => server.close() };

@@ -1,6 +1,5 @@
 import { resolve } from 'node:path';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import { parseArtifactRef } from '@studio-lite/functions/core/names.ts';
+import { parseArtifactRef, StudioError } from '@studio-lite/functions/contract';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import { formatBytes } from '../../format.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';

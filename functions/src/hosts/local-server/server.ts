@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { type LocalBackend, openLocalBackend } from '../../adapters/local/local-backend.ts';
 import { createApiHandler } from '../../api/handler.ts';
 import { errorResponse } from '../../api/respond.ts';
-import { isStudioError } from '../../core/errors.ts';
+import { isStudioError } from '../../contract/errors.ts';
 import { parseBlobKey } from '../../core/keys.ts';
 import { withWebApp } from '../../web-host/web-handler.ts';
 import { sweepCrashLeftovers } from './crash-sweeps.ts';
