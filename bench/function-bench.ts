@@ -13,7 +13,7 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { createFirestoreMetadataStore } from '../functions/src/adapters/gcp/firestore-metadata-store.ts';
+import { createFirestoreStores } from '../functions/src/adapters/gcp/firestore-stores.ts';
 import type { PlanUploadResponse } from '../functions/src/api/wire.ts';
 import {
   FUNCTION_DIST,
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
       firestoreHost: fs.host,
       storageHost: st.host,
     };
-    const meta = createFirestoreMetadataStore({ projectId: config.projectId });
+    const meta = createFirestoreStores({ projectId: config.projectId });
     stops.unshift(() => meta.close());
     const token = await mintMember(meta, { team: 'bench', userId: 'bench-user' });
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
