@@ -1,5 +1,6 @@
-import type { JobExpect, JobListQuery, JobRecord, JobStatus } from './job-model.ts';
-import type { AuditAction, AuditEntry, Principal } from './model.ts';
+import type { JobExpect, JobListQuery, JobRecord, JobStatus } from '../contract/job-model.ts';
+import type { AuditAction, AuditEntry, Principal } from '../contract/model.ts';
+import type { ResumableStartRequest, SignedRequest } from '../contract/transfer.ts';
 
 export type { AccountStore } from './ports/account-store.ts';
 export type { BlobIndex } from './ports/blob-index.ts';
@@ -11,29 +12,6 @@ export {
 } from './ports/experiment-store.ts';
 export { type MetadataPorts, metadataPorts } from './ports/stores.ts';
 export type { TokenStore } from './ports/token-store.ts';
-
-/** A request the client performs itself against storage (a signed URL). */
-export interface SignedRequest {
-  method: 'PUT' | 'GET';
-  url: string;
-  /** Headers the client must send exactly as given (they are part of the signature). */
-  headers: Record<string, string>;
-  expiresAt: string;
-}
-
-/**
- * A signed POST that opens a resumable upload session: sent with an empty body and these headers exactly, it answers
- * 201 whose `Location` is the session URI. Chunks are then PUT there with `Content-Range: bytes a-b/total`
- * (multiples of 256 KiB except the last); an empty PUT with `bytes *\/total` asks how much is stored (308 +
- * `Range: bytes=0-N`, or 200/201 once complete; 404/410 when the session is gone).
- */
-export interface ResumableStartRequest {
-  method: 'POST';
-  url: string;
-  /** Headers the client must send exactly as given (they are part of the signature). */
-  headers: Record<string, string>;
-  expiresAt: string;
-}
 
 export interface StoredObject {
   key: string;

@@ -5,7 +5,7 @@ import { createSqliteAuditLog } from '../../src/adapters/local/sqlite-audit-log.
 import { openSqliteDb, type SqliteDb } from '../../src/adapters/local/sqlite-db.ts';
 import { createSqliteJobStore } from '../../src/adapters/local/sqlite-job-store.ts';
 import { createSqliteStores } from '../../src/adapters/local/sqlite-stores.ts';
-import type { SignedRequest } from '../../src/core/ports.ts';
+import type { SignedRequest } from '../../src/contract/transfer.ts';
 import { startLocalServer } from '../../src/hosts/local-server/server.ts';
 import { testAccountStore } from './account-store-suite.ts';
 import { testAuditLog } from './audit-log-suite.ts';

@@ -8,7 +8,7 @@
  * compare-and-set).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isStudioError } from '../../src/core/errors.ts';
+import { isStudioError } from '../../src/contract/errors.ts';
 import type { MetadataPorts } from '../../src/core/ports.ts';
 import { at, commit, experiment, sha256, uid } from './fixtures.ts';
 

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Firestore, type Timestamp } from '@google-cloud/firestore';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { firestoreError, guard, need, optimistic, validId } from '../../src/adapters/gcp/firestore-kit.ts';
-import { isStudioError } from '../../src/core/errors.ts';
+import { isStudioError } from '../../src/contract/errors.ts';
 
 const host = inject('firestoreHost');
 process.env.FIRESTORE_EMULATOR_HOST = host;

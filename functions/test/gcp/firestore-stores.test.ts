@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type DocumentReference, Firestore, type WriteBatch } from '@google-cloud/firestore';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createFirestoreStores } from '../../src/adapters/gcp/firestore-stores.ts';
-import { isStudioError } from '../../src/core/errors.ts';
+import { isStudioError } from '../../src/contract/errors.ts';
 import { testAccountStore } from '../conformance/account-store-suite.ts';
 import { testBlobIndex } from '../conformance/blob-index-suite.ts';
 import { testExperimentStore } from '../conformance/experiment-store-suite.ts';

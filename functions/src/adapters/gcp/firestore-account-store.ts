@@ -8,8 +8,9 @@
  *   teams/{team}/state/members    { n }: bumped by every membership change (see setMembership)
  */
 import { FieldValue, type Firestore, type Timestamp } from '@google-cloud/firestore';
-import { StudioError } from '../../core/errors.ts';
-import type { Role, TeamMember, TeamRecord, UserRecord } from '../../core/model.ts';
+import { StudioError } from '../../contract/errors.ts';
+import type { Role, TeamRecord } from '../../contract/model.ts';
+import type { TeamMember, UserRecord } from '../../core/model.ts';
 import type { AccountStore } from '../../core/ports.ts';
 import { guard, isAlreadyExists, need, optimistic, validId } from './firestore-kit.ts';
 

@@ -5,8 +5,8 @@
  * and page on it: newest first uses the automatic single-field index on `id`; filtering by action uses the
  * composite index (action ASC, id DESC) declared in firestore.indexes.json.
  */
-import { StudioError } from '../../core/errors.ts';
-import type { AuditEntry } from '../../core/model.ts';
+import { StudioError } from '../../contract/errors.ts';
+import type { AuditEntry } from '../../contract/model.ts';
 import type { AuditLog } from '../../core/ports.ts';
 import { type FirestoreOptions, firestoreClient, firestoreError, isAlreadyExists, validId } from './firestore-kit.ts';
 

@@ -5,7 +5,7 @@
  * with lastUpdateTime), so a racing beginBlobDelete and a rescue (putBlobs, absolveBlobs) cannot both win.
  */
 import { type DocumentReference, FieldPath, FieldValue, type Firestore, type Timestamp } from '@google-cloud/firestore';
-import { StudioError } from '../../core/errors.ts';
+import { StudioError } from '../../contract/errors.ts';
 import type { BlobRecord, StoredBlobRecord } from '../../core/model.ts';
 import type { BlobIndex } from '../../core/ports.ts';
 import { casUpdate, chunked, guard, need, optimistic, validId } from './firestore-kit.ts';

@@ -9,14 +9,9 @@
  * the automatic single-field index. Times are ISO-8601 UTC strings, which sort lexically in time order.
  */
 import { type DocumentReference, FieldPath, type Firestore, type Timestamp } from '@google-cloud/firestore';
-import { StudioError } from '../../core/errors.ts';
-import {
-  type ArtifactRecord,
-  type ExperimentMatch,
-  type ExperimentRecord,
-  experimentMatches,
-  type VersionRecord,
-} from '../../core/model.ts';
+import { StudioError } from '../../contract/errors.ts';
+import type { ArtifactRecord, ExperimentRecord, VersionRecord } from '../../contract/model.ts';
+import { type ExperimentMatch, experimentMatches } from '../../core/model.ts';
 import {
   type CommitVersionInput,
   type ExperimentListQuery,

@@ -10,7 +10,7 @@
  * the SDK's retries (1 s base backoff) and longer with fast retries; with preconditions they take well under 2 s.
  */
 import { type DocumentSnapshot, Firestore, type Timestamp, type WriteBatch } from '@google-cloud/firestore';
-import { StudioError } from '../../core/errors.ts';
+import { StudioError } from '../../contract/errors.ts';
 
 export interface FirestoreOptions {
   projectId: string;

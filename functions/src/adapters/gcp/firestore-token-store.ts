@@ -4,7 +4,7 @@
  * (a user or team has few tokens) rather than needing a composite index on createdAt.
  */
 import type { Firestore, Timestamp } from '@google-cloud/firestore';
-import { StudioError } from '../../core/errors.ts';
+import { StudioError } from '../../contract/errors.ts';
 import type { TokenRecord } from '../../core/model.ts';
 import type { TokenStore } from '../../core/ports.ts';
 import { guard, isAlreadyExists, need, optimistic, validId } from './firestore-kit.ts';

@@ -1,5 +1,6 @@
-import { StudioError } from '../../core/errors.ts';
-import type { Role, TeamRecord, UserRecord } from '../../core/model.ts';
+import { StudioError } from '../../contract/errors.ts';
+import type { Role, TeamRecord } from '../../contract/model.ts';
+import type { UserRecord } from '../../core/model.ts';
 import type { AccountStore } from '../../core/ports.ts';
 import { isConstraintError, type SqliteDb, sqliteError } from './sqlite-db.ts';
 

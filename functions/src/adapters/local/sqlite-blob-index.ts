@@ -1,4 +1,4 @@
-import { StudioError } from '../../core/errors.ts';
+import { StudioError } from '../../contract/errors.ts';
 import type { BlobRecord, StoredBlobRecord } from '../../core/model.ts';
 import type { BlobIndex } from '../../core/ports.ts';
 import type { SqliteDb } from './sqlite-db.ts';

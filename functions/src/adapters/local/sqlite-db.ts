@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { StudioError } from '../../core/errors.ts';
+import { StudioError } from '../../contract/errors.ts';
 import { openPrivateDatabase } from './private-files.ts';
 import { MIGRATIONS, SCHEMA_SQL, SCHEMA_VERSION } from './sqlite-schema.ts';
 

@@ -1,11 +1,6 @@
-import { StudioError } from '../../core/errors.ts';
-import {
-  type ArtifactRecord,
-  type ExperimentMatch,
-  type ExperimentRecord,
-  experimentMatches,
-  type VersionRecord,
-} from '../../core/model.ts';
+import { StudioError } from '../../contract/errors.ts';
+import type { ArtifactRecord, ExperimentRecord, VersionRecord } from '../../contract/model.ts';
+import { type ExperimentMatch, experimentMatches } from '../../core/model.ts';
 import {
   type CommitVersionInput,
   type ExperimentListQuery,

@@ -1,4 +1,4 @@
-import { StudioError } from '../../core/errors.ts';
+import { StudioError } from '../../contract/errors.ts';
 import type { TokenRecord } from '../../core/model.ts';
 import type { TokenStore } from '../../core/ports.ts';
 import { isConstraintError, type SqliteDb, sqliteError } from './sqlite-db.ts';

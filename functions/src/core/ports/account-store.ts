@@ -1,4 +1,5 @@
-import type { Role, TeamMember, TeamRecord, UserRecord } from '../model.ts';
+import type { Role, TeamRecord } from '../../contract/model.ts';
+import type { TeamMember, UserRecord } from '../model.ts';
 
 /**
  * Users, teams and who is a member of which team with which role (the Identity adapters and core/teams.ts build on

@@ -1,4 +1,5 @@
-import type { ArtifactRecord, CaptureStats, ExperimentMatch, ExperimentRecord, VersionRecord } from '../model.ts';
+import type { ArtifactRecord, CaptureStats, ExperimentRecord, VersionRecord } from '../../contract/model.ts';
+import type { ExperimentMatch } from '../model.ts';
 
 export interface CommitVersionInput {
   team: string;
