@@ -44,7 +44,7 @@ function slowReads(deps: CoreDeps): CoreDeps {
   return { ...deps, jobs: slowed };
 }
 
-/** `deps` with the metadata store's experiment reads answering `SLOW_MS` late (the resume race). */
+/** `deps` with the ExperimentStore's reads answering `SLOW_MS` late (the resume race). */
 function slowExperimentReads(deps: CoreDeps): CoreDeps {
   const experiments = deps.experiments;
   const slowed: ExperimentStore = Object.create(experiments);

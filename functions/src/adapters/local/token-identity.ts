@@ -5,7 +5,7 @@ import type { TokenRecord } from '../../core/model.ts';
 import type { AccountStore, Identity, TokenStore } from '../../core/ports.ts';
 import { BOUND_TOKEN_ROLE, hashToken, TOKEN_RE } from '../../core/tokens.ts';
 
-/** Identity from hashed bearer tokens kept in the metadata store (local default; also PATs in a deployment). */
+/** Identity from hashed bearer tokens kept in the TokenStore (local default; also PATs in a deployment). */
 export function createTokenIdentity(
   stores: { tokens: TokenStore; accounts: AccountStore },
   now: () => Date = () => new Date(),
