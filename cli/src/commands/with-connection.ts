@@ -1,5 +1,5 @@
 import { type CliConfig, loadConfig } from '../config.ts';
-import { type ConnectOptions, type Connection, connect } from '../connect.ts';
+import { type Connection, type ConnectOptions, connect } from '../connect.ts';
 import { createLogger, type Logger } from '../logger.ts';
 
 export interface GlobalOpts {
