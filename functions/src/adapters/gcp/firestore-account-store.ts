@@ -12,7 +12,7 @@ import { StudioError } from '../../contract/errors.ts';
 import type { Role, TeamRecord } from '../../contract/model.ts';
 import type { TeamMember, UserRecord } from '../../core/model.ts';
 import type { AccountStore } from '../../core/ports.ts';
-import { guard, isAlreadyExists, need, optimistic, validId } from './firestore-kit.ts';
+import { guard, isAlreadyExists, need, optimistic, teamDoc, validId } from './firestore-kit.ts';
 
 const toUser = (u: UserRecord): UserRecord => ({
   id: u.id,
@@ -52,7 +52,7 @@ async function setMembership(
   keepAdmin: boolean,
 ): Promise<void> {
   need(t, userId);
-  const team = db.collection('teams').doc(t);
+  const team = teamDoc(db, t);
   const members = team.collection('members');
   const member = members.doc(userId);
   const mirror = db.collection('users').doc(userId).collection('teams').doc(t);
@@ -78,7 +78,7 @@ async function setMembership(
 /** AccountStore on Firestore. Import lazily: it loads the Firestore SDK. */
 export function createFirestoreAccountStore(db: Firestore): AccountStore {
   const users = () => db.collection('users');
-  const team = (t: string) => db.collection('teams').doc(t);
+  const team = (t: string) => teamDoc(db, t);
   return {
     putUser: (user) => guard('putUser', () => putUser(db, user)),
     getUser: (id) =>

@@ -8,12 +8,19 @@
 import { StudioError } from '../../contract/errors.ts';
 import type { AuditEntry } from '../../contract/model.ts';
 import type { AuditLog } from '../../core/ports.ts';
-import { type FirestoreOptions, firestoreClient, firestoreError, isAlreadyExists, validId } from './firestore-kit.ts';
+import {
+  type FirestoreOptions,
+  firestoreClient,
+  firestoreError,
+  isAlreadyExists,
+  teamCollection,
+  validId,
+} from './firestore-kit.ts';
 
 /** Import lazily: loads the Firestore SDK. */
 export function createFirestoreAuditLog(opts: FirestoreOptions): AuditLog & { close(): Promise<void> } {
   const { db, close } = firestoreClient(opts);
-  const audit = (team: string) => db.collection('teams').doc(team).collection('audit');
+  const audit = (team: string) => teamCollection(db, team, 'audit');
 
   return {
     async append(entry) {

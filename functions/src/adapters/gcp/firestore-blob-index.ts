@@ -8,7 +8,7 @@ import { type DocumentReference, FieldPath, FieldValue, type Firestore, type Tim
 import { StudioError } from '../../contract/errors.ts';
 import type { BlobRecord, StoredBlobRecord } from '../../core/model.ts';
 import type { BlobIndex } from '../../core/ports.ts';
-import { casUpdate, chunked, guard, need, optimistic, validId } from './firestore-kit.ts';
+import { casUpdate, chunked, guard, need, optimistic, teamCollection, validId } from './firestore-kit.ts';
 
 type BlobDoc = {
   sha256: string;
@@ -120,7 +120,7 @@ function chunkWriters(db: Firestore, blobRef: (t: string, sha: string) => Docume
 
 /** BlobIndex on Firestore. Import lazily: it loads the Firestore SDK. */
 export function createFirestoreBlobIndex(db: Firestore): BlobIndex {
-  const blobs = (t: string) => db.collection('teams').doc(t).collection('blobs');
+  const blobs = (t: string) => teamCollection(db, t, 'blobs');
   const blobRef = (t: string, sha: string) => blobs(t).doc(sha);
   const w = chunkWriters(db, blobRef);
   return {

@@ -18,7 +18,7 @@ import {
   type ExperimentStore,
   versionFromCommit,
 } from '../../core/ports.ts';
-import { guard, isAlreadyExists, need, optimistic, validId } from './firestore-kit.ts';
+import { guard, isAlreadyExists, need, optimistic, teamCollection, validId } from './firestore-kit.ts';
 
 type ArtifactDoc = ArtifactRecord & { latestDigest: string };
 type ExperimentPatch = Partial<Omit<ExperimentRecord, 'team' | 'key'>>;
@@ -33,7 +33,7 @@ function toArtifact(d: ArtifactDoc): ArtifactRecord {
 }
 
 function refs(db: Firestore) {
-  const expRef = (t: string, key: string) => db.collection('teams').doc(t).collection('experiments').doc(key);
+  const expRef = (t: string, key: string) => teamCollection(db, t, 'experiments').doc(key);
   const artRef = (t: string, exp: string, tag: string) => expRef(t, exp).collection('artifacts').doc(tag);
   const verRef = (t: string, exp: string, tag: string, v: number) =>
     artRef(t, exp, tag).collection('versions').doc(versionId(v));
@@ -151,12 +151,7 @@ async function listExperiments(db: Firestore, t: string, q: ExperimentListQuery)
   if (!validId(t)) return [];
   const limit = Math.min(Math.max(q.limit ?? 1000, 1), 10_000);
   // Ties on createdAt fall back to the document id (= key) in the same direction, as in SQLite.
-  let query = db
-    .collection('teams')
-    .doc(t)
-    .collection('experiments')
-    .orderBy('createdAt', 'desc')
-    .orderBy(FieldPath.documentId(), 'desc');
+  let query = teamCollection(db, t, 'experiments').orderBy('createdAt', 'desc').orderBy(FieldPath.documentId(), 'desc');
   // Equality filters with this order use the composite indexes of firestore.indexes.json (merged when several).
   if (q.project) query = query.where('project', '==', q.project);
   if (q.status) query = query.where('status', '==', q.status);

@@ -27,6 +27,7 @@ import {
   guard,
   isAlreadyExists,
   optimistic,
+  teamCollection,
   validId,
 } from './firestore-kit.ts';
 
@@ -36,7 +37,7 @@ const MAX_IN = 30;
 /** JobStore on Firestore. Import this module lazily: it loads the Firestore SDK. */
 export function createFirestoreJobStore(opts: FirestoreOptions): JobStore & { close(): Promise<void> } {
   const { db, close } = firestoreClient(opts);
-  const jobs = (team: string) => db.collection('teams').doc(team).collection('jobs');
+  const jobs = (team: string) => teamCollection(db, team, 'jobs');
   const jobRef = (team: string, id: string): DocumentReference => jobs(team).doc(id);
   const records = (q: Query) => q.get().then((s) => s.docs.map((d) => d.data() as JobRecord));
 

@@ -9,7 +9,14 @@
  * read-then-write transactions on one document only by a fixed 2 s lock timeout, so 20 racing commits took 12 s with
  * the SDK's retries (1 s base backoff) and longer with fast retries; with preconditions they take well under 2 s.
  */
-import { type DocumentSnapshot, Firestore, type Timestamp, type WriteBatch } from '@google-cloud/firestore';
+import {
+  type CollectionReference,
+  type DocumentReference,
+  type DocumentSnapshot,
+  Firestore,
+  type Timestamp,
+  type WriteBatch,
+} from '@google-cloud/firestore';
 import { StudioError } from '../../contract/errors.ts';
 
 export interface FirestoreOptions {
@@ -114,6 +121,13 @@ export function need(...ids: string[]): void {
   const bad = ids.find((id) => !validId(id));
   if (bad !== undefined) throw new StudioError('E_BAD_REQUEST', `invalid identifier "${bad}"`);
 }
+
+/** `teams/{team}`: the team record; every team-scoped collection (experiments, blobs, members, jobs, audit) hangs here. */
+export const teamDoc = (db: Firestore, team: string): DocumentReference => db.collection('teams').doc(team);
+
+/** `teams/{team}/{name}`: one team-scoped collection. */
+export const teamCollection = (db: Firestore, team: string, name: string): CollectionReference =>
+  teamDoc(db, team).collection(name);
 
 /** An update that lands only if the document is unchanged since `snap` was read (else the batch fails: re-read). */
 export const casUpdate = (batch: WriteBatch, snap: DocumentSnapshot, data: Record<string, unknown>) =>

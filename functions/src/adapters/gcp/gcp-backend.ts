@@ -1,6 +1,7 @@
 import { Firestore } from '@google-cloud/firestore';
 import type { GcpConfig } from '../../config/gcp-config.ts';
 import type { CoreDeps } from '../../core/context.ts';
+import { metadataPorts } from '../../core/ports.ts';
 import { createTokenIdentity } from '../local/token-identity.ts';
 import { createCloudTasksQueue } from './cloud-tasks-queue.ts';
 import { createCompositeIdentity } from './composite-identity.ts';
@@ -39,7 +40,7 @@ export function openGcpBackend(
     ignoreUndefinedProperties: true,
   });
   let linkKey: Promise<Uint8Array> | undefined;
-  const { close: _shared, ...stores } = createFirestoreStores({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
+  const stores = metadataPorts(createFirestoreStores({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore }));
   const jobs = createFirestoreJobStore({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
   const audit = createFirestoreAuditLog({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
   const credentials = cfg.STUDIO_SIGNING_KEY_JSON
