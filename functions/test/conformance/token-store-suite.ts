@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MetadataPorts } from '../../src/core/ports.ts';
-import { at, sha256, token, uid, user } from './fixtures.ts';
+import { at, expectCode, sha256, token, uid, user } from './fixtures.ts';
 import type { MetadataHarness, MetadataSuiteOptions } from './metadata-harness.ts';
 
 /** The TokenStore port contract (core/ports/), run against every adapter; setup may use the other metadata ports. */
@@ -29,6 +29,15 @@ export function testTokenStore(opts: MetadataSuiteOptions): void {
         await store.tokens.putToken(t);
         expect(await store.tokens.getTokenByHash(t.hash)).toEqual(t);
         expect(await store.tokens.getTokenByHash(sha256(uid('unknown')))).toBeNull();
+      });
+
+      it('a second token with the same hash is E_CONFLICT, never an overwrite', async () => {
+        const u = uid('user');
+        await store.accounts.putUser(user(u));
+        const t = token(uid('tok'), u);
+        await store.tokens.putToken(t);
+        await expectCode(store.tokens.putToken({ ...t, id: uid('tok2'), label: 'other' }), 'E_CONFLICT');
+        expect(await store.tokens.getTokenByHash(t.hash)).toEqual(t);
       });
 
       it('revokeToken sets revokedAt and leaves other tokens alone', async () => {
