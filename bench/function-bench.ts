@@ -14,7 +14,7 @@ import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { PlanUploadResponse } from '@studio-lite/functions/contract';
-import { createFirestoreMetadataStore } from '../functions/src/adapters/gcp/firestore-metadata-store.ts';
+import { createFirestoreStores } from '../functions/src/adapters/gcp/firestore-stores.ts';
 import {
   FUNCTION_DIST,
   type FunctionConfig,
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
       firestoreHost: fs.host,
       storageHost: st.host,
     };
-    const meta = createFirestoreMetadataStore({ projectId: config.projectId });
+    const meta = createFirestoreStores({ projectId: config.projectId });
     stops.unshift(() => meta.close());
     const token = await mintMember(meta, { team: 'bench', userId: 'bench-user' });
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };

@@ -55,7 +55,7 @@ describe('studio-lite gc on the Cloud Function', () => {
     expect(await exists(sha256(bigData))).toBe(false);
     expect(await exists(sha256(orphan))).toBe(false);
     expect(await exists(sha256(sharedData))).toBe(true);
-    expect(await dep.meta.findBlobs(dep.team, [sha256(bigData), sha256(orphan)])).toEqual(new Map());
+    expect(await dep.blobIndex.findBlobs(dep.team, [sha256(bigData), sha256(orphan)])).toEqual(new Map());
 
     // Another machine pulls the kept experiment through signed URLs: every byte is still there.
     const other = remote();

@@ -5,8 +5,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { createFirestoreMetadataStore } from '../../../functions/src/adapters/gcp/firestore-metadata-store.ts';
-import type { MetadataStore } from '../../../functions/src/core/ports.ts';
+import { createFirestoreStores } from '../../../functions/src/adapters/gcp/firestore-stores.ts';
+import { type MetadataPorts, metadataPorts } from '../../../functions/src/core/ports.ts';
 import {
   FUNCTION_DIST,
   type FunctionProcess,
@@ -24,7 +24,7 @@ import { type FirestoreEmulator, startFirestoreEmulator } from '../../../test-se
 import { type StorageEmulator, startStorageEmulator } from '../../../test-setup/emulators/storage-emulator.ts';
 import { makeSandbox, removeSandbox, type Sandbox } from './helpers.ts';
 
-export interface GcpDeployment {
+export interface GcpDeployment extends MetadataPorts {
   /** The function's base URL (STUDIOML_API_URL). */
   url: string;
   /** An admin token of `team` (STUDIOML_TOKEN). */
@@ -36,8 +36,6 @@ export interface GcpDeployment {
   timings: Record<string, number>;
   /** A sandbox's environment pointed at this deployment. */
   env(sb: Pick<Sandbox, 'env'>): NodeJS.ProcessEnv;
-  /** The deployment's metadata (what a team admin would change through the API, e.g. memberships). */
-  meta: MetadataStore;
   /** With `{ signIn: true }`: the Auth emulator the function trusts and the fake Google it sends people to. */
   signIn?: { authHost: string; projectId: string; google: FakeGoogleOAuth };
   /** With `{ tasks: true }`: the fake Cloud Tasks the function enqueues on (and that calls its internal routes). */
@@ -129,7 +127,7 @@ export async function startGcpDeployment(opts: GcpDeploymentOptions = {}): Promi
       storageHost: st.host,
     };
     const team = 'ml-team';
-    const meta = createFirestoreMetadataStore({ projectId: config.projectId });
+    const meta = createFirestoreStores({ projectId: config.projectId });
     stops.push(() => meta.close());
     const token = await mintMember(meta, { team, userId: 'e2e-user' });
     let signIn: GcpDeployment['signIn'];
@@ -178,7 +176,8 @@ export async function startGcpDeployment(opts: GcpDeploymentOptions = {}): Promi
       function: fn,
       timings,
       env: (sb) => ({ ...sb.env, STUDIOML_API_URL: fn.url, STUDIOML_TOKEN: token }),
-      meta,
+      // The deployment's metadata ports (what a team admin would change through the API, e.g. memberships).
+      ...metadataPorts(meta),
       ...(signIn ? { signIn } : {}),
       ...(tasks ? { tasks } : {}),
       stop: stopAll,

@@ -36,8 +36,8 @@ describe('teams and audit on the Cloud Function + Firestore', () => {
   it('a new team: add, see, remove, delete, and the audit log of all of it', async () => {
     const owner = as(dep.token); // admin of the deployment's team
     // Someone who has "signed in once": a user record with a token and no team.
-    const carlaToken = await mintMember(dep.meta, { team: 'scratch', userId: 'carla', role: 'viewer' });
-    await dep.meta.setMembership('scratch', 'carla', null);
+    const carlaToken = await mintMember(dep, { team: 'scratch', userId: 'carla', role: 'viewer' });
+    await dep.accounts.setMembership('scratch', 'carla', null);
     const carla = as(carlaToken);
 
     await cliOk(owner, ['team', 'create', 'vision', '--json']);

@@ -139,7 +139,7 @@ describe('studio-lite login with Google (browser, loopback redirect)', () => {
     const before = await cli(sb, ['experiments', '--json']);
     expect(before.code).toBe(1);
     expect(errorLine(before.stderr).code).toBe('E_FORBIDDEN');
-    await dep.meta.setMembership(dep.team, login.uid, 'editor');
+    await dep.accounts.setMembership(dep.team, login.uid, 'editor');
 
     await cliOk(sb, ['run', '-q', '-e', `google-${n}`, '--', 'node', '-e', 'console.log(1)']);
     const list = JSON.parse((await cliOk(sb, ['experiments', '--json'])).stdout).experiments as {
@@ -148,7 +148,7 @@ describe('studio-lite login with Google (browser, loopback redirect)', () => {
     }[];
     expect(list.find((e) => e.key === `google-${n}`)?.owner).toBe(login.uid);
     // The user record the function keeps for team administration.
-    expect(await dep.meta.getUser(login.uid)).toMatchObject({ email: alice.email, name: 'alice' });
+    expect(await dep.accounts.getUser(login.uid)).toMatchObject({ email: alice.email, name: 'alice' });
 
     // Logging in again lists the team.
     const again = await browserLogin(sb, alice);
@@ -229,7 +229,7 @@ describe('automatic refresh of the Firebase ID token', () => {
     const r = await browserLogin(sb, person('carol'));
     expect(r.code, r.stderr).toBe(0);
     original = readLogin(sb);
-    await dep.meta.setMembership(dep.team, original.uid, 'viewer');
+    await dep.accounts.setMembership(dep.team, original.uid, 'viewer');
   });
 
   it('an expired ID token is refreshed before the request; login.json is rewritten (still 0600)', async () => {

@@ -70,7 +70,7 @@ describe('pull', () => {
   // BUG: cli/src/commands/run/run-command.ts:119 re-captures the default immutable `workspace` (the cwd) on every
   // run, also with --resume (`for (const t of targets.filter((x) => !x.mutable)) ... capturer.capture(t)`). When the cwd
   // changed since the first run -- e.g. the capture folder ./data lives in it and the first run wrote into it --
-  // commitVersion throws E_IMMUTABLE (functions/src/adapters/local/sqlite-metadata-store.ts:135), so `--resume`
+  // commitVersion throws E_IMMUTABLE (functions/src/adapters/local/sqlite-experiment-store.ts), so `--resume`
   // exits 2 before the script starts: "studio-lite: E_IMMUTABLE: artifact src/workspace is immutable and already
   // has a version". Expected: a resumed run keeps the existing workspace version (or versions it) and runs.
   it('--resume works when the capture folder lives in the cwd and changed since the first run', async () => {

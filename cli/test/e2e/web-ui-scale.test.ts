@@ -3,7 +3,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createSqliteMetadataStore } from '../../../functions/src/adapters/local/sqlite-metadata-store.ts';
+import { openSqliteDb } from '../../../functions/src/adapters/local/sqlite-db.ts';
+import { createSqliteExperimentStore } from '../../../functions/src/adapters/local/sqlite-experiment-store.ts';
 import { cliOk, makeSandbox, REPO, removeSandbox, type Sandbox } from './helpers.ts';
 import { type Browser, openBrowser, screenshot } from './web/browser.ts';
 import { startUi, type UiServer } from './web/ui-fixture.ts';
@@ -28,10 +29,11 @@ beforeAll(async () => {
   await cliOk(sb, ['run', '-q', '-e', 'many', '-c', `${dir}:files`, '--', 'node', '-e', '1']);
   figures.capture20kMs = Date.now() - t0;
   // 10,000 more experiment records, written straight into the home's database (a CLI run each would take hours).
-  const meta = createSqliteMetadataStore({ path: join(sb.home, 'db', 'studio.sqlite') });
+  const sdb = openSqliteDb(join(sb.home, 'db', 'studio.sqlite'));
+  const experiments = createSqliteExperimentStore(sdb);
   const base = Date.parse('2026-01-01T00:00:00Z');
   for (let i = 0; i < EXPERIMENTS; i++) {
-    await meta.createExperiment({
+    await experiments.createExperiment({
       team: 'local',
       key: `bulk-${String(i).padStart(5, '0')}`,
       project: `p${i % 7}`,
@@ -50,7 +52,7 @@ beforeAll(async () => {
       lineage: [],
     });
   }
-  meta.close();
+  sdb.close();
   ui = await startUi(sb);
   browser = await openBrowser();
 }, 600_000);

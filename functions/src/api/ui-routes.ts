@@ -35,7 +35,7 @@ export const UI_ROUTES: Route[] = [
     run: async (c) => {
       // Only the session's own token is revoked (a bearer token in a header is not a browser session).
       if (readCookie(c.req, SESSION_COOKIE) && !c.req.headers.get('authorization')) {
-        await c.deps.meta.revokeToken(c.principal.tokenId, c.deps.now().toISOString());
+        await c.deps.tokens.revokeToken(c.principal.tokenId, c.deps.now().toISOString());
       }
       const res = json(200, { signedOut: true });
       res.headers.set('set-cookie', sessionCookie('', 0, c.url.protocol === 'https:'));

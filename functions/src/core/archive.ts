@@ -57,7 +57,7 @@ export async function openArchive(
 ): Promise<{ name: string; stream: ReadableStream<Uint8Array> }> {
   const link = verifyLink(await linkKey(deps), token, KIND, deps.now().getTime());
   const [team, key, tag, version] = [link.team, String(link.key), String(link.tag), Number(link.version)];
-  const v = await deps.meta.getVersion(team, key, tag, version);
+  const v = await deps.experiments.getVersion(team, key, tag, version);
   if (!v) throw new StudioError('E_NOT_FOUND', `artifact ${key}/${tag}@${version} not found`);
   const manifest = await loadManifest(deps, team, v.manifestSha256);
   // Large output chunks: every chunk crosses two stream adapters on its way to the socket.

@@ -38,7 +38,7 @@ export const RESUMABLE_MIN_BYTES = 32 << 20;
 
 async function requireWritableExperiment(deps: CoreDeps, team: string, key: string): Promise<void> {
   assertExperimentKey(key);
-  const exp = await deps.meta.getExperiment(team, key);
+  const exp = await deps.experiments.getExperiment(team, key);
   if (!exp) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
   if (exp.status !== 'running' && exp.status !== 'queued') {
     throw new StudioError('E_CONFLICT', `experiment ${key} is ${exp.status}; its artifacts can no longer change`);
@@ -63,7 +63,7 @@ export async function planUpload(
   requireBlobSizes(deps, blobs);
   await requireWritableExperiment(deps, team, key);
   const unique = new Map(blobs.map((b) => [b.sha256, b]));
-  const have = await deps.meta.findBlobs(team, [...unique.keys()]);
+  const have = await deps.blobIndex.findBlobs(team, [...unique.keys()]);
   // A job token learns nothing about blobs it may not read: those are always "missing" (core/job-blobs.ts).
   const readable = isConfined(p) ? await readableBlobs(deps, p, team, loadManifest) : null;
   const present = (sha: string) => !!have.get(sha)?.verified && (!readable || readable.has(sha));
@@ -112,7 +112,7 @@ async function storedBytesMatch(deps: CoreDeps, key: string, sha256: string): Pr
 /** putBlobs, where a blob a GC run is deleting right now reads as missing: the client uploads it again. */
 async function recordBlobs(deps: CoreDeps, team: string, blobs: BlobRecord[]): Promise<void> {
   try {
-    await deps.meta.putBlobs(team, blobs);
+    await deps.blobIndex.putBlobs(team, blobs);
   } catch (err) {
     if (!isStudioError(err, 'E_CONFLICT')) throw err;
     const deleting = ((err as StudioError).details?.deleting as string[] | undefined) ?? [];
@@ -149,7 +149,7 @@ async function requireBlobs(deps: CoreDeps, p: Principal, team: string, m: Manif
     }
   }
   const own = await promoteStaged(deps, p, team, staged);
-  const known = await deps.meta.findBlobs(team, [...sizes.keys()]);
+  const known = await deps.blobIndex.findBlobs(team, [...sizes.keys()]);
   for (const [sha, rec] of known) {
     if (rec.size !== sizes.get(sha)) throw new StudioError('E_SIZE_MISMATCH', `blob ${sha} has size ${rec.size}`);
   }
@@ -215,9 +215,9 @@ export async function commitVersion(
   const digest = manifestDigest(manifest);
   // Decide what metadata would refuse before writing anything, so a refused commit leaves no manifest blob behind
   // (a concurrent race can still orphan one content-addressed manifest: harmless, never referenced).
-  const art = (await deps.meta.listArtifacts(team, key)).find((a) => a.tag === tag);
+  const art = (await deps.experiments.listArtifacts(team, key)).find((a) => a.tag === tag);
   if (art) {
-    const latest = await deps.meta.getVersion(team, key, tag);
+    const latest = await deps.experiments.getVersion(team, key, tag);
     if (art.mutable !== body.mutable) {
       throw new StudioError('E_CONFLICT', `artifact ${key}/${tag} is ${art.mutable ? 'mutable' : 'immutable'}`);
     }
@@ -232,7 +232,7 @@ export async function commitVersion(
   if (!(await deps.blobs.stat(mkey))) await deps.blobs.put(mkey, json, 'application/json');
   await recordBlobs(deps, team, [{ sha256: manifestSha256, size: json.length, verified: true }]);
   const totals = manifestTotals(manifest);
-  return deps.meta.commitVersion({
+  return deps.experiments.commitVersion({
     team,
     experiment: key,
     tag,
@@ -271,9 +271,9 @@ export async function getVersion(
   requireArtifactRead(p, team, key, tag, version);
   assertExperimentKey(key);
   assertTag(tag);
-  const v = await deps.meta.getVersion(team, key, tag, version);
+  const v = await deps.experiments.getVersion(team, key, tag, version);
   if (!v) {
-    const exp = await deps.meta.getExperiment(team, key);
+    const exp = await deps.experiments.getExperiment(team, key);
     if (!exp) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
     throw new StudioError('E_NOT_FOUND', `artifact ${key}/${tag}${version ? `@${version}` : ''} not found`);
   }

@@ -1,13 +1,15 @@
 import type { AuthConfig } from '../contract/auth-config.ts';
 import type { JobSettings } from './jobs.ts';
-import type { AuditLog, BlobStore, Identity, JobStore, MetadataStore } from './ports.ts';
+import type { AuditLog, BlobStore, Identity, JobStore, MetadataPorts } from './ports.ts';
 import type { SigninCodeStore } from './signin-codes.ts';
 import type { TaskQueue } from './task-queue.ts';
 
-/** Everything the core needs, injected by a host. */
-export interface CoreDeps {
+/**
+ * Everything the core needs, injected by a host. The metadata ports (MetadataPorts: experiments, blobIndex,
+ * accounts, tokens) are usually one database's adapters.
+ */
+export interface CoreDeps extends MetadataPorts {
   blobs: BlobStore;
-  meta: MetadataStore;
   identity: Identity;
   /** Append-only record of token, membership, delete and download actions (core/audit.ts). */
   audit: AuditLog;

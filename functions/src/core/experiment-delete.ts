@@ -51,7 +51,7 @@ export async function deleteExperiment(
   requireUserCredential(p, 'delete experiments');
   requireRole(p, team, 'editor');
   assertExperimentKey(key);
-  const exp = await deps.meta.getExperiment(team, key);
+  const exp = await deps.experiments.getExperiment(team, key);
   if (!exp) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
   if (p.teams[team] !== 'admin' && exp.owner !== p.userId) {
     throw new StudioError('E_FORBIDDEN', `only its owner (${exp.owner}) or a team admin can delete ${key}`);
@@ -62,7 +62,7 @@ export async function deleteExperiment(
     });
   }
   await endLiveJob(deps, p, team, key);
-  const counts = await deps.meta.deleteExperiment(team, key);
+  const counts = await deps.experiments.deleteExperiment(team, key);
   // The ended job goes too, so the key can be queued again (its pending tasks see another job and stand down);
   // its job tokens are revoked first, so none can act on a later job under the same key.
   const job = await deps.jobs?.getJob(team, key);

@@ -80,7 +80,7 @@ export async function listExperimentPage(
   let nextCursor: string | null = null;
   if (!needle) {
     // One row more than asked tells whether another page exists.
-    const rows = await deps.meta.listExperiments(team, { ...base, after, limit: limit + 1 });
+    const rows = await deps.experiments.listExperiments(team, { ...base, after, limit: limit + 1 });
     found.push(...rows.slice(0, limit));
     const last = found[found.length - 1];
     if (rows.length > limit && last) nextCursor = encodeCursor(last);
@@ -88,7 +88,7 @@ export async function listExperimentPage(
     let scanned = 0;
     while (found.length < limit && scanned < TEXT_SCAN_LIMIT) {
       const batch = Math.min(1000, TEXT_SCAN_LIMIT - scanned);
-      const rows = await deps.meta.listExperiments(team, { ...base, after, limit: batch });
+      const rows = await deps.experiments.listExperiments(team, { ...base, after, limit: batch });
       let i = 0;
       for (; i < rows.length && found.length < limit; i++) {
         const row = rows[i] as ExperimentRecord;
@@ -108,7 +108,7 @@ export async function listExperimentPage(
   const experiments = await Promise.all(
     settled.map(async (e) => ({
       ...e,
-      artifacts: (await deps.meta.listArtifacts(team, e.key)).map((a) => ({
+      artifacts: (await deps.experiments.listArtifacts(team, e.key)).map((a) => ({
         tag: a.tag,
         mutable: a.mutable,
         latestVersion: a.latestVersion,

@@ -43,10 +43,10 @@ export async function createExperiment(
     assertExperimentKey(r.experiment);
     assertTag(r.tag);
     assertTag(r.as);
-    const v = await deps.meta.getVersion(team, r.experiment, r.tag, r.version);
+    const v = await deps.experiments.getVersion(team, r.experiment, r.tag, r.version);
     if (!v) {
       const what = r.version ? `${r.experiment}/${r.tag}@${r.version}` : `${r.experiment}/${r.tag}`;
-      const src = await deps.meta.getExperiment(team, r.experiment);
+      const src = await deps.experiments.getExperiment(team, r.experiment);
       throw new StudioError('E_NOT_FOUND', src ? `artifact ${what} not found` : `experiment ${r.experiment} not found`);
     }
     lineage.push({ as: r.as, experiment: r.experiment, tag: r.tag, version: v.version });
@@ -54,7 +54,7 @@ export async function createExperiment(
   const now = deps.now();
   const at = now.toISOString();
   const command = redactArgv(body.command);
-  const existing = await deps.meta.getExperiment(team, key);
+  const existing = await deps.experiments.getExperiment(team, key);
   if (body.resume) {
     if (!existing) {
       throw new StudioError('E_NOT_FOUND', `experiment ${key} not found: --resume continues an existing experiment`);
@@ -87,7 +87,7 @@ export async function createExperiment(
     lastSeenAt: body.queued ? null : at,
     leaseExpiresAt: body.queued ? null : leaseDeadline(deps, now),
   };
-  await deps.meta.createExperiment(experiment);
+  await deps.experiments.createExperiment(experiment);
   return { experiment, lineage, resumed: false, leaseSeconds: runLeaseSeconds(deps) };
 }
 
@@ -128,7 +128,7 @@ async function resumeExperiment(
   const attempt = (cur.attempt ?? 1) + 1;
   // A resume that names no command (an API client) continues with the previous one.
   const command = r.command.length > 0 ? r.command : cur.command;
-  const experiment = await deps.meta.updateExperiment(
+  const experiment = await deps.experiments.updateExperiment(
     cur.team,
     cur.key,
     {
@@ -165,14 +165,14 @@ export async function finishExperiment(
 ): Promise<ExperimentRecord> {
   requireRole(p, team, 'editor');
   assertExperimentKey(key);
-  const cur = await deps.meta.getExperiment(team, key);
+  const cur = await deps.experiments.getExperiment(team, key);
   if (!cur) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
   const at = deps.now().toISOString();
   const attempt = body.attempt ?? null;
   if (attempt !== null && attempt !== (cur.attempt ?? 1)) {
     throw new StudioError('E_LEASE_LOST', `experiment ${key} was resumed by attempt ${cur.attempt ?? 1}`);
   }
-  return deps.meta.updateExperiment(
+  return deps.experiments.updateExperiment(
     team,
     key,
     {
@@ -206,7 +206,7 @@ export async function heartbeatExperiment(
 ): Promise<{ status: ExperimentRecord['status']; leaseExpiresAt: string | null; leaseSeconds: number }> {
   requireRole(p, team, 'editor');
   assertExperimentKey(key);
-  const cur = await deps.meta.getExperiment(team, key);
+  const cur = await deps.experiments.getExperiment(team, key);
   if (!cur) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
   const e = await renewLease(deps, cur, body.attempt);
   return { status: e.status, leaseExpiresAt: e.leaseExpiresAt ?? null, leaseSeconds: runLeaseSeconds(deps) };
@@ -220,12 +220,12 @@ export async function showExperiment(
 ): Promise<ShowExperimentResponse> {
   requireExperimentRead(p, team, key);
   assertExperimentKey(key);
-  const found = await deps.meta.getExperiment(team, key);
+  const found = await deps.experiments.getExperiment(team, key);
   if (!found) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
   const experiment = await settleLease(deps, found);
-  const arts = await deps.meta.listArtifacts(team, key);
+  const arts = await deps.experiments.listArtifacts(team, key);
   const artifacts = await Promise.all(
-    arts.map(async (a) => ({ ...a, versions: await deps.meta.listVersions(team, key, a.tag) })),
+    arts.map(async (a) => ({ ...a, versions: await deps.experiments.listVersions(team, key, a.tag) })),
   );
   return { experiment, artifacts };
 }

@@ -71,7 +71,7 @@ function validGrace(deps: CoreDeps, req: GcRequest): number {
 
 /** Every blob the team's versions reference, with its size (the mark). */
 async function mark(deps: CoreDeps, team: string) {
-  const experiments = await deps.meta.listExperiments(team, { limit: GC_MAX_EXPERIMENTS });
+  const experiments = await deps.experiments.listExperiments(team, { limit: GC_MAX_EXPERIMENTS });
   if (experiments.length >= GC_MAX_EXPERIMENTS) {
     throw new StudioError(
       'E_UNAVAILABLE',
@@ -81,8 +81,8 @@ async function mark(deps: CoreDeps, team: string) {
   const referenced = new Map<string, number>();
   const manifests: { sha256: string }[] = [];
   for (const exp of experiments) {
-    for (const art of await deps.meta.listArtifacts(team, exp.key)) {
-      for (const v of await deps.meta.listVersions(team, exp.key, art.tag))
+    for (const art of await deps.experiments.listArtifacts(team, exp.key)) {
+      for (const v of await deps.experiments.listVersions(team, exp.key, art.tag))
         manifests.push({ sha256: v.manifestSha256 });
     }
   }
@@ -107,7 +107,7 @@ async function mark(deps: CoreDeps, team: string) {
 /** Removes a blob whose record is `deleting`: the object first, then the record. */
 async function remove(deps: CoreDeps, team: string, sha256: string): Promise<void> {
   await deps.blobs.delete(blobKey(team, sha256));
-  await deps.meta.finishBlobDelete(team, sha256);
+  await deps.blobIndex.finishBlobDelete(team, sha256);
 }
 
 /** One GC run over a team's blobs (team admins, with their own credential). Audited unless a dry run. */
@@ -141,7 +141,7 @@ export async function collectGarbage(deps: CoreDeps, p: Principal, team: string,
   const counted = new Set<string>();
   // Sweep the records, one page at a time (the sha256 cursor is stable under the changes made behind it).
   for (let after: string | undefined; ; ) {
-    const page: StoredBlobRecord[] = await deps.meta.listBlobs(team, { after, limit: PAGE });
+    const page: StoredBlobRecord[] = await deps.blobIndex.listBlobs(team, { after, limit: PAGE });
     if (page.length === 0) break;
     after = page[page.length - 1]?.sha256;
     const absolve: string[] = [];
@@ -166,14 +166,14 @@ export async function collectGarbage(deps: CoreDeps, p: Principal, team: string,
       for (const c of condemn) add(report.condemned, c.size);
       continue;
     }
-    if (absolve.length) await deps.meta.absolveBlobs(team, absolve);
+    if (absolve.length) await deps.blobIndex.absolveBlobs(team, absolve);
     if (condemn.length) {
-      const changed = new Set(await deps.meta.condemnBlobs(team, condemn, at));
+      const changed = new Set(await deps.blobIndex.condemnBlobs(team, condemn, at));
       for (const c of condemn) if (changed.has(c.sha256)) add(report.condemned, c.size);
     }
     await eachLimited(doomed, async (r) => {
       // A commit that needed the blob since it was condemned cleared condemnedAt: then this is refused and it stays.
-      if (!r.deleting && !(await deps.meta.beginBlobDelete(team, r.sha256, r.condemnedAt as string))) {
+      if (!r.deleting && !(await deps.blobIndex.beginBlobDelete(team, r.sha256, r.condemnedAt as string))) {
         report.absolved += 1;
         return;
       }
@@ -197,7 +197,7 @@ export async function collectGarbage(deps: CoreDeps, p: Principal, team: string,
       candidates.set(parsed.sha256, o.size);
     }
     if (candidates.size === 0) continue;
-    const known = await deps.meta.findBlobs(team, [...candidates.keys()]);
+    const known = await deps.blobIndex.findBlobs(team, [...candidates.keys()]);
     const orphans = [...candidates].filter(([sha]) => !known.has(sha)).map(([sha256, size]) => ({ sha256, size }));
     if (orphans.length === 0) continue;
     if (dryRun) {
@@ -208,7 +208,7 @@ export async function collectGarbage(deps: CoreDeps, p: Principal, team: string,
       continue;
     }
     // condemnBlobs creates records only where none exists (a deleting one is left to the record sweep).
-    const changed = new Set(await deps.meta.condemnBlobs(team, orphans, at));
+    const changed = new Set(await deps.blobIndex.condemnBlobs(team, orphans, at));
     for (const o of orphans) {
       if (!changed.has(o.sha256)) continue;
       add(report.condemned, o.size);

@@ -59,7 +59,7 @@ export async function verifyBlob(deps: CoreDeps, t: VerifyBlobTask): Promise<Ver
     return 'corrupt';
   }
   try {
-    await deps.meta.putBlobs(t.team, [{ sha256: t.sha256, size, verified: true }]);
+    await deps.blobIndex.putBlobs(t.team, [{ sha256: t.sha256, size, verified: true }]);
   } catch (err) {
     if (isStudioError(err, 'E_CONFLICT')) return 'missing'; // a GC run is deleting it
     throw err;

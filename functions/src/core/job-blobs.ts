@@ -28,10 +28,10 @@ export async function readableBlobs(
   const b = p.binding;
   if (!b?.experiment) return out;
   const versions = [];
-  for (const a of await deps.meta.listArtifacts(team, b.experiment)) {
-    versions.push(await deps.meta.getVersion(team, b.experiment, a.tag));
+  for (const a of await deps.experiments.listArtifacts(team, b.experiment)) {
+    versions.push(await deps.experiments.getVersion(team, b.experiment, a.tag));
   }
-  for (const r of b.reads ?? []) versions.push(await deps.meta.getVersion(team, r.experiment, r.tag, r.version));
+  for (const r of b.reads ?? []) versions.push(await deps.experiments.getVersion(team, r.experiment, r.tag, r.version));
   for (const v of versions) {
     if (!v) continue;
     for (const f of (await load(deps, team, v.manifestSha256)).files) out.add(f.sha256);
@@ -64,7 +64,7 @@ export async function promoteStaged(
   const promoted: { sha256: string; size: number; verified: boolean }[] = [];
   const missing: string[] = [];
   const corrupt: string[] = [];
-  const known = await deps.meta.findBlobs(
+  const known = await deps.blobIndex.findBlobs(
     team,
     blobs.map(([sha]) => sha),
   );

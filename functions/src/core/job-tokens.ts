@@ -9,6 +9,6 @@ import type { CoreDeps } from './context.ts';
 export async function revokeJobTokens(deps: CoreDeps, job: JobRecord, attempt?: number): Promise<void> {
   const at = deps.now().toISOString();
   for (const h of job.history) {
-    if (h.tokenId && (attempt === undefined || h.attempt === attempt)) await deps.meta.revokeToken(h.tokenId, at);
+    if (h.tokenId && (attempt === undefined || h.attempt === attempt)) await deps.tokens.revokeToken(h.tokenId, at);
   }
 }

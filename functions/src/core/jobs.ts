@@ -110,7 +110,7 @@ export async function submitJob(
       throw new StudioError('E_BAD_PATH', `${c.tag}: path "${c.path.slice(0, 200)}" must be relative to the workspace`);
     }
   }
-  const exp = await deps.meta.getExperiment(team, key);
+  const exp = await deps.experiments.getExperiment(team, key);
   if (!exp) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
   if (exp.status !== 'queued') throw new StudioError('E_CONFLICT', `experiment ${key} is ${exp.status}, not queued`);
   const s = settings(deps);
@@ -187,11 +187,11 @@ async function moveExperiment(
   from: ExperimentRecord['status'][],
   extra: { exitCode?: number | null; signal?: string | null; warnings?: string[]; startedAt?: string } = {},
 ): Promise<void> {
-  const cur = await deps.meta.getExperiment(job.team, job.id);
+  const cur = await deps.experiments.getExperiment(job.team, job.id);
   if (!cur) return;
   const terminal = JOB_TERMINAL.includes(status as JobStatus);
   try {
-    await deps.meta.updateExperiment(
+    await deps.experiments.updateExperiment(
       job.team,
       job.id,
       {
@@ -251,7 +251,7 @@ export async function leaseJob(
       // The token is bound to this job instance (key + queuedAt) and attempt, and minted before the lease so its id
       // is in the history: whatever ends the lease revokes it (job-tokens.ts). A lost race revokes it at once.
       const tokenTtl = (c.maxDurationSeconds ?? 7 * 24 * 3600) + JOB_TOKEN_SLACK_SECONDS;
-      const { secret, record } = await mintToken(deps.meta, {
+      const { secret, record } = await mintToken(deps, {
         userId: c.owner,
         kind: 'job',
         scopes: ['job'],
@@ -294,7 +294,7 @@ export async function leaseJob(
           { status: ['queued'], attempt: c.attempt },
         );
       } catch (err) {
-        await deps.meta.revokeToken(record.id, now.toISOString());
+        await deps.tokens.revokeToken(record.id, now.toISOString());
         if (isStudioError(err, 'E_CONFLICT')) continue; // another worker was faster
         throw err;
       }
@@ -409,7 +409,7 @@ export async function completeJob(
   const job = await requireLiveJob(deps, p);
   for (const [tag, version] of Object.entries(input.artifacts)) {
     assertTag(tag);
-    const v = await deps.meta.getVersion(team, id, tag, version);
+    const v = await deps.experiments.getVersion(team, id, tag, version);
     if (!v) throw new StudioError('E_NOT_FOUND', `artifact ${id}/${tag}@${version} not found`);
   }
   const status = job.stopRequested && input.status === 'failed' ? 'stopped' : input.status;

@@ -28,13 +28,13 @@ export async function findConsumers(
 ): Promise<{ consumers: Consumer[]; complete: boolean }> {
   requireRole(p, team, 'viewer');
   assertExperimentKey(key);
-  const source = await deps.meta.getExperiment(team, key);
+  const source = await deps.experiments.getExperiment(team, key);
   if (!source) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
   const consumers: Consumer[] = [];
   let after: { createdAt: string; key: string } | undefined;
   let scanned = 0;
   while (scanned < CONSUMER_SCAN_LIMIT) {
-    const rows = await deps.meta.listExperiments(team, { after, limit: 1000 });
+    const rows = await deps.experiments.listExperiments(team, { after, limit: 1000 });
     for (const e of rows) {
       // A consumer is registered after its source; older rows cannot point at it.
       if (e.createdAt < source.createdAt) return { consumers, complete: true };

@@ -10,7 +10,7 @@ export interface ExperimentMatch {
   leaseExpiresAt?: string | null;
 }
 
-/** Whether `cur` still matches what a caller read (MetadataStore.updateExperiment's `match`). */
+/** Whether `cur` still matches what a caller read (ExperimentStore.updateExperiment's `match`). */
 export function experimentMatches(cur: ExperimentRecord, match: ExperimentMatch | undefined): boolean {
   if (!match) return true;
   if (match.attempt !== undefined && (cur.attempt ?? 1) !== match.attempt) return false;
@@ -30,7 +30,7 @@ export interface BlobRecord {
   condemnedAt?: string | undefined;
 }
 
-/** A blob record as GC pages through them (MetadataStore.listBlobs). */
+/** A blob record as GC pages through them (BlobIndex.listBlobs). */
 export interface StoredBlobRecord extends BlobRecord {
   createdAt: string;
   /** A GC run is deleting the object: the blob counts as absent and cannot be recorded again until it is gone. */

@@ -1,17 +1,17 @@
 import type { JobExpect, JobListQuery, JobRecord, JobStatus } from '../contract/job-model.ts';
-import type {
-  ArtifactRecord,
-  AuditAction,
-  AuditEntry,
-  CaptureStats,
-  ExperimentRecord,
-  Principal,
-  Role,
-  TeamRecord,
-  VersionRecord,
-} from '../contract/model.ts';
+import type { AuditAction, AuditEntry, Principal } from '../contract/model.ts';
 import type { ResumableStartRequest, SignedRequest } from '../contract/transfer.ts';
-import type { BlobRecord, ExperimentMatch, StoredBlobRecord, TeamMember, TokenRecord, UserRecord } from './model.ts';
+
+export type { AccountStore } from './ports/account-store.ts';
+export type { BlobIndex } from './ports/blob-index.ts';
+export {
+  type CommitVersionInput,
+  type ExperimentListQuery,
+  type ExperimentStore,
+  versionFromCommit,
+} from './ports/experiment-store.ts';
+export { type MetadataPorts, metadataPorts } from './ports/stores.ts';
+export type { TokenStore } from './ports/token-store.ts';
 
 export interface StoredObject {
   key: string;
@@ -75,35 +75,6 @@ export interface BlobStore {
   readonly verifiesOnUpload: boolean;
 }
 
-export interface CommitVersionInput {
-  team: string;
-  experiment: string;
-  tag: string;
-  mutable: boolean;
-  digest: string;
-  manifestSha256: string;
-  files: number;
-  bytes: number;
-  stats: CaptureStats;
-  createdBy: string;
-  createdAt: string;
-}
-
-/** The version record a commit creates as number `version` (shared by every MetadataStore adapter). */
-export function versionFromCommit(input: CommitVersionInput, version: number): VersionRecord {
-  const { mutable: _mutable, ...rest } = input;
-  return { ...rest, version };
-}
-
-export interface ExperimentListQuery {
-  project?: string | undefined;
-  status?: ExperimentRecord['status'] | undefined;
-  owner?: string | undefined;
-  /** Cursor: only experiments after this one in the list order (createdAt desc, then key desc). */
-  after?: { createdAt: string; key: string } | undefined;
-  limit?: number | undefined;
-}
-
 export interface AuditListQuery {
   /** At most this many entries (the caller bounds it). */
   limit: number;
@@ -121,111 +92,6 @@ export interface AuditLog {
   append(entry: AuditEntry): Promise<void>;
   /** A team's entries, newest (largest id) first. */
   list(team: string, q: AuditListQuery): Promise<AuditEntry[]>;
-}
-
-/**
- * Metadata in one transactional store. Every multi-record change is atomic. Errors: E_EXPERIMENT_EXISTS,
- * E_NOT_FOUND, E_IMMUTABLE, E_CONFLICT as documented per method; E_UNAVAILABLE when unreachable.
- */
-export interface MetadataStore {
-  /** Inserts a new experiment. Throws E_EXPERIMENT_EXISTS if (team, key) exists; never overwrites. */
-  createExperiment(exp: ExperimentRecord): Promise<void>;
-  /** The experiment or null. */
-  getExperiment(team: string, key: string): Promise<ExperimentRecord | null>;
-  /**
-   * Applies `patch` atomically when the current status is one of `fromStatuses` (if given) and the record still
-   * matches `match` (attempt, lease deadline; see experimentMatches). Returns the updated record. Throws
-   * E_NOT_FOUND, or E_CONFLICT when a precondition fails (nothing written).
-   */
-  updateExperiment(
-    team: string,
-    key: string,
-    patch: Partial<Omit<ExperimentRecord, 'team' | 'key'>>,
-    fromStatuses?: ExperimentRecord['status'][],
-    match?: ExperimentMatch,
-  ): Promise<ExperimentRecord>;
-  /** Newest first (createdAt desc, ties by key desc), filtered by every given field, after the cursor `after`. */
-  listExperiments(team: string, q: ExperimentListQuery): Promise<ExperimentRecord[]>;
-  /**
-   * Atomically creates the artifact if needed and appends a version, unless the latest version has the same digest
-   * (then returns it with created=false). Throws E_IMMUTABLE when an immutable artifact already has a different
-   * version, E_CONFLICT when `mutable` disagrees with the existing artifact.
-   */
-  commitVersion(input: CommitVersionInput): Promise<{ version: VersionRecord; created: boolean }>;
-  /** A version (latest when `version` is undefined) or null. */
-  getVersion(team: string, experiment: string, tag: string, version?: number): Promise<VersionRecord | null>;
-  /** All artifacts of an experiment, by tag. */
-  listArtifacts(team: string, experiment: string): Promise<ArtifactRecord[]>;
-  /** All versions of one artifact, oldest first. */
-  listVersions(team: string, experiment: string, tag: string): Promise<VersionRecord[]>;
-  /**
-   * Which of `sha256s` the team has (present in storage and recorded), with `condemnedAt` when set. Records a GC run
-   * is deleting (`deleting`) are left out: such a blob counts as absent.
-   */
-  findBlobs(team: string, sha256s: string[]): Promise<Map<string, BlobRecord>>;
-  /**
-   * Records stored blobs (the `condemnedAt` of the input is ignored). Creates absent records; on existing ones it
-   * can only upgrade `verified` to true, and it clears `condemnedAt` (a commit needs the blob again). Throws
-   * E_CONFLICT with `details.deleting` (the sha256s) when any of them is `deleting`; SQLite then writes nothing,
-   * Firestore may have written other chunks (each record stands alone, so that is harmless).
-   */
-  putBlobs(team: string, blobs: BlobRecord[]): Promise<void>;
-
-  /** Garbage collection of blobs (core/gc.ts). */
-  /** One page of the team's blob records, `deleting` ones included, by sha256 ascending, after `after` (exclusive). */
-  listBlobs(team: string, q: { after?: string | undefined; limit: number }): Promise<StoredBlobRecord[]>;
-  /**
-   * Condemns blobs: sets `condemnedAt = at` on existing records that are neither condemned nor deleting; creates a
-   * record `{ size, verified: false, condemnedAt: at }` for an absent one (an object storage holds without a record).
-   * Returns the sha256s it changed or created.
-   */
-  condemnBlobs(team: string, blobs: { sha256: string; size: number }[], at: string): Promise<string[]>;
-  /** Clears `condemnedAt` on these records (a GC run found them referenced); deleting or absent ones are left alone. */
-  absolveBlobs(team: string, sha256s: string[]): Promise<void>;
-  /**
-   * Compare-and-set: marks the record `deleting` when it exists, is not deleting, and its `condemnedAt` equals
-   * `condemnedAt` (no commit needed it since). Returns whether it did. A record already `deleting` returns true
-   * (a crashed GC run is finished by the next one).
-   */
-  beginBlobDelete(team: string, sha256: string, condemnedAt: string): Promise<boolean>;
-  /** Removes a record that is `deleting` (its object is gone); a record in any other state is left alone. */
-  finishBlobDelete(team: string, sha256: string): Promise<void>;
-
-  /** Users, tokens, memberships (the Identity adapters build on these). */
-  putUser(user: UserRecord): Promise<void>;
-  getUser(id: string): Promise<UserRecord | null>;
-  /** Every user, by id ascending (a shared box's `user list`; deployments have few hundred at most). */
-  listUsers(): Promise<UserRecord[]>;
-  /** The user whose (case-insensitive) email this is, or null. putUser throws E_CONFLICT for a taken email. */
-  findUserByEmail(email: string): Promise<UserRecord | null>;
-  putToken(token: TokenRecord): Promise<void>;
-  getTokenByHash(hash: string): Promise<TokenRecord | null>;
-  /** The token with this id (not the hash), or null. */
-  getToken(id: string): Promise<TokenRecord | null>;
-  /** Every token of one user, revoked and expired ones included, newest (createdAt) first. */
-  listTokens(userId: string): Promise<TokenRecord[]>;
-  /** Every worker and job token bound to `team` (binding.team), revoked and expired included, newest first. */
-  listTeamTokens(team: string): Promise<TokenRecord[]>;
-  /** Sets revokedAt unless already set (the first revocation time is kept); unknown ids are a no-op. */
-  revokeToken(id: string, at: string): Promise<void>;
-  /**
-   * Sets (null: removes) a role. With `keepAdmin`, throws E_CONFLICT when the change would leave the team without an
-   * admin; the check and the write are one atomic step, so two admins demoting each other cannot both succeed.
-   */
-  setMembership(team: string, userId: string, role: Role | null, opts?: { keepAdmin?: boolean }): Promise<void>;
-  getMemberships(userId: string): Promise<Record<string, Role>>;
-  /** Creates a team record. Throws E_CONFLICT if it exists. */
-  createTeam(team: TeamRecord): Promise<void>;
-  /** The team record or null (teams made before records existed have members but no record). */
-  getTeam(id: string): Promise<TeamRecord | null>;
-  /** The team's members by user id. */
-  listTeamMembers(team: string): Promise<TeamMember[]>;
-  /**
-   * Removes an experiment with its artifacts and versions (blobs stay: they may be shared; a GC run frees them).
-   * SQLite: one transaction; Firestore: batches, the experiment document last, so a retry finishes an interrupted
-   * delete. Returns what was removed. Throws E_NOT_FOUND.
-   */
-  deleteExperiment(team: string, key: string): Promise<{ artifacts: number; versions: number }>;
 }
 
 /** Resolves bearer credentials. Throws E_UNAUTHENTICATED (missing, malformed, unknown, revoked) or E_TOKEN_EXPIRED. */

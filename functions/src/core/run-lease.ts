@@ -56,7 +56,7 @@ export async function settleLease(deps: CoreDeps, e: ExperimentRecord): Promise<
   if (!leaseLapsed(e, deps.now())) return e;
   const seen = e.lastSeenAt ?? e.startedAt;
   try {
-    return await deps.meta.updateExperiment(
+    return await deps.experiments.updateExperiment(
       e.team,
       e.key,
       {
@@ -73,7 +73,7 @@ export async function settleLease(deps: CoreDeps, e: ExperimentRecord): Promise<
     );
   } catch (err) {
     if (!isStudioError(err, 'E_CONFLICT')) throw err;
-    return (await deps.meta.getExperiment(e.team, e.key)) ?? e;
+    return (await deps.experiments.getExperiment(e.team, e.key)) ?? e;
   }
 }
 
@@ -94,7 +94,7 @@ export async function renewLease(deps: CoreDeps, e: ExperimentRecord, attempt: n
   const at = now.toISOString();
   const match = { attempt: current };
   if (e.status === 'running') {
-    return deps.meta.updateExperiment(
+    return deps.experiments.updateExperiment(
       e.team,
       e.key,
       { lastSeenAt: at, leaseExpiresAt: leaseDeadline(deps, now) },
@@ -103,7 +103,7 @@ export async function renewLease(deps: CoreDeps, e: ExperimentRecord, attempt: n
     );
   }
   if (e.status === 'lost') {
-    return deps.meta.updateExperiment(
+    return deps.experiments.updateExperiment(
       e.team,
       e.key,
       {

@@ -45,7 +45,7 @@ export async function exchangeSigninCode(deps: CoreDeps, code: string): Promise<
       'this sign-in code is unknown, used or expired; run `studio-lite ui` again',
     );
   const expires = new Date(now.getTime() + WEB_SESSION_TTL_SECONDS * 1000);
-  const { secret } = await mintToken(deps.meta, {
+  const { secret } = await mintToken(deps, {
     userId: got.userId,
     kind: 'personal',
     scopes: got.scopes,

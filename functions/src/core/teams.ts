@@ -14,19 +14,19 @@ export async function createTeam(deps: CoreDeps, p: Principal, id: string): Prom
   requireWriteScope(p, 'create teams');
   id = canonicalTeamId(id);
   // Teams made before team records existed (e.g. `local`) have members but no record: they are taken too.
-  if ((await deps.meta.listTeamMembers(id)).length > 0) {
+  if ((await deps.accounts.listTeamMembers(id)).length > 0) {
     throw new StudioError('E_CONFLICT', `team ${id} already exists`);
   }
   const team: TeamRecord = { id, createdBy: p.userId, createdAt: deps.now().toISOString() };
-  await deps.meta.createTeam(team);
-  await deps.meta.setMembership(id, p.userId, 'admin');
+  await deps.accounts.createTeam(team);
+  await deps.accounts.setMembership(id, p.userId, 'admin');
   await recordAudit(deps, p, id, 'team.create', id, { admin: p.userId });
   return team;
 }
 
 /** A user by id, or by email when `ref` contains '@'. Throws E_NOT_FOUND with what to do about it. */
 async function findUser(deps: CoreDeps, ref: string): Promise<UserRecord> {
-  const user = ref.includes('@') ? await deps.meta.findUserByEmail(ref) : await deps.meta.getUser(ref);
+  const user = ref.includes('@') ? await deps.accounts.findUserByEmail(ref) : await deps.accounts.getUser(ref);
   if (!user) {
     throw new StudioError(
       'E_NOT_FOUND',
@@ -51,10 +51,10 @@ export async function setMember(
   team = teamIdFor(p.teams, team);
   requireRole(p, team, 'admin');
   const user = await findUser(deps, ref);
-  const previousRole = (await deps.meta.getMemberships(user.id))[team] ?? null;
+  const previousRole = (await deps.accounts.getMemberships(user.id))[team] ?? null;
   const member: MemberInfo = { userId: user.id, role, name: user.name, email: user.email ?? null };
   if (previousRole === role) return { member, previousRole, changed: false };
-  await deps.meta.setMembership(team, user.id, role, { keepAdmin: true });
+  await deps.accounts.setMembership(team, user.id, role, { keepAdmin: true });
   const action = previousRole ? 'member.update' : 'member.add';
   await recordAudit(deps, p, team, action, user.id, { role, previousRole });
   await revokeTokensAfterRoleChange(deps, p, team, user.id, role);
@@ -78,15 +78,15 @@ export async function removeMember(
   let userId: string;
   if (p.teams[team] === 'admin') userId = (await findUser(deps, ref)).id;
   else {
-    const me = await deps.meta.getUser(p.userId);
+    const me = await deps.accounts.getUser(p.userId);
     if (ref !== p.userId && (!me?.email || ref.toLowerCase() !== me.email.toLowerCase())) {
       throw new StudioError('E_FORBIDDEN', `only a team admin can remove other members of ${team}`);
     }
     userId = p.userId;
   }
-  const previousRole = (await deps.meta.getMemberships(userId))[team];
+  const previousRole = (await deps.accounts.getMemberships(userId))[team];
   if (!previousRole) throw new StudioError('E_NOT_FOUND', `${ref} is not a member of team ${team}`);
-  await deps.meta.setMembership(team, userId, null, { keepAdmin: true });
+  await deps.accounts.setMembership(team, userId, null, { keepAdmin: true });
   await recordAudit(deps, p, team, 'member.remove', userId, { previousRole });
   await revokeTokensAfterRoleChange(deps, p, team, userId, null);
   return { userId, previousRole };
@@ -95,7 +95,7 @@ export async function removeMember(
 /** The caller's teams by id. */
 export async function listMyTeams(deps: CoreDeps, p: Principal): Promise<MyTeam[]> {
   requireUserCredential(p, 'list teams');
-  const memberships = await deps.meta.getMemberships(p.userId);
+  const memberships = await deps.accounts.getMemberships(p.userId);
   return Object.entries(memberships)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([id, role]) => ({ id, role, effectiveRole: p.teams[id] ?? null }));
@@ -105,10 +105,10 @@ export async function listMyTeams(deps: CoreDeps, p: Principal): Promise<MyTeam[
 export async function listMembers(deps: CoreDeps, p: Principal, team: string): Promise<MemberInfo[]> {
   team = teamIdFor(p.teams, team);
   requireRole(p, team, 'viewer');
-  const members = await deps.meta.listTeamMembers(team);
+  const members = await deps.accounts.listTeamMembers(team);
   return Promise.all(
     members.map(async (m) => {
-      const u = await deps.meta.getUser(m.userId);
+      const u = await deps.accounts.getUser(m.userId);
       return { userId: m.userId, role: m.role, name: u?.name ?? null, email: u?.email ?? null };
     }),
   );

@@ -35,7 +35,7 @@ async function auditToken(
   t: TokenRecord,
   action: 'token.create' | 'token.revoke',
 ): Promise<void> {
-  const teams = new Set(Object.keys(await deps.meta.getMemberships(t.userId)));
+  const teams = new Set(Object.keys(await deps.accounts.getMemberships(t.userId)));
   // A worker token also belongs to the team it is bound to (its owner may have left that team since).
   if (t.binding?.team) teams.add(t.binding.team);
   await recordAudit(deps, actor, [...teams], action, t.id, {
@@ -93,7 +93,7 @@ export async function issuePersonalToken(
     throw new StudioError('E_BAD_REQUEST', `a token may live at most ${MAX_TOKEN_TTL_SECONDS} seconds (one year)`);
   }
   const now = deps.now();
-  const { secret, record } = await mintToken(deps.meta, {
+  const { secret, record } = await mintToken(deps, {
     userId: ownerId,
     kind: 'personal',
     scopes: [...new Set(input.scopes)],
@@ -107,7 +107,7 @@ export async function issuePersonalToken(
 /** The caller's own tokens (revoked and expired included), newest first, without hashes. */
 export async function listTokens(deps: CoreDeps, p: Principal): Promise<TokenInfo[]> {
   requirePersonal(p);
-  return (await deps.meta.listTokens(p.userId)).map(tokenInfo);
+  return (await deps.tokens.listTokens(p.userId)).map(tokenInfo);
 }
 
 /**
@@ -118,7 +118,7 @@ export async function listTeamTokens(deps: CoreDeps, p: Principal, team: string)
   requirePersonal(p);
   const id = teamIdFor(p.teams, team);
   requireRole(p, id, 'admin');
-  return (await deps.meta.listTeamTokens(id)).map(tokenInfo);
+  return (await deps.tokens.listTeamTokens(id)).map(tokenInfo);
 }
 
 /**
@@ -128,13 +128,13 @@ export async function listTeamTokens(deps: CoreDeps, p: Principal, team: string)
  */
 export async function revokeToken(deps: CoreDeps, p: Principal, id: string): Promise<TokenInfo> {
   requirePersonal(p);
-  const t = await deps.meta.getToken(id);
+  const t = await deps.tokens.getToken(id);
   const own = t?.userId === p.userId;
   const teamAdmin = !!t?.binding?.team && t.kind !== 'personal' && p.teams[t.binding.team] === 'admin';
   if (!t || (!own && !teamAdmin)) throw new StudioError('E_NOT_FOUND', `token ${id} not found`);
   requireWriteScope(p, 'revoke tokens');
-  if (!t.revokedAt) await deps.meta.revokeToken(id, deps.now().toISOString());
-  const after = await deps.meta.getToken(id);
+  if (!t.revokedAt) await deps.tokens.revokeToken(id, deps.now().toISOString());
+  const after = await deps.tokens.getToken(id);
   if (!after) throw new StudioError('E_NOT_FOUND', `token ${id} not found`);
   // Only the call that revoked it is audited (a repeated revoke keeps the first time and changes nothing).
   if (!t.revokedAt) await auditToken(deps, p, after, 'token.revoke');

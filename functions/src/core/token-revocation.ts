@@ -18,7 +18,7 @@ export async function revokeAudited(
   reason: string,
 ): Promise<boolean> {
   if (t.revokedAt) return false;
-  await deps.meta.revokeToken(t.id, deps.now().toISOString());
+  await deps.tokens.revokeToken(t.id, deps.now().toISOString());
   const to = new Set(teams);
   if (t.binding?.team) to.add(t.binding.team);
   await recordAudit(deps, actor, [...to], 'token.revoke', t.id, { owner: t.userId, kind: t.kind, reason });
@@ -39,7 +39,7 @@ export async function revokeTokensAfterRoleChange(
 ): Promise<number> {
   const now = deps.now();
   let n = 0;
-  for (const t of await deps.meta.listTokens(userId)) {
+  for (const t of await deps.tokens.listTokens(userId)) {
     if (t.kind === 'personal' || t.binding?.team !== team || !isLive(t, now)) continue;
     if (role && ROLE_RANK[role] >= ROLE_RANK[BOUND_TOKEN_ROLE[t.kind]]) continue;
     if (await revokeAudited(deps, actor, t, [], role ? `owner demoted to ${role}` : 'owner removed from the team')) {

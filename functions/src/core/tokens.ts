@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import type { Role, TokenBinding } from '../contract/model.ts';
 import type { TokenRecord } from './model.ts';
-import type { MetadataStore } from './ports.ts';
+import type { TokenStore } from './ports.ts';
 
 /** Personal/worker/job tokens: `slt_` + 32 random bytes; only the sha256 is stored. */
 export const TOKEN_RE = /^slt_[A-Za-z0-9_-]{43}$/;
@@ -17,7 +17,7 @@ export function hashToken(secret: string): string {
 }
 
 export async function mintToken(
-  meta: MetadataStore,
+  stores: { tokens: TokenStore },
   input: {
     userId: string;
     kind: TokenRecord['kind'];
@@ -41,6 +41,6 @@ export async function mintToken(
     binding: input.binding ?? null,
     label: input.label ?? null,
   };
-  await meta.putToken(record);
+  await stores.tokens.putToken(record);
   return { secret, record };
 }

@@ -29,7 +29,7 @@ export async function createWorkerToken(
     throw new StudioError('E_BAD_REQUEST', `expiresInSeconds must be 1..${MAX_WORKER_TOKEN_TTL_SECONDS} (one year)`);
   }
   const now = deps.now();
-  const { secret, record } = await mintToken(deps.meta, {
+  const { secret, record } = await mintToken(deps, {
     userId: p.userId,
     kind: 'worker',
     scopes: [`queue:${queue}`],

@@ -1,5 +1,6 @@
 // The issue-11 attack suite (functions/test/support/attack-suite.ts) on the local host.
 import { afterAll, beforeAll } from 'vitest';
+import { metadataPorts } from '../../src/core/ports.ts';
 import { type AttackHost, describeAttacks } from '../support/attack-suite.ts';
 import { type Harness, startHarness, TEAM } from './helpers.ts';
 
@@ -13,7 +14,7 @@ beforeAll(async () => {
   host = {
     url: h.url,
     team: TEAM,
-    meta: h.meta,
+    ...metadataPorts(h),
     jobs: deps.jobs as NonNullable<typeof deps.jobs>,
     audit: deps.audit,
     root: { token: h.token, userId: root.userId },

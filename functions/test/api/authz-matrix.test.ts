@@ -15,6 +15,7 @@ import { JOB_ROUTES } from '../../src/api/job-routes.ts';
 import { TEAM_ROUTES } from '../../src/api/team-routes.ts';
 import { UI_ROUTES } from '../../src/api/ui-routes.ts';
 import type { ListExperimentsResponse, PlanUploadResponse, WhoAmIResponse } from '../../src/contract/wire.ts';
+import { metadataPorts } from '../../src/core/ports.ts';
 import { mintToken } from '../../src/core/tokens.ts';
 import {
   type Credential,
@@ -92,9 +93,9 @@ beforeAll(async () => {
     ...bearer(await mintUserToken(h, userId, teams), team),
     userId,
   });
-  await h.meta.putUser({ id: 'rhoda', name: 'rhoda', createdAt: new Date().toISOString() });
-  await h.meta.setMembership(TEAM, 'rhoda', 'admin');
-  const readOnly = await mintToken(h.meta, {
+  await h.accounts.putUser({ id: 'rhoda', name: 'rhoda', createdAt: new Date().toISOString() });
+  await h.accounts.setMembership(TEAM, 'rhoda', 'admin');
+  const readOnly = await mintToken(h, {
     userId: 'rhoda',
     kind: 'personal',
     scopes: ['read'],
@@ -121,7 +122,7 @@ beforeAll(async () => {
     url: h.url,
     team: TEAM,
     otherTeam: OTHER_TEAM,
-    meta: h.meta,
+    ...metadataPorts(h),
     jobs: deps.jobs as NonNullable<typeof deps.jobs>,
     audit: deps.audit,
     root: { token: h.token, userId: 'local' },
@@ -224,11 +225,11 @@ describe('beyond the matrix', () => {
     it('creates in its own team only; a hash team local has is neither "present" nor committable for it', async () => {
       const k = uniqueKey('mallory-exp');
       await createExperiment(g, k, {}, mallory);
-      expect(await g.meta.getExperiment(OTHER_TEAM, k)).not.toBeNull();
-      expect(await g.meta.getExperiment(TEAM, k)).toBeNull();
+      expect(await g.experiments.getExperiment(OTHER_TEAM, k)).not.toBeNull();
+      expect(await g.experiments.getExperiment(TEAM, k)).toBeNull();
       // Same key in both teams stays two experiments.
       await createExperiment(g, target, {}, mallory);
-      expect((await g.meta.getExperiment(TEAM, target))?.owner).toBe('local');
+      expect((await g.experiments.getExperiment(TEAM, target))?.owner).toBe('local');
 
       const plan = await g.call<PlanUploadResponse>('POST', route.uploads(k, 'steal'), {
         ...mallory,
@@ -277,8 +278,8 @@ describe('beyond the matrix', () => {
     it('a token stops working as soon as it is revoked', async () => {
       const token = await mintUserToken(g, 'rita', { [TEAM]: 'editor' });
       expect((await g.call('GET', route.whoami(), { token })).status).toBe(200);
-      const rec = await g.meta.getTokenByHash(sha256(token));
-      await g.meta.revokeToken(rec?.id as string, new Date().toISOString());
+      const rec = await g.tokens.getTokenByHash(sha256(token));
+      await g.tokens.revokeToken(rec?.id as string, new Date().toISOString());
       expectError(await g.call('GET', route.whoami(), { token }), 401, 'E_UNAUTHENTICATED');
     });
 
@@ -286,13 +287,13 @@ describe('beyond the matrix', () => {
       const token = await mintUserToken(g, 'leaver', { [TEAM]: 'editor' });
       const k = uniqueKey('leaver');
       await createExperiment(g, k, {}, { token });
-      await g.meta.setMembership(TEAM, 'leaver', null);
+      await g.accounts.setMembership(TEAM, 'leaver', null);
       expectError(
         await g.call('POST', route.finish(k), { token, body: { status: 'finished', exitCode: 0 } }),
         403,
         'E_FORBIDDEN',
       );
-      expect((await g.meta.getExperiment(TEAM, k))?.status).toBe('running');
+      expect((await g.experiments.getExperiment(TEAM, k))?.status).toBe('running');
     });
 
     it('empty bearer and lowercase/garbled schemes -> 401', async () => {
@@ -321,20 +322,20 @@ describe('beyond the matrix', () => {
     });
 
     it('a read-only token cannot mint a token that may do more than itself', async () => {
-      await g.meta.putUser({ id: 'reader', name: 'reader', createdAt: new Date().toISOString() });
-      await g.meta.setMembership(TEAM, 'reader', 'admin');
-      const ro = await mintToken(g.meta, {
+      await g.accounts.putUser({ id: 'reader', name: 'reader', createdAt: new Date().toISOString() });
+      await g.accounts.setMembership(TEAM, 'reader', 'admin');
+      const ro = await mintToken(g, {
         userId: 'reader',
         kind: 'personal',
         scopes: ['read'],
         expiresAt: null,
         now: new Date(),
       });
-      const before = await g.meta.listTokens('reader');
+      const before = await g.tokens.listTokens('reader');
       for (const scopes of [['*'], ['write'], ['read', 'write']]) {
         expectError(await g.call('POST', '/v1/tokens', { token: ro.secret, body: { scopes } }), 403, 'E_FORBIDDEN');
       }
-      expect(await g.meta.listTokens('reader')).toEqual(before);
+      expect(await g.tokens.listTokens('reader')).toEqual(before);
       const same = await g.call<{ token: { scopes: string[] } }>('POST', '/v1/tokens', {
         token: ro.secret,
         body: { scopes: ['read'] },

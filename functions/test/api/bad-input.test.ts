@@ -442,7 +442,7 @@ describe('experiment lifecycle conflicts', () => {
     await h.call('POST', route.finish(k), { body: { status: 'failed', exitCode: 1 } });
     const body = { key: k, resume: true, reuse: [{ experiment: uniqueKey('nope'), tag: 'data', as: 'in' }] };
     await rejects('POST', route.experiments(), { body }, 404, 'E_NOT_FOUND');
-    expect((await h.meta.getExperiment(TEAM, k))?.status).toBe('failed');
+    expect((await h.experiments.getExperiment(TEAM, k))?.status).toBe('failed');
   });
 
   it('resume: true on a key that does not exist -> 404 E_NOT_FOUND, nothing created', async () => {
@@ -455,9 +455,9 @@ describe('experiment lifecycle conflicts', () => {
   it('resume: true while the run is live -> 409 E_CONFLICT, the record untouched', async () => {
     const k = uniqueKey('resume-live');
     await createExperiment(h, k, { command: ['first'] });
-    const before = await h.meta.getExperiment(TEAM, k);
+    const before = await h.experiments.getExperiment(TEAM, k);
     await rejects('POST', route.experiments(), { body: { key: k, resume: true } }, 409, 'E_CONFLICT');
-    expect(await h.meta.getExperiment(TEAM, k)).toEqual(before);
+    expect(await h.experiments.getExperiment(TEAM, k)).toEqual(before);
   });
 
   it('an immutable artifact refuses a second, different version -> 409 E_IMMUTABLE, no version', async () => {
@@ -477,7 +477,7 @@ describe('experiment lifecycle conflicts', () => {
   });
 
   // BUG: core/artifacts.ts commitVersion() (lines 119-120) writes the manifest JSON blob and records it in `blobs`
-  // before meta.commitVersion() decides; when that refuses (E_IMMUTABLE, or E_CONFLICT for a mutable/immutable
+  // before meta.experiments.commitVersion() decides; when that refuses (E_IMMUTABLE, or E_CONFLICT for a mutable/immutable
   // mismatch) a new file is left under <home>/store/teams/... and a new blobs row, although nothing was committed.
   // Should: nothing stored on a refused commit (check the artifact first, or write the manifest only on success).
   it('a refused immutable commit leaves no manifest blob behind', async () => {

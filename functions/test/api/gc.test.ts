@@ -53,7 +53,7 @@ async function afterGrace(report: GcReport): Promise<void> {
 
 const stored = (sha: string) => existsSync(h.fileOfKey(blobKeyOf(TEAM, sha)));
 const record = async (sha: string) =>
-  (await h.meta.listBlobs(TEAM, { after: undefined, limit: 100_000 })).find((b) => b.sha256 === sha);
+  (await h.blobIndex.listBlobs(TEAM, { after: undefined, limit: 100_000 })).find((b) => b.sha256 === sha);
 
 async function deleteExperiment(key: string): Promise<void> {
   const res = await h.call('DELETE', `${route.experiment(key)}?force=true`);
@@ -173,10 +173,9 @@ describe('POST /v1/gc', () => {
     const first = await collectGarbage(deps, admin, TEAM, { graceSeconds: 1 });
     await afterGrace(first);
     // The run reads the condemned record, then a commit re-records the blob just before the compare-and-set.
-    const meta = deps.meta;
     const racing = {
       ...deps,
-      meta: new Proxy(meta, {
+      blobIndex: new Proxy(deps.blobIndex, {
         get(target, prop, receiver) {
           if (prop === 'beginBlobDelete') {
             return async (team: string, sha: string, condemnedAt: string) => {
@@ -272,7 +271,7 @@ describe('POST /v1/gc', () => {
     const first = await gc();
     await afterGrace(first);
     // The crashed run got as far as the compare-and-set.
-    expect(await h.meta.beginBlobDelete(TEAM, sha256(data), first.startedAt)).toBe(true);
+    expect(await h.blobIndex.beginBlobDelete(TEAM, sha256(data), first.startedAt)).toBe(true);
     const b = uniqueKey('after-crash');
     await createExperiment(h, b);
     const plan = await uploadBlobs(h, b, 'w', [data]);

@@ -24,7 +24,7 @@ import type {
   ErrorBody,
   PlanUploadResponse,
 } from '../../src/contract/wire.ts';
-import type { MetadataStore } from '../../src/core/ports.ts';
+import { type MetadataPorts, metadataPorts } from '../../src/core/ports.ts';
 import { mintToken } from '../../src/core/tokens.ts';
 import { type LocalServer, startLocalServer } from '../../src/hosts/local-server/server.ts';
 
@@ -97,13 +97,13 @@ export interface StoreSnapshot {
   tmp: string[];
 }
 
-export interface Harness {
+/** A local server plus its metadata ports (MetadataPorts: experiments, blobIndex, accounts, tokens). */
+export interface Harness extends MetadataPorts {
   home: string;
   url: string;
   /** The local admin's personal token (ensureLocalCredentials). */
   token: string;
   server: LocalServer;
-  meta: MetadataStore;
   /** Errors the host logged as unhandled. */
   logged: { msg: string; err: unknown }[];
   call<T = unknown>(method: string, path: string, opts?: CallOptions): Promise<ApiResult<T>>;
@@ -184,7 +184,7 @@ export async function startHarness(opts: { urlTtlSeconds?: number } = {}): Promi
     url: server.url,
     token: creds.token,
     server,
-    meta: server.backend.deps.meta,
+    ...metadataPorts(server.backend.deps),
     logged,
     call,
     snapshot,
@@ -204,16 +204,17 @@ export async function mintUserToken(
   opts: { expiresAt?: Date | null; revoked?: boolean } = {},
 ): Promise<string> {
   const now = new Date();
-  if (!(await h.meta.getUser(userId))) await h.meta.putUser({ id: userId, name: userId, createdAt: now.toISOString() });
-  for (const [team, role] of Object.entries(teams)) await h.meta.setMembership(team, userId, role);
-  const { secret, record } = await mintToken(h.meta, {
+  if (!(await h.accounts.getUser(userId)))
+    await h.accounts.putUser({ id: userId, name: userId, createdAt: now.toISOString() });
+  for (const [team, role] of Object.entries(teams)) await h.accounts.setMembership(team, userId, role);
+  const { secret, record } = await mintToken(h, {
     userId,
     kind: 'personal',
     scopes: ['*'],
     expiresAt: opts.expiresAt ?? null,
     now,
   });
-  if (opts.revoked) await h.meta.revokeToken(record.id, now.toISOString());
+  if (opts.revoked) await h.tokens.revokeToken(record.id, now.toISOString());
   return secret;
 }
 

@@ -127,7 +127,7 @@ const stop = (key: string, mode: 'stop' | 'kill' = 'stop', opts: CallOptions = {
   h.call<{ job: JobRecord }>('POST', jobRoute.stop(key), { token: tok.editor, ...opts, body: { mode } });
 
 const storedJob = (id: string) => deps().jobs?.getJob(TEAM, id) as Promise<JobRecord | null>;
-const storedExperiment = (key: string) => h.meta.getExperiment(TEAM, key);
+const storedExperiment = (key: string) => h.experiments.getExperiment(TEAM, key);
 
 /** Every row of the jobs table and of the experiments table, read through a separate read-only connection. */
 function jobRows(): { jobs: unknown[]; experiments: unknown[]; versions: unknown[] } {

@@ -104,9 +104,9 @@ beforeAll(async () => {
   creds.noTeam = { token: await mintUserToken(h, 'nobody', {}) };
   creds.viewer = { token: await mintUserToken(h, 'vera', { [TEAM]: 'viewer' }) };
   creds.editor = { token: await mintUserToken(h, 'eddie', { [TEAM]: 'editor' }) };
-  await h.meta.putUser({ id: 'rhoda', name: 'rhoda', createdAt: new Date().toISOString() });
-  await h.meta.setMembership(TEAM, 'rhoda', 'admin');
-  const ro = await mintToken(h.meta, {
+  await h.accounts.putUser({ id: 'rhoda', name: 'rhoda', createdAt: new Date().toISOString() });
+  await h.accounts.setMembership(TEAM, 'rhoda', 'admin');
+  const ro = await mintToken(h, {
     userId: 'rhoda',
     kind: 'personal',
     scopes: ['read'],
@@ -114,7 +114,7 @@ beforeAll(async () => {
     now: new Date(),
   });
   creds.readOnly = { token: ro.secret };
-  const worker = await mintToken(h.meta, {
+  const worker = await mintToken(h, {
     userId: 'local',
     kind: 'worker',
     scopes: ['*'],
@@ -236,7 +236,12 @@ describe('PUT /v1/teams/:team/members/:user', () => {
   it('adds by id (201) and by email, changes a role (200), same role again changes nothing (no audit)', async () => {
     const a = await newUser('amy');
     const b = await newUser('ben');
-    await h.meta.putUser({ id: b.id, name: 'Ben', email: `${b.id}@Example.org`, createdAt: new Date().toISOString() });
+    await h.accounts.putUser({
+      id: b.id,
+      name: 'Ben',
+      email: `${b.id}@Example.org`,
+      createdAt: new Date().toISOString(),
+    });
     const add = await h.call<SetMemberResponse>('PUT', teamRoute.member(TEAM, a.id), { body: { role: 'editor' } });
     expect(add.status, add.text).toBe(201);
     expect(add.body).toMatchObject({ team: TEAM, changed: true, previousRole: null, member: { userId: a.id } });
@@ -338,7 +343,12 @@ describe('DELETE /v1/teams/:team/members/:user', () => {
   it('a member may leave (by id or own email); removing anyone else needs admin, before any lookup', async () => {
     const v = await newUser('leaves', { [TEAM]: 'viewer' });
     const w = await newUser('stays', { [TEAM]: 'viewer' });
-    await h.meta.putUser({ id: w.id, name: w.id, email: `${w.id}@example.org`, createdAt: new Date().toISOString() });
+    await h.accounts.putUser({
+      id: w.id,
+      name: w.id,
+      email: `${w.id}@example.org`,
+      createdAt: new Date().toISOString(),
+    });
     for (const target of [w.id, 'ghost@example.org', 'no-such-user']) {
       const before = teamState(h);
       expectError(await h.call('DELETE', teamRoute.member(TEAM, target), { token: v.token }), 403, 'E_FORBIDDEN');

@@ -43,7 +43,7 @@ describe('POST /v1/tokens', () => {
     expect(who.body.principal).toMatchObject({ userId: 'local', tokenId: r.token.id, scopes: ['read', 'write'] });
     expect(who.body.team).toBe(TEAM);
 
-    const stored = await h.meta.getToken(r.token.id);
+    const stored = await h.tokens.getToken(r.token.id);
     expect(stored?.hash).toBe(hashToken(r.secret));
     expect(JSON.stringify(stored)).not.toContain(r.secret);
   });
@@ -62,11 +62,11 @@ describe('POST /v1/tokens', () => {
   });
 
   it('refuses unknown or empty scopes (E_BAD_REQUEST) and stores nothing', async () => {
-    const count = (await h.meta.listTokens('local')).length;
+    const count = (await h.tokens.listTokens('local')).length;
     for (const scopes of [['admin'], ['read', 'queue:default'], [], [''], 'read', [1]]) {
       expectError(await h.call('POST', '/v1/tokens', { body: { scopes } }), 400, 'E_BAD_REQUEST');
     }
-    expect((await h.meta.listTokens('local')).length).toBe(count);
+    expect((await h.tokens.listTokens('local')).length).toBe(count);
   });
 
   it('refuses malformed JSON (E_BAD_JSON)', async () => {
@@ -75,7 +75,7 @@ describe('POST /v1/tokens', () => {
 
   it('job and worker tokens cannot mint, list or revoke (E_FORBIDDEN)', async () => {
     for (const kind of ['job', 'worker'] as const) {
-      const { secret } = await mintToken(h.meta, {
+      const { secret } = await mintToken(h, {
         userId: 'local',
         kind,
         scopes: ['*'],
@@ -87,7 +87,7 @@ describe('POST /v1/tokens', () => {
       const [status, code] = kind === 'job' ? ([409, 'E_LEASE_LOST'] as const) : ([403, 'E_FORBIDDEN'] as const);
       expectError(await h.call('POST', '/v1/tokens', { token: secret, body: {} }), status, code);
       expectError(await h.call('GET', '/v1/tokens', { token: secret }), status, code);
-      const mine = (await h.meta.listTokens('local'))[0]?.id as string;
+      const mine = (await h.tokens.listTokens('local'))[0]?.id as string;
       expectError(await h.call('DELETE', `/v1/tokens/${mine}`, { token: secret }), status, code);
     }
   });
@@ -155,7 +155,7 @@ describe('DELETE /v1/tokens/:id', () => {
     expectError(await h.call('DELETE', `/v1/tokens/${mine.token.id}`, { token: mallory }), 404, 'E_NOT_FOUND');
     expectError(await h.call('DELETE', '/v1/tokens/no-such-token', { token: mallory }), 404, 'E_NOT_FOUND');
     expect((await h.call('GET', route.whoami(), { token: mine.secret })).status).toBe(200);
-    expect((await h.meta.getToken(mine.token.id))?.revokedAt).toBeNull();
+    expect((await h.tokens.getToken(mine.token.id))?.revokedAt).toBeNull();
   });
 
   it('an unknown id is E_NOT_FOUND', async () => {

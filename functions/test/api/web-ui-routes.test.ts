@@ -96,7 +96,7 @@ describe('web sign-in codes and the session cookie', () => {
       headers: { cookie, 'x-studio-ui': '1' },
     });
     expect(del.status).toBe(403);
-    expect((await h.meta.getExperiment(TEAM, key))?.key).toBe(key);
+    expect((await h.experiments.getExperiment(TEAM, key))?.key).toBe(key);
     // Signing out revokes the session's token.
     const out = await fetch(`${h.url}/v1/ui/logout`, { method: 'POST', headers: { cookie, 'x-studio-ui': '1' } });
     expect(out.status).toBe(200);

@@ -12,7 +12,7 @@ import { createExperimentBody, submitJobBody } from '../../src/contract/schemas.
 import type { CoreDeps } from '../../src/core/context.ts';
 import { createExperiment, finishExperiment } from '../../src/core/experiments.ts';
 import { type CompleteJobInput, checkLease, completeJob, heartbeat, leaseJob, submitJob } from '../../src/core/jobs.ts';
-import type { JobStore, MetadataStore } from '../../src/core/ports.ts';
+import type { ExperimentStore, JobStore } from '../../src/core/ports.ts';
 import { uid } from './fixtures.ts';
 
 export interface RaceBackend {
@@ -44,16 +44,16 @@ function slowReads(deps: CoreDeps): CoreDeps {
   return { ...deps, jobs: slowed };
 }
 
-/** `deps` with the metadata store's experiment reads answering `SLOW_MS` late (the resume race). */
+/** `deps` with the ExperimentStore's reads answering `SLOW_MS` late (the resume race). */
 function slowExperimentReads(deps: CoreDeps): CoreDeps {
-  const meta = deps.meta;
-  const slowed: MetadataStore = Object.create(meta);
+  const experiments = deps.experiments;
+  const slowed: ExperimentStore = Object.create(experiments);
   slowed.getExperiment = async (...a) => {
-    const r = await meta.getExperiment(...a);
+    const r = await experiments.getExperiment(...a);
     await sleep(SLOW_MS);
     return r;
   };
-  return { ...deps, meta: slowed };
+  return { ...deps, experiments: slowed };
 }
 
 /** `deps` whose task queue answers `SLOW_MS` late (as Cloud Tasks does under load): the lease schedules first. */
@@ -161,7 +161,7 @@ export function testExclusiveTransitions(opts: { name: string; make: () => Promi
       for (const r of results) {
         if (r.status === 'rejected') expect(isStudioError(r.reason, 'E_CONFLICT'), String(r.reason)).toBe(true);
       }
-      const e = await b.deps.meta.getExperiment(b.team, key);
+      const e = await b.deps.experiments.getExperiment(b.team, key);
       expect(e?.status).toBe('running');
       expect(e?.attempt).toBe(2);
       return e;
@@ -187,7 +187,7 @@ export function testExclusiveTransitions(opts: { name: string; make: () => Promi
     it(`${N} concurrent resumes of a run whose lease lapsed (each settles it to lost first): exactly one wins`, async () => {
       const key = uid('resume-lapsed');
       await createExperiment(b.deps, b.editor, b.team, createExperimentBody.parse({ key, command: ['first'] }));
-      const created = await b.deps.meta.getExperiment(b.team, key);
+      const created = await b.deps.experiments.getExperiment(b.team, key);
       // The clock of every resume is past the lease.
       const later = new Date(Date.parse(created?.leaseExpiresAt as string) + 1000);
       const e = await resumeRace(key, { ...slowExperimentReads(b.deps), now: () => later });

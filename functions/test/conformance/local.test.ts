@@ -2,14 +2,19 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSqliteAuditLog } from '../../src/adapters/local/sqlite-audit-log.ts';
+import { openSqliteDb, type SqliteDb } from '../../src/adapters/local/sqlite-db.ts';
 import { createSqliteJobStore } from '../../src/adapters/local/sqlite-job-store.ts';
-import { createSqliteMetadataStore } from '../../src/adapters/local/sqlite-metadata-store.ts';
+import { createSqliteStores } from '../../src/adapters/local/sqlite-stores.ts';
 import type { SignedRequest } from '../../src/contract/transfer.ts';
 import { startLocalServer } from '../../src/hosts/local-server/server.ts';
+import { testAccountStore } from './account-store-suite.ts';
 import { testAuditLog } from './audit-log-suite.ts';
+import { testBlobIndex } from './blob-index-suite.ts';
 import { testBlobStore } from './blob-store-suite.ts';
+import { testExperimentStore } from './experiment-store-suite.ts';
 import { testJobStore } from './job-store-suite.ts';
-import { testMetadataStore } from './metadata-store-suite.ts';
+import type { MetadataSuiteOptions } from './metadata-harness.ts';
+import { testTokenStore } from './token-store-suite.ts';
 
 const send = (req: SignedRequest, body?: Uint8Array) =>
   fetch(req.url, { method: req.method, headers: req.headers, body: body && Buffer.from(body) });
@@ -32,45 +37,48 @@ testBlobStore({
   },
 });
 
-testMetadataStore({
+/** A temp metadata file; `open` adds a connection (as another studio-lite process would), all closed at cleanup. */
+async function tempDb(prefix: string) {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const handles: SqliteDb[] = [];
+  return {
+    open() {
+      const h = openSqliteDb(join(dir, 'meta.db'));
+      handles.push(h);
+      return h;
+    },
+    async cleanup() {
+      for (const h of handles) h.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+const sqliteMetadata: MetadataSuiteOptions = {
   name: 'local sqlite',
   async make() {
-    const dir = await mkdtemp(join(tmpdir(), 'sl-meta-'));
-    const path = join(dir, 'meta.db');
-    const handles = [createSqliteMetadataStore({ path })];
+    const file = await tempDb('sl-meta-');
     return {
-      store: handles[0] as (typeof handles)[0],
-      async another() {
-        const h = createSqliteMetadataStore({ path });
-        handles.push(h);
-        return h;
-      },
-      async cleanup() {
-        for (const h of handles) h.close();
-        await rm(dir, { recursive: true, force: true });
-      },
+      stores: createSqliteStores(file.open()),
+      another: async () => createSqliteStores(file.open()),
+      cleanup: file.cleanup,
     };
   },
-});
+};
+testExperimentStore(sqliteMetadata);
+testBlobIndex(sqliteMetadata);
+testAccountStore(sqliteMetadata);
+testTokenStore(sqliteMetadata);
 
 // Two handles on one file = two SQLite connections, as two studio-lite processes sharing $STUDIOML_HOME.
 testJobStore({
   name: 'local sqlite',
   async make() {
-    const dir = await mkdtemp(join(tmpdir(), 'sl-jobs-'));
-    const path = join(dir, 'meta.db');
-    const handles = [createSqliteJobStore({ path })];
+    const file = await tempDb('sl-jobs-');
     return {
-      store: handles[0] as (typeof handles)[0],
-      async another() {
-        const h = createSqliteJobStore({ path });
-        handles.push(h);
-        return h;
-      },
-      async cleanup() {
-        for (const h of handles) h.close();
-        await rm(dir, { recursive: true, force: true });
-      },
+      store: createSqliteJobStore(file.open()),
+      another: async () => createSqliteJobStore(file.open()),
+      cleanup: file.cleanup,
     };
   },
 });
@@ -78,14 +86,7 @@ testJobStore({
 testAuditLog({
   name: 'local sqlite',
   async make() {
-    const dir = await mkdtemp(join(tmpdir(), 'sl-audit-'));
-    const log = createSqliteAuditLog({ path: join(dir, 'meta.db') });
-    return {
-      log,
-      async cleanup() {
-        log.close();
-        await rm(dir, { recursive: true, force: true });
-      },
-    };
+    const file = await tempDb('sl-audit-');
+    return { log: createSqliteAuditLog(file.open()), cleanup: file.cleanup };
   },
 });

@@ -2,7 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureLocalCredentials, LOCAL_TEAM, openLocalBackend } from '../../src/adapters/local/local-backend.ts';
+import { openSqliteDb, type SqliteDb } from '../../src/adapters/local/sqlite-db.ts';
+import { createSqliteStores } from '../../src/adapters/local/sqlite-stores.ts';
 import { testExclusiveTransitions } from './exclusive-transitions-suite.ts';
+import { testStoreRaces } from './store-races-suite.ts';
 
 testExclusiveTransitions({
   name: 'local sqlite',
@@ -18,6 +21,28 @@ testExclusiveTransitions({
       async cleanup() {
         await backend.close();
         await rm(home, { recursive: true, force: true });
+      },
+    };
+  },
+});
+
+// Each racer is its own connection to one file, as N studio-lite processes sharing $STUDIOML_HOME.
+testStoreRaces({
+  name: 'local sqlite',
+  async make() {
+    const dir = await mkdtemp(join(tmpdir(), 'sl-store-races-'));
+    const handles: SqliteDb[] = [];
+    const open = () => {
+      const h = openSqliteDb(join(dir, 'meta.db'));
+      handles.push(h);
+      return createSqliteStores(h);
+    };
+    return {
+      stores: open(),
+      racers: async (n) => Array.from({ length: n }, open),
+      async cleanup() {
+        for (const h of handles) h.close();
+        await rm(dir, { recursive: true, force: true });
       },
     };
   },

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, inject } from 'vitest';
 import { createFirestoreAuditLog } from '../../src/adapters/gcp/firestore-audit-log.ts';
 import { createFirestoreJobStore } from '../../src/adapters/gcp/firestore-job-store.ts';
-import { createFirestoreMetadataStore } from '../../src/adapters/gcp/firestore-metadata-store.ts';
+import { createFirestoreStores } from '../../src/adapters/gcp/firestore-stores.ts';
+import { metadataPorts } from '../../src/core/ports.ts';
 import { type AttackHost, describeAttacks } from '../support/attack-suite.ts';
 import { type FunctionProcess, mintMember, REPO_ROOT, startFunctionProcess } from './support/function-process.ts';
 import { makeServiceAccount } from './support/service-account.ts';
@@ -22,7 +23,7 @@ const projectId = `demo-attacks-${run}`;
 const bucket = `bkt-attacks-${run}`;
 const TEAM = 'team-a';
 const sa = makeServiceAccount();
-const meta = createFirestoreMetadataStore({ projectId });
+const meta = createFirestoreStores({ projectId });
 const jobs = createFirestoreJobStore({ projectId });
 const audit = createFirestoreAuditLog({ projectId });
 let gateway: StorageGateway;
@@ -42,7 +43,7 @@ beforeAll(async () => {
     token: rootToken,
     env: { STUDIO_JOB_LEASE_SECONDS: '3600' },
   });
-  host = { url: fn.url, team: TEAM, meta, jobs, audit, root: { token: rootToken, userId: 'root' } };
+  host = { url: fn.url, team: TEAM, ...metadataPorts(meta), jobs, audit, root: { token: rootToken, userId: 'root' } };
 }, 120_000);
 
 afterAll(async () => {

@@ -11,8 +11,9 @@ import { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createFirestoreAuditLog } from '../../src/adapters/gcp/firestore-audit-log.ts';
 import { createFirestoreJobStore } from '../../src/adapters/gcp/firestore-job-store.ts';
-import { createFirestoreMetadataStore } from '../../src/adapters/gcp/firestore-metadata-store.ts';
+import { createFirestoreStores } from '../../src/adapters/gcp/firestore-stores.ts';
 import type { SignedRequest } from '../../src/contract/transfer.ts';
+import { metadataPorts } from '../../src/core/ports.ts';
 import { mintToken } from '../../src/core/tokens.ts';
 import { blobKey } from '../conformance/fixtures.ts';
 import {
@@ -43,7 +44,7 @@ const TEAM = 'team-a';
 const OTHER_TEAM = 'team-b';
 const sa = makeServiceAccount();
 
-const meta = createFirestoreMetadataStore({ projectId });
+const meta = createFirestoreStores({ projectId });
 const jobs = createFirestoreJobStore({ projectId });
 const audit = createFirestoreAuditLog({ projectId });
 let gateway: StorageGateway;
@@ -53,7 +54,7 @@ let host: MatrixHost;
 /** A Firebase sign-in (ID token from the Auth emulator for this function's project) with these memberships. */
 async function firebasePerson(name: string, teams: Record<string, 'viewer' | 'editor' | 'admin'>) {
   const s = await firebaseIdToken(authHost, `${name}-${run}@example.com`, { projectId });
-  for (const [team, role] of Object.entries(teams)) await meta.setMembership(team, s.uid, role);
+  for (const [team, role] of Object.entries(teams)) await meta.accounts.setMembership(team, s.uid, role);
   return { ...s, cred: { authorization: `Bearer ${s.idToken}`, userId: s.uid } as Credential };
 }
 
@@ -87,10 +88,10 @@ beforeAll(async () => {
   const expired = withClaims(old.idToken, { iat: past, auth_time: past, exp: past + 3600 });
 
   const revokedSecret = await mintMember(meta, { team: TEAM, userId: 'revoked-admin' });
-  const revoked = await meta.getTokenByHash(sha256(revokedSecret));
-  await meta.revokeToken(revoked?.id as string, new Date().toISOString());
-  await meta.putUser({ id: 'rhoda', name: 'rhoda', createdAt: new Date().toISOString() });
-  await meta.setMembership(TEAM, 'rhoda', 'admin');
+  const revoked = await meta.tokens.getTokenByHash(sha256(revokedSecret));
+  await meta.tokens.revokeToken(revoked?.id as string, new Date().toISOString());
+  await meta.accounts.putUser({ id: 'rhoda', name: 'rhoda', createdAt: new Date().toISOString() });
+  await meta.accounts.setMembership(TEAM, 'rhoda', 'admin');
   const ro = await mintToken(meta, {
     userId: 'rhoda',
     kind: 'personal',
@@ -117,7 +118,7 @@ beforeAll(async () => {
     url: fn.url,
     team: TEAM,
     otherTeam: OTHER_TEAM,
-    meta,
+    ...metadataPorts(meta),
     jobs,
     audit,
     root: { token: rootToken, userId: 'root' },

@@ -5,7 +5,7 @@ import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createCompositeIdentity } from '../../src/adapters/gcp/composite-identity.ts';
 import { createFirebaseIdentity } from '../../src/adapters/gcp/firebase-identity.ts';
-import { createFirestoreMetadataStore } from '../../src/adapters/gcp/firestore-metadata-store.ts';
+import { createFirestoreStores } from '../../src/adapters/gcp/firestore-stores.ts';
 import { openGcpBackend } from '../../src/adapters/gcp/gcp-backend.ts';
 import { createTokenIdentity } from '../../src/adapters/local/token-identity.ts';
 import { createApiHandler } from '../../src/api/handler.ts';
@@ -22,7 +22,7 @@ process.env.FIRESTORE_EMULATOR_HOST = inject('firestoreHost');
 
 const run = randomBytes(4).toString('hex');
 const email = (name: string) => `${name}-${run}@example.com`;
-const meta = createFirestoreMetadataStore({ projectId: `demo-fbid-${run}` });
+const meta = createFirestoreStores({ projectId: `demo-fbid-${run}` });
 const now = () => Math.floor(Date.now() / 1000);
 let identity: Identity;
 
@@ -39,7 +39,7 @@ async function expectCode(p: Promise<unknown>, code: ErrorCode): Promise<string>
 beforeAll(() => {
   identity = createCompositeIdentity({
     tokens: createTokenIdentity(meta),
-    firebase: createFirebaseIdentity({ projectId: project, meta, emulator: true }),
+    firebase: createFirebaseIdentity({ projectId: project, accounts: meta.accounts, emulator: true }),
   });
 });
 afterAll(async () => {
@@ -62,9 +62,9 @@ describe('Firebase ID tokens from the Auth emulator', () => {
       binding: null,
       expiresAt: new Date((claims.exp as number) * 1000).toISOString(),
     });
-    const user = await meta.getUser(s.uid);
+    const user = await meta.accounts.getUser(s.uid);
     expect(user).toMatchObject({ id: s.uid, name: 'Alice A.', email: addr.toLowerCase() });
-    await meta.setMembership('team-a', s.uid, 'editor');
+    await meta.accounts.setMembership('team-a', s.uid, 'editor');
     expect((await identity.authenticate(s.idToken)).teams).toEqual({ 'team-a': 'editor' });
   });
 
@@ -72,13 +72,13 @@ describe('Firebase ID tokens from the Auth emulator', () => {
     const addr = email('bob');
     const first = await firebaseIdToken(authHost, addr, { name: 'Bob' });
     await identity.authenticate(first.idToken);
-    const created = (await meta.getUser(first.uid))?.createdAt;
+    const created = (await meta.accounts.getUser(first.uid))?.createdAt;
     await new Promise((r) => setTimeout(r, 20));
     const again = await firebaseIdToken(authHost, addr);
     expect(again.uid).toBe(first.uid);
     // The emulator keeps the first display name; a real account's name can change (token claims carry it).
     await identity.authenticate(withClaims(again.idToken, { name: 'Robert' }));
-    expect(await meta.getUser(first.uid)).toMatchObject({ name: 'Robert', createdAt: created, email: addr });
+    expect(await meta.accounts.getUser(first.uid)).toMatchObject({ name: 'Robert', createdAt: created, email: addr });
   });
 
   it('expired -> E_TOKEN_EXPIRED; wrong audience, wrong issuer, missing claims, future iat -> E_UNAUTHENTICATED', async () => {
@@ -117,7 +117,7 @@ describe('Firebase ID tokens from the Auth emulator', () => {
   });
 
   it('the helper re-addresses a token to another project (for an API keeping its data in a per-run project)', async () => {
-    const other = createFirebaseIdentity({ projectId: `demo-other-${run}`, meta, emulator: true });
+    const other = createFirebaseIdentity({ projectId: `demo-other-${run}`, accounts: meta.accounts, emulator: true });
     const s = await firebaseIdToken(authHost, email('mover'), { projectId: `demo-other-${run}` });
     expect((await other.authenticate(s.idToken)).userId).toBe(s.uid);
     await expectCode(identity.authenticate(s.idToken), 'E_UNAUTHENTICATED');
@@ -127,7 +127,7 @@ describe('Firebase ID tokens from the Auth emulator', () => {
     const s = await passwordIdToken(authHost, email('dave'));
     expect(decodeClaims(s.idToken).email_verified).toBe(false);
     expect(await expectCode(identity.authenticate(s.idToken), 'E_UNAUTHENTICATED')).toMatch(/not verified/);
-    expect(await meta.getUser(s.uid)).toBeNull();
+    expect(await meta.accounts.getUser(s.uid)).toBeNull();
   });
 
   it('random strings, other schemes and a token with a signature part routed wrongly are refused', async () => {
@@ -145,8 +145,8 @@ describe('Firebase ID tokens from the Auth emulator', () => {
   });
 
   it('slt_ tokens still go to the token identity', async () => {
-    await meta.putUser({ id: `pat-${run}`, name: 'pat', createdAt: new Date().toISOString() });
-    await meta.setMembership('team-a', `pat-${run}`, 'viewer');
+    await meta.accounts.putUser({ id: `pat-${run}`, name: 'pat', createdAt: new Date().toISOString() });
+    await meta.accounts.setMembership('team-a', `pat-${run}`, 'viewer');
     const { secret, record } = await mintToken(meta, {
       userId: `pat-${run}`,
       kind: 'personal',
@@ -170,7 +170,7 @@ describe('Firebase ID tokens from the Auth emulator', () => {
     // Another Firebase account (e.g. recreated after deletion) claiming the same address.
     const other = withClaims(first.idToken, { sub: `other-${run}`, user_id: `other-${run}` });
     expect(await expectCode(identity.authenticate(other), 'E_UNAUTHENTICATED')).toMatch(/already belongs/);
-    expect(await meta.getUser(`other-${run}`)).toBeNull();
+    expect(await meta.accounts.getUser(`other-${run}`)).toBeNull();
   });
 });
 
@@ -203,7 +203,7 @@ describe('production mode: RS256 tokens only', () => {
     keys = await generateKeyPair('RS256', { extractable: true });
     stranger = await generateKeyPair('RS256', { extractable: true });
     jwks = { keys: [{ ...(await exportJWK(keys.publicKey)), kid, alg: 'RS256', use: 'sig' }] };
-    prod = createFirebaseIdentity({ projectId: project, meta, publicKeys: jwks as never });
+    prod = createFirebaseIdentity({ projectId: project, accounts: meta.accounts, publicKeys: jwks as never });
   });
 
   it('accepts a correctly signed token', async () => {
@@ -232,12 +232,20 @@ describe('production mode: RS256 tokens only', () => {
   it('fetches the keys from a JWKS URL; an unreachable key source is E_UNAVAILABLE, not a bad token', async () => {
     const server = await serveWeb(async () => Response.json(jwks));
     try {
-      const remote = createFirebaseIdentity({ projectId: project, meta, jwksUrl: `${server.url}/jwks` });
+      const remote = createFirebaseIdentity({
+        projectId: project,
+        accounts: meta.accounts,
+        jwksUrl: `${server.url}/jwks`,
+      });
       expect((await remote.authenticate(await sign({}))).userId).toBe(`prod-${run}`);
     } finally {
       await server.close();
     }
-    const down = createFirebaseIdentity({ projectId: project, meta, jwksUrl: 'http://127.0.0.1:1/jwks' });
+    const down = createFirebaseIdentity({
+      projectId: project,
+      accounts: meta.accounts,
+      jwksUrl: 'http://127.0.0.1:1/jwks',
+    });
     await expectCode(down.authenticate(await sign({})), 'E_UNAVAILABLE');
   });
 
@@ -245,7 +253,9 @@ describe('production mode: RS256 tokens only', () => {
     const saved = process.env.NODE_ENV;
     process.env.NODE_ENV = 'production';
     try {
-      expect(() => createFirebaseIdentity({ projectId: project, meta, emulator: true })).toThrow(/production/);
+      expect(() => createFirebaseIdentity({ projectId: project, accounts: meta.accounts, emulator: true })).toThrow(
+        /production/,
+      );
       expect(() =>
         readGcpConfig({
           GOOGLE_CLOUD_PROJECT: project,
@@ -311,7 +321,7 @@ describe('the GCP backend wiring (openGcpBackend + the API handler)', () => {
       new Request('http://fn/v1/experiments', { headers: { authorization: `Bearer ${s.idToken}` } }),
     );
     expect(list.status).toBe(403);
-    await deps.meta.setMembership('ml', s.uid, 'viewer');
+    await deps.accounts.setMembership('ml', s.uid, 'viewer');
     expect(await who()).toMatchObject({ status: 200, body: { team: 'ml' } });
   });
 });

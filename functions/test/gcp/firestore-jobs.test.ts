@@ -226,7 +226,7 @@ describe('gcp backend wiring: Firestore jobs + Cloud Tasks deadlines delivered t
         teams: { [team]: 'editor' },
       };
       const spec = { command: ['true'], captures: [], inputs: [], captureInterval: 60, resources: {} };
-      for (const key of ['short-life', 'silent-worker']) await deps.meta.createExperiment(experiment(team, key));
+      for (const key of ['short-life', 'silent-worker']) await deps.experiments.createExperiment(experiment(team, key));
 
       // --lifetime 1: nobody leases it, the job-deadline task drops it.
       const a = await submitJob(deps, editor, team, 'short-life', { queue: 'q1', spec, lifetimeSeconds: 1 });
@@ -245,16 +245,16 @@ describe('gcp backend wiring: Firestore jobs + Cloud Tasks deadlines delivered t
         ]);
         // The job moves first, its experiment right after (two writes): wait for both.
         const [ex, ey] = await Promise.all([
-          deps.meta.getExperiment(team, 'short-life'),
-          deps.meta.getExperiment(team, 'silent-worker'),
+          deps.experiments.getExperiment(team, 'short-life'),
+          deps.experiments.getExperiment(team, 'silent-worker'),
         ]);
         if (x?.status === 'expired' && y?.status === 'queued' && ex?.status === 'expired' && ey?.status === 'queued')
           break;
         if (Date.now() > deadline) throw new Error(`deadlines not enforced: ${x?.status} ${y?.status}`);
         await sleep(200);
       }
-      expect((await deps.meta.getExperiment(team, 'short-life'))?.status).toBe('expired');
-      expect((await deps.meta.getExperiment(team, 'silent-worker'))?.status).toBe('queued');
+      expect((await deps.experiments.getExperiment(team, 'short-life'))?.status).toBe('expired');
+      expect((await deps.experiments.getExperiment(team, 'silent-worker'))?.status).toBe('queued');
       const requeued = await deps.jobs?.getJob(team, 'silent-worker');
       expect(requeued).toMatchObject({ attempt: 1, worker: null, leaseExpiresAt: null });
       expect(requeued?.history[0]?.outcome).toBe('lease expired');

@@ -28,7 +28,7 @@ beforeAll(async () => {
     projectId: `demo-sl-rules-${uid('p').slice(2)}`,
     firestore: { host, port: Number(port), rules: readFileSync(rulesPath, 'utf8') },
   });
-  // The layout the Firestore adapter writes (see firestore-metadata-store.ts).
+  // The layout the Firestore adapter writes (see firestore-*-store.ts, firestore-blob-index.ts).
   await env.withSecurityRulesDisabled(async (ctx) => {
     const db = ctx.firestore();
     const docs: Record<string, object> = {

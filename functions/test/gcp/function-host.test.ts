@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createFirestoreMetadataStore } from '../../src/adapters/gcp/firestore-metadata-store.ts';
+import { createFirestoreStores } from '../../src/adapters/gcp/firestore-stores.ts';
 import type { SignedRequest } from '../../src/contract/transfer.ts';
 import type { PlanUploadResponse } from '../../src/contract/wire.ts';
 import { blobKey, sha256 } from '../conformance/fixtures.ts';
@@ -39,7 +39,7 @@ let gateway: StorageGateway;
 let server: Server;
 let base: string;
 let config: FunctionConfig;
-let meta: ReturnType<typeof createFirestoreMetadataStore>;
+let meta: ReturnType<typeof createFirestoreStores>;
 const admin = new Storage({ apiEndpoint: storageHost, projectId: 'demo-studio-lite' });
 const tokens = { admin: '', other: '', expired: '' };
 
@@ -64,7 +64,7 @@ beforeAll(async () => {
     STUDIO_PUBLIC_URL: PUBLIC_URL,
     STUDIO_OIDC_JWKS_URL: `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/certs`,
   });
-  meta = createFirestoreMetadataStore({ projectId: config.projectId });
+  meta = createFirestoreStores({ projectId: config.projectId });
   tokens.admin = await mintMember(meta, { team: TEAM, userId: 'alice' });
   tokens.other = await mintMember(meta, { team: OTHER_TEAM, userId: 'bob', role: 'editor' });
   const past = new Date(Date.now() - 3600_000);

@@ -25,7 +25,7 @@ testExclusiveTransitions({
     });
     const deps = openGcpBackend(cfg, () => new Date(), { tasksApiEndpoint: fake.url });
     const team = `team-${randomBytes(3).toString('hex')}`;
-    const token = await mintMember(deps.meta, { team, userId: 'eddie', role: 'editor' });
+    const token = await mintMember(deps, { team, userId: 'eddie', role: 'editor' });
     const editor = await deps.identity.authenticate(token);
     return {
       deps,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { RESUMABLE_CHUNK_BYTES } from '../../../cli/src/transfer/resumable.ts';
 import { uploadBlobs } from '../../../cli/src/transfer/upload.ts';
-import { createFirestoreMetadataStore } from '../../src/adapters/gcp/firestore-metadata-store.ts';
+import { createFirestoreStores } from '../../src/adapters/gcp/firestore-stores.ts';
 import { createGcsBlobStore, type GcsBlobStore } from '../../src/adapters/gcp/gcs-blob-store.ts';
 import { StudioError } from '../../src/contract/errors.ts';
 import type { Principal } from '../../src/contract/model.ts';
@@ -17,6 +17,7 @@ import { createExperimentBody } from '../../src/contract/schemas.ts';
 import { commitVersion, planUpload, RESUMABLE_MIN_BYTES } from '../../src/core/artifacts.ts';
 import type { CoreDeps } from '../../src/core/context.ts';
 import { createExperiment } from '../../src/core/experiments.ts';
+import { metadataPorts } from '../../src/core/ports.ts';
 import { blobKey, sha256, uid } from '../conformance/fixtures.ts';
 import { makeServiceAccount } from './support/service-account.ts';
 import { type StorageGateway, startStorageGateway } from './support/storage-gateway.ts';
@@ -42,7 +43,7 @@ const projectId = `demo-resume-${randomBytes(4).toString('hex')}`;
 const dirs: string[] = [];
 let gateway: StorageGateway;
 let store: GcsBlobStore;
-let meta: ReturnType<typeof createFirestoreMetadataStore>;
+let meta: ReturnType<typeof createFirestoreStores>;
 let deps: CoreDeps;
 
 beforeAll(async () => {
@@ -53,10 +54,10 @@ beforeAll(async () => {
     apiEndpoint: storageHost,
     signedUrlBase: gateway.url,
   });
-  meta = createFirestoreMetadataStore({ projectId });
+  meta = createFirestoreStores({ projectId });
   deps = {
     blobs: store,
-    meta,
+    ...metadataPorts(meta),
     identity: {
       authenticate: async () => {
         throw new StudioError('E_UNAUTHENTICATED', 'not used here');
@@ -161,6 +162,6 @@ describe('resumable uploads through the GCS adapter', () => {
       stats: { hashedFiles: 1, hashedBytes: data.length, uploadedBlobs: 1, uploadedBytes: data.length, skipped: [] },
     });
     expect(commit.created).toBe(true);
-    expect((await meta.findBlobs(TEAM, [sha])).get(sha)?.verified).toBe(true);
+    expect((await meta.blobIndex.findBlobs(TEAM, [sha])).get(sha)?.verified).toBe(true);
   });
 });

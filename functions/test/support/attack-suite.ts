@@ -7,14 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/contract/model.ts';
-import type { AuditLog, JobStore, MetadataStore } from '../../src/core/ports.ts';
+import type { AuditLog, JobStore, MetadataPorts } from '../../src/core/ports.ts';
 import { mintToken } from '../../src/core/tokens.ts';
 import { type Credential, callApi, expectErrorBody, manifestOf, type Res, sendSigned, sha256 } from './authz-matrix.ts';
 
-export interface AttackHost {
+export interface AttackHost extends MetadataPorts {
   url: string;
   team: string;
-  meta: MetadataStore;
   jobs: JobStore;
   audit: AuditLog;
   /** An admin personal token of `team` (fixtures are made with it). */
@@ -54,9 +53,9 @@ export class AttackKit {
   /** A user with `role` on the team and a personal token with `scopes`. */
   async person(prefix: string, role: Role | null, scopes = ['*']): Promise<{ id: string; cred: Credential }> {
     const id = this.id(prefix);
-    await this.h.meta.putUser({ id, name: id, createdAt: new Date().toISOString() });
-    if (role) await this.h.meta.setMembership(this.h.team, id, role);
-    const { secret } = await mintToken(this.h.meta, {
+    await this.h.accounts.putUser({ id, name: id, createdAt: new Date().toISOString() });
+    if (role) await this.h.accounts.setMembership(this.h.team, id, role);
+    const { secret } = await mintToken(this.h, {
       userId: id,
       kind: 'personal',
       scopes,
@@ -152,7 +151,7 @@ export function describeAttacks(hostName: string, host: () => AttackHost): void 
       expect(listed.text).not.toMatch(/slt_|"hash"/);
       expectErrorBody(await k.call('GET', `/v1/tokens?team=${enc(k.h.team)}`, ed.cred), 403, 'E_FORBIDDEN');
       expectErrorBody(await k.call('DELETE', `/v1/tokens/${enc(id)}`, ed.cred), 404, 'E_NOT_FOUND');
-      expect((await k.h.meta.getToken(id))?.revokedAt).toBeNull();
+      expect((await k.h.tokens.getToken(id))?.revokedAt).toBeNull();
       const revoked = await k.ok('DELETE', `/v1/tokens/${enc(id)}`);
       expect(revoked.body.token.revokedAt).toEqual(expect.any(String));
       const audit = await k.h.audit.list(k.h.team, { limit: 5, action: 'token.revoke' });
@@ -203,7 +202,7 @@ export function describeAttacks(hostName: string, host: () => AttackHost): void 
       const text = await res.text();
       expect(res.status, text).toBe(413);
       expect(JSON.parse(text).error.code).toBe('E_TOO_LARGE');
-      expect(await k.h.meta.getExperiment(k.h.team, key)).toBeNull();
+      expect(await k.h.experiments.getExperiment(k.h.team, key)).toBeNull();
     });
 
     it('11.11 oversized record fields are refused with E_TOO_LARGE naming the field; nothing is stored', async () => {
@@ -214,7 +213,7 @@ export function describeAttacks(hostName: string, host: () => AttackHost): void 
       });
       expectErrorBody(big, 413, 'E_TOO_LARGE');
       expect(big.body.error.message).toMatch(/^command/);
-      expect(await k.h.meta.getExperiment(k.h.team, key)).toBeNull();
+      expect(await k.h.experiments.getExperiment(k.h.team, key)).toBeNull();
       await k.ok('POST', '/v1/experiments', { key });
       const warnings = Array(300).fill('w'.repeat(4000));
       const fin = await k.call('POST', `/v1/experiments/${enc(key)}/finish`, k.root, {
@@ -224,7 +223,7 @@ export function describeAttacks(hostName: string, host: () => AttackHost): void 
       });
       expectErrorBody(fin, 413, 'E_TOO_LARGE');
       expect(fin.body.error.message).toMatch(/^warnings/);
-      expect((await k.h.meta.getExperiment(k.h.team, key))?.status).toBe('running');
+      expect((await k.h.experiments.getExperiment(k.h.team, key))?.status).toBe('running');
     });
 
     it('11.11 a blob over the maximum size gets no upload plan and cannot be committed', async () => {
@@ -242,7 +241,7 @@ export function describeAttacks(hostName: string, host: () => AttackHost): void 
       });
       expectErrorBody(commit, 413, 'E_TOO_LARGE');
       expect(commit.body.error.message).toContain('big.bin');
-      expect(await k.h.meta.listArtifacts(k.h.team, key)).toEqual([]);
+      expect(await k.h.experiments.listArtifacts(k.h.team, key)).toEqual([]);
     });
 
     it('11.11 --resume does not grow the lineage with reuses it already lists', async () => {
@@ -257,7 +256,7 @@ export function describeAttacks(hostName: string, host: () => AttackHost): void 
         await k.ok('POST', `/v1/experiments/${enc(key)}/finish`, { status: 'failed', exitCode: 1 });
         await k.ok('POST', '/v1/experiments', { key, reuse, resume: true });
       }
-      expect((await k.h.meta.getExperiment(k.h.team, key))?.lineage).toHaveLength(1);
+      expect((await k.h.experiments.getExperiment(k.h.team, key))?.lineage).toHaveLength(1);
     });
 
     it("11.5 a job token cannot reach a team blob by naming its hash, and plans and errors don't reveal it", async () => {
@@ -292,7 +291,7 @@ export function describeAttacks(hostName: string, host: () => AttackHost): void 
         expectErrorBody(res, 409, 'E_BLOB_MISSING');
         expect(res.body.error.message).not.toMatch(/size/);
       }
-      expect(await k.h.meta.listArtifacts(k.h.team, key)).toEqual([]);
+      expect(await k.h.experiments.listArtifacts(k.h.team, key)).toEqual([]);
       // A job that really holds the bytes uploads them itself (to its own staging) and may then commit them.
       const data = Buffer.from(content);
       const mine = await k.call('POST', `${art}/uploads`, job, { blobs: [{ sha256: secretSha, size }] });
@@ -311,14 +310,14 @@ export function describeAttacks(hostName: string, host: () => AttackHost): void 
       const asUpper = { ...k.root, team: name.toUpperCase() };
       const key = k.id('cased');
       await k.ok('POST', '/v1/experiments', { key }, asUpper);
-      expect(await k.h.meta.getExperiment(name.toLowerCase(), key)).not.toBeNull();
+      expect(await k.h.experiments.getExperiment(name.toLowerCase(), key)).not.toBeNull();
       const members = await k.ok('GET', `/v1/teams/${enc(name.toUpperCase())}/members`);
       expect(members.body.members.map((m: { userId: string }) => m.userId)).toEqual([k.h.root.userId]);
     });
 
     it('11.9 a read-scoped token cannot revoke tokens or remove memberships, even its own', async () => {
       const rhoda = await k.person('rhoda', 'admin', ['read']);
-      const mine = await mintToken(k.h.meta, {
+      const mine = await mintToken(k.h, {
         userId: rhoda.id,
         kind: 'personal',
         scopes: ['*'],
@@ -326,10 +325,10 @@ export function describeAttacks(hostName: string, host: () => AttackHost): void 
         now: new Date(),
       });
       expectErrorBody(await k.call('DELETE', `/v1/tokens/${enc(mine.record.id)}`, rhoda.cred), 403, 'E_FORBIDDEN');
-      expect((await k.h.meta.getToken(mine.record.id))?.revokedAt).toBeNull();
+      expect((await k.h.tokens.getToken(mine.record.id))?.revokedAt).toBeNull();
       const self = `/v1/teams/${enc(k.h.team)}/members/${enc(rhoda.id)}`;
       expectErrorBody(await k.call('DELETE', self, rhoda.cred), 403, 'E_FORBIDDEN');
-      expect((await k.h.meta.getMemberships(rhoda.id))[k.h.team]).toBe('admin');
+      expect((await k.h.accounts.getMemberships(rhoda.id))[k.h.team]).toBe('admin');
     });
   });
 }

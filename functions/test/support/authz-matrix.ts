@@ -18,7 +18,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../src/contract/errors.ts';
 import type { Role } from '../../src/contract/model.ts';
 import type { SignedRequest } from '../../src/contract/transfer.ts';
-import type { AuditLog, JobStore, MetadataStore } from '../../src/core/ports.ts';
+import type { AuditLog, JobStore, MetadataPorts } from '../../src/core/ports.ts';
 import { mintToken } from '../../src/core/tokens.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -239,11 +239,10 @@ export interface Credential {
   userId: string | null;
 }
 
-export interface MatrixHost {
+export interface MatrixHost extends MetadataPorts {
   url: string;
   team: string;
   otherTeam: string;
-  meta: MetadataStore;
   jobs: JobStore;
   audit: AuditLog;
   /** An admin personal token of `team` that is not one of the matrix's credentials: fixtures are made with it. */
@@ -380,14 +379,14 @@ export class Fixtures {
   /** A user with these memberships (created directly: a client cannot create users). */
   async user(prefix: string, teams: Record<string, Role> = {}): Promise<string> {
     const id = this.id(prefix);
-    await this.h.meta.putUser({ id, name: id, createdAt: new Date().toISOString() });
-    for (const [team, role] of Object.entries(teams)) await this.h.meta.setMembership(team, id, role);
+    await this.h.accounts.putUser({ id, name: id, createdAt: new Date().toISOString() });
+    for (const [team, role] of Object.entries(teams)) await this.h.accounts.setMembership(team, id, role);
     return id;
   }
 
   /** A personal token of `userId` (its id). */
   async tokenOf(userId: string): Promise<string> {
-    const { record } = await mintToken(this.h.meta, {
+    const { record } = await mintToken(this.h, {
       userId,
       kind: 'personal',
       scopes: ['*'],
@@ -399,7 +398,7 @@ export class Fixtures {
 
   /** A worker token of `userId` bound to the team (its id), made directly. */
   async workerTokenOf(userId: string): Promise<string> {
-    const { record } = await mintToken(this.h.meta, {
+    const { record } = await mintToken(this.h, {
       userId,
       kind: 'worker',
       scopes: ['queue:q'],
@@ -414,7 +413,7 @@ export class Fixtures {
   async experimentOwnedBy(owner: string, status: 'finished' | 'running' = 'finished'): Promise<string> {
     const key = this.id('owned');
     const now = new Date().toISOString();
-    await this.h.meta.createExperiment({
+    await this.h.experiments.createExperiment({
       team: this.h.team,
       key,
       project: null,
@@ -444,7 +443,7 @@ export class Fixtures {
 
   async tokensOf(userId: string | null): Promise<unknown[]> {
     if (!userId) return [];
-    return (await this.h.meta.listTokens(userId)).map((t) => [t.id, t.revokedAt]);
+    return (await this.h.tokens.listTokens(userId)).map((t) => [t.id, t.revokedAt]);
   }
 
   /** Sets up the shared fixtures through the API (as root) and the worker and jobOther credentials. */
@@ -531,7 +530,7 @@ const SPECS: Record<string, Spec> = {
       return {
         path: '/v1/experiments',
         body: { key },
-        probe: () => Promise.all([fx.h.team, fx.h.otherTeam].map((t) => fx.h.meta.getExperiment(t, key))),
+        probe: () => Promise.all([fx.h.team, fx.h.otherTeam].map((t) => fx.h.experiments.getExperiment(t, key))),
         check: (res) => expect(res.body.experiment).toMatchObject({ key, team: fx.h.team, owner: as.userId }),
       };
     },
@@ -559,8 +558,8 @@ const SPECS: Record<string, Spec> = {
         path: `${exp(key)}/finish`,
         body: { status: 'finished', exitCode: 0 },
         ...(own ? { as: fx.jobCred(own.token) } : {}),
-        probe: async () => (await fx.h.meta.getExperiment(fx.h.team, key))?.status,
-        check: async () => expect((await fx.h.meta.getExperiment(fx.h.team, key))?.status).toBe('finished'),
+        probe: async () => (await fx.h.experiments.getExperiment(fx.h.team, key))?.status,
+        check: async () => expect((await fx.h.experiments.getExperiment(fx.h.team, key))?.status).toBe('finished'),
       };
     },
   },
@@ -569,11 +568,11 @@ const SPECS: Record<string, Spec> = {
     prepare: async (fx) => {
       const key = await fx.running();
       // The lease the run got at creation, moved back so that a renewal always changes it.
-      await fx.h.meta.updateExperiment(fx.h.team, key, { leaseExpiresAt: '2000-01-01T00:00:00.000Z' });
+      await fx.h.experiments.updateExperiment(fx.h.team, key, { leaseExpiresAt: '2000-01-01T00:00:00.000Z' });
       return {
         path: `${exp(key)}/heartbeat`,
         body: { attempt: 1 },
-        probe: async () => (await fx.h.meta.getExperiment(fx.h.team, key))?.leaseExpiresAt,
+        probe: async () => (await fx.h.experiments.getExperiment(fx.h.team, key))?.leaseExpiresAt,
         check: async (res) => {
           expect(res.body.status).toBe('running');
           expect(Date.parse(res.body.leaseExpiresAt)).toBeGreaterThan(Date.now());
@@ -605,7 +604,7 @@ const SPECS: Record<string, Spec> = {
       return {
         path: `${blobPath(fx.shared.key, fx.shared.tag)}/uploads`,
         body: { blobs: [{ sha256: sha, size: 10 }] },
-        probe: async () => [...(await fx.h.meta.findBlobs(fx.h.team, [sha]))],
+        probe: async () => [...(await fx.h.blobIndex.findBlobs(fx.h.team, [sha]))],
         check: (res) => {
           expect(res.body.present).toBe(0);
           expect(res.body.uploads.length + res.body.packs.length).toBe(1);
@@ -618,7 +617,7 @@ const SPECS: Record<string, Spec> = {
     prepare: async (fx) => ({
       path: `${blobPath(fx.shared.key, fx.shared.tag)}/versions`,
       body: { mutable: true, manifest: manifestOf([{ path: `${fx.id('file')}.txt`, data: fx.shared.blob }]) },
-      probe: async () => (await fx.h.meta.listVersions(fx.h.team, fx.shared.key, fx.shared.tag)).length,
+      probe: async () => (await fx.h.experiments.listVersions(fx.h.team, fx.shared.key, fx.shared.tag)).length,
       check: (res) => expect(res.body.created).toBe(true),
     }),
   },
@@ -765,7 +764,7 @@ const SPECS: Record<string, Spec> = {
         ...(cred === 'job' ? { as: fx.jobCred(target.token) } : {}),
         probe: async () => {
           const j = await fx.h.jobs.getJob(fx.h.team, target.key);
-          return [j?.status, (await fx.h.meta.getExperiment(fx.h.team, target.key))?.status];
+          return [j?.status, (await fx.h.experiments.getExperiment(fx.h.team, target.key))?.status];
         },
         check: (res) => expect(res.body.job).toMatchObject({ id: target.key, status: 'finished' }),
       };
@@ -788,11 +787,11 @@ const SPECS: Record<string, Spec> = {
       return {
         path: '/v1/teams',
         body: { id },
-        probe: async () => [await fx.h.meta.getTeam(id), await fx.h.meta.listTeamMembers(id)],
+        probe: async () => [await fx.h.accounts.getTeam(id), await fx.h.accounts.listTeamMembers(id)],
         check: (res) => expect(res.body.team).toMatchObject({ id, createdBy: as.userId }),
         // The new team would make the caller a member of two teams (and change which team it acts in).
         cleanup: async () => {
-          if (as.userId) await fx.h.meta.setMembership(id, as.userId, null);
+          if (as.userId) await fx.h.accounts.setMembership(id, as.userId, null);
         },
       };
     },
@@ -815,7 +814,7 @@ const SPECS: Record<string, Spec> = {
       return {
         path: member(fx.h.team, user),
         body: { role: 'viewer' },
-        probe: () => fx.h.meta.getMemberships(user),
+        probe: () => fx.h.accounts.getMemberships(user),
         check: (res) => expect(res.body).toMatchObject({ changed: true, member: { userId: user, role: 'viewer' } }),
       };
     },
@@ -826,7 +825,7 @@ const SPECS: Record<string, Spec> = {
       const user = await fx.user('leaver', { [fx.h.team]: 'viewer' });
       return {
         path: member(fx.h.team, user),
-        probe: () => fx.h.meta.getMemberships(user),
+        probe: () => fx.h.accounts.getMemberships(user),
         check: (res) => expect(res.body).toMatchObject({ userId: user, previousRole: 'viewer' }),
       };
     },
@@ -835,15 +834,15 @@ const SPECS: Record<string, Spec> = {
     writes: true,
     prepare: async (fx, _cred, as) => {
       const user = as.userId ?? (await fx.user('bystander', { [fx.h.team]: 'viewer' }));
-      const role = (await fx.h.meta.getMemberships(user))[fx.h.team] ?? null;
+      const role = (await fx.h.accounts.getMemberships(user))[fx.h.team] ?? null;
       return {
         path: member(fx.h.team, user),
-        probe: () => fx.h.meta.getMemberships(user),
+        probe: () => fx.h.accounts.getMemberships(user),
         check: (res) => expect(res.body).toMatchObject({ userId: user, previousRole: role }),
         // Every later cell needs the caller's membership back.
         cleanup: async () => {
-          if (role && !(await fx.h.meta.getMemberships(user))[fx.h.team]) {
-            await fx.h.meta.setMembership(fx.h.team, user, role);
+          if (role && !(await fx.h.accounts.getMemberships(user))[fx.h.team]) {
+            await fx.h.accounts.setMembership(fx.h.team, user, role);
           }
         },
       };
@@ -856,10 +855,10 @@ const SPECS: Record<string, Spec> = {
       const tokenId = await fx.workerTokenOf(user);
       return {
         path: member(fx.h.team, user),
-        probe: async () => [await fx.h.meta.getMemberships(user), (await fx.h.meta.getToken(tokenId))?.revokedAt],
+        probe: async () => [await fx.h.accounts.getMemberships(user), (await fx.h.tokens.getToken(tokenId))?.revokedAt],
         check: async (res) => {
           expect(res.body).toMatchObject({ userId: user, previousRole: 'admin' });
-          expect((await fx.h.meta.getToken(tokenId))?.revokedAt).toEqual(expect.any(String));
+          expect((await fx.h.tokens.getToken(tokenId))?.revokedAt).toEqual(expect.any(String));
         },
       };
     },
@@ -935,7 +934,8 @@ const SPECS: Record<string, Spec> = {
     prepare: async (fx) => ({
       path: '/v1/gc',
       body: {},
-      probe: async () => (await fx.h.meta.listBlobs(fx.h.team, { limit: 1000 })).filter((b) => b.condemnedAt).length,
+      probe: async () =>
+        (await fx.h.blobIndex.listBlobs(fx.h.team, { limit: 1000 })).filter((b) => b.condemnedAt).length,
       check: (res) => {
         expect(res.body.gc).toMatchObject({ team: fx.h.team, dryRun: false, deleted: { blobs: 0, bytes: 0 } });
         expect(res.body.gc.referenced.blobs).toBeGreaterThan(0);
@@ -949,13 +949,13 @@ function deletion(fx: Fixtures, key: string, as?: Credential): Prepared {
     path: exp(key),
     ...(as ? { as } : {}),
     probe: async () => [
-      await fx.h.meta.getExperiment(fx.h.team, key),
-      await fx.h.meta.listArtifacts(fx.h.team, key),
+      await fx.h.experiments.getExperiment(fx.h.team, key),
+      await fx.h.experiments.listArtifacts(fx.h.team, key),
       await fx.h.jobs.getJob(fx.h.team, key),
     ],
     check: async (res) => {
       expect(res.body.deleted).toMatchObject({ key });
-      expect(await fx.h.meta.getExperiment(fx.h.team, key)).toBeNull();
+      expect(await fx.h.experiments.getExperiment(fx.h.team, key)).toBeNull();
     },
   };
 }
@@ -963,7 +963,7 @@ function deletion(fx: Fixtures, key: string, as?: Credential): Prepared {
 function revocation(fx: Fixtures, tokenId: string): Prepared {
   return {
     path: `/v1/tokens/${enc(tokenId)}`,
-    probe: async () => (await fx.h.meta.getToken(tokenId))?.revokedAt ?? null,
+    probe: async () => (await fx.h.tokens.getToken(tokenId))?.revokedAt ?? null,
     check: (res) => expect(res.body.token).toMatchObject({ id: tokenId, revokedAt: expect.any(String) }),
   };
 }

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCloudTasksQueue } from '../../src/adapters/gcp/cloud-tasks-queue.ts';
 import { type LocalBackend, openLocalBackend } from '../../src/adapters/local/local-backend.ts';
 import { createLocalTaskQueue } from '../../src/adapters/local/local-task-queue.ts';
+import { openSqliteDb } from '../../src/adapters/local/sqlite-db.ts';
 import { createOidcVerifier } from '../../src/api/internal-auth.ts';
 import { createInternalHandler, runInternalTask } from '../../src/api/internal-handler.ts';
 import { verifyBlobTask } from '../../src/core/internal-tasks.ts';
@@ -38,7 +39,7 @@ describe('verify-blob internal task', () => {
     return { team, sha256: claimed, size: data.length };
   }
   const recorded = async (b: { team: string; sha256: string }) =>
-    (await backend.deps.meta.findBlobs(b.team, [b.sha256])).get(b.sha256) ?? null;
+    (await backend.deps.blobIndex.findBlobs(b.team, [b.sha256])).get(b.sha256) ?? null;
   const post = async (body: unknown, authorization?: string, path = VERIFY_BLOB_ROUTE) =>
     handler(
       new Request(`${api.url}${path}`, {
@@ -149,8 +150,9 @@ describe('verify-blob internal task', () => {
   });
 
   it('local mode: the SQLite queue dispatches verify-blob in-process', async () => {
+    const db = openSqliteDb(join(home, 'tasks.db'));
     const queue = createLocalTaskQueue({
-      path: join(home, 'tasks.db'),
+      db,
       dispatch: async (route, body) => void (await runInternalTask(backend.deps, route, body)),
       minBackoffMs: 20,
     });
@@ -160,6 +162,7 @@ describe('verify-blob internal task', () => {
       await waitFor('verified', async () => (await recorded(b))?.verified === true);
     } finally {
       await queue.close();
+      db.close();
     }
   });
 });

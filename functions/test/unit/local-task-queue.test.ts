@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it, type TestContext } from 'vitest';
 import { createLocalTaskQueue, type LocalTaskQueueOptions } from '../../src/adapters/local/local-task-queue.ts';
+import { openSqliteDb } from '../../src/adapters/local/sqlite-db.ts';
 import { sleep, uid } from '../conformance/fixtures.ts';
 import { testTaskQueue } from '../conformance/task-queue-suite.ts';
 
@@ -14,11 +15,13 @@ testTaskQueue({
   name: 'local sqlite scheduler',
   async make(target) {
     const dir = await mkdtemp(join(tmpdir(), 'sl-tq-'));
-    const queue = createLocalTaskQueue({ ...fast, path: join(dir, 'tasks.db'), dispatch: target });
+    const db = openSqliteDb(join(dir, 'tasks.db'));
+    const queue = createLocalTaskQueue({ ...fast, db, dispatch: target });
     return {
       queue,
       async cleanup() {
         await queue.close();
+        db.close();
         await rm(dir, { recursive: true, force: true });
       },
     };
@@ -36,8 +39,13 @@ async function scope(ctx: TestContext) {
   return {
     path: join(dir, 'tasks.db'),
     open(path: string, dispatch: LocalTaskQueueOptions['dispatch'], over: Partial<LocalTaskQueueOptions> = {}) {
-      const q = createLocalTaskQueue({ ...fast, path, dispatch, ...over });
-      cleanups.push(() => q.close());
+      // One connection per queue, as one per process.
+      const db = openSqliteDb(path);
+      const q = createLocalTaskQueue({ ...fast, db, dispatch, ...over });
+      cleanups.push(async () => {
+        await q.close();
+        db.close();
+      });
       return q;
     },
   };

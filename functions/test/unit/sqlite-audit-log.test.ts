@@ -9,14 +9,25 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSqliteAuditLog } from '../../src/adapters/local/sqlite-audit-log.ts';
-import { createSqliteMetadataStore } from '../../src/adapters/local/sqlite-metadata-store.ts';
+import { openSqliteDb } from '../../src/adapters/local/sqlite-db.ts';
 import { SCHEMA_VERSION } from '../../src/adapters/local/sqlite-schema.ts';
+import { createSqliteStores } from '../../src/adapters/local/sqlite-stores.ts';
 import { entry } from '../conformance/audit-log-suite.ts';
 
 const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
+/** The metadata ports on their own connection, closed by `close`. */
+function openStores(path: string) {
+  const sdb = openSqliteDb(path);
+  return { ...createSqliteStores(sdb), close: () => sdb.close() };
+}
+/** The audit log on its own connection, closed by `close`. */
+function openLog(path: string) {
+  const sdb = openSqliteDb(path);
+  return Object.assign(createSqliteAuditLog(sdb), { close: () => sdb.close() });
+}
 function dbFile(): string {
   const d = mkdtempSync(join(tmpdir(), 'sl-audit-x-'));
   dirs.push(d);
@@ -26,7 +37,7 @@ function dbFile(): string {
 describe('sqlite audit log: append-only below the port', () => {
   it('raw UPDATE, DELETE, INSERT OR REPLACE and REPLACE are aborted by triggers; the entries stay as written', async () => {
     const path = dbFile();
-    const log = createSqliteAuditLog({ path });
+    const log = openLog(path);
     const e1 = entry('t', 1, { target: 'first' });
     const e2 = entry('t', 2, { target: 'second' });
     await log.append(e1);
@@ -56,10 +67,10 @@ describe('sqlite audit log: append-only below the port', () => {
 
   it('new entries can still be appended after refused rewrites, and reopening keeps the triggers', async () => {
     const path = dbFile();
-    const first = createSqliteAuditLog({ path });
+    const first = openLog(path);
     await first.append(entry('t', 1));
     first.close();
-    const again = createSqliteAuditLog({ path });
+    const again = openLog(path);
     await again.append(entry('t', 2));
     expect(await again.list('t', { limit: 10 })).toHaveLength(2);
     const raw = new Database(path);
@@ -98,23 +109,29 @@ describe('sqlite metadata schema migration', () => {
       PRAGMA user_version = 2;
     `);
     old.close();
-    const store = createSqliteMetadataStore({ path });
+    const store = openStores(path);
     try {
-      expect(await store.getMemberships('local')).toEqual({ local: 'admin' });
-      expect(await store.listTeamMembers('local')).toEqual([{ userId: 'local', role: 'admin' }]);
-      expect(await store.getTeam('local')).toBeNull();
-      await store.createTeam({ id: 'local', createdBy: 'local', createdAt: '2030-01-02T00:00:00.000Z' });
-      expect((await store.getTeam('local'))?.createdBy).toBe('local');
+      expect(await store.accounts.getMemberships('local')).toEqual({ local: 'admin' });
+      expect(await store.accounts.listTeamMembers('local')).toEqual([{ userId: 'local', role: 'admin' }]);
+      expect(await store.accounts.getTeam('local')).toBeNull();
+      await store.accounts.createTeam({ id: 'local', createdBy: 'local', createdAt: '2030-01-02T00:00:00.000Z' });
+      expect((await store.accounts.getTeam('local'))?.createdBy).toBe('local');
       // v4: the old blob is neither condemned nor deleting, and GC can condemn and delete it.
       const sha = 'a'.repeat(64);
-      expect((await store.findBlobs('local', [sha])).get(sha)).toStrictEqual({ sha256: sha, size: 5, verified: true });
-      expect(await store.listBlobs('local', { limit: 10 })).toStrictEqual([
+      expect((await store.blobIndex.findBlobs('local', [sha])).get(sha)).toStrictEqual({
+        sha256: sha,
+        size: 5,
+        verified: true,
+      });
+      expect(await store.blobIndex.listBlobs('local', { limit: 10 })).toStrictEqual([
         { sha256: sha, size: 5, verified: true, createdAt: '2030-01-01T00:00:01.000Z', deleting: false },
       ]);
-      expect(await store.condemnBlobs('local', [{ sha256: sha, size: 5 }], '2030-01-03T00:00:00.000Z')).toEqual([sha]);
-      expect(await store.beginBlobDelete('local', sha, '2030-01-03T00:00:00.000Z')).toBe(true);
-      await store.finishBlobDelete('local', sha);
-      expect(await store.listBlobs('local', { limit: 10 })).toEqual([]);
+      expect(
+        await store.blobIndex.condemnBlobs('local', [{ sha256: sha, size: 5 }], '2030-01-03T00:00:00.000Z'),
+      ).toEqual([sha]);
+      expect(await store.blobIndex.beginBlobDelete('local', sha, '2030-01-03T00:00:00.000Z')).toBe(true);
+      await store.blobIndex.finishBlobDelete('local', sha);
+      expect(await store.blobIndex.listBlobs('local', { limit: 10 })).toEqual([]);
     } finally {
       store.close();
     }
@@ -128,7 +145,7 @@ describe('sqlite metadata schema migration', () => {
   it('a v3 database (before blob GC) gains the blob GC columns; existing blobs are not deleting', async () => {
     const path = dbFile();
     // A fresh current database, turned back into v3: the blobs table without the v4 columns.
-    createSqliteMetadataStore({ path }).close();
+    openStores(path).close();
     const old = new Database(path);
     old.exec(`
       DROP TABLE blobs;
@@ -138,15 +155,19 @@ describe('sqlite metadata schema migration', () => {
       PRAGMA user_version = 3;
     `);
     old.close();
-    const store = createSqliteMetadataStore({ path });
+    const store = openStores(path);
     try {
       const sha = 'b'.repeat(64);
-      expect(await store.listBlobs('t', { limit: 10 })).toStrictEqual([
+      expect(await store.blobIndex.listBlobs('t', { limit: 10 })).toStrictEqual([
         { sha256: sha, size: 3, verified: false, createdAt: '2030-01-01T00:00:00.000Z', deleting: false },
       ]);
-      expect(await store.beginBlobDelete('t', sha, '2030-01-02T00:00:00.000Z')).toBe(false);
-      await store.putBlobs('t', [{ sha256: sha, size: 3, verified: true }]);
-      expect((await store.findBlobs('t', [sha])).get(sha)).toStrictEqual({ sha256: sha, size: 3, verified: true });
+      expect(await store.blobIndex.beginBlobDelete('t', sha, '2030-01-02T00:00:00.000Z')).toBe(false);
+      await store.blobIndex.putBlobs('t', [{ sha256: sha, size: 3, verified: true }]);
+      expect((await store.blobIndex.findBlobs('t', [sha])).get(sha)).toStrictEqual({
+        sha256: sha,
+        size: 3,
+        verified: true,
+      });
     } finally {
       store.close();
     }

@@ -10,7 +10,7 @@ import {
   UnsecuredJWT,
 } from 'jose';
 import { isStudioError, StudioError } from '../../contract/errors.ts';
-import type { Identity, MetadataStore } from '../../core/ports.ts';
+import type { AccountStore, Identity } from '../../core/ports.ts';
 
 /** Google's public keys for Firebase ID tokens (securetoken service account), as a JWKS. */
 export const FIREBASE_JWKS_URL =
@@ -159,7 +159,7 @@ function claimsOf(payload: JWTPayload, latest: number): FirebaseClaims {
  * email) is created or updated on their first request; they act with their memberships, like a personal token with
  * scope `*`.
  */
-export function createFirebaseIdentity(opts: FirebaseIdentityOptions & { meta: MetadataStore }): Identity {
+export function createFirebaseIdentity(opts: FirebaseIdentityOptions & { accounts: AccountStore }): Identity {
   const verifier = createFirebaseTokenVerifier(opts);
   const now = opts.now ?? (() => new Date());
   // Users already written by this instance, with the name and email written: skips a read on most requests.
@@ -168,10 +168,10 @@ export function createFirebaseIdentity(opts: FirebaseIdentityOptions & { meta: M
   async function upsertUser(c: FirebaseClaims): Promise<void> {
     const stamp = `${c.name}\n${c.email}`;
     if (stored.get(c.uid) === stamp) return;
-    const user = await opts.meta.getUser(c.uid);
+    const user = await opts.accounts.getUser(c.uid);
     if (!user || user.name !== c.name || user.email !== c.email) {
       try {
-        await opts.meta.putUser({ id: c.uid, name: c.name, email: c.email, createdAt: now().toISOString() });
+        await opts.accounts.putUser({ id: c.uid, name: c.name, email: c.email, createdAt: now().toISOString() });
       } catch (err) {
         if (!isStudioError(err, 'E_CONFLICT')) throw err;
         throw new StudioError(
@@ -195,7 +195,7 @@ export function createFirebaseIdentity(opts: FirebaseIdentityOptions & { meta: M
         tokenId: `firebase:${c.jti ?? c.iat}`,
         kind: 'firebase',
         scopes: ['*'],
-        teams: await opts.meta.getMemberships(c.uid),
+        teams: await opts.accounts.getMemberships(c.uid),
         binding: null,
         expiresAt: new Date(c.exp * 1000).toISOString(),
       };

@@ -5,45 +5,22 @@
  * and page on it: newest first uses the automatic single-field index on `id`; filtering by action uses the
  * composite index (action ASC, id DESC) declared in firestore.indexes.json.
  */
-import { Firestore } from '@google-cloud/firestore';
 import { StudioError } from '../../contract/errors.ts';
 import type { AuditEntry } from '../../contract/model.ts';
 import type { AuditLog } from '../../core/ports.ts';
-
-export interface FirestoreAuditLogOptions {
-  projectId: string;
-  databaseId?: string;
-  /** An existing client (tests, or shared with the metadata store); closing it is then the caller's. */
-  firestore?: Firestore;
-}
-
-const ALREADY_EXISTS = 6;
-const TRANSIENT = new Set([1, 4, 8, 10, 14]);
-
-function wrap(cause: unknown, what: string): StudioError {
-  if (cause instanceof StudioError) return cause;
-  const code = (cause as { code?: unknown } | null)?.code;
-  if (typeof code === 'number' && TRANSIENT.has(code)) {
-    return new StudioError('E_UNAVAILABLE', `firestore audit ${what}: temporarily unavailable (code ${code})`, {
-      cause,
-    });
-  }
-  return new StudioError('E_INTERNAL', `firestore audit ${what} failed`, { cause });
-}
-
-const validId = (id: string) => id.length > 0 && !id.includes('/') && id !== '.' && id !== '..' && !/^__.*__$/.test(id);
+import {
+  type FirestoreOptions,
+  firestoreClient,
+  firestoreError,
+  isAlreadyExists,
+  teamCollection,
+  validId,
+} from './firestore-kit.ts';
 
 /** Import lazily: loads the Firestore SDK. */
-export function createFirestoreAuditLog(opts: FirestoreAuditLogOptions): AuditLog & { close(): Promise<void> } {
-  const owned = opts.firestore === undefined;
-  const db =
-    opts.firestore ??
-    new Firestore({
-      projectId: opts.projectId,
-      ...(opts.databaseId ? { databaseId: opts.databaseId } : {}),
-      ignoreUndefinedProperties: true,
-    });
-  const audit = (team: string) => db.collection('teams').doc(team).collection('audit');
+export function createFirestoreAuditLog(opts: FirestoreOptions): AuditLog & { close(): Promise<void> } {
+  const { db, close } = firestoreClient(opts);
+  const audit = (team: string) => teamCollection(db, team, 'audit');
 
   return {
     async append(entry) {
@@ -53,10 +30,10 @@ export function createFirestoreAuditLog(opts: FirestoreAuditLogOptions): AuditLo
       try {
         await audit(entry.team).doc(entry.id).create(entry);
       } catch (cause) {
-        if ((cause as { code?: unknown }).code === ALREADY_EXISTS) {
+        if (isAlreadyExists(cause)) {
           throw new StudioError('E_CONFLICT', `audit entry ${entry.id} already exists`, { cause });
         }
-        throw wrap(cause, 'append');
+        throw firestoreError(cause, 'audit append');
       }
     },
     async list(team, q) {
@@ -68,11 +45,9 @@ export function createFirestoreAuditLog(opts: FirestoreAuditLogOptions): AuditLo
         const snap = await query.limit(q.limit).get();
         return snap.docs.map((d) => d.data() as AuditEntry);
       } catch (cause) {
-        throw wrap(cause, 'list');
+        throw firestoreError(cause, 'audit list');
       }
     },
-    async close() {
-      if (owned) await db.terminate();
-    },
+    close,
   };
 }

@@ -1,6 +1,7 @@
 import { Firestore } from '@google-cloud/firestore';
 import type { GcpConfig } from '../../config/gcp-config.ts';
 import type { CoreDeps } from '../../core/context.ts';
+import { metadataPorts } from '../../core/ports.ts';
 import { createTokenIdentity } from '../local/token-identity.ts';
 import { createCloudTasksQueue } from './cloud-tasks-queue.ts';
 import { createCompositeIdentity } from './composite-identity.ts';
@@ -9,7 +10,7 @@ import { createFirebaseIdentity } from './firebase-identity.ts';
 import { createFirestoreAuditLog } from './firestore-audit-log.ts';
 import { createFirestoreJobStore } from './firestore-job-store.ts';
 import { loadFirestoreLinkKey } from './firestore-link-key.ts';
-import { createFirestoreMetadataStore } from './firestore-metadata-store.ts';
+import { createFirestoreStores } from './firestore-stores.ts';
 import { createGcsBlobStore } from './gcs-blob-store.ts';
 
 /** Test seams that are not configuration (terraform never sets them). */
@@ -32,14 +33,14 @@ export function openGcpBackend(
   now: () => Date = () => new Date(),
   opts: GcpBackendOptions = {},
 ): CoreDeps {
-  // One client (one gRPC channel) for metadata, jobs and the audit log.
+  // One client (one gRPC channel) for the metadata ports, jobs and the audit log.
   const firestore = new Firestore({
     projectId: cfg.GOOGLE_CLOUD_PROJECT,
     ...(cfg.STUDIO_FIRESTORE_DATABASE ? { databaseId: cfg.STUDIO_FIRESTORE_DATABASE } : {}),
     ignoreUndefinedProperties: true,
   });
   let linkKey: Promise<Uint8Array> | undefined;
-  const meta = createFirestoreMetadataStore({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
+  const stores = metadataPorts(createFirestoreStores({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore }));
   const jobs = createFirestoreJobStore({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
   const audit = createFirestoreAuditLog({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
   const credentials = cfg.STUDIO_SIGNING_KEY_JSON
@@ -65,15 +66,15 @@ export function openGcpBackend(
         })
       : undefined;
   return {
-    meta,
+    ...stores,
     blobs,
     audit,
     // Personal/worker/job tokens (slt_…) and Firebase ID tokens of people who signed in with `studio-lite login`.
     identity: createCompositeIdentity({
-      tokens: createTokenIdentity(meta, now),
+      tokens: createTokenIdentity(stores, now),
       firebase: createFirebaseIdentity({
         projectId: cfg.GOOGLE_CLOUD_PROJECT,
-        meta,
+        accounts: stores.accounts,
         now,
         emulator: Boolean(cfg.FIREBASE_AUTH_EMULATOR_HOST),
         ...(cfg.STUDIO_FIREBASE_JWKS_URL ? { jwksUrl: cfg.STUDIO_FIREBASE_JWKS_URL } : {}),

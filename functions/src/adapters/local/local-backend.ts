@@ -9,9 +9,10 @@ import { createDiskBlobStore, type DiskBlobStore } from './disk-blob-store.ts';
 import { homePaths, loadOrCreateSecret, writePrivateFile } from './local-home.ts';
 import { createLocalTaskQueue } from './local-task-queue.ts';
 import { createSqliteAuditLog } from './sqlite-audit-log.ts';
+import { openSqliteDb } from './sqlite-db.ts';
 import { createSqliteJobStore } from './sqlite-job-store.ts';
-import { createSqliteMetadataStore } from './sqlite-metadata-store.ts';
 import { createSqliteSigninCodes } from './sqlite-signin-codes.ts';
+import { createSqliteStores } from './sqlite-stores.ts';
 import { createTokenIdentity } from './token-identity.ts';
 
 export const LOCAL_USER = 'local';
@@ -61,7 +62,9 @@ export function openLocalBackend(
   opts: { publicUrl: () => string; urlTtlSeconds?: number; now?: () => Date },
 ): LocalBackend {
   const paths = homePaths(home);
-  const meta = createSqliteMetadataStore({ path: paths.db });
+  // One connection to the metadata file for every SQLite adapter of this process.
+  const sdb = openSqliteDb(paths.db);
+  const stores = createSqliteStores(sdb);
   const secret = loadOrCreateSecret(paths.secret);
   const blobs = createDiskBlobStore({
     root: paths.store,
@@ -69,15 +72,15 @@ export function openLocalBackend(
     publicUrl: opts.publicUrl,
   });
   const now = opts.now ?? (() => new Date());
-  const jobs = createSqliteJobStore({ path: paths.db });
-  const audit = createSqliteAuditLog({ path: paths.db });
-  const signinCodes = createSqliteSigninCodes({ path: paths.db });
+  const jobs = createSqliteJobStore(sdb);
+  const audit = createSqliteAuditLog(sdb);
+  const signinCodes = createSqliteSigninCodes(sdb);
   const linkKey = deriveLinkKey(secret);
   const deps: CoreDeps = {
-    meta,
+    ...stores,
     blobs,
     audit,
-    identity: createTokenIdentity(meta, now),
+    identity: createTokenIdentity(stores, now),
     urlTtlSeconds: opts.urlTtlSeconds ?? 900,
     now,
     jobs,
@@ -91,7 +94,7 @@ export function openLocalBackend(
   // Lease deadlines, --lifetime and --max-duration: the same tasks Cloud Tasks delivers in a deployment, delivered
   // here by whichever studio-lite process has the database open (a worker, a serve, a run).
   const tasks = createLocalTaskQueue({
-    path: paths.db,
+    db: sdb,
     dispatch: async (route, body) => {
       await runInternalTask(deps, route, body);
     },
@@ -103,10 +106,7 @@ export function openLocalBackend(
     blobs,
     close: async () => {
       await tasks.close();
-      jobs.close();
-      audit.close();
-      signinCodes.close();
-      meta.close();
+      sdb.close();
     },
   };
 }
@@ -119,27 +119,27 @@ export async function ensureLocalCredentials(home: string, deps: CoreDeps): Prom
   const file = homePaths(home).credentials;
   try {
     const saved = JSON.parse(readFileSync(file, 'utf8')) as LocalCredentials;
-    const t = saved.token ? await deps.meta.getTokenByHash(hashToken(saved.token)) : null;
+    const t = saved.token ? await deps.tokens.getTokenByHash(hashToken(saved.token)) : null;
     if (t && !t.revokedAt && saved.api_url === null) return saved;
     if (saved.api_url) return saved; // a deployment login; not ours to replace
   } catch {
     // missing or unreadable: create below
   }
   const now = deps.now();
-  if (!(await deps.meta.getUser(LOCAL_USER))) {
-    await deps.meta.putUser({ id: LOCAL_USER, name: 'local user', createdAt: now.toISOString() });
+  if (!(await deps.accounts.getUser(LOCAL_USER))) {
+    await deps.accounts.putUser({ id: LOCAL_USER, name: 'local user', createdAt: now.toISOString() });
   }
-  const teams = await deps.meta.getMemberships(LOCAL_USER);
-  if (!(await deps.meta.getTeam(LOCAL_TEAM))) {
+  const teams = await deps.accounts.getMemberships(LOCAL_USER);
+  if (!(await deps.accounts.getTeam(LOCAL_TEAM))) {
     // Concurrent first runs may both try; the loser's E_CONFLICT means the record is there.
-    await deps.meta
+    await deps.accounts
       .createTeam({ id: LOCAL_TEAM, createdBy: LOCAL_USER, createdAt: now.toISOString() })
       .catch((err: unknown) => {
         if (!isStudioError(err, 'E_CONFLICT')) throw err;
       });
   }
-  if (!teams[LOCAL_TEAM]) await deps.meta.setMembership(LOCAL_TEAM, LOCAL_USER, 'admin');
-  const { secret } = await mintToken(deps.meta, {
+  if (!teams[LOCAL_TEAM]) await deps.accounts.setMembership(LOCAL_TEAM, LOCAL_USER, 'admin');
+  const { secret } = await mintToken(deps, {
     userId: LOCAL_USER,
     kind: 'personal',
     scopes: ['*'],

@@ -1,10 +1,10 @@
 import { StudioError } from '../../contract/errors.ts';
 import { type TaskQueue, type TaskRequest, validateTask } from '../../core/task-queue.ts';
-import { openPrivateDatabase } from './private-files.ts';
+import { type SqliteDb, sqliteError } from './sqlite-db.ts';
 
 export interface LocalTaskQueueOptions {
-  /** SQLite file (may be the metadata database: the queue keeps to its own table), or ':memory:' for tests. */
-  path: string;
+  /** The local metadata database (the queue keeps to its own table, task_queue); closing it stays the caller's. */
+  db: SqliteDb;
   /** Delivers a task in-process; a rejection counts as a failed attempt. */
   dispatch: (route: string, body: unknown) => Promise<void>;
   /** Attempts before a task is given up (default 10). */
@@ -24,30 +24,15 @@ export interface LocalTaskQueueOptions {
 }
 
 export interface LocalTaskQueue extends TaskQueue {
-  /** Stops scheduling, waits for deliveries in flight and closes the database. Pending tasks resume at next open. */
+  /** Stops scheduling and waits for deliveries in flight (the database stays open). Pending tasks resume at next open. */
   close(): Promise<void>;
 }
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS task_queue (
-  name TEXT PRIMARY KEY, route TEXT NOT NULL, body TEXT NOT NULL,
-  due_at INTEGER NOT NULL, attempts INTEGER NOT NULL, state TEXT NOT NULL, finished_at INTEGER, last_error TEXT
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS task_queue_due ON task_queue (state, due_at);
-`;
 
 interface TaskRow {
   name: string;
   route: string;
   body: string;
   attempts: number;
-}
-
-function wrap(err: unknown, what: string): StudioError {
-  if (err instanceof StudioError) return err;
-  const code = (err as { code?: unknown }).code;
-  const busy = code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
-  return new StudioError(busy ? 'E_UNAVAILABLE' : 'E_INTERNAL', `local task queue: ${what} failed`, { cause: err });
 }
 
 /**
@@ -63,10 +48,7 @@ export function createLocalTaskQueue(opts: LocalTaskQueueOptions): LocalTaskQueu
   const leaseMs = opts.leaseMs ?? 600_000;
   const concurrency = opts.concurrency ?? 8;
 
-  const db = openPrivateDatabase(opts.path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('busy_timeout = 10000');
-  db.exec(SCHEMA);
+  const { db } = opts.db;
   const q = {
     expire: db.prepare("DELETE FROM task_queue WHERE name = ? AND state != 'pending' AND finished_at < ?"),
     insert: db.prepare(
@@ -176,7 +158,7 @@ export function createLocalTaskQueue(opts: LocalTaskQueueOptions): LocalTaskQueu
       try {
         created = insert.immediate(task.name, task.route, body, dueAt, now);
       } catch (err) {
-        throw wrap(err, 'enqueue');
+        throw sqliteError(err, 'task queue: enqueue');
       }
       if (created) arm(Math.max(0, dueAt - now));
       return { created };
@@ -188,7 +170,6 @@ export function createLocalTaskQueue(opts: LocalTaskQueueOptions): LocalTaskQueu
       timer = undefined;
       await Promise.allSettled([...inFlight]);
       closed = true;
-      db.close();
     },
   };
 }

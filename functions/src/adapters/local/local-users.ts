@@ -53,17 +53,17 @@ export async function addLocalUser(
   const admin = await deps.identity.authenticate(creds.token);
   const team = input.team ? teamIdFor(admin.teams, input.team) : undefined;
   if (team) requireRole(admin, team, 'admin');
-  if (await deps.meta.getUser(id)) {
+  if (await deps.accounts.getUser(id)) {
     throw new StudioError(
       'E_CONFLICT',
       `user ${id} already exists (they mint more tokens with \`studio-lite token create\`)`,
     );
   }
-  if (email && (await deps.meta.findUserByEmail(email))) {
+  if (email && (await deps.accounts.findUserByEmail(email))) {
     throw new StudioError('E_CONFLICT', `another user already has the email ${email}`);
   }
   const user: UserRecord = { id, name: input.name ?? id, email, createdAt: deps.now().toISOString() };
-  await deps.meta.putUser(user);
+  await deps.accounts.putUser(user);
   const role = team ? (input.role ?? 'viewer') : null;
   if (team && role) await setMember(deps, admin, team, id, role);
   const { secret, token } = await issuePersonalToken(deps, admin, id, {
@@ -84,10 +84,10 @@ export async function listLocalUsers(deps: CoreDeps, home: string): Promise<Loca
   await ensureLocalCredentials(home, deps);
   const now = deps.now();
   return Promise.all(
-    (await deps.meta.listUsers()).map(async (u) => ({
+    (await deps.accounts.listUsers()).map(async (u) => ({
       ...u,
-      teams: await deps.meta.getMemberships(u.id),
-      liveTokens: (await deps.meta.listTokens(u.id)).filter((t) => isLive(t, now)).length,
+      teams: await deps.accounts.getMemberships(u.id),
+      liveTokens: (await deps.tokens.listTokens(u.id)).filter((t) => isLive(t, now)).length,
     })),
   );
 }
@@ -107,21 +107,21 @@ export async function removeLocalUser(
   const creds = await ensureLocalCredentials(home, deps);
   const admin = await deps.identity.authenticate(creds.token);
   if (id === admin.userId) throw new StudioError('E_BAD_REQUEST', "the box's own user cannot be removed");
-  if (!(await deps.meta.getUser(id))) throw new StudioError('E_NOT_FOUND', `no user ${id}`);
-  const teams = await deps.meta.getMemberships(id);
+  if (!(await deps.accounts.getUser(id))) throw new StudioError('E_NOT_FOUND', `no user ${id}`);
+  const teams = await deps.accounts.getMemberships(id);
   for (const [team, role] of Object.entries(teams)) {
     if (role !== 'admin') continue;
-    const admins = (await deps.meta.listTeamMembers(team)).filter((m) => m.role === 'admin');
+    const admins = (await deps.accounts.listTeamMembers(team)).filter((m) => m.role === 'admin');
     if (admins.length <= 1) {
       throw new StudioError('E_CONFLICT', `${id} is the last admin of team ${team}: make someone else admin first`);
     }
   }
   for (const [team, previousRole] of Object.entries(teams)) {
-    await deps.meta.setMembership(team, id, null, { keepAdmin: true });
+    await deps.accounts.setMembership(team, id, null, { keepAdmin: true });
     await recordAudit(deps, admin, team, 'member.remove', id, { previousRole, reason: 'user removed' });
   }
   let revokedTokens = 0;
-  for (const t of await deps.meta.listTokens(id)) {
+  for (const t of await deps.tokens.listTokens(id)) {
     if (await revokeAudited(deps, admin, t, Object.keys(teams), 'user removed')) revokedTokens += 1;
   }
   return { userId: id, teams, revokedTokens };

@@ -8,39 +8,13 @@ import {
   jobMatches,
 } from '../../contract/job-model.ts';
 import type { JobStore } from '../../core/ports.ts';
-import { openPrivateDatabase } from './private-files.ts';
-
-export interface SqliteJobStoreOptions {
-  /** Database file (the metadata database is fine: the store keeps to its own table), or ':memory:' for tests. */
-  path: string;
-}
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS jobs (
-  team TEXT NOT NULL, id TEXT NOT NULL, queue TEXT NOT NULL, status TEXT NOT NULL, attempt INTEGER NOT NULL,
-  queued_at TEXT NOT NULL, data TEXT NOT NULL,
-  PRIMARY KEY (team, id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS jobs_queued ON jobs (team, queue, status, queued_at);
-CREATE INDEX IF NOT EXISTS jobs_by_time ON jobs (team, queued_at DESC);
-`;
+import { type SqliteDb, sqliteError } from './sqlite-db.ts';
 
 type Row = { data: string };
 
-function wrap(err: unknown, what: string): StudioError {
-  if (err instanceof StudioError) return err;
-  const code = (err as { code?: unknown }).code;
-  const busy = code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
-  return new StudioError(busy ? 'E_UNAVAILABLE' : 'E_INTERNAL', `local job store: ${what} failed`, { cause: err });
-}
-
-/** JobStore on SQLite (WAL). Compare-and-set writes run in BEGIN IMMEDIATE, so several processes can share it. */
-export function createSqliteJobStore(opts: SqliteJobStoreOptions): JobStore & { close(): void } {
-  const db = openPrivateDatabase(opts.path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 10000');
-  db.exec(SCHEMA);
+/** JobStore on the local metadata database. Compare-and-set writes run in BEGIN IMMEDIATE (processes share it). */
+export function createSqliteJobStore(sdb: SqliteDb): JobStore {
+  const { db } = sdb;
   const q = {
     insert: db.prepare(
       'INSERT INTO jobs (team, id, queue, status, attempt, queued_at, data) VALUES (?, ?, ?, ?, ?, ?, ?)',
@@ -103,7 +77,7 @@ export function createSqliteJobStore(opts: SqliteJobStoreOptions): JobStore & { 
         if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
           throw new StudioError('E_CONFLICT', `job ${job.id} already exists`, { cause: err });
         }
-        throw wrap(err, 'createJob');
+        throw sqliteError(err, 'job store: createJob');
       }
     },
     async getJob(team, id) {
@@ -113,14 +87,14 @@ export function createSqliteJobStore(opts: SqliteJobStoreOptions): JobStore & { 
       try {
         return update.immediate(team, id, patch, expect);
       } catch (err) {
-        throw wrap(err, 'updateJob');
+        throw sqliteError(err, 'job store: updateJob');
       }
     },
     async deleteJob(team, id, expect) {
       try {
         removeJob.immediate(team, id, expect);
       } catch (err) {
-        throw wrap(err, 'deleteJob');
+        throw sqliteError(err, 'job store: deleteJob');
       }
     },
     async listQueued(team, queue, limit) {
@@ -133,9 +107,6 @@ export function createSqliteJobStore(opts: SqliteJobStoreOptions): JobStore & { 
       if (query.status && statuses.length === 0) return [];
       const args = [team, ...(query.queue ? [query.queue] : []), ...statuses, limit];
       return (listStmt(Boolean(query.queue), statuses.length).all(...args) as Row[]).map((r) => parse(r) as JobRecord);
-    },
-    close() {
-      db.close();
     },
   };
 }

@@ -1,7 +1,49 @@
-/** Schema of the embedded metadata database; bump SCHEMA_VERSION with a migration when it changes. */
-export const SCHEMA_VERSION = 4;
+/**
+ * The whole schema of the local metadata database (one file, one connection per process: sqlite-db.ts). Bump
+ * SCHEMA_VERSION with a migration when it changes; a fresh database gets SCHEMA_SQL and the current version.
+ */
+export const SCHEMA_VERSION = 5;
 
-/** Statements that bring a database at version N-1 to N (index = N). Fresh databases get SCHEMA_SQL directly. */
+/** Jobs, audit log, task queue and sign-in codes: before version 5 each adapter created its own table on open. */
+const SIDE_TABLES = `
+CREATE TABLE IF NOT EXISTS jobs (
+  team TEXT NOT NULL, id TEXT NOT NULL, queue TEXT NOT NULL, status TEXT NOT NULL, attempt INTEGER NOT NULL,
+  queued_at TEXT NOT NULL, data TEXT NOT NULL,
+  PRIMARY KEY (team, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS jobs_queued ON jobs (team, queue, status, queued_at);
+CREATE INDEX IF NOT EXISTS jobs_by_time ON jobs (team, queued_at DESC);
+
+CREATE TABLE IF NOT EXISTS audit_log (
+  team TEXT NOT NULL, id TEXT NOT NULL, action TEXT NOT NULL, data TEXT NOT NULL,
+  PRIMARY KEY (team, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS audit_log_by_action ON audit_log (team, action, id);
+-- Append-only below the API too: triggers abort every UPDATE and DELETE, and an INSERT that would replace an entry
+-- (INSERT OR REPLACE deletes without firing delete triggers), so not even a bug in this process rewrites history.
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_replace BEFORE INSERT ON audit_log
+WHEN EXISTS (SELECT 1 FROM audit_log WHERE team = NEW.team AND id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
+
+CREATE TABLE IF NOT EXISTS task_queue (
+  name TEXT PRIMARY KEY, route TEXT NOT NULL, body TEXT NOT NULL,
+  due_at INTEGER NOT NULL, attempts INTEGER NOT NULL, state TEXT NOT NULL, finished_at INTEGER, last_error TEXT
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS task_queue_due ON task_queue (state, due_at);
+
+CREATE TABLE IF NOT EXISTS signin_codes (
+  hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, scopes TEXT NOT NULL, expires_at TEXT NOT NULL, used_at TEXT
+) WITHOUT ROWID;
+`;
+
+/**
+ * Statements that bring a database at version N-1 to N (index = N). A database with tables but user_version 0 is a
+ * version 1 database (the first release did not set it).
+ */
 export const MIGRATIONS: Record<number, string> = {
   2: `ALTER TABLE users ADD COLUMN email TEXT;
       ALTER TABLE tokens ADD COLUMN binding TEXT;
@@ -10,6 +52,8 @@ export const MIGRATIONS: Record<number, string> = {
   3: `CREATE TABLE IF NOT EXISTS teams (id TEXT PRIMARY KEY, created_by TEXT NOT NULL, created_at TEXT NOT NULL);`,
   4: `ALTER TABLE blobs ADD COLUMN condemned_at TEXT;
       ALTER TABLE blobs ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;`,
+  // IF NOT EXISTS: a home opened by the version-4 code already has whichever side tables it used.
+  5: SIDE_TABLES,
 };
 
 export const SCHEMA_SQL = `
@@ -54,4 +98,4 @@ CREATE TABLE IF NOT EXISTS teams (id TEXT PRIMARY KEY, created_by TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS memberships (
   team TEXT NOT NULL, user_id TEXT NOT NULL, role TEXT NOT NULL, PRIMARY KEY (team, user_id)
 ) WITHOUT ROWID;
-`;
+${SIDE_TABLES}`;

@@ -1,14 +1,9 @@
 import type { SigninCodeStore } from '../../core/signin-codes.ts';
-import { openPrivateDatabase } from './private-files.ts';
+import type { SqliteDb } from './sqlite-db.ts';
 
 /** Sign-in codes in their own table of the metadata file, so `ui` and a running `serve` share them. */
-export function createSqliteSigninCodes(opts: { path: string }): SigninCodeStore & { close(): void } {
-  const db = openPrivateDatabase(opts.path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('busy_timeout = 10000');
-  db.exec(`CREATE TABLE IF NOT EXISTS signin_codes (
-    hash TEXT PRIMARY KEY, user_id TEXT NOT NULL, scopes TEXT NOT NULL, expires_at TEXT NOT NULL, used_at TEXT
-  ) WITHOUT ROWID`);
+export function createSqliteSigninCodes(sdb: SqliteDb): SigninCodeStore {
+  const { db } = sdb;
   const insert = db.prepare('INSERT INTO signin_codes (hash, user_id, scopes, expires_at) VALUES (?, ?, ?, ?)');
   // One statement: the row is claimed and read atomically, so a code can be used once.
   const claim = db.prepare(
@@ -24,6 +19,5 @@ export function createSqliteSigninCodes(opts: { path: string }): SigninCodeStore
       const row = claim.get(now, hash, now) as { user_id: string; scopes: string } | undefined;
       return row ? { userId: row.user_id, scopes: JSON.parse(row.scopes) as string[] } : null;
     },
-    close: () => db.close(),
   };
 }

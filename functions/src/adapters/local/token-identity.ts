@@ -2,16 +2,19 @@ import { StudioError } from '../../contract/errors.ts';
 import { type Principal, ROLE_RANK, type Role } from '../../contract/model.ts';
 import { capRoles, scopeCap } from '../../core/authz.ts';
 import type { TokenRecord } from '../../core/model.ts';
-import type { Identity, MetadataStore } from '../../core/ports.ts';
+import type { AccountStore, Identity, TokenStore } from '../../core/ports.ts';
 import { BOUND_TOKEN_ROLE, hashToken, TOKEN_RE } from '../../core/tokens.ts';
 
-/** Identity from hashed bearer tokens kept in the metadata store (local default; also PATs in a deployment). */
-export function createTokenIdentity(meta: MetadataStore, now: () => Date = () => new Date()): Identity {
+/** Identity from hashed bearer tokens kept in the TokenStore (local default; also PATs in a deployment). */
+export function createTokenIdentity(
+  stores: { tokens: TokenStore; accounts: AccountStore },
+  now: () => Date = () => new Date(),
+): Identity {
   return {
     async authenticate(bearer) {
       if (!bearer) throw new StudioError('E_UNAUTHENTICATED', 'missing bearer token');
       if (!TOKEN_RE.test(bearer)) throw new StudioError('E_UNAUTHENTICATED', 'malformed bearer token');
-      const t = await meta.getTokenByHash(hashToken(bearer));
+      const t = await stores.tokens.getTokenByHash(hashToken(bearer));
       if (!t) throw new StudioError('E_UNAUTHENTICATED', 'unknown or revoked token');
       // A job token is revoked when its lease ends, however it ends: the worker hears what it always heard then.
       if (t.revokedAt && t.kind === 'job') throw new StudioError('E_LEASE_LOST', 'the lease of this job has ended');
@@ -21,7 +24,7 @@ export function createTokenIdentity(meta: MetadataStore, now: () => Date = () =>
       }
       // Worker and job tokens act only through their binding; personal tokens through memberships capped by scope.
       const bound = t.kind !== 'personal';
-      const memberships = await meta.getMemberships(t.userId);
+      const memberships = await stores.accounts.getMemberships(t.userId);
       const principal: Principal = {
         userId: t.userId,
         tokenId: t.id,

@@ -52,14 +52,14 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
     }
     for (const [team, list] of byTeam) {
       try {
-        await backend.deps.meta.putBlobs(team, list);
+        await backend.deps.blobIndex.putBlobs(team, list);
       } catch (err) {
         // A blob a GC run is deleting right now stays unrecorded (the commit finds it missing and the client
         // uploads it again); the others of the request are recorded.
         if (!isStudioError(err, 'E_CONFLICT')) throw err;
         const deleting = new Set((err.details?.deleting as string[] | undefined) ?? []);
         const rest = list.filter((b) => !deleting.has(b.sha256));
-        if (rest.length) await backend.deps.meta.putBlobs(team, rest);
+        if (rest.length) await backend.deps.blobIndex.putBlobs(team, rest);
       }
     }
   };

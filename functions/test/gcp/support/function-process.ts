@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Role } from '../../../src/contract/model.ts';
-import type { MetadataStore } from '../../../src/core/ports.ts';
+import type { MetadataPorts } from '../../../src/core/ports.ts';
 import { mintToken } from '../../../src/core/tokens.ts';
 
 /**
@@ -154,13 +154,13 @@ async function kill(child: ChildProcess, exited: Promise<void>): Promise<void> {
 
 /** Creates a user with `role` on `team` and a personal token for them; returns the bearer secret. */
 export async function mintMember(
-  meta: MetadataStore,
+  stores: Pick<MetadataPorts, 'accounts' | 'tokens'>,
   opts: { team: string; userId: string; role?: Role; expiresAt?: Date | null; now?: Date },
 ): Promise<string> {
   const now = opts.now ?? new Date();
-  await meta.putUser({ id: opts.userId, name: opts.userId, createdAt: now.toISOString() });
-  await meta.setMembership(opts.team, opts.userId, opts.role ?? 'admin');
-  const { secret } = await mintToken(meta, {
+  await stores.accounts.putUser({ id: opts.userId, name: opts.userId, createdAt: now.toISOString() });
+  await stores.accounts.setMembership(opts.team, opts.userId, opts.role ?? 'admin');
+  const { secret } = await mintToken(stores, {
     userId: opts.userId,
     kind: 'personal',
     scopes: ['*'],

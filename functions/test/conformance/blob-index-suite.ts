@@ -1,0 +1,78 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { MetadataPorts } from '../../src/core/ports.ts';
+import { testBlobCondemnation } from './blob-gc-condemn-suite.ts';
+import { testBlobDeletion } from './blob-gc-delete-suite.ts';
+import { sha256, uid } from './fixtures.ts';
+import type { MetadataHarness, MetadataSuiteOptions } from './metadata-harness.ts';
+
+/** The BlobIndex port contract (core/ports/), run against every adapter; setup may use the other metadata ports. */
+export function testBlobIndex(opts: MetadataSuiteOptions): void {
+  describe(`BlobIndex conformance: ${opts.name}`, () => {
+    let h: MetadataHarness;
+    let store: MetadataPorts;
+    let team: string;
+    let other: string;
+
+    beforeEach(async () => {
+      h = await opts.make();
+      store = h.stores;
+      team = uid('team-a');
+      other = uid('team-b');
+    });
+    afterEach(async () => {
+      await h.cleanup();
+    });
+
+    describe('blobs', () => {
+      const a = sha256('blob a');
+      const b = sha256('blob b');
+      const c = sha256('blob c');
+
+      it('findBlobs returns only recorded blobs; empty input gives an empty map', async () => {
+        await store.blobIndex.putBlobs(team, [
+          { sha256: a, size: 10, verified: false },
+          { sha256: b, size: 20, verified: true },
+        ]);
+        const found = await store.blobIndex.findBlobs(team, [a, b, c]);
+        expect(found.size).toBe(2);
+        expect(found.get(a)).toEqual({ sha256: a, size: 10, verified: false });
+        expect(found.get(b)).toEqual({ sha256: b, size: 20, verified: true });
+        expect(found.has(c)).toBe(false);
+        expect((await store.blobIndex.findBlobs(team, [])).size).toBe(0);
+      });
+
+      it('re-recording is idempotent and only upgrades verified', async () => {
+        await store.blobIndex.putBlobs(team, [{ sha256: a, size: 10, verified: false }]);
+        await store.blobIndex.putBlobs(team, [{ sha256: a, size: 10, verified: false }]);
+        expect((await store.blobIndex.findBlobs(team, [a])).get(a)?.verified).toBe(false);
+        await store.blobIndex.putBlobs(team, [{ sha256: a, size: 10, verified: true }]);
+        expect((await store.blobIndex.findBlobs(team, [a])).get(a)?.verified).toBe(true);
+        await store.blobIndex.putBlobs(team, [{ sha256: a, size: 10, verified: false }]);
+        expect((await store.blobIndex.findBlobs(team, [a])).get(a)).toEqual({ sha256: a, size: 10, verified: true });
+      });
+
+      it('handles a large batch', async () => {
+        const many = Array.from({ length: 1500 }, (_, i) => ({
+          sha256: sha256(`many ${i}`),
+          size: i,
+          verified: i % 2 === 0,
+        }));
+        await store.blobIndex.putBlobs(team, many);
+        const found = await store.blobIndex.findBlobs(team, [...many.map((m) => m.sha256), c]);
+        expect(found.size).toBe(1500);
+        expect(found.get(many[1499]?.sha256 as string)).toEqual(many[1499]);
+      });
+
+      it('teams are isolated: one team never sees another team blobs', async () => {
+        await store.blobIndex.putBlobs(team, [{ sha256: a, size: 10, verified: true }]);
+        expect((await store.blobIndex.findBlobs(other, [a])).size).toBe(0);
+        await store.blobIndex.putBlobs(other, [{ sha256: a, size: 10, verified: false }]);
+        expect((await store.blobIndex.findBlobs(other, [a])).get(a)?.verified).toBe(false);
+        expect((await store.blobIndex.findBlobs(team, [a])).get(a)?.verified).toBe(true);
+      });
+    });
+  });
+  // The garbage-collection clauses run as their own blocks (blob-gc-suite.ts), with their own fresh ports.
+  testBlobCondemnation(opts);
+  testBlobDeletion(opts);
+}
