@@ -32,7 +32,7 @@ export async function connect(cfg: CliConfig): Promise<Connection> {
   const workerFile = fileURLToPath(new URL('./local-host-worker.js', import.meta.url));
   if (import.meta.url.endsWith('.ts') || process.env.STUDIOML_LOCAL_HOST === 'inprocess') {
     const { startLocalServer } = await import('@studio-lite/functions/hosts/local-server/server.ts');
-    const { ensureLocalCredentials } = await import('@studio-lite/functions/adapters/local/local-backend.ts');
+    const { ensureLocalCredentials } = await import('@studio-lite/functions/hosts/local-server/local-backend.ts');
     const server = await startLocalServer({ home: cfg.home });
     const creds = await ensureLocalCredentials(cfg.home, server.backend.deps);
     return { client: new ApiClient(server.url, creds.token, cfg.team), mode: 'local', close: () => server.close() };

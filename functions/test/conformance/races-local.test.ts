@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureLocalCredentials, LOCAL_TEAM, openLocalBackend } from '../../src/adapters/local/local-backend.ts';
+import { ensureLocalCredentials, LOCAL_TEAM, openLocalBackend } from '../../src/hosts/local-server/local-backend.ts';
 import { testExclusiveTransitions } from './exclusive-transitions-suite.ts';
 
 testExclusiveTransitions({

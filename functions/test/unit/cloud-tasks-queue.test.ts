@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCloudTasksQueue } from '../../src/adapters/gcp/cloud-tasks-queue.ts';
-import { createOidcVerifier } from '../../src/api/internal-auth.ts';
+import { createOidcVerifier } from '../../src/adapters/gcp/internal-auth.ts';
 import { expectCode, sleep, uid } from '../conformance/fixtures.ts';
 import { type TaskTarget, testTaskQueue } from '../conformance/task-queue-suite.ts';
 import { type FakeCloudTasks, startFakeCloudTasks } from '../support/fake-cloud-tasks.ts';

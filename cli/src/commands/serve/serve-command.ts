@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
-import { ensureLocalCredentials } from '@studio-lite/functions/adapters/local/local-backend.ts';
 import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { ensureLocalCredentials } from '@studio-lite/functions/hosts/local-server/local-backend.ts';
 import { startLocalServer } from '@studio-lite/functions/hosts/local-server/server.ts';
 import { loadConfig } from '../../config.ts';
 import { withHint } from '../../exit-error.ts';

@@ -1,5 +1,5 @@
-import { ensureLocalCredentials } from '@studio-lite/functions/adapters/local/local-backend.ts';
 import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.ts';
+import { ensureLocalCredentials } from '@studio-lite/functions/hosts/local-server/local-backend.ts';
 import { startLocalServer } from '@studio-lite/functions/hosts/local-server/server.ts';
 import { ApiClient } from '../../api-client.ts';
 import { openBrowser } from '../../auth/browser.ts';

@@ -2,12 +2,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type LocalBackend, openLocalBackend } from '../../adapters/local/local-backend.ts';
 import { createApiHandler } from '../../api/handler.ts';
 import { errorResponse } from '../../api/respond.ts';
 import { isStudioError } from '../../core/errors.ts';
 import { parseBlobKey } from '../../core/keys.ts';
 import { withWebApp } from '../../web-host/web-handler.ts';
+import { type LocalBackend, openLocalBackend } from './local-backend.ts';
 import { handleStorage } from './storage-routes.ts';
 
 export interface LocalServer {

@@ -1,8 +1,8 @@
-import { capRoles, scopeCap } from '../../core/authz.ts';
-import { StudioError } from '../../core/errors.ts';
-import { type Principal, ROLE_RANK, type Role, type TokenRecord } from '../../core/model.ts';
-import type { Identity, MetadataStore } from '../../core/ports.ts';
-import { BOUND_TOKEN_ROLE, hashToken, TOKEN_RE } from '../../core/tokens.ts';
+import { capRoles, scopeCap } from './authz.ts';
+import { StudioError } from './errors.ts';
+import { type Principal, ROLE_RANK, type Role, type TokenRecord } from './model.ts';
+import type { Identity, MetadataStore } from './ports.ts';
+import { BOUND_TOKEN_ROLE, hashToken, TOKEN_RE } from './tokens.ts';
 
 /** Identity from hashed bearer tokens kept in the metadata store (local default; also PATs in a deployment). */
 export function createTokenIdentity(meta: MetadataStore, now: () => Date = () => new Date()): Identity {

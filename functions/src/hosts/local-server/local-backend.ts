@@ -1,18 +1,18 @@
 import { readFileSync } from 'node:fs';
+import { createDiskBlobStore, type DiskBlobStore } from '../../adapters/local/disk-blob-store.ts';
+import { homePaths, loadOrCreateSecret, writePrivateFile } from '../../adapters/local/local-home.ts';
+import { createLocalTaskQueue } from '../../adapters/local/local-task-queue.ts';
+import { createSqliteAuditLog } from '../../adapters/local/sqlite-audit-log.ts';
+import { createSqliteJobStore } from '../../adapters/local/sqlite-job-store.ts';
+import { createSqliteMetadataStore } from '../../adapters/local/sqlite-metadata-store.ts';
+import { createSqliteSigninCodes } from '../../adapters/local/sqlite-signin-codes.ts';
 import { runInternalTask } from '../../api/internal-handler.ts';
 import type { CoreDeps } from '../../core/context.ts';
 import { isStudioError } from '../../core/errors.ts';
 import type { JobSettings } from '../../core/jobs.ts';
 import { deriveLinkKey } from '../../core/link-signer.ts';
+import { createTokenIdentity } from '../../core/token-identity.ts';
 import { hashToken, mintToken } from '../../core/tokens.ts';
-import { createDiskBlobStore, type DiskBlobStore } from './disk-blob-store.ts';
-import { homePaths, loadOrCreateSecret, writePrivateFile } from './local-home.ts';
-import { createLocalTaskQueue } from './local-task-queue.ts';
-import { createSqliteAuditLog } from './sqlite-audit-log.ts';
-import { createSqliteJobStore } from './sqlite-job-store.ts';
-import { createSqliteMetadataStore } from './sqlite-metadata-store.ts';
-import { createSqliteSigninCodes } from './sqlite-signin-codes.ts';
-import { createTokenIdentity } from './token-identity.ts';
 
 export const LOCAL_USER = 'local';
 export const LOCAL_TEAM = 'local';
