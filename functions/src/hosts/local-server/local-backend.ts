@@ -6,11 +6,11 @@ import { createSqliteAuditLog } from '../../adapters/local/sqlite-audit-log.ts';
 import { createSqliteJobStore } from '../../adapters/local/sqlite-job-store.ts';
 import { createSqliteMetadataStore } from '../../adapters/local/sqlite-metadata-store.ts';
 import { createSqliteSigninCodes } from '../../adapters/local/sqlite-signin-codes.ts';
-import { runInternalTask } from '../../api/internal-handler.ts';
 import type { CoreDeps } from '../../core/context.ts';
 import { isStudioError } from '../../core/errors.ts';
 import type { JobSettings } from '../../core/jobs.ts';
 import { deriveLinkKey } from '../../core/link-signer.ts';
+import { runTask } from '../../core/task-kinds.ts';
 import { createTokenIdentity } from '../../core/token-identity.ts';
 import { hashToken, mintToken } from '../../core/tokens.ts';
 
@@ -92,8 +92,8 @@ export function openLocalBackend(
   // here by whichever studio-lite process has the database open (a worker, a serve, a run).
   const tasks = createLocalTaskQueue({
     path: paths.db,
-    dispatch: async (route, body) => {
-      await runInternalTask(deps, route, body);
+    dispatch: async (kind, payload) => {
+      await runTask(deps, kind, payload);
     },
     pollMs: 1000,
   });
