@@ -3,12 +3,13 @@ import { LIMITS } from '../api/schemas.ts';
 import type { PlanUploadResponse } from '../api/wire.ts';
 import { recordAudit } from './audit.ts';
 import { requireArtifactRead, requireExperimentWrite } from './authz.ts';
+import { recordBlobs } from './blob-records.ts';
 import type { CoreDeps } from './context.ts';
-import { isStudioError, StudioError } from './errors.ts';
+import { StudioError } from './errors.ts';
 import { isConfined, promoteStaged, readableBlobs, uploadKeyFor } from './job-blobs.ts';
 import { blobKey } from './keys.ts';
 import { type Manifest, manifestDigest, manifestTotals, parseManifest } from './manifest.ts';
-import type { BlobRecord, CaptureStats, Principal, VersionRecord, VersionWithManifest } from './model.ts';
+import type { CaptureStats, Principal, VersionRecord, VersionWithManifest } from './model.ts';
 import { assertExperimentKey, assertTag } from './names.ts';
 import type { SignedRequest } from './ports.ts';
 
@@ -109,22 +110,6 @@ async function storedBytesMatch(deps: CoreDeps, key: string, sha256: string): Pr
 }
 
 /** putBlobs, where a blob a GC run is deleting right now reads as missing: the client uploads it again. */
-async function recordBlobs(deps: CoreDeps, team: string, blobs: BlobRecord[]): Promise<void> {
-  try {
-    await deps.meta.putBlobs(team, blobs);
-  } catch (err) {
-    if (!isStudioError(err, 'E_CONFLICT')) throw err;
-    const deleting = ((err as StudioError).details?.deleting as string[] | undefined) ?? [];
-    throw new StudioError(
-      'E_BLOB_MISSING',
-      `${deleting.length || 'some'} blob(s) of this version are being garbage-collected; upload them again`,
-      {
-        details: { missing: deleting.slice(0, 20) },
-      },
-    );
-  }
-}
-
 /**
  * Confirms every blob of the manifest is stored (recording ones the store has but metadata lacks). A job token's
  * blobs outside what it may read come only from its own staged uploads (core/job-blobs.ts).
