@@ -1,12 +1,13 @@
 import { recordAudit } from './audit.ts';
 import { requireRole } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { StudioError } from './errors.ts';
+import { isStudioError, StudioError } from './errors.ts';
 import type { Principal, Role, UserRecord } from './model.ts';
 import { assertUserId, teamIdFor } from './names.ts';
 import { setMember } from './teams.ts';
 import { issuePersonalToken, MAX_TOKEN_TTL_SECONDS, type TokenInfo } from './token-admin.ts';
 import { isLive, revokeAudited } from './token-revocation.ts';
+import { mintToken } from './tokens.ts';
 
 const EMAIL_RE = /^[^@\s/]+@[^@\s/]+\.[^@\s/]+$/;
 
@@ -120,4 +121,37 @@ export async function removeUser(
     if (await revokeAudited(deps, admin, t, Object.keys(teams), 'user removed')) revokedTokens += 1;
   }
   return { userId: id, teams, revokedTokens };
+}
+
+/**
+ * First use of a box (the embedded backend): its owner user, a team the owner administers, and a new personal token
+ * (scope `*`, no expiry). What exists is kept, so it is safe to run again and from concurrent first runs. Returns the
+ * token's secret (only its sha256 is stored).
+ */
+export async function provisionOwner(
+  deps: CoreDeps,
+  owner: { userId: string; name: string; team: string },
+): Promise<string> {
+  const now = deps.now();
+  if (!(await deps.meta.getUser(owner.userId))) {
+    await deps.meta.putUser({ id: owner.userId, name: owner.name, createdAt: now.toISOString() });
+  }
+  const teams = await deps.meta.getMemberships(owner.userId);
+  if (!(await deps.meta.getTeam(owner.team))) {
+    // Concurrent first runs may both try; the loser's E_CONFLICT means the record is there.
+    await deps.meta
+      .createTeam({ id: owner.team, createdBy: owner.userId, createdAt: now.toISOString() })
+      .catch((err: unknown) => {
+        if (!isStudioError(err, 'E_CONFLICT')) throw err;
+      });
+  }
+  if (!teams[owner.team]) await deps.meta.setMembership(owner.team, owner.userId, 'admin');
+  const { secret } = await mintToken(deps.meta, {
+    userId: owner.userId,
+    kind: 'personal',
+    scopes: ['*'],
+    expiresAt: null,
+    now,
+  });
+  return secret;
 }

@@ -6,13 +6,13 @@ import { createSqliteAuditLog } from '../../adapters/local/sqlite-audit-log.ts';
 import { createSqliteJobStore } from '../../adapters/local/sqlite-job-store.ts';
 import { createSqliteMetadataStore } from '../../adapters/local/sqlite-metadata-store.ts';
 import { createSqliteSigninCodes } from '../../adapters/local/sqlite-signin-codes.ts';
+import { provisionOwner } from '../../core/accounts.ts';
 import type { CoreDeps } from '../../core/context.ts';
-import { isStudioError } from '../../core/errors.ts';
 import type { JobSettings } from '../../core/jobs.ts';
 import { deriveLinkKey } from '../../core/link-signer.ts';
 import { runTask } from '../../core/task-kinds.ts';
 import { createTokenIdentity } from '../../core/token-identity.ts';
-import { hashToken, mintToken } from '../../core/tokens.ts';
+import { hashToken } from '../../core/tokens.ts';
 
 export const LOCAL_USER = 'local';
 export const LOCAL_TEAM = 'local';
@@ -125,27 +125,7 @@ export async function ensureLocalCredentials(home: string, deps: CoreDeps): Prom
   } catch {
     // missing or unreadable: create below
   }
-  const now = deps.now();
-  if (!(await deps.meta.getUser(LOCAL_USER))) {
-    await deps.meta.putUser({ id: LOCAL_USER, name: 'local user', createdAt: now.toISOString() });
-  }
-  const teams = await deps.meta.getMemberships(LOCAL_USER);
-  if (!(await deps.meta.getTeam(LOCAL_TEAM))) {
-    // Concurrent first runs may both try; the loser's E_CONFLICT means the record is there.
-    await deps.meta
-      .createTeam({ id: LOCAL_TEAM, createdBy: LOCAL_USER, createdAt: now.toISOString() })
-      .catch((err: unknown) => {
-        if (!isStudioError(err, 'E_CONFLICT')) throw err;
-      });
-  }
-  if (!teams[LOCAL_TEAM]) await deps.meta.setMembership(LOCAL_TEAM, LOCAL_USER, 'admin');
-  const { secret } = await mintToken(deps.meta, {
-    userId: LOCAL_USER,
-    kind: 'personal',
-    scopes: ['*'],
-    expiresAt: null,
-    now,
-  });
+  const secret = await provisionOwner(deps, { userId: LOCAL_USER, name: 'local user', team: LOCAL_TEAM });
   const creds: LocalCredentials = { api_url: null, token: secret, user: LOCAL_USER };
   writePrivateFile(file, `${JSON.stringify(creds, null, 2)}\n`);
   return creds;
