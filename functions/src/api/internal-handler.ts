@@ -1,5 +1,5 @@
+import { StudioError } from '../contract/errors.ts';
 import type { CoreDeps } from '../core/context.ts';
-import { StudioError } from '../core/errors.ts';
 import { isTaskKind, runTask } from '../core/task-kinds.ts';
 import { errorResponse, json } from './respond.ts';
 import { readCappedText } from './route-kit.ts';

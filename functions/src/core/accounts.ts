@@ -1,11 +1,12 @@
+import { isStudioError, StudioError } from '../contract/errors.ts';
+import type { Principal, Role, TokenInfo } from '../contract/model.ts';
+import { assertUserId, teamIdFor } from '../contract/names.ts';
 import { recordAudit } from './audit.ts';
 import { requireRole } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { isStudioError, StudioError } from './errors.ts';
-import type { Principal, Role, UserRecord } from './model.ts';
-import { assertUserId, teamIdFor } from './names.ts';
+import type { UserRecord } from './model.ts';
 import { setMember } from './teams.ts';
-import { issuePersonalToken, MAX_TOKEN_TTL_SECONDS, type TokenInfo } from './token-admin.ts';
+import { issuePersonalToken, MAX_TOKEN_TTL_SECONDS } from './token-admin.ts';
 import { isLive, revokeAudited } from './token-revocation.ts';
 import { mintToken } from './tokens.ts';
 

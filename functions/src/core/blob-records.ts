@@ -1,5 +1,5 @@
+import { isStudioError, StudioError } from '../contract/errors.ts';
 import type { CoreDeps } from './context.ts';
-import { isStudioError, StudioError } from './errors.ts';
 import { parseBlobKey } from './keys.ts';
 import type { BlobRecord } from './model.ts';
 

@@ -1,9 +1,9 @@
 import { z } from 'zod';
+import { StudioError } from '../contract/errors.ts';
+import { SHA256_RE } from '../contract/names.ts';
 import type { CoreDeps } from './context.ts';
-import { StudioError } from './errors.ts';
 import { VERIFY_BLOB_KIND, verifyBlob } from './internal-tasks.ts';
 import { checkLease, JOB_DEADLINE_KIND, jobDeadline, LEASE_CHECK_KIND } from './jobs.ts';
-import { SHA256_RE } from './names.ts';
 
 /**
  * Every task kind the TaskQueue delivers, and the core handler it runs. The queue adapters carry only the kind:

@@ -8,7 +8,7 @@ import { createFirebaseIdentity } from '../../src/adapters/gcp/firebase-identity
 import { createFirestoreMetadataStore } from '../../src/adapters/gcp/firestore-metadata-store.ts';
 import { createApiHandler } from '../../src/api/handler.ts';
 import { readGcpConfig } from '../../src/config/gcp-config.ts';
-import { type ErrorCode, isStudioError } from '../../src/core/errors.ts';
+import { type ErrorCode, isStudioError } from '../../src/contract/errors.ts';
 import type { Identity } from '../../src/core/ports.ts';
 import { createTokenIdentity } from '../../src/core/token-identity.ts';
 import { mintToken } from '../../src/core/tokens.ts';

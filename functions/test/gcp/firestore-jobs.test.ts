@@ -7,9 +7,9 @@ import { createFirestoreJobStore } from '../../src/adapters/gcp/firestore-job-st
 import { createOidcVerifier, type OidcVerifier } from '../../src/adapters/gcp/internal-auth.ts';
 import { createInternalHandler } from '../../src/api/internal-handler.ts';
 import { readGcpConfig } from '../../src/config/gcp-config.ts';
-import { isStudioError } from '../../src/core/errors.ts';
+import { isStudioError } from '../../src/contract/errors.ts';
+import type { Principal } from '../../src/contract/model.ts';
 import { leaseJob, submitJob } from '../../src/core/jobs.ts';
-import type { Principal } from '../../src/core/model.ts';
 import { openGcpBackend } from '../../src/hosts/cloud-function/gcp-backend.ts';
 import { expectCode, experiment, sleep, uid } from '../conformance/fixtures.ts';
 import { job, testJobStore } from '../conformance/job-store-suite.ts';

@@ -1,5 +1,5 @@
 import type { JSONWebKeySet, JWTPayload } from 'jose';
-import { isStudioError, StudioError } from '../../core/errors.ts';
+import { isStudioError, StudioError } from '../../contract/errors.ts';
 import type { Identity, MetadataStore } from '../../core/ports.ts';
 import { createGoogleJwtVerifier } from './oidc-verifier.ts';
 

@@ -1,5 +1,5 @@
 import type { JSONWebKeySet } from 'jose';
-import { StudioError } from '../../core/errors.ts';
+import { StudioError } from '../../contract/errors.ts';
 import { createGoogleJwtVerifier } from './oidc-verifier.ts';
 
 /** Google's signing keys for ID tokens (what Cloud Tasks' OIDC tokens are). */

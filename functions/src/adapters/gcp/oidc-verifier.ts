@@ -9,7 +9,7 @@ import {
   jwtVerify,
   UnsecuredJWT,
 } from 'jose';
-import { isStudioError, StudioError } from '../../core/errors.ts';
+import { isStudioError, StudioError } from '../../contract/errors.ts';
 
 /**
  * The one JWKS/JWT verifier of the GCP adapters, on `jose`: Google-signed tokens checked against a key set that is

@@ -1,3 +1,5 @@
+import type { Principal, Role } from '../../contract/model.ts';
+import { assertUserId } from '../../contract/names.ts';
 import {
   type AddUserInput,
   type AddUserResult,
@@ -8,8 +10,6 @@ import {
   type UserInfo,
 } from '../../core/accounts.ts';
 import type { CoreDeps } from '../../core/context.ts';
-import type { Principal, Role } from '../../core/model.ts';
-import { assertUserId } from '../../core/names.ts';
 import { ensureLocalCredentials } from './local-backend.ts';
 
 /** The box's own user (created at first use), who acts for `studio-lite user …` on a shared box. */

@@ -6,6 +6,7 @@ import { createApiHandler } from '../../api/handler.ts';
 import { errorResponse } from '../../api/respond.ts';
 import { recordUploadedBlobs } from '../../core/blob-records.ts';
 import { withWebApp } from '../../web-host/web-handler.ts';
+import { sweepCrashLeftovers } from './crash-sweeps.ts';
 import { type LocalBackend, openLocalBackend } from './local-backend.ts';
 import { handleStorage } from './storage-routes.ts';
 
@@ -74,12 +75,7 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
-  // Crash leftovers: expired pack descriptions and temp files of writes that died mid-way (kill -9 mid-upload).
-  // They run in the background; close() waits for them.
-  const sweeps = Promise.all([
-    backend.blobs.sweepPackDescriptions().catch((err) => opts.log?.('pack sweep failed', err)),
-    backend.blobs.sweepTemp().catch((err) => opts.log?.('temp sweep failed', err)),
-  ]);
+  const sweeps = sweepCrashLeftovers(backend, opts.log);
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   baseUrl = `http://${host}:${addr.port}`;

@@ -1,5 +1,5 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { noSpace } from '../../core/no-space.ts';
+import { noSpace } from '../../contract/no-space.ts';
 import { ensureLocalCredentials } from './local-backend.ts';
 import { startLocalServer } from './server.ts';
 
