@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isStudioError, StudioError } from '../contract/errors.ts';
+import { StudioError } from '../contract/errors.ts';
 import { type Manifest, manifestDigest, manifestTotals, parseManifest } from '../contract/manifest.ts';
 import type { CaptureStats, Principal, VersionRecord, VersionWithManifest } from '../contract/model.ts';
 import { assertExperimentKey, assertTag } from '../contract/names.ts';
