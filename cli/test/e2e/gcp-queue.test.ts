@@ -3,7 +3,6 @@
 // `/internal/tasks/*` with OIDC tokens, real `studio-lite worker` processes with their own homes and caches, and
 // `run --queue` from another home. The same scenarios as queue.test.ts (the `studio-lite serve` backend).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JOB_DEADLINE_ROUTE, LEASE_CHECK_ROUTE } from '../../../functions/src/core/jobs.ts';
 import type { FakeTask } from '../../../functions/test/support/fake-cloud-tasks.ts';
 import { type GcpDeployment, startGcpDeployment, TASKS_SERVICE_ACCOUNT } from './gcp-harness.ts';
 import { artifact, cli, cliOk, type Sandbox, showJson, useSandboxes, waitFor } from './helpers.ts';
@@ -17,6 +16,10 @@ import {
   waitForJob,
   writeStepper,
 } from './queue-helpers.ts';
+
+/** Where Cloud Tasks delivers the job task kinds (the wire format of adapters/gcp/cloud-tasks-queue.ts). */
+const LEASE_CHECK_ROUTE = '/internal/tasks/lease-check';
+const JOB_DEADLINE_ROUTE = '/internal/tasks/job-deadline';
 
 /** The schema's minimum: a silent worker's job is back in the queue ~6 s after its last heartbeat. */
 const LEASE_SECONDS = 5;

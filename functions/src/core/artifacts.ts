@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isStudioError, StudioError } from '../contract/errors.ts';
+import { StudioError } from '../contract/errors.ts';
 import { type Manifest, manifestDigest, manifestTotals, parseManifest } from '../contract/manifest.ts';
 import type { CaptureStats, Principal, VersionRecord, VersionWithManifest } from '../contract/model.ts';
 import { assertExperimentKey, assertTag } from '../contract/names.ts';
@@ -8,10 +8,10 @@ import type { SignedRequest } from '../contract/transfer.ts';
 import type { PlanUploadResponse } from '../contract/wire.ts';
 import { recordAudit } from './audit.ts';
 import { requireArtifactRead, requireExperimentWrite } from './authz.ts';
+import { recordBlobs } from './blob-records.ts';
 import type { CoreDeps } from './context.ts';
 import { isConfined, promoteStaged, readableBlobs, uploadKeyFor } from './job-blobs.ts';
 import { blobKey } from './keys.ts';
-import type { BlobRecord } from './model.ts';
 
 const PACK_MAX_MEMBERS = 4096;
 /** Largest blob accepted unless the deployment configures another (STUDIO_MAX_BLOB_BYTES / STUDIOML_MAX_BLOB_BYTES). */
@@ -110,22 +110,6 @@ async function storedBytesMatch(deps: CoreDeps, key: string, sha256: string): Pr
 }
 
 /** putBlobs, where a blob a GC run is deleting right now reads as missing: the client uploads it again. */
-async function recordBlobs(deps: CoreDeps, team: string, blobs: BlobRecord[]): Promise<void> {
-  try {
-    await deps.blobIndex.putBlobs(team, blobs);
-  } catch (err) {
-    if (!isStudioError(err, 'E_CONFLICT')) throw err;
-    const deleting = ((err as StudioError).details?.deleting as string[] | undefined) ?? [];
-    throw new StudioError(
-      'E_BLOB_MISSING',
-      `${deleting.length || 'some'} blob(s) of this version are being garbage-collected; upload them again`,
-      {
-        details: { missing: deleting.slice(0, 20) },
-      },
-    );
-  }
-}
-
 /**
  * Confirms every blob of the manifest is stored (recording ones the store has but metadata lacks). A job token's
  * blobs outside what it may read come only from its own staged uploads (core/job-blobs.ts).

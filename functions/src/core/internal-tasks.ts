@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { isStudioError } from '../contract/errors.ts';
 import type { CoreDeps } from './context.ts';
 import { blobKey } from './keys.ts';
-import { VERIFY_BLOB_ROUTE } from './task-queue.ts';
+
+/** The task kind that re-hashes a stored blob (core/task-kinds.ts). */
+export const VERIFY_BLOB_KIND = 'verify-blob';
 
 export interface VerifyBlobTask {
   team: string;
@@ -11,7 +13,7 @@ export interface VerifyBlobTask {
 }
 
 /**
- * What a verify-blob run found. Each outcome is final (the route answers 2xx, so the queue does not retry); only a
+ * What a verify-blob run found. Each outcome is final (the task succeeds, so the queue does not retry); only a
  * thrown error (storage unavailable, …) asks the queue for another attempt.
  */
 export type VerifyBlobOutcome = 'verified' | 'missing' | 'corrupt';
@@ -28,8 +30,8 @@ export function verifyBlobTaskName(t: Pick<VerifyBlobTask, 'team' | 'sha256'>): 
 export function verifyBlobTask(t: VerifyBlobTask, scheduleTime?: Date) {
   return {
     name: verifyBlobTaskName(t),
-    route: VERIFY_BLOB_ROUTE,
-    body: t,
+    kind: VERIFY_BLOB_KIND,
+    payload: t,
     ...(scheduleTime ? { scheduleTime } : {}),
   };
 }

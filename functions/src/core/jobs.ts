@@ -13,9 +13,9 @@ import type { JobStore } from './ports.ts';
 import type { TaskQueue } from './task-queue.ts';
 import { mintToken } from './tokens.ts';
 
-/** Internal task routes (api/internal-handler.ts) that keep jobs honest when nobody is watching. */
-export const LEASE_CHECK_ROUTE = '/internal/tasks/lease-check';
-export const JOB_DEADLINE_ROUTE = '/internal/tasks/job-deadline';
+/** Task kinds (core/task-kinds.ts) that keep jobs honest when nobody is watching. */
+export const LEASE_CHECK_KIND = 'lease-check';
+export const JOB_DEADLINE_KIND = 'job-deadline';
 
 export const MAX_LIFETIME_SECONDS = 30 * 24 * 3600;
 export const MAX_DURATION_SECONDS = 30 * 24 * 3600;
@@ -61,10 +61,10 @@ function generation(job: Pick<JobRecord, 'queuedAt'>): string {
 const otherGeneration = (job: JobRecord, t: { queuedAt?: string | undefined }) =>
   t.queuedAt !== undefined && t.queuedAt !== job.queuedAt;
 
-async function schedule(deps: CoreDeps, route: string, name: string, body: unknown, at: Date): Promise<void> {
+async function schedule(deps: CoreDeps, kind: string, name: string, payload: unknown, at: Date): Promise<void> {
   const tasks: TaskQueue | undefined = deps.tasks;
   if (!tasks) return;
-  await tasks.enqueue({ name, route, body, scheduleTime: at });
+  await tasks.enqueue({ name, kind, payload, scheduleTime: at });
 }
 
 const addSeconds = (d: Date, s: number) => new Date(d.getTime() + s * 1000);
@@ -146,7 +146,7 @@ export async function submitJob(
   if (job.notAfter) {
     await schedule(
       deps,
-      JOB_DEADLINE_ROUTE,
+      JOB_DEADLINE_KIND,
       `job-${taskId(team, key)}-${generation(job)}-lifetime`,
       { team, id: key, kind: 'lifetime', queuedAt: job.queuedAt },
       new Date(Date.parse(job.notAfter) + 1000),
@@ -302,7 +302,7 @@ export async function leaseJob(
       if (job.maxDurationSeconds) {
         await schedule(
           deps,
-          JOB_DEADLINE_ROUTE,
+          JOB_DEADLINE_KIND,
           `job-${taskId(team, job.id)}-${generation(job)}-maxdur-${attempt}`,
           { team, id: job.id, kind: 'max-duration', attempt, queuedAt: job.queuedAt },
           addSeconds(now, job.maxDurationSeconds),
@@ -331,7 +331,7 @@ async function scheduleLeaseCheck(deps: CoreDeps, job: JobRecord): Promise<void>
   const at = new Date(Date.parse(job.leaseExpiresAt) + 1000);
   await schedule(
     deps,
-    LEASE_CHECK_ROUTE,
+    LEASE_CHECK_KIND,
     `lease-${taskId(job.team, job.id)}-${generation(job)}-${job.attempt}-${at.getTime()}`,
     { team: job.team, id: job.id, attempt: job.attempt, queuedAt: job.queuedAt },
     at,

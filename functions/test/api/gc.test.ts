@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GcReport } from '../../src/contract/results.ts';
 import type { GcResponse, ListAuditResponse } from '../../src/contract/wire.ts';
+import { recordUploadedBlobs } from '../../src/core/blob-records.ts';
 import { collectGarbage } from '../../src/core/gc.ts';
 import {
   blobKeyOf,
@@ -284,6 +285,29 @@ describe('POST /v1/gc', () => {
     await uploadBlobs(h, b, 'w', [data]);
     const ok = await commit(h, b, 'w', manifestOf([{ path: 'z.bin', data }]));
     expect(ok.status, ok.text).toBe(201);
+  });
+
+  it('an upload request holding a blob being deleted records the others of the request, not that one', async () => {
+    await settle();
+    const doomed = bytes(1700, 108);
+    const a = uniqueKey('doomed');
+    await createExperiment(h, a);
+    await publish(h, a, 'w', [{ path: 'd.bin', data: doomed }]);
+    await deleteExperiment(a);
+    const first = await gc();
+    await afterGrace(first);
+    expect(await h.blobIndex.beginBlobDelete(TEAM, sha256(doomed), first.startedAt)).toBe(true);
+    const fresh = bytes(900, 109);
+    // What the local storage host does after verifying one pack of uploads (core/blob-records.ts).
+    await recordUploadedBlobs(h.server.backend.deps, [
+      { key: blobKeyOf(TEAM, sha256(doomed)), size: doomed.length, sha256: sha256(doomed) },
+      { key: blobKeyOf(TEAM, sha256(fresh)), size: fresh.length, sha256: sha256(fresh) },
+      { key: 'not/a/blob/key', size: 1, sha256: sha256('x') },
+    ]);
+    expect(await record(sha256(doomed))).toMatchObject({ deleting: true });
+    expect(await record(sha256(fresh))).toMatchObject({ verified: true, deleting: false, size: 900 });
+    await gc(); // finishes the delete
+    expect(await record(sha256(doomed))).toBeUndefined();
   });
 
   it('refuses a bad grace or body with E_BAD_REQUEST and changes nothing', async () => {

@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
-import { ensureLocalCredentials, LOCAL_TEAM } from '../../src/adapters/local/local-backend.ts';
 import { homePaths } from '../../src/adapters/local/local-home.ts';
 import type { ErrorCode } from '../../src/contract/errors.ts';
 import type { Manifest } from '../../src/contract/manifest.ts';
@@ -26,6 +25,7 @@ import type {
 } from '../../src/contract/wire.ts';
 import { type MetadataPorts, metadataPorts } from '../../src/core/ports.ts';
 import { mintToken } from '../../src/core/tokens.ts';
+import { ensureLocalCredentials, LOCAL_TEAM } from '../../src/hosts/local-server/local-backend.ts';
 import { type LocalServer, startLocalServer } from '../../src/hosts/local-server/server.ts';
 
 export const TEAM = LOCAL_TEAM;

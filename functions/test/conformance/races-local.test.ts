@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureLocalCredentials, LOCAL_TEAM, openLocalBackend } from '../../src/adapters/local/local-backend.ts';
 import { openSqliteDb, type SqliteDb } from '../../src/adapters/local/sqlite-db.ts';
 import { createSqliteStores } from '../../src/adapters/local/sqlite-stores.ts';
+import { ensureLocalCredentials, LOCAL_TEAM, openLocalBackend } from '../../src/hosts/local-server/local-backend.ts';
 import { testExclusiveTransitions } from './exclusive-transitions-suite.ts';
 import { testStoreRaces } from './store-races-suite.ts';
 

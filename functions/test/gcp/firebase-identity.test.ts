@@ -6,13 +6,13 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createCompositeIdentity } from '../../src/adapters/gcp/composite-identity.ts';
 import { createFirebaseIdentity } from '../../src/adapters/gcp/firebase-identity.ts';
 import { createFirestoreStores } from '../../src/adapters/gcp/firestore-stores.ts';
-import { openGcpBackend } from '../../src/adapters/gcp/gcp-backend.ts';
-import { createTokenIdentity } from '../../src/adapters/local/token-identity.ts';
 import { createApiHandler } from '../../src/api/handler.ts';
 import { readGcpConfig } from '../../src/config/gcp-config.ts';
 import { type ErrorCode, isStudioError } from '../../src/contract/errors.ts';
 import type { Identity } from '../../src/core/ports.ts';
+import { createTokenIdentity } from '../../src/core/token-identity.ts';
 import { mintToken } from '../../src/core/tokens.ts';
+import { openGcpBackend } from '../../src/hosts/cloud-function/gcp-backend.ts';
 import { decodeClaims, firebaseIdToken, passwordIdToken, withClaims } from '../support/firebase-tokens.ts';
 import { serveWeb } from '../support/serve-web.ts';
 

@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import { Firestore } from '@google-cloud/firestore';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { createFirestoreJobStore } from '../../src/adapters/gcp/firestore-job-store.ts';
-import { openGcpBackend } from '../../src/adapters/gcp/gcp-backend.ts';
-import { createOidcVerifier, type OidcVerifier } from '../../src/api/internal-auth.ts';
+import { createOidcVerifier, type OidcVerifier } from '../../src/adapters/gcp/internal-auth.ts';
 import { createInternalHandler } from '../../src/api/internal-handler.ts';
 import { readGcpConfig } from '../../src/config/gcp-config.ts';
 import { isStudioError } from '../../src/contract/errors.ts';
 import type { Principal } from '../../src/contract/model.ts';
-import { JOB_DEADLINE_ROUTE, LEASE_CHECK_ROUTE, leaseJob, submitJob } from '../../src/core/jobs.ts';
+import { leaseJob, submitJob } from '../../src/core/jobs.ts';
+import { openGcpBackend } from '../../src/hosts/cloud-function/gcp-backend.ts';
 import { expectCode, experiment, sleep, uid } from '../conformance/fixtures.ts';
 import { job, testJobStore } from '../conformance/job-store-suite.ts';
 import { startFakeCloudTasks } from '../support/fake-cloud-tasks.ts';
@@ -260,7 +260,11 @@ describe('gcp backend wiring: Firestore jobs + Cloud Tasks deadlines delivered t
       expect(requeued?.history[0]?.outcome).toBe('lease expired');
 
       const tasks = [...fake.tasks.values()];
-      expect(tasks.map((t) => new URL(t.url).pathname).sort()).toEqual([JOB_DEADLINE_ROUTE, LEASE_CHECK_ROUTE]);
+      // The job task kinds on the wire: Cloud Tasks delivers a kind K to /internal/tasks/K.
+      expect(tasks.map((t) => new URL(t.url).pathname).sort()).toEqual([
+        '/internal/tasks/job-deadline',
+        '/internal/tasks/lease-check',
+      ]);
       for (const t of tasks) {
         expect(t.url.startsWith(target.url)).toBe(true);
         expect(t.oidc).toEqual({ serviceAccountEmail: TASKS_SA, audience: target.url });

@@ -2,8 +2,8 @@
 // same suite as the SQLite backend (functions/test/conformance/races-local.test.ts).
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
-import { openGcpBackend } from '../../src/adapters/gcp/gcp-backend.ts';
 import { readGcpConfig } from '../../src/config/gcp-config.ts';
+import { openGcpBackend } from '../../src/hosts/cloud-function/gcp-backend.ts';
 import { testExclusiveTransitions } from '../conformance/exclusive-transitions-suite.ts';
 import { startFakeCloudTasks } from '../support/fake-cloud-tasks.ts';
 import { mintMember } from './support/function-process.ts';

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCloudTasksQueue } from '../../src/adapters/gcp/cloud-tasks-queue.ts';
-import { createOidcVerifier } from '../../src/api/internal-auth.ts';
+import { createOidcVerifier } from '../../src/adapters/gcp/internal-auth.ts';
 import { expectCode, sleep, uid } from '../conformance/fixtures.ts';
 import { type TaskTarget, testTaskQueue } from '../conformance/task-queue-suite.ts';
 import { type FakeCloudTasks, startFakeCloudTasks } from '../support/fake-cloud-tasks.ts';
@@ -9,7 +9,7 @@ import { serveWeb } from '../support/serve-web.ts';
 
 const SA = 'tasks@demo-studio-lite.iam.gserviceaccount.com';
 const LOC = { project: 'demo-studio-lite', location: 'us-central1', queue: 'studio-jobs' };
-const ROUTE = '/internal/tasks/test';
+const KIND = 'test';
 
 interface Rig {
   fake: FakeCloudTasks;
@@ -31,7 +31,9 @@ async function rig(target: TaskTarget = async () => {}): Promise<Rig> {
       await verify?.verify(req.headers.get('authorization'));
       if (!req.headers.get('x-cloudtasks-taskname')) throw new Error('no task name header');
       if (req.headers.get('content-type') !== 'application/json') throw new Error('not json');
-      await target(new URL(req.url).pathname, await req.json());
+      const kind = /^\/internal\/tasks\/([a-z0-9-]+)$/.exec(new URL(req.url).pathname)?.[1];
+      if (!kind) throw new Error(`not an internal task route: ${req.url}`);
+      await target(kind, await req.json());
       return new Response('ok');
     } catch {
       return new Response('no', { status: 500 });
@@ -81,11 +83,12 @@ describe('Cloud Tasks adapter extras', () => {
     r = await rig();
     const name = uid('t');
     const scheduleTime = new Date(Date.now() + 200_123);
-    await r.queue.enqueue({ name, route: ROUTE, body: { a: 'é' }, scheduleTime });
+    await r.queue.enqueue({ name, kind: KIND, payload: { a: 'é' }, scheduleTime });
     const t = r.fake.tasks.get(`projects/${LOC.project}/locations/${LOC.location}/queues/${LOC.queue}/tasks/${name}`);
     expect(t).toMatchObject({
       id: name,
-      url: `${r.targetUrl}${ROUTE}`,
+      // The wire format api/internal-handler.ts reads back into a kind.
+      url: `${r.targetUrl}/internal/tasks/${KIND}`,
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       oidc: { serviceAccountEmail: SA, audience: r.targetUrl },
@@ -101,7 +104,7 @@ describe('Cloud Tasks adapter extras', () => {
       if (fail-- > 0) throw new Error('once');
     });
     const name = uid('t');
-    await r.queue.enqueue({ name, route: ROUTE, body: {} });
+    await r.queue.enqueue({ name, kind: KIND, payload: {} });
     for (let i = 0; i < 100 && r.seen.length < 2; i++) await sleep(20);
     expect(r.seen.map((h) => h.get('x-cloudtasks-taskretrycount'))).toEqual(['0', '1']);
     for (const h of r.seen) {
@@ -157,7 +160,7 @@ describe('Cloud Tasks adapter extras', () => {
     ];
     for (const [http, status, code] of cases) {
       r.fake.failNextCreate(http, status);
-      const err = await expectCode(r.queue.enqueue({ name: uid('t'), route: ROUTE, body: {} }), code as 'E_INTERNAL');
+      const err = await expectCode(r.queue.enqueue({ name: uid('t'), kind: KIND, payload: {} }), code as 'E_INTERNAL');
       expect(err.cause).toBeInstanceOf(Error);
     }
     expect(r.fake.tasks.size).toBe(0);
@@ -177,7 +180,7 @@ describe('Cloud Tasks adapter extras', () => {
       serviceAccountEmail: SA,
       apiEndpoint: `http://127.0.0.1:${port}`,
     });
-    await expectCode(q.enqueue({ name: uid('t'), route: ROUTE, body: {} }), 'E_UNAVAILABLE');
+    await expectCode(q.enqueue({ name: uid('t'), kind: KIND, payload: {} }), 'E_UNAVAILABLE');
   });
 
   it('fails fast on a missing option, naming it', () => {

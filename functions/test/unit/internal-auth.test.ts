@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createOidcVerifier, type OidcVerifier } from '../../src/api/internal-auth.ts';
+import { createOidcVerifier, type OidcVerifier } from '../../src/adapters/gcp/internal-auth.ts';
 import { expectCode } from '../conformance/fixtures.ts';
 import { serveWeb } from '../support/serve-web.ts';
 import { createTestOidcIssuer, type TestOidcIssuer } from '../support/test-oidc.ts';

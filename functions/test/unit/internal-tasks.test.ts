@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCloudTasksQueue } from '../../src/adapters/gcp/cloud-tasks-queue.ts';
-import { type LocalBackend, openLocalBackend } from '../../src/adapters/local/local-backend.ts';
+import { createOidcVerifier } from '../../src/adapters/gcp/internal-auth.ts';
 import { createLocalTaskQueue } from '../../src/adapters/local/local-task-queue.ts';
 import { openSqliteDb } from '../../src/adapters/local/sqlite-db.ts';
-import { createOidcVerifier } from '../../src/api/internal-auth.ts';
-import { createInternalHandler, runInternalTask } from '../../src/api/internal-handler.ts';
+import { createInternalHandler } from '../../src/api/internal-handler.ts';
 import { verifyBlobTask } from '../../src/core/internal-tasks.ts';
-import { VERIFY_BLOB_ROUTE } from '../../src/core/task-queue.ts';
+import { runTask, TASK_KINDS } from '../../src/core/task-kinds.ts';
+import { type LocalBackend, openLocalBackend } from '../../src/hosts/local-server/local-backend.ts';
 import { blobKey, bytes, sha256, sleep, uid } from '../conformance/fixtures.ts';
 import { type FakeCloudTasks, startFakeCloudTasks } from '../support/fake-cloud-tasks.ts';
 import { serveWeb } from '../support/serve-web.ts';
@@ -40,7 +40,7 @@ describe('verify-blob internal task', () => {
   }
   const recorded = async (b: { team: string; sha256: string }) =>
     (await backend.deps.blobIndex.findBlobs(b.team, [b.sha256])).get(b.sha256) ?? null;
-  const post = async (body: unknown, authorization?: string, path = VERIFY_BLOB_ROUTE) =>
+  const post = async (body: unknown, authorization?: string, path = '/internal/tasks/verify-blob') =>
     handler(
       new Request(`${api.url}${path}`, {
         method: 'POST',
@@ -111,6 +111,20 @@ describe('verify-blob internal task', () => {
     }
   });
 
+  it('every task kind has its internal route; the in-process dispatch refuses an unknown kind', async () => {
+    const t = await token();
+    expect([...TASK_KINDS].sort()).toEqual(['job-deadline', 'lease-check', 'verify-blob']);
+    for (const kind of TASK_KINDS) {
+      // An empty payload reaches the kind's validation (400), not the router's 404.
+      const res = await post({}, t, `/internal/tasks/${kind}`);
+      expect(res.status, kind).toBe(400);
+      expect((await res.json()).error.code).toBe('E_BAD_REQUEST');
+      await expect(runTask(backend.deps, kind, {})).rejects.toMatchObject({ code: 'E_BAD_REQUEST' });
+    }
+    await expect(runTask(backend.deps, 'nope', {})).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+    await expect(runTask(backend.deps, 'constructor', {})).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
+  });
+
   it('end to end: Cloud Tasks adapter -> fake dispatch with OIDC -> internal handler -> SQLite + disk', async () => {
     const queue = createCloudTasksQueue({
       ...LOC,
@@ -153,7 +167,7 @@ describe('verify-blob internal task', () => {
     const db = openSqliteDb(join(home, 'tasks.db'));
     const queue = createLocalTaskQueue({
       db,
-      dispatch: async (route, body) => void (await runInternalTask(backend.deps, route, body)),
+      dispatch: async (kind, payload) => void (await runTask(backend.deps, kind, payload)),
       minBackoffMs: 20,
     });
     try {

@@ -9,7 +9,7 @@ import { sleep, uid } from '../conformance/fixtures.ts';
 import { testTaskQueue } from '../conformance/task-queue-suite.ts';
 
 const fast = { minBackoffMs: 50, maxBackoffMs: 200, pollMs: 200 } satisfies Partial<LocalTaskQueueOptions>;
-const ROUTE = '/internal/tasks/test';
+const KIND = 'test';
 
 testTaskQueue({
   name: 'local sqlite scheduler',
@@ -57,11 +57,11 @@ describe.concurrent('local task queue extras', () => {
     const first: unknown[] = [];
     const q1 = open(path, async (_r, b) => void first.push(b));
     const name = uid('t');
-    await q1.enqueue({ name, route: ROUTE, body: { name }, scheduleTime: new Date(Date.now() + 400) });
+    await q1.enqueue({ name, kind: KIND, payload: { name }, scheduleTime: new Date(Date.now() + 400) });
     await q1.close();
     const second: unknown[] = [];
     const q2 = open(path, async (_r, b) => void second.push(b));
-    expect(await q2.enqueue({ name, route: ROUTE, body: { again: true } })).toEqual({ created: false });
+    expect(await q2.enqueue({ name, kind: KIND, payload: { again: true } })).toEqual({ created: false });
     await sleep(800);
     expect(first).toEqual([]);
     expect(second).toEqual([{ name }]);
@@ -79,10 +79,10 @@ describe.concurrent('local task queue extras', () => {
       { maxAttempts: 3, minBackoffMs: 20, maxBackoffMs: 40 },
     );
     const name = uid('t');
-    await q.enqueue({ name, route: ROUTE, body: {} });
+    await q.enqueue({ name, kind: KIND, payload: {} });
     await sleep(600);
     expect(calls).toBe(3);
-    expect(await q.enqueue({ name, route: ROUTE, body: {} })).toEqual({ created: false });
+    expect(await q.enqueue({ name, kind: KIND, payload: {} })).toEqual({ created: false });
     const db = new Database(path, { readonly: true });
     const row = db.prepare('SELECT state, attempts, last_error FROM task_queue WHERE name = ?').get(name);
     db.close();
@@ -94,9 +94,9 @@ describe.concurrent('local task queue extras', () => {
     const seen: unknown[] = [];
     const q = open(path, async (_r, b) => void seen.push(b), { tombstoneMs: 100 });
     const name = uid('t');
-    await q.enqueue({ name, route: ROUTE, body: 1 });
+    await q.enqueue({ name, kind: KIND, payload: 1 });
     await sleep(300);
-    expect(await q.enqueue({ name, route: ROUTE, body: 2 })).toEqual({ created: true });
+    expect(await q.enqueue({ name, kind: KIND, payload: 2 })).toEqual({ created: true });
     await sleep(300);
     expect(seen).toEqual([1, 2]);
   });
@@ -107,16 +107,36 @@ describe.concurrent('local task queue extras', () => {
     const a = open(path, async () => void seen.push('a'));
     const b = open(path, async () => void seen.push('b'));
     const names = Array.from({ length: 10 }, () => uid('t'));
-    for (const [i, name] of names.entries()) await (i % 2 ? a : b).enqueue({ name, route: ROUTE, body: {} });
+    for (const [i, name] of names.entries()) await (i % 2 ? a : b).enqueue({ name, kind: KIND, payload: {} });
     await sleep(700);
     expect(seen).toHaveLength(10);
+  });
+
+  it('a task stored before task kinds (its old route in the row) is delivered as its kind after an upgrade', async (ctx) => {
+    const { path, open } = await scope(ctx);
+    // The table as the queue creates it, then a pending row the way older versions wrote it.
+    await open(path, async () => {}).close();
+    const db = new Database(path);
+    const name = uid('t');
+    db.prepare(
+      "INSERT INTO task_queue (name, route, body, due_at, attempts, state) VALUES (?, '/internal/tasks/lease-check', ?, ?, 0, 'pending')",
+    ).run(name, JSON.stringify({ old: true }), Date.now());
+    db.close();
+    const seen: [string, unknown][] = [];
+    const q = open(path, async (kind, payload) => void seen.push([kind, payload]));
+    await q.enqueue({ name: uid('t'), kind: KIND, payload: { now: true } });
+    await sleep(500);
+    expect(seen.sort()).toEqual([
+      ['lease-check', { old: true }],
+      [KIND, { now: true }],
+    ]);
   });
 
   it('enqueue after close is E_UNAVAILABLE', async (ctx) => {
     const { path, open } = await scope(ctx);
     const q = open(path, async () => {});
     await q.close();
-    await expect(q.enqueue({ name: uid('t'), route: ROUTE, body: {} })).rejects.toMatchObject({
+    await expect(q.enqueue({ name: uid('t'), kind: KIND, payload: {} })).rejects.toMatchObject({
       code: 'E_UNAVAILABLE',
     });
   });

@@ -4,7 +4,6 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openLocalBackend } from '../../src/adapters/local/local-backend.ts';
 import { StudioError } from '../../src/contract/errors.ts';
 import type { Principal } from '../../src/contract/model.ts';
 import { createExperimentBody } from '../../src/contract/schemas.ts';
@@ -12,6 +11,7 @@ import { planUpload, RESUMABLE_MIN_BYTES } from '../../src/core/artifacts.ts';
 import type { CoreDeps } from '../../src/core/context.ts';
 import { createExperiment } from '../../src/core/experiments.ts';
 import type { BlobStore, UploadConstraint } from '../../src/core/ports.ts';
+import { openLocalBackend } from '../../src/hosts/local-server/local-backend.ts';
 import { sha256 } from '../conformance/fixtures.ts';
 
 const TEAM = 'team-r';

@@ -6,7 +6,10 @@ export interface CloudTasksQueueOptions {
   project: string;
   location: string;
   queue: string;
-  /** Base URL of the API that serves the internal routes; also the OIDC audience the internal handler expects. */
+  /**
+   * Base URL of the API that serves the internal routes; a task of kind K is delivered to `POST <base>/internal/tasks/K`
+   * (api/internal-handler.ts). Also the OIDC audience the internal handler expects.
+   */
   targetBaseUrl: string;
   /** Service account whose OIDC token Cloud Tasks attaches (the caller needs iam.serviceAccounts.actAs on it). */
   serviceAccountEmail: string;
@@ -83,7 +86,10 @@ async function createClient(apiEndpoint: string | undefined): Promise<CloudTasks
   return new CloudTasksClient(opts);
 }
 
-/** TaskQueue on Cloud Tasks: named HTTP tasks with an OIDC token, delivered to `targetBaseUrl + route`. */
+/** The internal route of a task kind: only this adapter turns a kind into a URL (api/internal-handler.ts reads it). */
+export const taskPath = (kind: string): string => `/internal/tasks/${kind}`;
+
+/** TaskQueue on Cloud Tasks: named HTTP tasks with an OIDC token, delivered to `targetBaseUrl + taskPath(kind)`. */
 export function createCloudTasksQueue(opts: CloudTasksQueueOptions): TaskQueue {
   for (const k of ['project', 'location', 'queue', 'targetBaseUrl', 'serviceAccountEmail'] as const) {
     if (!opts[k]) throw new StudioError('E_INTERNAL', `cloud-tasks queue: option "${k}" is required`);
@@ -109,7 +115,7 @@ export function createCloudTasksQueue(opts: CloudTasksQueueOptions): TaskQueue {
             ...(ms === undefined ? {} : { scheduleTime: { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1e6 } }),
             httpRequest: {
               httpMethod: 'POST',
-              url: base + task.route,
+              url: base + taskPath(task.kind),
               headers: { 'content-type': 'application/json' },
               body: Buffer.from(body, 'utf8'),
               oidcToken: { serviceAccountEmail: opts.serviceAccountEmail, audience: base },

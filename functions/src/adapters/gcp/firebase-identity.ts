@@ -1,16 +1,7 @@
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  decodeProtectedHeader,
-  errors,
-  type JSONWebKeySet,
-  type JWTPayload,
-  type JWTVerifyGetKey,
-  jwtVerify,
-  UnsecuredJWT,
-} from 'jose';
+import type { JSONWebKeySet, JWTPayload } from 'jose';
 import { isStudioError, StudioError } from '../../contract/errors.ts';
 import type { AccountStore, Identity } from '../../core/ports.ts';
+import { createGoogleJwtVerifier } from './oidc-verifier.ts';
 
 /** Google's public keys for Firebase ID tokens (securetoken service account), as a JWKS. */
 export const FIREBASE_JWKS_URL =
@@ -57,25 +48,6 @@ export interface FirebaseTokenVerifier {
   verify(token: string): Promise<FirebaseClaims>;
 }
 
-/** Errors of key lookup that say nothing about the token: the key source itself failed. */
-class KeySourceError extends Error {}
-
-function keyResolver(opts: FirebaseIdentityOptions): JWTVerifyGetKey {
-  if (opts.publicKeys) return createLocalJWKSet(opts.publicKeys);
-  const remote = createRemoteJWKSet(new URL(opts.jwksUrl ?? FIREBASE_JWKS_URL), {
-    timeoutDuration: 5000,
-    cooldownDuration: 30_000,
-  });
-  return async (header, token) => {
-    try {
-      return await remote(header, token);
-    } catch (err) {
-      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
-      throw new KeySourceError('signing keys unavailable', { cause: err });
-    }
-  };
-}
-
 const invalid = (why: string, cause?: unknown) =>
   new StudioError('E_UNAUTHENTICATED', `invalid Firebase ID token: ${why}`, cause === undefined ? {} : { cause });
 
@@ -85,47 +57,24 @@ export function createFirebaseTokenVerifier(opts: FirebaseIdentityOptions): Fire
   if (opts.emulator && process.env.NODE_ENV === 'production') {
     throw new StudioError('E_INTERNAL', 'firebase identity: the Auth emulator must not be trusted in production');
   }
-  const keys = keyResolver(opts);
   const tolerance = opts.clockToleranceSeconds ?? 30;
   const now = opts.now ?? (() => new Date());
+  const jwt = createGoogleJwtVerifier({
+    jwksUrl: opts.jwksUrl ?? FIREBASE_JWKS_URL,
+    publicKeys: opts.publicKeys,
+    issuer: `https://securetoken.google.com/${opts.projectId}`,
+    audience: opts.projectId,
+    requiredClaims: ['exp', 'iat', 'sub', 'auth_time'],
+    allowUnsigned: opts.emulator,
+    now,
+    clockToleranceSeconds: tolerance,
+    label: 'Firebase ID token',
+  });
 
   return {
     async verify(token) {
       if (!JWT_RE.test(token)) throw invalid('not a JWT');
-      let alg: string | undefined;
-      try {
-        alg = decodeProtectedHeader(token).alg;
-      } catch (cause) {
-        throw invalid('malformed header', cause);
-      }
-      const checks = {
-        issuer: `https://securetoken.google.com/${opts.projectId}`,
-        audience: opts.projectId,
-        requiredClaims: ['exp', 'iat', 'sub', 'auth_time'],
-        // ID tokens live one hour; an older iat means a forged lifetime.
-        maxTokenAge: 3600,
-        clockTolerance: tolerance,
-        currentDate: now(),
-      };
-      let payload: JWTPayload;
-      try {
-        if (alg === 'none') {
-          if (!opts.emulator) throw invalid('unsigned');
-          ({ payload } = UnsecuredJWT.decode(token, checks));
-        } else {
-          ({ payload } = await jwtVerify(token, keys, { ...checks, algorithms: ['RS256'] }));
-        }
-      } catch (err) {
-        if (isStudioError(err)) throw err;
-        if (err instanceof KeySourceError) {
-          throw new StudioError('E_UNAVAILABLE', 'cannot fetch Firebase token signing keys', { cause: err.cause });
-        }
-        if (err instanceof errors.JWTExpired) {
-          throw new StudioError('E_TOKEN_EXPIRED', 'Firebase ID token has expired', { cause: err });
-        }
-        throw invalid(err instanceof errors.JOSEError ? err.message : 'unreadable', err);
-      }
-      return claimsOf(payload, now().getTime() / 1000 + tolerance);
+      return claimsOf(await jwt.verify(token), now().getTime() / 1000 + tolerance);
     },
   };
 }

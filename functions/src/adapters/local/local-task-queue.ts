@@ -5,8 +5,8 @@ import { type SqliteDb, sqliteError } from './sqlite-db.ts';
 export interface LocalTaskQueueOptions {
   /** The local metadata database (the queue keeps to its own table, task_queue); closing it stays the caller's. */
   db: SqliteDb;
-  /** Delivers a task in-process; a rejection counts as a failed attempt. */
-  dispatch: (route: string, body: unknown) => Promise<void>;
+  /** Delivers a task in-process (core/task-kinds.ts runTask); a rejection counts as a failed attempt. */
+  dispatch: (kind: string, payload: unknown) => Promise<void>;
   /** Attempts before a task is given up (default 10). */
   maxAttempts?: number;
   /** Backoff after the first failure, doubled per attempt up to maxBackoffMs (defaults 1 s and 5 min). */
@@ -30,10 +30,14 @@ export interface LocalTaskQueue extends TaskQueue {
 
 interface TaskRow {
   name: string;
+  /** The task's kind; rows written before task kinds hold its old route, `/internal/tasks/<kind>`. */
   route: string;
   body: string;
   attempts: number;
 }
+
+/** A pending task stored before task kinds (its route) still runs after an upgrade. */
+const kindOf = (stored: string): string => stored.replace(/^\/internal\/tasks\//, '');
 
 /**
  * TaskQueue on SQLite with an in-process scheduler. Each process that opens the file delivers due tasks; a task is
@@ -89,7 +93,7 @@ export function createLocalTaskQueue(opts: LocalTaskQueueOptions): LocalTaskQueu
 
   async function deliver(row: TaskRow, attempt: number): Promise<void> {
     try {
-      await opts.dispatch(row.route, JSON.parse(row.body));
+      await opts.dispatch(kindOf(row.route), JSON.parse(row.body));
       record('recording success', () => q.done.run(Date.now(), row.name));
     } catch (err) {
       opts.log?.(`task ${row.name} attempt ${attempt} failed`, err);
@@ -156,7 +160,7 @@ export function createLocalTaskQueue(opts: LocalTaskQueueOptions): LocalTaskQueu
       const dueAt = task.scheduleTime ? task.scheduleTime.getTime() : now;
       let created: boolean;
       try {
-        created = insert.immediate(task.name, task.route, body, dueAt, now);
+        created = insert.immediate(task.name, task.kind, body, dueAt, now);
       } catch (err) {
         throw sqliteError(err, 'task queue: enqueue');
       }

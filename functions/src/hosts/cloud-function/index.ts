@@ -1,6 +1,6 @@
 import * as ff from '@google-cloud/functions-framework';
+import { createOidcVerifier } from '../../adapters/gcp/internal-auth.ts';
 import { createApiHandler } from '../../api/handler.ts';
-import { createOidcVerifier } from '../../api/internal-auth.ts';
 import { createInternalHandler } from '../../api/internal-handler.ts';
 import { readGcpConfig } from '../../config/gcp-config.ts';
 import { withWebApp } from '../../web-host/web-handler.ts';
@@ -17,7 +17,7 @@ const log = (msg: string, err: unknown) =>
 
 async function getHandler(): Promise<(req: Request) => Promise<Response>> {
   if (!handler) {
-    const { openGcpBackend } = await import('../../adapters/gcp/gcp-backend.ts');
+    const { openGcpBackend } = await import('./gcp-backend.ts');
     const cfg = readGcpConfig();
     const deps = openGcpBackend(cfg);
     // The web app is served from the API's origin (no CORS; docs/ui.md).

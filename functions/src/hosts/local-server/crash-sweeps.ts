@@ -1,4 +1,4 @@
-import type { LocalBackend } from '../../adapters/local/local-backend.ts';
+import type { LocalBackend } from './local-backend.ts';
 
 /**
  * Crash leftovers: expired pack descriptions and temp files of writes that died mid-way (kill -9 mid-upload).

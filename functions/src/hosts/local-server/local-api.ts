@@ -1,6 +1,6 @@
-import { ensureLocalCredentials, openLocalBackend } from '../../adapters/local/local-backend.ts';
 import { createApiHandler } from '../../api/handler.ts';
 import { sweepCrashLeftovers } from './crash-sweeps.ts';
+import { ensureLocalCredentials, openLocalBackend } from './local-backend.ts';
 
 /** The origin of an in-process API: never resolved, only parsed (no socket is opened for it). */
 export const IN_PROCESS_ORIGIN = 'http://studio-lite.in-process';

@@ -2,13 +2,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type LocalBackend, openLocalBackend } from '../../adapters/local/local-backend.ts';
 import { createApiHandler } from '../../api/handler.ts';
 import { errorResponse } from '../../api/respond.ts';
-import { isStudioError } from '../../contract/errors.ts';
-import { parseBlobKey } from '../../core/keys.ts';
+import { recordUploadedBlobs } from '../../core/blob-records.ts';
 import { withWebApp } from '../../web-host/web-handler.ts';
 import { sweepCrashLeftovers } from './crash-sweeps.ts';
+import { type LocalBackend, openLocalBackend } from './local-backend.ts';
 import { handleStorage } from './storage-routes.ts';
 
 export interface LocalServer {
@@ -40,29 +39,8 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
   });
   // The web app is served from the API's origin (same cookies, no CORS).
   const handler = withWebApp(createApiHandler(backend.deps, { log: opts.log, dataPath: opts.home }));
-  // Record verified uploads in one transaction per request, so commits need not stat the files again.
-  const onStored = async (blobs: { key: string; size: number; sha256: string }[]) => {
-    const byTeam = new Map<string, { sha256: string; size: number; verified: boolean }[]>();
-    for (const b of blobs) {
-      const parsed = parseBlobKey(b.key);
-      if (!parsed) continue;
-      const list = byTeam.get(parsed.team) ?? [];
-      list.push({ sha256: b.sha256, size: b.size, verified: true });
-      byTeam.set(parsed.team, list);
-    }
-    for (const [team, list] of byTeam) {
-      try {
-        await backend.deps.blobIndex.putBlobs(team, list);
-      } catch (err) {
-        // A blob a GC run is deleting right now stays unrecorded (the commit finds it missing and the client
-        // uploads it again); the others of the request are recorded.
-        if (!isStudioError(err, 'E_CONFLICT')) throw err;
-        const deleting = new Set((err.details?.deleting as string[] | undefined) ?? []);
-        const rest = list.filter((b) => !deleting.has(b.sha256));
-        if (rest.length) await backend.deps.blobIndex.putBlobs(team, rest);
-      }
-    }
-  };
+  // Verified uploads are recorded once per request (core/blob-records.ts), so commits need not stat the files again.
+  const onStored = (blobs: { key: string; size: number; sha256: string }[]) => recordUploadedBlobs(backend.deps, blobs);
 
   const server: Server = createServer((req, res) => {
     void route(req, res).catch((err) => sendWeb(res, errorResponse(err, opts.log)).catch(() => res.destroy()));

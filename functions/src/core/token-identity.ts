@@ -1,9 +1,9 @@
-import { StudioError } from '../../contract/errors.ts';
-import { type Principal, ROLE_RANK, type Role } from '../../contract/model.ts';
-import { capRoles, scopeCap } from '../../core/authz.ts';
-import type { TokenRecord } from '../../core/model.ts';
-import type { AccountStore, Identity, TokenStore } from '../../core/ports.ts';
-import { BOUND_TOKEN_ROLE, hashToken, TOKEN_RE } from '../../core/tokens.ts';
+import { StudioError } from '../contract/errors.ts';
+import { type Principal, ROLE_RANK, type Role } from '../contract/model.ts';
+import { capRoles, scopeCap } from './authz.ts';
+import type { TokenRecord } from './model.ts';
+import type { AccountStore, Identity, TokenStore } from './ports.ts';
+import { BOUND_TOKEN_ROLE, hashToken, TOKEN_RE } from './tokens.ts';
 
 /** Identity from hashed bearer tokens kept in the TokenStore (local default; also PATs in a deployment). */
 export function createTokenIdentity(

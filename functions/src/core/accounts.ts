@@ -1,18 +1,18 @@
-import { StudioError } from '../../contract/errors.ts';
-import type { Role, TokenInfo } from '../../contract/model.ts';
-import { assertUserId, teamIdFor } from '../../contract/names.ts';
-import { recordAudit } from '../../core/audit.ts';
-import { requireRole } from '../../core/authz.ts';
-import type { CoreDeps } from '../../core/context.ts';
-import type { UserRecord } from '../../core/model.ts';
-import { setMember } from '../../core/teams.ts';
-import { issuePersonalToken, MAX_TOKEN_TTL_SECONDS } from '../../core/token-admin.ts';
-import { isLive, revokeAudited } from '../../core/token-revocation.ts';
-import { ensureLocalCredentials } from './local-backend.ts';
+import { isStudioError, StudioError } from '../contract/errors.ts';
+import type { Principal, Role, TokenInfo } from '../contract/model.ts';
+import { assertUserId, teamIdFor } from '../contract/names.ts';
+import { recordAudit } from './audit.ts';
+import { requireRole } from './authz.ts';
+import type { CoreDeps } from './context.ts';
+import type { UserRecord } from './model.ts';
+import { setMember } from './teams.ts';
+import { issuePersonalToken, MAX_TOKEN_TTL_SECONDS } from './token-admin.ts';
+import { isLive, revokeAudited } from './token-revocation.ts';
+import { mintToken } from './tokens.ts';
 
 const EMAIL_RE = /^[^@\s/]+@[^@\s/]+\.[^@\s/]+$/;
 
-export interface AddLocalUserInput {
+export interface AddUserInput {
   id: string;
   email?: string | undefined;
   name?: string | undefined;
@@ -21,7 +21,7 @@ export interface AddLocalUserInput {
   expiresInSeconds?: number | undefined;
 }
 
-export interface AddLocalUserResult {
+export interface AddUserResult {
   user: UserRecord;
   team: string | null;
   role: Role | null;
@@ -30,17 +30,8 @@ export interface AddLocalUserResult {
   token: TokenInfo;
 }
 
-/**
- * A shared box (`studio-lite serve --listen`): the box's local user creates another user directly in the embedded
- * database, optionally adds them to a team it administers, and mints their first personal token. Everything is
- * checked before anything is written; the membership and the token are audited with the local user as the actor.
- * Throws E_BAD_KEY, E_BAD_REQUEST, E_CONFLICT (user or email taken), E_FORBIDDEN (not an admin of the team).
- */
-export async function addLocalUser(
-  deps: CoreDeps,
-  home: string,
-  input: AddLocalUserInput,
-): Promise<AddLocalUserResult> {
+/** Checks and normalises `user add` input before anything is read or written. Throws E_BAD_KEY, E_BAD_REQUEST. */
+export function checkAddUserInput(input: AddUserInput): Omit<AddUserInput, 'email'> & { email: string | null } {
   const id = assertUserId(input.id);
   const email = input.email?.trim().toLowerCase() || null;
   if (email !== null && !EMAIL_RE.test(email)) throw new StudioError('E_BAD_REQUEST', `invalid email "${input.email}"`);
@@ -49,8 +40,17 @@ export async function addLocalUser(
   if (ttl !== undefined && (!Number.isSafeInteger(ttl) || ttl < 1 || ttl > MAX_TOKEN_TTL_SECONDS)) {
     throw new StudioError('E_BAD_REQUEST', 'a token lives from 1 second to one year');
   }
-  const creds = await ensureLocalCredentials(home, deps);
-  const admin = await deps.identity.authenticate(creds.token);
+  return { ...input, id, email };
+}
+
+/**
+ * A shared box (`studio-lite serve --listen`): `admin` (the box's local user) creates another user directly,
+ * optionally adds them to a team it administers, and mints their first personal token. Everything is checked before
+ * anything is written; the membership and the token are audited with `admin` as the actor.
+ * Throws E_BAD_KEY, E_BAD_REQUEST, E_CONFLICT (user or email taken), E_FORBIDDEN (not an admin of the team).
+ */
+export async function addUser(deps: CoreDeps, admin: Principal, input: AddUserInput): Promise<AddUserResult> {
+  const { id, email } = checkAddUserInput(input);
   const team = input.team ? teamIdFor(admin.teams, input.team) : undefined;
   if (team) requireRole(admin, team, 'admin');
   if (await deps.accounts.getUser(id)) {
@@ -73,15 +73,14 @@ export async function addLocalUser(
   return { user, team: team ?? null, role, secret, token };
 }
 
-export interface LocalUserInfo extends UserRecord {
+export interface UserInfo extends UserRecord {
   teams: Record<string, Role>;
   /** Tokens they hold (personal, worker, job) neither revoked nor expired. */
   liveTokens: number;
 }
 
 /** `user list` on a shared box: every user with their teams and how many live tokens they hold. */
-export async function listLocalUsers(deps: CoreDeps, home: string): Promise<LocalUserInfo[]> {
-  await ensureLocalCredentials(home, deps);
+export async function listUsersWithTeams(deps: CoreDeps): Promise<UserInfo[]> {
   const now = deps.now();
   return Promise.all(
     (await deps.accounts.listUsers()).map(async (u) => ({
@@ -94,18 +93,16 @@ export async function listLocalUsers(deps: CoreDeps, home: string): Promise<Loca
 
 /**
  * `user remove ID` on a shared box (offboarding): takes the user out of every team and revokes every token they
- * hold (personal, worker, job), all audited with the box's local user as the actor. The user record stays, so their
+ * hold (personal, worker, job), all audited with `admin` (the box's local user) as the actor. The user record stays, so their
  * experiments keep an owner. Refuses the box's own user and a user who is the last admin of a team (E_CONFLICT,
  * nothing changed: promote someone else first). Throws E_NOT_FOUND for an unknown user.
  */
-export async function removeLocalUser(
+export async function removeUser(
   deps: CoreDeps,
-  home: string,
+  admin: Principal,
   id: string,
 ): Promise<{ userId: string; teams: Record<string, Role>; revokedTokens: number }> {
   assertUserId(id);
-  const creds = await ensureLocalCredentials(home, deps);
-  const admin = await deps.identity.authenticate(creds.token);
   if (id === admin.userId) throw new StudioError('E_BAD_REQUEST', "the box's own user cannot be removed");
   if (!(await deps.accounts.getUser(id))) throw new StudioError('E_NOT_FOUND', `no user ${id}`);
   const teams = await deps.accounts.getMemberships(id);
@@ -125,4 +122,37 @@ export async function removeLocalUser(
     if (await revokeAudited(deps, admin, t, Object.keys(teams), 'user removed')) revokedTokens += 1;
   }
   return { userId: id, teams, revokedTokens };
+}
+
+/**
+ * First use of a box (the embedded backend): its owner user, a team the owner administers, and a new personal token
+ * (scope `*`, no expiry). What exists is kept, so it is safe to run again and from concurrent first runs. Returns the
+ * token's secret (only its sha256 is stored).
+ */
+export async function provisionOwner(
+  deps: CoreDeps,
+  owner: { userId: string; name: string; team: string },
+): Promise<string> {
+  const now = deps.now();
+  if (!(await deps.accounts.getUser(owner.userId))) {
+    await deps.accounts.putUser({ id: owner.userId, name: owner.name, createdAt: now.toISOString() });
+  }
+  const teams = await deps.accounts.getMemberships(owner.userId);
+  if (!(await deps.accounts.getTeam(owner.team))) {
+    // Concurrent first runs may both try; the loser's E_CONFLICT means the record is there.
+    await deps.accounts
+      .createTeam({ id: owner.team, createdBy: owner.userId, createdAt: now.toISOString() })
+      .catch((err: unknown) => {
+        if (!isStudioError(err, 'E_CONFLICT')) throw err;
+      });
+  }
+  if (!teams[owner.team]) await deps.accounts.setMembership(owner.team, owner.userId, 'admin');
+  const { secret } = await mintToken(deps, {
+    userId: owner.userId,
+    kind: 'personal',
+    scopes: ['*'],
+    expiresAt: null,
+    now,
+  });
+  return secret;
 }

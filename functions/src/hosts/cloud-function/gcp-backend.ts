@@ -1,17 +1,17 @@
 import { Firestore } from '@google-cloud/firestore';
+import { createCloudTasksQueue } from '../../adapters/gcp/cloud-tasks-queue.ts';
+import { createCompositeIdentity } from '../../adapters/gcp/composite-identity.ts';
+import { firebaseClientConfig } from '../../adapters/gcp/firebase-client-config.ts';
+import { createFirebaseIdentity } from '../../adapters/gcp/firebase-identity.ts';
+import { createFirestoreAuditLog } from '../../adapters/gcp/firestore-audit-log.ts';
+import { createFirestoreJobStore } from '../../adapters/gcp/firestore-job-store.ts';
+import { loadFirestoreLinkKey } from '../../adapters/gcp/firestore-link-key.ts';
+import { createFirestoreStores } from '../../adapters/gcp/firestore-stores.ts';
+import { createGcsBlobStore } from '../../adapters/gcp/gcs-blob-store.ts';
 import type { GcpConfig } from '../../config/gcp-config.ts';
 import type { CoreDeps } from '../../core/context.ts';
 import { metadataPorts } from '../../core/ports.ts';
-import { createTokenIdentity } from '../local/token-identity.ts';
-import { createCloudTasksQueue } from './cloud-tasks-queue.ts';
-import { createCompositeIdentity } from './composite-identity.ts';
-import { firebaseClientConfig } from './firebase-client-config.ts';
-import { createFirebaseIdentity } from './firebase-identity.ts';
-import { createFirestoreAuditLog } from './firestore-audit-log.ts';
-import { createFirestoreJobStore } from './firestore-job-store.ts';
-import { loadFirestoreLinkKey } from './firestore-link-key.ts';
-import { createFirestoreStores } from './firestore-stores.ts';
-import { createGcsBlobStore } from './gcs-blob-store.ts';
+import { createTokenIdentity } from '../../core/token-identity.ts';
 
 /** Test seams that are not configuration (terraform never sets them). */
 export interface GcpBackendOptions {

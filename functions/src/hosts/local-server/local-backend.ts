@@ -1,19 +1,19 @@
 import { readFileSync } from 'node:fs';
-import { runInternalTask } from '../../api/internal-handler.ts';
-import { isStudioError } from '../../contract/errors.ts';
+import { createDiskBlobStore, type DiskBlobStore } from '../../adapters/local/disk-blob-store.ts';
+import { homePaths, loadOrCreateSecret, writePrivateFile } from '../../adapters/local/local-home.ts';
+import { createLocalTaskQueue } from '../../adapters/local/local-task-queue.ts';
+import { createSqliteAuditLog } from '../../adapters/local/sqlite-audit-log.ts';
+import { openSqliteDb } from '../../adapters/local/sqlite-db.ts';
+import { createSqliteJobStore } from '../../adapters/local/sqlite-job-store.ts';
+import { createSqliteSigninCodes } from '../../adapters/local/sqlite-signin-codes.ts';
+import { createSqliteStores } from '../../adapters/local/sqlite-stores.ts';
+import { provisionOwner } from '../../core/accounts.ts';
 import type { CoreDeps } from '../../core/context.ts';
 import type { JobSettings } from '../../core/jobs.ts';
 import { deriveLinkKey } from '../../core/link-signer.ts';
-import { hashToken, mintToken } from '../../core/tokens.ts';
-import { createDiskBlobStore, type DiskBlobStore } from './disk-blob-store.ts';
-import { homePaths, loadOrCreateSecret, writePrivateFile } from './local-home.ts';
-import { createLocalTaskQueue } from './local-task-queue.ts';
-import { createSqliteAuditLog } from './sqlite-audit-log.ts';
-import { openSqliteDb } from './sqlite-db.ts';
-import { createSqliteJobStore } from './sqlite-job-store.ts';
-import { createSqliteSigninCodes } from './sqlite-signin-codes.ts';
-import { createSqliteStores } from './sqlite-stores.ts';
-import { createTokenIdentity } from './token-identity.ts';
+import { runTask } from '../../core/task-kinds.ts';
+import { createTokenIdentity } from '../../core/token-identity.ts';
+import { hashToken } from '../../core/tokens.ts';
 
 export const LOCAL_USER = 'local';
 export const LOCAL_TEAM = 'local';
@@ -95,8 +95,8 @@ export function openLocalBackend(
   // here by whichever studio-lite process has the database open (a worker, a serve, a run).
   const tasks = createLocalTaskQueue({
     db: sdb,
-    dispatch: async (route, body) => {
-      await runInternalTask(deps, route, body);
+    dispatch: async (kind, payload) => {
+      await runTask(deps, kind, payload);
     },
     pollMs: 1000,
   });
@@ -125,27 +125,7 @@ export async function ensureLocalCredentials(home: string, deps: CoreDeps): Prom
   } catch {
     // missing or unreadable: create below
   }
-  const now = deps.now();
-  if (!(await deps.accounts.getUser(LOCAL_USER))) {
-    await deps.accounts.putUser({ id: LOCAL_USER, name: 'local user', createdAt: now.toISOString() });
-  }
-  const teams = await deps.accounts.getMemberships(LOCAL_USER);
-  if (!(await deps.accounts.getTeam(LOCAL_TEAM))) {
-    // Concurrent first runs may both try; the loser's E_CONFLICT means the record is there.
-    await deps.accounts
-      .createTeam({ id: LOCAL_TEAM, createdBy: LOCAL_USER, createdAt: now.toISOString() })
-      .catch((err: unknown) => {
-        if (!isStudioError(err, 'E_CONFLICT')) throw err;
-      });
-  }
-  if (!teams[LOCAL_TEAM]) await deps.accounts.setMembership(LOCAL_TEAM, LOCAL_USER, 'admin');
-  const { secret } = await mintToken(deps, {
-    userId: LOCAL_USER,
-    kind: 'personal',
-    scopes: ['*'],
-    expiresAt: null,
-    now,
-  });
+  const secret = await provisionOwner(deps, { userId: LOCAL_USER, name: 'local user', team: LOCAL_TEAM });
   const creds: LocalCredentials = { api_url: null, token: secret, user: LOCAL_USER };
   writePrivateFile(file, `${JSON.stringify(creds, null, 2)}\n`);
   return creds;

@@ -1,12 +1,6 @@
-import {
-  createLocalJWKSet,
-  createRemoteJWKSet,
-  errors,
-  type JSONWebKeySet,
-  type JWTVerifyGetKey,
-  jwtVerify,
-} from 'jose';
-import { StudioError } from '../contract/errors.ts';
+import type { JSONWebKeySet } from 'jose';
+import { StudioError } from '../../contract/errors.ts';
+import { createGoogleJwtVerifier } from './oidc-verifier.ts';
 
 /** Google's signing keys for ID tokens (what Cloud Tasks' OIDC tokens are). */
 export const GOOGLE_JWKS_URL = 'https://www.googleapis.com/oauth2/v3/certs';
@@ -43,25 +37,6 @@ export interface OidcVerifier {
   verify(authorization: string | null | undefined): Promise<OidcClaims>;
 }
 
-/** Errors of key lookup that say nothing about the token: the key source itself failed. */
-class KeySourceError extends Error {}
-
-function keyResolver(opts: OidcVerifierOptions): JWTVerifyGetKey {
-  if (opts.publicKeys) return createLocalJWKSet(opts.publicKeys);
-  const remote = createRemoteJWKSet(new URL(opts.jwksUrl ?? GOOGLE_JWKS_URL), {
-    timeoutDuration: 5000,
-    cooldownDuration: 30_000,
-  });
-  return async (header, token) => {
-    try {
-      return await remote(header, token);
-    } catch (err) {
-      if (err instanceof errors.JWKSNoMatchingKey || err instanceof errors.JWKSMultipleMatchingKeys) throw err;
-      throw new KeySourceError('signing keys unavailable', { cause: err });
-    }
-  };
-}
-
 /** Verifies the Google-signed OIDC tokens Cloud Tasks attaches to internal requests. */
 export function createOidcVerifier(opts: OidcVerifierOptions): OidcVerifier {
   if (!opts.audience) throw new StudioError('E_INTERNAL', 'oidc verifier: option "audience" is required');
@@ -69,35 +44,22 @@ export function createOidcVerifier(opts: OidcVerifierOptions): OidcVerifier {
   if (allowed.size === 0 || allowed.has('')) {
     throw new StudioError('E_INTERNAL', 'oidc verifier: option "allowedEmail" is required');
   }
-  const keys = keyResolver(opts);
-  const tolerance = opts.clockToleranceSeconds ?? 30;
-  const now = opts.now ?? (() => new Date());
+  const jwt = createGoogleJwtVerifier({
+    jwksUrl: opts.jwksUrl ?? GOOGLE_JWKS_URL,
+    publicKeys: opts.publicKeys,
+    issuer: GOOGLE_ISSUERS,
+    audience: opts.audience,
+    requiredClaims: ['exp', 'iat', 'sub', 'email'],
+    now: opts.now,
+    clockToleranceSeconds: opts.clockToleranceSeconds,
+  });
 
   return {
     async verify(authorization) {
       if (!authorization) throw new StudioError('E_UNAUTHENTICATED', 'missing bearer token');
       const m = /^Bearer\s+([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(authorization.trim());
       if (!m) throw new StudioError('E_UNAUTHENTICATED', 'authorization must be a Bearer JWT');
-      let payload: Record<string, unknown>;
-      try {
-        ({ payload } = await jwtVerify(m[1] as string, keys, {
-          algorithms: ['RS256'],
-          issuer: GOOGLE_ISSUERS,
-          audience: opts.audience,
-          requiredClaims: ['exp', 'iat', 'sub', 'email'],
-          // Google ID tokens live one hour; an older iat means a forged or replayed lifetime.
-          maxTokenAge: 3600,
-          clockTolerance: tolerance,
-          currentDate: now(),
-        }));
-      } catch (err) {
-        if (err instanceof KeySourceError) {
-          throw new StudioError('E_UNAVAILABLE', 'cannot fetch token signing keys', { cause: err.cause });
-        }
-        if (err instanceof errors.JWTExpired) throw new StudioError('E_TOKEN_EXPIRED', 'token expired', { cause: err });
-        const why = err instanceof errors.JOSEError ? err.message : 'invalid token';
-        throw new StudioError('E_UNAUTHENTICATED', `invalid token: ${why}`, { cause: err });
-      }
+      const payload = await jwt.verify(m[1] as string);
       const email = typeof payload.email === 'string' ? payload.email : '';
       if (!allowed.has(lower(email)))
         throw new StudioError('E_FORBIDDEN', 'token is not from the task service account');
