@@ -1,0 +1,74 @@
+/**
+ * The import rules of the packages (docs/architecture.md, "Packages"):
+ *   contract <- core <- api <- adapters <- hosts;   cli, web -> the contract and the local entry only.
+ * Checked by `npm run lint:imports` and functions/test/unit/import-graph.test.ts. Type-only imports count.
+ */
+const fn = '^functions/src/';
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'An import circle: modules that cannot be understood, tested or loaded one without the other.',
+      from: { path: '^(functions/src|cli/src|web/src)/' },
+      to: { circular: true },
+    },
+    {
+      name: 'contract-is-the-bottom',
+      severity: 'error',
+      comment: 'The contract is what clients share with the backend; it imports nothing else from functions/src.',
+      from: { path: `${fn}contract/` },
+      to: { path: fn, pathNot: `${fn}contract/` },
+    },
+    {
+      name: 'core-imports-core-and-contract',
+      severity: 'error',
+      comment: 'The core owns the logic: it sees only itself and the contract (ports are its own interfaces).',
+      from: { path: `${fn}core/` },
+      to: { path: fn, pathNot: `${fn}(core|contract)/` },
+    },
+    {
+      name: 'api-not-adapters-or-hosts',
+      severity: 'error',
+      comment: "The HTTP API works on ports; which adapter fills them is the composition root's choice (hosts/).",
+      from: { path: `${fn}api/` },
+      to: { path: `${fn}(adapters|hosts)/` },
+    },
+    {
+      name: 'clients-through-entry-points',
+      severity: 'error',
+      comment:
+        'The CLI and the web app import the backend only through its exports map (@studio-lite/functions/contract, ' +
+        '/contract/errors, /local), never a file of functions/ by path.',
+      from: { path: '^(cli|web)/src/' },
+      to: {
+        path: '^functions/',
+        pathNot: [
+          '^functions/src/contract/index\\.ts$',
+          '^functions/src/contract/errors-entry\\.ts$',
+          '^functions/src/hosts/local-server/index\\.ts$',
+          // Until the CLI's home layout lives in the CLI (issue 12): the two exports-map entries that still serve it.
+          '^functions/src/adapters/local/(local-home|private-files)\\.ts$',
+        ],
+      },
+    },
+    {
+      name: 'clients-resolve',
+      severity: 'error',
+      comment: 'A client import that does not resolve: a deep path the exports map does not offer, or a typo.',
+      from: { path: '^(cli|web)/src/' },
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '(^|/)(node_modules|dist)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    combinedDependencies: true,
+    // Resolve @studio-lite/functions/* through its exports map, as node, tsc and esbuild do.
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'default'], mainFields: ['main'] },
+  },
+};
