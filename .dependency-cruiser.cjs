@@ -37,6 +37,13 @@ module.exports = {
       to: { path: `${fn}(adapters|hosts)/` },
     },
     {
+      name: 'hosts-are-the-top',
+      severity: 'error',
+      comment: 'Hosts compose everything; nothing below them imports a host.',
+      from: { path: `${fn}(contract|core|api|adapters|config|web-host)/` },
+      to: { path: `${fn}hosts/` },
+    },
+    {
       name: 'clients-through-entry-points',
       severity: 'error',
       comment:
