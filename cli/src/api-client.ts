@@ -55,6 +55,8 @@ export class ApiClient {
     readonly baseUrl: string,
     private readonly token: string | TokenSource,
     private readonly team: string | null = null,
+    /** The transport: global fetch, or the in-process handler of the embedded backend (connect.ts). */
+    private readonly send: (url: string, init: RequestInit) => Promise<Response> = fetch,
   ) {}
 
   whoami(): Promise<WhoAmIResponse> {
@@ -206,7 +208,7 @@ export class ApiClient {
     const token = typeof this.token === 'string' ? this.token : await this.token.get();
     let res: Response;
     try {
-      res = await fetch(this.baseUrl + path, {
+      res = await this.send(this.baseUrl + path, {
         method,
         headers: {
           authorization: `Bearer ${token}`,

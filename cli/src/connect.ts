@@ -19,7 +19,15 @@ export interface Connection {
  * The CLI always speaks HTTP: to the team deployment when configured, otherwise to the embedded local host that it
  * starts for the duration of the command (in a worker thread; in-process when running from TypeScript sources).
  */
-export async function connect(cfg: CliConfig): Promise<Connection> {
+export interface ConnectOptions {
+  /**
+   * Whether the command moves blobs through signed URLs (run, pull, logs, worker, ui). Without, the embedded backend
+   * answers in-process (no worker thread, no socket): most of a listing command's start-up time was the local host.
+   */
+  transfers?: boolean;
+}
+
+export async function connect(cfg: CliConfig, opts: ConnectOptions = {}): Promise<Connection> {
   await ensurePrivateHome(cfg.home);
   if (cfg.apiUrl) {
     const token = readToken(cfg);
@@ -28,6 +36,11 @@ export async function connect(cfg: CliConfig): Promise<Connection> {
       mode: 'remote',
       close: async () => {},
     };
+  }
+  if (opts.transfers === false) {
+    const { openLocalApi } = await import('@studio-lite/functions/local-api');
+    const api = await openLocalApi(cfg.home);
+    return { client: new ApiClient(api.url, api.token, cfg.team, api.fetch), mode: 'local', close: () => api.close() };
   }
   const workerFile = fileURLToPath(new URL('./local-host-worker.js', import.meta.url));
   if (import.meta.url.endsWith('.ts') || process.env.STUDIOML_LOCAL_HOST === 'inprocess') {
