@@ -48,7 +48,7 @@ module.exports = {
       severity: 'error',
       comment:
         'The CLI and the web app import the backend only through its exports map (@studio-lite/functions/contract, ' +
-        '/contract/errors, /local), never a file of functions/ by path.',
+        '/contract/errors, /local, /local-api), never a file of functions/ by path.',
       from: { path: '^(cli|web)/src/' },
       to: {
         path: '^functions/',
@@ -56,6 +56,7 @@ module.exports = {
           '^functions/src/contract/index\\.ts$',
           '^functions/src/contract/errors-entry\\.ts$',
           '^functions/src/hosts/local-server/index\\.ts$',
+          '^functions/src/hosts/local-server/local-api\\.ts$',
           // Until the CLI's home layout lives in the CLI (issue 12): the two exports-map entries that still serve it.
           '^functions/src/adapters/local/(local-home|private-files)\\.ts$',
         ],
