@@ -63,6 +63,13 @@ module.exports = {
       },
     },
     {
+      name: 'web-takes-types-only',
+      severity: 'error',
+      comment: 'The contract uses node built-ins (hashing, statfs): the browser bundle may take its types only.',
+      from: { path: '^web/src/' },
+      to: { path: '^functions/', dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'clients-resolve',
       severity: 'error',
       comment: 'A client import that does not resolve: a deep path the exports map does not offer, or a typo.',
