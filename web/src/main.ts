@@ -1,3 +1,4 @@
+import type { Role } from '@studio-lite/functions/contract';
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, setTeam, useBearer } from './api.ts';
@@ -8,14 +9,7 @@ import { ExperimentsPage } from './pages/experiments-page.ts';
 import { JobsPage } from './pages/jobs-page.ts';
 import { TeamPage } from './pages/team-page.ts';
 import { href, useRoute } from './router.ts';
-
-type Role = 'viewer' | 'editor' | 'admin';
-export interface Session {
-  userId: string;
-  team: string;
-  role: Role;
-  teams: { id: string; role: Role; effectiveRole: Role | null }[];
-}
+import type { Session } from './session.ts';
 
 type Firebase = Awaited<ReturnType<typeof import('./firebase-auth.ts').startFirebase>>;
 

@@ -12,7 +12,8 @@ import {
 import type { ApiClient } from '../api-client.ts';
 import { snapshotFromWalk } from '../capture/snapshot.ts';
 import { openStatCache, type StatCache } from '../capture/stat-cache.ts';
-import { type WalkFile, walkFolder } from '../capture/walk.ts';
+import { walkFolder } from '../capture/walk.ts';
+import type { WalkFile } from '../capture/walk-types.ts';
 import type { CliConfig } from '../config.ts';
 import { formatBytes } from '../format.ts';
 import type { Logger } from '../logger.ts';

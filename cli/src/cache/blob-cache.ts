@@ -3,11 +3,9 @@ import { chmod, lstat, mkdir, open, rename, rm, unlink } from 'node:fs/promises'
 import * as path from 'node:path';
 import { SHA256_RE, StudioError } from '@studio-lite/functions/contract';
 import { type ScannedBlob, scanBlobs, scanQuarantine, sweepOld } from './blob-cache-scan.ts';
-import { EntryStats, sameStat } from './entry-stats.ts';
+import { CACHE_ENTRY_MODE, EntryStats, sameStat } from './entry-stats.ts';
 import { type VerifyResult, verifyEntries } from './verify-entries.ts';
 
-/** Mode of a verified cache entry: read-only, and private like everything under $STUDIOML_HOME. */
-export const CACHE_ENTRY_MODE = 0o400;
 /** Temp files older than this are leftovers of a killed process (an ingest in progress touches its file). */
 export const STALE_TEMP_MS = 3600_000;
 

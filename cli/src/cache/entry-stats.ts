@@ -3,6 +3,9 @@ import * as path from 'node:path';
 import { openPrivateDatabase } from '@studio-lite/functions/adapters/local/private-files.ts';
 import type Database from 'better-sqlite3';
 
+/** Mode of a verified cache entry: read-only, and private like everything under $STUDIOML_HOME. */
+export const CACHE_ENTRY_MODE = 0o400;
+
 /**
  * What a blob-cache file looked like when its content was last verified (or handed out as a hard link): inode, size,
  * mtime and ctime. Writing the file, truncating it, chmod, or replacing it changes at least one of them (ctime

@@ -2,8 +2,15 @@ import { lstatSync, type Stats } from 'node:fs';
 import { chmod, lstat } from 'node:fs/promises';
 import pLimit from 'p-limit';
 import { hashFile } from '../capture/hash.ts';
-import { type BlobCache, CACHE_ENTRY_MODE } from './blob-cache.ts';
-import { sameStat } from './entry-stats.ts';
+import { CACHE_ENTRY_MODE, type EntryStats, sameStat } from './entry-stats.ts';
+
+/** What verifying needs of a blob cache: VerifiableCache is one (an interface, so blob-cache.ts can call this file). */
+export interface VerifiableCache {
+  readonly stats: EntryStats;
+  readonly quarantineDir: string;
+  path(sha256: string): string;
+  quarantine(sha256: string): Promise<void>;
+}
 
 export interface VerifyResult {
   /** Entries that hold the expected bytes now (stat unchanged since recorded, or re-hashed and found intact). */
@@ -22,7 +29,10 @@ export interface VerifyResult {
  * replaced, or from a cache older than the records) is re-hashed: intact, it is made read-only again and re-recorded;
  * not intact, it is quarantined and reported missing so the caller downloads it again.
  */
-export async function verifyEntries(cache: BlobCache, wanted: ReadonlyMap<string, number>): Promise<VerifyResult> {
+export async function verifyEntries(
+  cache: VerifiableCache,
+  wanted: ReadonlyMap<string, number>,
+): Promise<VerifyResult> {
   const out: VerifyResult = { usable: new Set(), missing: [], quarantined: [], rehashed: 0 };
   const shas = [...wanted.keys()];
   const recorded = cache.stats.get(shas);
@@ -71,7 +81,7 @@ export function pick(st: { ino: number; size: number; mtimeMs: number; ctimeMs: 
 }
 
 /** The one warning line for entries found tampered with in one operation. */
-export function tamperedWarning(cache: BlobCache, quarantined: readonly string[]): string {
+export function tamperedWarning(cache: VerifiableCache, quarantined: readonly string[]): string {
   const n = quarantined.length;
   const which = n === 1 ? `entry ${quarantined[0]?.slice(0, 12)}…` : `${n} entries`;
   return (

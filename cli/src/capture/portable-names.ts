@@ -1,5 +1,5 @@
 import { pathProblem } from '@studio-lite/functions/contract';
-import type { WalkResult } from './walk.ts';
+import type { WalkResult } from './walk-types.ts';
 
 /**
  * Makes a walk's paths ones the backend accepts (contract/manifest.ts pathProblem) instead of letting the commit fail

@@ -3,7 +3,8 @@ import { type FileEntry, isStudioError, type Manifest, sortManifest } from '@stu
 import pLimit from 'p-limit';
 import { HASH_BUFFER_SIZE, type HashedFile, hashFile, hashFileSync, SYNC_HASH_MAX } from './hash.ts';
 import type { StatCache, StatKey } from './stat-cache.ts';
-import { errCode, type WalkFile, type WalkOptions, type WalkResult, walkFolder } from './walk.ts';
+import { errCode, walkFolder } from './walk.ts';
+import type { WalkFile, WalkOptions, WalkResult } from './walk-types.ts';
 
 export interface SnapshotOptions extends WalkOptions {
   /** Files hashed in parallel through the thread pool (large files); default 3. */

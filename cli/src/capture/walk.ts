@@ -3,43 +3,9 @@ import * as path from 'node:path';
 import { isSafeRelativePath, StudioError } from '@studio-lite/functions/contract';
 import { IgnoreRules } from './ignore-rules.ts';
 import { makePortable } from './portable-names.ts';
+import type { WalkFile, WalkOptions, WalkResult } from './walk-types.ts';
 
 export const DEFAULT_IGNORE_FILE = '.studioml_ignore';
-
-export interface WalkOptions {
-  /** Honour `.studioml_ignore` files (the root's and nested ones) with .gitignore semantics. */
-  useIgnoreFile: boolean;
-  ignoreFileName?: string;
-  /** Patterns (gitignore syntax) applied even when `useIgnoreFile` is false. */
-  alwaysIgnore?: string[];
-}
-
-export interface WalkFile {
-  /** Relative POSIX path; for a single-file capture, the file's basename. */
-  path: string;
-  abs: string;
-  size: number;
-  mode: number;
-  mtimeMs: number;
-  /** Part of the stat-cache key: any in-place rewrite bumps it, even one that restores mtime. */
-  ctimeMs: number;
-  ino: number;
-  dev: number;
-}
-
-export interface WalkLink {
-  path: string;
-  target: string;
-}
-
-export interface WalkResult {
-  files: WalkFile[];
-  links: WalkLink[];
-  /** "path: reason" for entries that could not be captured. */
-  skipped: string[];
-  /** "path: what" for entries captured under another name (portable-names.ts). */
-  notes: string[];
-}
 
 /** Hand the event loop back this often so a long walk does not freeze heartbeats or progress output. */
 const YIELD_EVERY = 4096;

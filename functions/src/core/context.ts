@@ -1,7 +1,7 @@
 import type { AuthConfig } from '../contract/auth-config.ts';
-import type { JobSettings } from './jobs.ts';
+import type { JobSettings } from './job-settings.ts';
+import type { SigninCodeStore } from './ports/signin-code-store.ts';
 import type { AuditLog, BlobStore, Identity, JobStore, MetadataPorts } from './ports.ts';
-import type { SigninCodeStore } from './signin-codes.ts';
 import type { TaskQueue } from './task-queue.ts';
 
 /**

@@ -8,6 +8,7 @@ import { assertExperimentKey, assertQueue, assertTag } from '../contract/names.t
 import { redactArgv, redactText } from '../contract/redact.ts';
 import { requireQueueWorker, requireRole } from './authz.ts';
 import type { CoreDeps } from './context.ts';
+import { DEFAULT_JOB_SETTINGS, type JobSettings } from './job-settings.ts';
 import { revokeJobTokens } from './job-tokens.ts';
 import type { JobStore } from './ports.ts';
 import type { TaskQueue } from './task-queue.ts';
@@ -21,19 +22,6 @@ export const MAX_LIFETIME_SECONDS = 30 * 24 * 3600;
 export const MAX_DURATION_SECONDS = 30 * 24 * 3600;
 /** A job token outlives any lease by at most this; each request also checks that its lease is still live. */
 const JOB_TOKEN_SLACK_SECONDS = 3600;
-
-export interface JobSettings {
-  /** Lease length; a worker heartbeats every third of it (default 60 s). */
-  leaseSeconds: number;
-  /** Leases a job may take before it is declared lost (default 3). */
-  maxAttempts: number;
-  /** How often a waiting lease request looks at the queue (ms). */
-  pollMs: number;
-  /** Longest a lease request waits for a job (s). */
-  maxWaitSeconds: number;
-}
-
-export const DEFAULT_JOB_SETTINGS: JobSettings = { leaseSeconds: 60, maxAttempts: 3, pollMs: 200, maxWaitSeconds: 20 };
 
 function store(deps: CoreDeps): JobStore {
   if (!deps.jobs) throw new StudioError('E_UNAVAILABLE', 'this backend has no job queue configured');

@@ -3,21 +3,13 @@ import { StudioError } from '../contract/errors.ts';
 import type { Principal } from '../contract/model.ts';
 import { requireUserCredential } from './authz.ts';
 import type { CoreDeps } from './context.ts';
+import type { SigninCodeStore } from './ports/signin-code-store.ts';
 import { hashToken, mintToken } from './tokens.ts';
 
 /** A sign-in code lives this long, and dies at its first use. */
 export const SIGNIN_CODE_TTL_SECONDS = 300;
 /** A browser session (a personal token in an HttpOnly cookie) lasts this long. */
 export const WEB_SESSION_TTL_SECONDS = 12 * 3600;
-
-/**
- * One-time sign-in codes: only the sha256 is stored. `consume` is a compare-and-set: of two uses of one code,
- * exactly one gets the record; an expired or used code gives null.
- */
-export interface SigninCodeStore {
-  create(c: { hash: string; userId: string; scopes: string[]; expiresAt: string }): Promise<void>;
-  consume(hash: string, now: string): Promise<{ userId: string; scopes: string[] } | null>;
-}
 
 function store(deps: CoreDeps): SigninCodeStore {
   if (!deps.signinCodes) {

@@ -1,7 +1,7 @@
 import { useState } from 'preact/hooks';
 import { api, seg } from '../api.ts';
 import { html } from '../html.ts';
-import type { Session } from '../main.ts';
+import type { Session } from '../session.ts';
 import type { Experiment } from '../types.ts';
 
 /**

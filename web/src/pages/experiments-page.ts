@@ -3,8 +3,8 @@ import { api } from '../api.ts';
 import { StatusBadge } from '../components/status-badge.ts';
 import { duration, time } from '../format.ts';
 import { html } from '../html.ts';
-import type { Session } from '../main.ts';
 import { href, type Route } from '../router.ts';
+import type { Session } from '../session.ts';
 import { type Experiment, STATUSES, TERMINAL } from '../types.ts';
 
 const PAGE = 50;

@@ -3,8 +3,8 @@ import { api } from '../api.ts';
 import { StatusBadge } from '../components/status-badge.ts';
 import { time } from '../format.ts';
 import { html } from '../html.ts';
-import type { Session } from '../main.ts';
 import { href } from '../router.ts';
+import type { Session } from '../session.ts';
 import type { Job } from '../types.ts';
 
 /** Queues with their waiting and running jobs and the workers holding them (read-only). */

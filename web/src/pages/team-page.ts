@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { api, seg } from '../api.ts';
 import { time } from '../format.ts';
 import { html } from '../html.ts';
-import type { Session } from '../main.ts';
+import type { Session } from '../session.ts';
 
 interface Member {
   userId: string;

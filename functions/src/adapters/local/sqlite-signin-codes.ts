@@ -1,4 +1,4 @@
-import type { SigninCodeStore } from '../../core/signin-codes.ts';
+import type { SigninCodeStore } from '../../core/ports/signin-code-store.ts';
 import type { SqliteDb } from './sqlite-db.ts';
 
 /** Sign-in codes in their own table of the metadata file, so `ui` and a running `serve` share them. */

@@ -9,7 +9,7 @@ import { createSqliteSigninCodes } from '../../adapters/local/sqlite-signin-code
 import { createSqliteStores } from '../../adapters/local/sqlite-stores.ts';
 import { provisionOwner } from '../../core/accounts.ts';
 import type { CoreDeps } from '../../core/context.ts';
-import type { JobSettings } from '../../core/jobs.ts';
+import type { JobSettings } from '../../core/job-settings.ts';
 import { deriveLinkKey } from '../../core/link-signer.ts';
 import { runTask } from '../../core/task-kinds.ts';
 import { createTokenIdentity } from '../../core/token-identity.ts';
