@@ -22,6 +22,8 @@ export interface CaptureTarget {
   useIgnoreFile: boolean;
   /** Paths inside `path` captured under their own tag (--capture inside the workspace): left out, and recorded. */
   excludeTargets?: { path: string; tag: string }[];
+  /** Commit a version even when empty: a queued job's inputs are laid out by the worker, which needs a version. */
+  keepEmpty?: boolean;
 }
 
 export interface CaptureOutcome {
@@ -249,7 +251,8 @@ export class Capturer {
       };
       const nothing = { tag: t.tag, created: false, version: null, ...totals, stats, skipped };
       // An empty folder that never had content (an unused modeldir) is not worth a version.
-      const empty = !this.last.has(t.tag) && totals.files === 0 && snap.manifest.links.length === 0;
+      const empty =
+        !t.keepEmpty && !this.last.has(t.tag) && totals.files === 0 && snap.manifest.links.length === 0;
       if (this.last.get(t.tag) === digest || empty) {
         await snap.uploader.drain();
         progress.stop();

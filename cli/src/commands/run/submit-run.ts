@@ -77,8 +77,8 @@ export async function submitRun(
   });
   try {
     const targets: CaptureTarget[] = [
-      { tag: 'workspace', path: cwd, mutable: false, useIgnoreFile: true },
-      ...run.onces.map((c) => ({ tag: c.tag, path: c.path, mutable: false, useIgnoreFile: false })),
+      { tag: 'workspace', path: cwd, mutable: false, useIgnoreFile: true, keepEmpty: true },
+      ...run.onces.map((c) => ({ tag: c.tag, path: c.path, mutable: false, useIgnoreFile: false, keepEmpty: true })),
     ];
     for (const t of targets) await capturer.capture(t);
     const { job } = await conn.client.submitJob(key, {
