@@ -251,8 +251,7 @@ export class Capturer {
       };
       const nothing = { tag: t.tag, created: false, version: null, ...totals, stats, skipped };
       // An empty folder that never had content (an unused modeldir) is not worth a version.
-      const empty =
-        !t.keepEmpty && !this.last.has(t.tag) && totals.files === 0 && snap.manifest.links.length === 0;
+      const empty = !t.keepEmpty && !this.last.has(t.tag) && totals.files === 0 && snap.manifest.links.length === 0;
       if (this.last.get(t.tag) === digest || empty) {
         await snap.uploader.drain();
         progress.stop();
