@@ -1,8 +1,8 @@
-import { studioHome } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import { noSpace } from '@studio-lite/functions/core/no-space.ts';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitError, exitCodeOf, hintFor, hintFromDetails, hintOf } from './exit-error.ts';
+import { studioHome } from './home/cli-home.ts';
 import { integerOption, secondsOption } from './option-parsers.ts';
 import { packageVersion } from './package-root.ts';
 import { sanitize } from './sanitize.ts';

@@ -1,5 +1,4 @@
 import { isAbsolute, relative, sep } from 'node:path';
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.ts';
 import { type FileEntry, manifestDigest, manifestTotals, sortManifest } from '@studio-lite/functions/core/manifest.ts';
 import type { CaptureStats } from '@studio-lite/functions/core/model.ts';
@@ -9,6 +8,7 @@ import { openStatCache, type StatCache } from '../capture/stat-cache.ts';
 import { type WalkFile, walkFolder } from '../capture/walk.ts';
 import type { CliConfig } from '../config.ts';
 import { formatBytes } from '../format.ts';
+import { cliPaths } from '../home/cli-home.ts';
 import type { Logger } from '../logger.ts';
 import { type Progress, startProgress } from '../progress.ts';
 import { type BlobSource, ChunkUploader } from './chunk-uploader.ts';
@@ -106,8 +106,8 @@ export class Capturer {
     /** md5: also send MD5s so storage that checks them (GCS) refuses wrong bytes at upload (deployments only). */
     private readonly options: { md5?: boolean } = {},
   ) {
-    this.statCache = openStatCache(homePaths(cfg.home).statcache);
-    this.uploadsDir = homePaths(cfg.home).uploads;
+    this.statCache = openStatCache(cliPaths(cfg.home).statcache);
+    this.uploadsDir = cliPaths(cfg.home).uploads;
   }
 
   /** Captures one target; serialised with every other capture of this Capturer. */

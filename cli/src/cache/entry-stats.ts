@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { openPrivateDatabase } from '@studio-lite/functions/adapters/local/private-files.ts';
 import type Database from 'better-sqlite3';
+import { openPrivateDatabase } from '../home/private-files.ts';
 
 /**
  * What a blob-cache file looked like when its content was last verified (or handed out as a hard link): inode, size,

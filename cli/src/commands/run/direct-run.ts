@@ -1,7 +1,5 @@
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { tightenTree } from '@studio-lite/functions/adapters/local/private-files.ts';
 import type { CreateExperimentResponse } from '@studio-lite/functions/api/wire.ts';
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import { redactArgv } from '@studio-lite/functions/core/redact.ts';
@@ -10,6 +8,8 @@ import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import type { CliConfig } from '../../config.ts';
 import type { Connection } from '../../connect.ts';
 import { ExitError } from '../../exit-error.ts';
+import { cliPaths } from '../../home/cli-home.ts';
+import { tightenTree } from '../../home/private-files.ts';
 import type { Logger } from '../../logger.ts';
 import { scriptEnv } from './artifact-env.ts';
 import { exitCodeFor, runChild } from './child.ts';
@@ -70,7 +70,7 @@ export async function directRun(
   const heartbeat = startRunHeartbeat(conn.client, key, attempt, created.leaseSeconds, log);
   const before = created.resumed ? latestVersions(await conn.client.showExperiment(key)) : new Map<string, number>();
 
-  const expDir = join(homePaths(cfg.home).experiments, key);
+  const expDir = join(cliPaths(cfg.home).experiments, key);
   const { targets, outputFile } = runTargets(
     expDir,
     cwd,
@@ -82,7 +82,7 @@ export async function directRun(
   // No progress bar while the script runs: it would be drawn into the script's own lines.
   const scriptRunning = { now: false };
   const capLog: Logger = Object.create(log, { progress: { get: () => log.progress && !scriptRunning.now } });
-  const capturer = new Capturer(conn.client, key, cfg, capLog, [homePaths(cfg.home).home], {
+  const capturer = new Capturer(conn.client, key, cfg, capLog, [cliPaths(cfg.home).home], {
     md5: conn.mode === 'remote',
   });
   const warnings: string[] = [];

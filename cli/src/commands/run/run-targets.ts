@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '@studio-lite/functions/adapters/local/private-files.ts';
 import type { CaptureTarget } from '../../artifacts/capture-artifact.ts';
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../../home/private-files.ts';
 import type { CaptureSpec } from './specs.ts';
 
 /**

@@ -1,11 +1,11 @@
 import { hostname } from 'node:os';
 import { isAbsolute, relative, sep } from 'node:path';
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import { redactArgv } from '@studio-lite/functions/core/redact.ts';
 import { Capturer, type CaptureTarget } from '../../artifacts/capture-artifact.ts';
 import type { CliConfig } from '../../config.ts';
 import type { Connection } from '../../connect.ts';
+import { cliPaths } from '../../home/cli-home.ts';
 import type { Logger } from '../../logger.ts';
 import { followJob } from '../jobs/follow.ts';
 import { gitInfo } from './git-info.ts';
@@ -72,7 +72,7 @@ export async function submitRun(
     reuse: run.reuses.map((r) => ({ experiment: r.experiment, tag: r.tag, version: r.version, as: r.as })),
     queued: true,
   });
-  const capturer = new Capturer(conn.client, key, cfg, log, [homePaths(cfg.home).home], {
+  const capturer = new Capturer(conn.client, key, cfg, log, [cliPaths(cfg.home).home], {
     md5: conn.mode === 'remote',
   });
   try {

@@ -1,12 +1,12 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { isStudioError } from '@studio-lite/functions/core/errors.ts';
 import type { LeaseResult } from '@studio-lite/functions/core/jobs.ts';
 import { ApiClient } from '../../api-client.ts';
 import { Capturer, type CaptureTarget, OUTPUT_CAPTURE_SECONDS } from '../../artifacts/capture-artifact.ts';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import type { CliConfig } from '../../config.ts';
+import { cliPaths } from '../../home/cli-home.ts';
 import type { Logger } from '../../logger.ts';
 import { scriptEnv } from '../run/artifact-env.ts';
 import { exitCodeFor, runChild } from '../run/child.ts';
@@ -67,7 +67,7 @@ export async function runJob(
   let leaseLost = false;
   const produced: Record<string, number> = {};
 
-  const capturer = new Capturer(client, job.id, cfg, log, [homePaths(cfg.home).home, o.workDir, o.cacheDir], {
+  const capturer = new Capturer(client, job.id, cfg, log, [cliPaths(cfg.home).home, o.workDir, o.cacheDir], {
     md5: o.remote,
   });
   const heartbeatMs = lease.heartbeatSeconds * 1000;
