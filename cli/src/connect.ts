@@ -7,7 +7,7 @@ import { ApiClient, type TokenSource } from './api-client.ts';
 import { FirebaseSession } from './auth/firebase-session.ts';
 import { readSavedLogin, sameApiUrl } from './auth/saved-login.ts';
 import type { CliConfig } from './config.ts';
-import { ensurePrivateHome } from './private-home.ts';
+import { ensurePrivateHome } from './home/private-home.ts';
 
 export interface Connection {
   client: ApiClient;

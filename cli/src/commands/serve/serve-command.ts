@@ -4,9 +4,9 @@ import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import { startLocalServer } from '@studio-lite/functions/hosts/local-server/server.ts';
 import { loadConfig } from '../../config.ts';
 import { withHint } from '../../exit-error.ts';
+import { ensurePrivateHome } from '../../home/private-home.ts';
 import { recordUiServer } from '../../home/ui-server-file.ts';
 import { createLogger } from '../../logger.ts';
-import { ensurePrivateHome } from '../../private-home.ts';
 import type { GlobalOpts } from '../with-connection.ts';
 
 const WILDCARD = new Set(['0.0.0.0', '::', '[::]']);

@@ -1,6 +1,6 @@
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { cliPaths } from './home/cli-home.ts';
-import { mkdirPrivate, tightenHome } from './home/private-files.ts';
+import { cliPaths } from './cli-home.ts';
+import { mkdirPrivate, tightenHome } from './private-files.ts';
 
 /**
  * Makes sure $STUDIOML_HOME exists (0700) and is private: a home made under a permissive umask or by an older
