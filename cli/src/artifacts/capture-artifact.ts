@@ -117,29 +117,6 @@ export class Capturer {
     return run;
   }
 
-  /** Captures `targets` every `ms` until stopped; stop() waits for a capture in flight. */
-  every(ms: number, targets: CaptureTarget[], onError: (err: Error) => void): { stop(): Promise<void> } {
-    // A target whose previous capture is still queued or running skips this tick, so ticks never pile up behind
-    // a long capture of another artifact.
-    const busy = new Set<CaptureTarget>();
-    const timer = setInterval(() => {
-      for (const t of targets) {
-        if (busy.has(t)) continue;
-        busy.add(t);
-        this.capture(t)
-          .catch(onError)
-          .finally(() => busy.delete(t));
-      }
-    }, ms);
-    timer.unref();
-    return {
-      stop: async () => {
-        clearInterval(timer);
-        await this.chain;
-      },
-    };
-  }
-
   close(): void {
     this.statCache.close();
   }

@@ -4,7 +4,7 @@ import { delimiter, dirname } from 'node:path';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { readSavedLogin, sameApiUrl } from '../../auth/saved-login.ts';
 import type { CliConfig } from '../../config.ts';
-import { pythonPackageDir } from '../run/artifact-env.ts';
+import { pythonPackageDir } from '../../session/artifact-env.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
