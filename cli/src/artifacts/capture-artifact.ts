@@ -155,22 +155,18 @@ export class Capturer {
     const walk = await walkFolder(t.path, walkOpts);
     for (const n of walk.notes) this.log.warn(`${t.tag}: ${n}`);
     lap(`walk of ${walk.files.length} files`);
-    const sources = new Map<string, string>();
-    const contents = new Map<string, Buffer>();
     const md5s = new Map<string, string>();
     const stats = { hashedFiles: 0, hashedBytes: 0 };
     let hashing = true;
-    const uploader = new ChunkUploader(
-      this.client,
-      this.experiment,
-      t.tag,
-      sources,
-      contents,
-      (done, planned) => {
+    const uploader = new ChunkUploader({
+      client: this.client,
+      experiment: this.experiment,
+      tag: t.tag,
+      onProgress: (done, planned) => {
         if (!hashing) progress.update({ phase: 'upload', bytes: done, totalBytes: planned });
       },
-      this.uploadsDir,
-    );
+      sessionDir: this.uploadsDir,
+    });
     const files: FileEntry[] = [];
     const skipped = [...walk.skipped];
     const deferred: BlobSource[] = [];
@@ -193,8 +189,7 @@ export class Capturer {
       );
       files.push(...part.manifest.files);
       skipped.push(...part.skipped);
-      for (const [k, v] of part.sources) if (!sources.has(k)) sources.set(k, v);
-      for (const [k, v] of part.contents) contents.set(k, v);
+      uploader.addParts(part.sources, part.contents);
       for (const [k, v] of part.md5s) md5s.set(k, v);
       stats.hashedFiles += part.stats.hashedFiles;
       stats.hashedBytes += part.stats.hashedBytes;
