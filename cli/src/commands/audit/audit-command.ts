@@ -1,7 +1,7 @@
 import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import { AUDIT_ACTIONS } from '@studio-lite/functions/core/model.ts';
 import { formatLocalTime, table } from '../../format.ts';
-import { type GlobalOpts, withConnection } from '../with-connection.ts';
+import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
 
 /** `studio-lite audit`: the team's audit log, newest first (team admins). */
 export async function auditCommand(

@@ -10,7 +10,7 @@ import {
 import { loadConfig } from '../../config.ts';
 import { formatBytes } from '../../format.ts';
 import { cliPaths } from '../../home/cli-home.ts';
-import type { GlobalOpts } from '../with-connection.ts';
+import type { GlobalOpts } from '../../shared/with-connection.ts';
 
 const UNIT: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 

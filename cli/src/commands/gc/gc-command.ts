@@ -2,7 +2,7 @@ import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import type { Amount, GcReport } from '@studio-lite/functions/core/gc.ts';
 import { formatSeconds, parseDuration } from '../../duration.ts';
 import { formatBytes } from '../../format.ts';
-import { type GlobalOpts, withConnection } from '../with-connection.ts';
+import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
 
 const amount = (a: Amount) => `${a.blobs} blob(s), ${formatBytes(a.bytes)}`;
 

@@ -7,7 +7,7 @@ import { saveLogin } from '../../auth/saved-login.ts';
 import { loadConfig } from '../../config.ts';
 import { cliPaths } from '../../home/cli-home.ts';
 import { createLogger } from '../../logger.ts';
-import type { GlobalOpts } from '../with-connection.ts';
+import type { GlobalOpts } from '../../shared/with-connection.ts';
 import { googleLogin } from './google-login.ts';
 import { readSecret } from './read-secret.ts';
 

@@ -3,7 +3,7 @@ import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import { parseArtifactRef } from '@studio-lite/functions/core/names.ts';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import { formatBytes } from '../../format.ts';
-import { type GlobalOpts, withConnection } from '../with-connection.ts';
+import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
 
 /** `studio-lite pull EXP/TAG[@V] [-o DIR] [--link|--copy] [--force]`: resolve, fill the cache, lay out in DIR. */
 export async function pullCommand(

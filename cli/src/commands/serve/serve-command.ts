@@ -7,7 +7,7 @@ import { withHint } from '../../exit-error.ts';
 import { ensurePrivateHome } from '../../home/private-home.ts';
 import { recordUiServer } from '../../home/ui-server-file.ts';
 import { createLogger } from '../../logger.ts';
-import type { GlobalOpts } from '../with-connection.ts';
+import type { GlobalOpts } from '../../shared/with-connection.ts';
 
 const WILDCARD = new Set(['0.0.0.0', '::', '[::]']);
 

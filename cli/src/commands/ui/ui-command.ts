@@ -7,7 +7,7 @@ import { loadConfig } from '../../config.ts';
 import { connect } from '../../connect.ts';
 import { readUiServer, recordUiServer } from '../../home/ui-server-file.ts';
 import { createLogger, type Logger } from '../../logger.ts';
-import type { GlobalOpts } from '../with-connection.ts';
+import type { GlobalOpts } from '../../shared/with-connection.ts';
 
 export interface UiOpts extends GlobalOpts {
   port?: number;

@@ -4,9 +4,8 @@ import { StudioError } from '@studio-lite/functions/core/errors.ts';
 import { loadConfig } from '../../config.ts';
 import { table } from '../../format.ts';
 import { createLogger } from '../../logger.ts';
-import { parseRole } from '../team/team-command.ts';
-import { parseExpires } from '../token/token-command.ts';
-import type { GlobalOpts } from '../with-connection.ts';
+import { parseExpires, parseRole } from '../../shared/account-flags.ts';
+import type { GlobalOpts } from '../../shared/with-connection.ts';
 
 /** The config, if it points at the embedded backend (user commands write its database directly). */
 function embeddedOnly(sub: string, opts: GlobalOpts) {

@@ -2,7 +2,7 @@ import type { VersionWithManifest } from '@studio-lite/functions/core/model.ts';
 import { parseArtifactRef } from '@studio-lite/functions/core/names.ts';
 import type { ApiClient } from '../../api-client.ts';
 import { formatBytes, formatLocalTime, table } from '../../format.ts';
-import { type GlobalOpts, withConnection } from '../with-connection.ts';
+import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
 import { diffManifests } from './manifest-diff.ts';
 
 type JsonOpts = GlobalOpts & { json?: boolean };
