@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { StudioError } from '@studio-lite/functions/contract';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { readSavedLogin } from './auth/saved-login.ts';

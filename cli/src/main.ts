@@ -1,5 +1,4 @@
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
-import { noSpace } from '@studio-lite/functions/core/no-space.ts';
+import { isStudioError, noSpace } from '@studio-lite/functions/contract/errors';
 import { Command, CommanderError } from 'commander';
 import { ExitError, exitCodeOf, hintFor, hintFromDetails, hintOf } from './exit-error.ts';
 import { studioHome } from './home/cli-home.ts';

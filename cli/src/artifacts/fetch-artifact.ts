@@ -1,5 +1,4 @@
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import { manifestTotals } from '@studio-lite/functions/core/manifest.ts';
+import { manifestTotals, StudioError } from '@studio-lite/functions/contract';
 import type { ApiClient } from '../api-client.ts';
 import { BlobCache } from '../cache/blob-cache.ts';
 import { type MaterializeMode, materialize } from '../cache/materialize.ts';

@@ -7,8 +7,9 @@ export function studioHome(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * The client's files under the home, in one place. The embedded backend keeps its own (db/, store/, secret.key,
- * credentials.json) in `homePaths` of the backend; the two sets never share a name.
+ * The client's files under the home, in one place, and the few files of the embedded backend it looks at. The
+ * backend lays out its own (functions' `homePaths`); they are named here too so that finding them never loads the
+ * backend, and a unit test keeps both names equal.
  */
 export function cliPaths(home: string) {
   return {
@@ -26,5 +27,9 @@ export function cliPaths(home: string) {
     uploads: join(home, 'uploads'),
     /** One folder per direct run: output, modeldir, tb, reuse copies, artifacts.json. */
     experiments: join(home, 'experiments'),
+    /** The embedded backend's: the local user's token (read to talk to `serve` here), its database, its blobs. */
+    credentials: join(home, 'credentials.json'),
+    db: join(home, 'db', 'studio.sqlite'),
+    store: join(home, 'store'),
   };
 }

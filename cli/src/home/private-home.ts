@@ -1,4 +1,3 @@
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { cliPaths } from './cli-home.ts';
 import { mkdirPrivate, tightenHome } from './private-files.ts';
 
@@ -11,7 +10,7 @@ export async function ensurePrivateHome(home: string): Promise<void> {
   // The folders other modules fill are created private first, so whatever they write below is unreachable to
   // other users even where a module gives its own entries looser modes.
   const p = cliPaths(home);
-  for (const dir of [homePaths(home).store, p.blobcache, p.uploads, p.experiments]) mkdirPrivate(dir);
+  for (const dir of [p.store, p.blobcache, p.uploads, p.experiments]) mkdirPrivate(dir);
   const changed = await tightenHome(home);
   if (changed > 0) {
     process.stderr.write(

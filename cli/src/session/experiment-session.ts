@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
-import type { CreateExperimentBody } from '@studio-lite/functions/api/schemas.ts';
-import { redactArgv } from '@studio-lite/functions/core/redact.ts';
+import { type CreateExperimentBody, redactArgv } from '@studio-lite/functions/contract';
 import type { ApiClient } from '../api-client.ts';
 import {
   type CaptureOutcome,

@@ -1,7 +1,6 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.ts';
-import type { ResumableStartRequest } from '@studio-lite/functions/core/ports.ts';
+import { isStudioError, type ResumableStartRequest, StudioError } from '@studio-lite/functions/contract';
 import { writePrivateFile } from '../home/private-files.ts';
 import { assertUnchangedSize, type BodyPart, rangeBody } from './file-body.ts';
 import { sendStream } from './http-put.ts';

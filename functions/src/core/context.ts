@@ -1,4 +1,4 @@
-import type { AuthConfig } from './auth-config.ts';
+import type { AuthConfig } from '../contract/auth-config.ts';
 import type { JobSettings } from './jobs.ts';
 import type { AuditLog, BlobStore, Identity, JobStore, MetadataStore } from './ports.ts';
 import type { SigninCodeStore } from './signin-codes.ts';

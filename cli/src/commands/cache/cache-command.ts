@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { StudioError } from '@studio-lite/functions/contract';
 import { BlobCache, type BlobCacheInfo, type BlobCachePruneResult } from '../../cache/blob-cache.ts';
 import {
   openStatCache,

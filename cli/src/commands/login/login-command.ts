@@ -1,6 +1,5 @@
 import { rmSync } from 'node:fs';
-import type { WhoAmIResponse } from '@studio-lite/functions/api/wire.ts';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { StudioError, type WhoAmIResponse } from '@studio-lite/functions/contract';
 import { ApiClient } from '../../api-client.ts';
 import { fetchAuthConfig } from '../../auth/auth-config.ts';
 import { saveLogin } from '../../auth/saved-login.ts';

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import type { CreateExperimentResponse } from '@studio-lite/functions/api/wire.ts';
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
+import { type CreateExperimentResponse, isStudioError, redactArgv } from '@studio-lite/functions/contract';
+import { Capturer, OUTPUT_CAPTURE_SECONDS } from '../../artifacts/capture-artifact.ts';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import type { CliConfig } from '../../config.ts';
 import type { Connection } from '../../connect.ts';

@@ -1,4 +1,4 @@
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { StudioError } from '@studio-lite/functions/contract';
 import { withHint } from '../../exit-error.ts';
 import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
 import { rememberTeam } from '../../team-memory.ts';

@@ -1,4 +1,4 @@
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { StudioError } from '@studio-lite/functions/contract';
 import { formatLocalTime, table } from '../../format.ts';
 import { parseExpires } from '../../shared/account-flags.ts';
 import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';

@@ -1,5 +1,4 @@
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
-import type { JobRecord } from '@studio-lite/functions/core/job-model.ts';
+import { isStudioError, type JobRecord } from '@studio-lite/functions/contract';
 import type { ApiClient } from '../../api-client.ts';
 import type { Logger } from '../../logger.ts';
 

@@ -1,7 +1,6 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
-import type { LeaseResult } from '@studio-lite/functions/core/jobs.ts';
+import { isStudioError, type LeaseResult } from '@studio-lite/functions/contract';
 import { ApiClient } from '../../api-client.ts';
 import type { CaptureTarget } from '../../artifacts/capture-artifact.ts';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';

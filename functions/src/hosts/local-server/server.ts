@@ -5,9 +5,10 @@ import { pipeline } from 'node:stream/promises';
 import { type LocalBackend, openLocalBackend } from '../../adapters/local/local-backend.ts';
 import { createApiHandler } from '../../api/handler.ts';
 import { errorResponse } from '../../api/respond.ts';
-import { isStudioError } from '../../core/errors.ts';
+import { isStudioError } from '../../contract/errors.ts';
 import { parseBlobKey } from '../../core/keys.ts';
 import { withWebApp } from '../../web-host/web-handler.ts';
+import { sweepCrashLeftovers } from './crash-sweeps.ts';
 import { handleStorage } from './storage-routes.ts';
 
 export interface LocalServer {
@@ -96,12 +97,7 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
-  // Crash leftovers: expired pack descriptions and temp files of writes that died mid-way (kill -9 mid-upload).
-  // They run in the background; close() waits for them.
-  const sweeps = Promise.all([
-    backend.blobs.sweepPackDescriptions().catch((err) => opts.log?.('pack sweep failed', err)),
-    backend.blobs.sweepTemp().catch((err) => opts.log?.('temp sweep failed', err)),
-  ]);
+  const sweeps = sweepCrashLeftovers(backend, opts.log);
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   baseUrl = `http://${host}:${addr.port}`;
@@ -117,6 +113,9 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
       }),
   };
 }
+
+/** How long a refused request's connection may stay half-open after the answer (see sendWeb). */
+const LINGER_MS = 30_000;
 
 async function sendWeb(res: ServerResponse, r: Response, close = false): Promise<void> {
   if (res.headersSent) {
@@ -145,9 +144,11 @@ async function sendWeb(res: ServerResponse, r: Response, close = false): Promise
   res.end(body, () => {
     if (!close) return;
     // Half-close first, so the client reads the answer (a reset would make its kernel drop it), then make sure a
-    // client that keeps sending cannot hold the socket.
+    // client that keeps sending cannot hold the socket (node:http discards what still arrives, nothing is kept).
+    // 30 s is nginx's lingering_time: at 5 s, clients of a loaded box (ten refused 1 GB bodies on two busy cores)
+    // were sometimes reset before they had read the 413.
     const socket = res.socket;
     socket?.end();
-    setTimeout(() => socket?.destroy(), 5000).unref();
+    setTimeout(() => socket?.destroy(), LINGER_MS).unref();
   });
 }
