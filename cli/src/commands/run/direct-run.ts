@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { type CreateExperimentResponse, isStudioError, redactArgv } from '@studio-lite/functions/contract';
-import { Capturer, OUTPUT_CAPTURE_SECONDS } from '../../artifacts/capture-artifact.ts';
+import { type CreateExperimentResponse, isStudioError } from '@studio-lite/functions/contract';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import type { CliConfig } from '../../config.ts';
 import type { Connection } from '../../connect.ts';

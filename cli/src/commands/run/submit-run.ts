@@ -1,5 +1,5 @@
 import { isAbsolute, relative, sep } from 'node:path';
-import { redactArgv, StudioError } from '@studio-lite/functions/contract';
+import { StudioError } from '@studio-lite/functions/contract';
 import type { CaptureTarget } from '../../artifacts/capture-artifact.ts';
 import type { CliConfig } from '../../config.ts';
 import type { Connection } from '../../connect.ts';

@@ -1,4 +1,3 @@
-import { type Role, StudioError } from '@studio-lite/functions/contract';
 import { table } from '../../format.ts';
 import { parseRole } from '../../shared/account-flags.ts';
 import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
