@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { homePaths, studioHome } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { StudioError } from '@studio-lite/functions/contract';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { readSavedLogin } from './auth/saved-login.ts';
+import { cliPaths, studioHome } from './home/cli-home.ts';
 import { rememberedTeam } from './team-memory.ts';
 
 const configSchema = z
@@ -43,7 +43,7 @@ function warnUnknownKeys(path: string, raw: unknown): void {
 /** Config = defaults < config file (--config, else $STUDIOML_HOME/config.yaml) < environment. */
 export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): CliConfig {
   const home = studioHome(env);
-  const path = file ?? homePaths(home).config;
+  const path = file ?? cliPaths(home).config;
   let raw: unknown = {};
   try {
     raw = parse(readFileSync(path, 'utf8')) ?? {};

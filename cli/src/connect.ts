@@ -1,13 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { isErrorCode, StudioError } from '@studio-lite/functions/contract';
 import { ApiClient, type TokenSource } from './api-client.ts';
 import { FirebaseSession } from './auth/firebase-session.ts';
 import { readSavedLogin, sameApiUrl } from './auth/saved-login.ts';
 import type { CliConfig } from './config.ts';
-import { ensurePrivateHome } from './private-home.ts';
+import { cliPaths } from './home/cli-home.ts';
+import { ensurePrivateHome } from './home/private-home.ts';
 
 export interface Connection {
   client: ApiClient;
@@ -79,7 +79,7 @@ function readToken(cfg: CliConfig): string | TokenSource {
   }
   // `studio-lite serve` on this machine: the local user's token.
   try {
-    const saved = JSON.parse(readFileSync(homePaths(cfg.home).credentials, 'utf8')) as { token?: string };
+    const saved = JSON.parse(readFileSync(cliPaths(cfg.home).credentials, 'utf8')) as { token?: string };
     if (saved.token) return saved.token;
   } catch {
     // fall through

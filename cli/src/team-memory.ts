@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { writePrivateFile } from '@studio-lite/functions/adapters/local/local-home.ts';
+import { cliPaths } from './home/cli-home.ts';
+import { writePrivateFile } from './home/private-files.ts';
 
 /**
  * The team to act in when none is named, per backend ($STUDIOML_HOME/team.json): set by `team use`, by the last
@@ -9,7 +9,7 @@ import { writePrivateFile } from '@studio-lite/functions/adapters/local/local-ho
  */
 type Memory = Record<string, string>;
 
-const file = (home: string) => join(home, 'team.json');
+const file = (home: string) => cliPaths(home).team;
 const backendKey = (apiUrl: string | null) => (apiUrl ? apiUrl.replace(/\/$/, '') : 'embedded');
 
 function read(home: string): Memory {

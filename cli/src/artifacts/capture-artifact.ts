@@ -1,5 +1,4 @@
 import { isAbsolute, relative, sep } from 'node:path';
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import {
   type CaptureStats,
   type FileEntry,
@@ -16,6 +15,7 @@ import { walkFolder } from '../capture/walk.ts';
 import type { WalkFile } from '../capture/walk-types.ts';
 import type { CliConfig } from '../config.ts';
 import { formatBytes } from '../format.ts';
+import { cliPaths } from '../home/cli-home.ts';
 import type { Logger } from '../logger.ts';
 import { type Progress, startProgress } from '../progress.ts';
 import { type BlobSource, ChunkUploader } from './chunk-uploader.ts';
@@ -29,6 +29,8 @@ export interface CaptureTarget {
   useIgnoreFile: boolean;
   /** Paths inside `path` captured under their own tag (--capture inside the workspace): left out, and recorded. */
   excludeTargets?: { path: string; tag: string }[];
+  /** Commit a version even when empty: a queued job's inputs are laid out by the worker, which needs a version. */
+  keepEmpty?: boolean;
 }
 
 export interface CaptureOutcome {
@@ -111,8 +113,8 @@ export class Capturer {
     /** md5: also send MD5s so storage that checks them (GCS) refuses wrong bytes at upload (deployments only). */
     private readonly options: { md5?: boolean } = {},
   ) {
-    this.statCache = openStatCache(homePaths(cfg.home).statcache);
-    this.uploadsDir = homePaths(cfg.home).uploads;
+    this.statCache = openStatCache(cliPaths(cfg.home).statcache);
+    this.uploadsDir = cliPaths(cfg.home).uploads;
   }
 
   /** Captures one target; serialised with every other capture of this Capturer. */
@@ -120,29 +122,6 @@ export class Capturer {
     const run = this.chain.then(() => this.captureNow(t));
     this.chain = run.catch(() => {});
     return run;
-  }
-
-  /** Captures `targets` every `ms` until stopped; stop() waits for a capture in flight. */
-  every(ms: number, targets: CaptureTarget[], onError: (err: Error) => void): { stop(): Promise<void> } {
-    // A target whose previous capture is still queued or running skips this tick, so ticks never pile up behind
-    // a long capture of another artifact.
-    const busy = new Set<CaptureTarget>();
-    const timer = setInterval(() => {
-      for (const t of targets) {
-        if (busy.has(t)) continue;
-        busy.add(t);
-        this.capture(t)
-          .catch(onError)
-          .finally(() => busy.delete(t));
-      }
-    }, ms);
-    timer.unref();
-    return {
-      stop: async () => {
-        clearInterval(timer);
-        await this.chain;
-      },
-    };
   }
 
   close(): void {
@@ -183,22 +162,18 @@ export class Capturer {
     const walk = await walkFolder(t.path, walkOpts);
     for (const n of walk.notes) this.log.warn(`${t.tag}: ${n}`);
     lap(`walk of ${walk.files.length} files`);
-    const sources = new Map<string, string>();
-    const contents = new Map<string, Buffer>();
     const md5s = new Map<string, string>();
     const stats = { hashedFiles: 0, hashedBytes: 0 };
     let hashing = true;
-    const uploader = new ChunkUploader(
-      this.client,
-      this.experiment,
-      t.tag,
-      sources,
-      contents,
-      (done, planned) => {
+    const uploader = new ChunkUploader({
+      client: this.client,
+      experiment: this.experiment,
+      tag: t.tag,
+      onProgress: (done, planned) => {
         if (!hashing) progress.update({ phase: 'upload', bytes: done, totalBytes: planned });
       },
-      this.uploadsDir,
-    );
+      sessionDir: this.uploadsDir,
+    });
     const files: FileEntry[] = [];
     const skipped = [...walk.skipped];
     const deferred: BlobSource[] = [];
@@ -221,8 +196,7 @@ export class Capturer {
       );
       files.push(...part.manifest.files);
       skipped.push(...part.skipped);
-      for (const [k, v] of part.sources) if (!sources.has(k)) sources.set(k, v);
-      for (const [k, v] of part.contents) contents.set(k, v);
+      uploader.addParts(part.sources, part.contents);
       for (const [k, v] of part.md5s) md5s.set(k, v);
       stats.hashedFiles += part.stats.hashedFiles;
       stats.hashedBytes += part.stats.hashedBytes;
@@ -256,7 +230,7 @@ export class Capturer {
       };
       const nothing = { tag: t.tag, created: false, version: null, ...totals, stats, skipped };
       // An empty folder that never had content (an unused modeldir) is not worth a version.
-      const empty = !this.last.has(t.tag) && totals.files === 0 && snap.manifest.links.length === 0;
+      const empty = !t.keepEmpty && !this.last.has(t.tag) && totals.files === 0 && snap.manifest.links.length === 0;
       if (this.last.get(t.tag) === digest || empty) {
         await snap.uploader.drain();
         progress.stop();

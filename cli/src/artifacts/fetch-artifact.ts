@@ -1,9 +1,9 @@
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { manifestTotals, StudioError } from '@studio-lite/functions/contract';
 import type { ApiClient } from '../api-client.ts';
 import { BlobCache } from '../cache/blob-cache.ts';
 import { type MaterializeMode, materialize } from '../cache/materialize.ts';
 import type { CliConfig } from '../config.ts';
+import { cliPaths } from '../home/cli-home.ts';
 import type { Logger } from '../logger.ts';
 import { startProgress } from '../progress.ts';
 import { downloadToCache } from '../transfer/download.ts';
@@ -31,7 +31,7 @@ export async function fetchArtifact(
   opts: { mode: MaterializeMode; log: Logger; cacheDir?: string | undefined; force?: boolean },
 ): Promise<FetchResult> {
   const { version: v } = await client.getVersion(ref.experiment, ref.tag, ref.version ?? 'latest');
-  const cache = new BlobCache(opts.cacheDir ?? homePaths(cfg.home).blobcache);
+  const cache = new BlobCache(opts.cacheDir ?? cliPaths(cfg.home).blobcache);
   const totals = manifestTotals(v.manifest);
   const vref = { experiment: ref.experiment, tag: ref.tag, version: v.version };
   const result: FetchResult = { version: v.version, ...totals, downloadedBlobs: 0, downloadedBytes: 0, cachedBlobs: 0 };

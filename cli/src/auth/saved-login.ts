@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
-import { homePaths, writePrivateFile } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { z } from 'zod';
+import { cliPaths } from '../home/cli-home.ts';
+import { writePrivateFile } from '../home/private-files.ts';
 
 /** `studio-lite login URL --token T`: a personal access token (the original format, no `kind`). */
 const tokenLogin = z.object({
@@ -34,7 +35,7 @@ const savedLogin = z.union([firebaseLogin, tokenLogin]);
 export function readSavedLogin(home: string): SavedLogin | null {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(homePaths(home).login, 'utf8'));
+    raw = JSON.parse(readFileSync(cliPaths(home).login, 'utf8'));
   } catch {
     return null;
   }
@@ -45,7 +46,7 @@ export function readSavedLogin(home: string): SavedLogin | null {
 /** Writes login.json atomically with mode 0600 (temp file + rename), creating the home folder if needed. */
 export function saveLogin(home: string, login: SavedLogin): void {
   mkdirSync(home, { recursive: true, mode: 0o700 });
-  writePrivateFile(homePaths(home).login, `${JSON.stringify(login, null, 2)}\n`);
+  writePrivateFile(cliPaths(home).login, `${JSON.stringify(login, null, 2)}\n`);
 }
 
 /** True when two API URLs name the same deployment (a trailing slash does not matter). */

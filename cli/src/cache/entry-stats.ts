@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { openPrivateDatabase } from '@studio-lite/functions/adapters/local/private-files.ts';
 import type Database from 'better-sqlite3';
+import { openPrivateDatabase } from '../home/private-files.ts';
 
 /** Mode of a verified cache entry: read-only, and private like everything under $STUDIOML_HOME. */
 export const CACHE_ENTRY_MODE = 0o400;

@@ -1,7 +1,7 @@
 import { readdirSync, rmSync, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { openPrivateDatabase } from '@studio-lite/functions/adapters/local/private-files.ts';
 import type Database from 'better-sqlite3';
+import { openPrivateDatabase } from '../home/private-files.ts';
 import {
   COUNT_BYTES,
   type DecodedDir,

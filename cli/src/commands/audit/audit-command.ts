@@ -1,6 +1,6 @@
 import { AUDIT_ACTIONS, StudioError } from '@studio-lite/functions/contract';
 import { formatLocalTime, table } from '../../format.ts';
-import { type GlobalOpts, withConnection } from '../with-connection.ts';
+import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
 
 /** `studio-lite audit`: the team's audit log, newest first (team admins). */
 export async function auditCommand(

@@ -1,5 +1,4 @@
 import { existsSync } from 'node:fs';
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { StudioError } from '@studio-lite/functions/contract';
 import { BlobCache, type BlobCacheInfo, type BlobCachePruneResult } from '../../cache/blob-cache.ts';
 import {
@@ -10,7 +9,8 @@ import {
 } from '../../capture/stat-cache.ts';
 import { loadConfig } from '../../config.ts';
 import { formatBytes } from '../../format.ts';
-import type { GlobalOpts } from '../with-connection.ts';
+import { cliPaths } from '../../home/cli-home.ts';
+import type { GlobalOpts } from '../../shared/with-connection.ts';
 
 const UNIT: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
@@ -32,7 +32,7 @@ export function parseSize(s: string, flag: string): number {
 
 /** Both caches of `$STUDIOML_HOME`; purely local files, no backend is opened. */
 function caches(opts: GlobalOpts) {
-  const paths = homePaths(loadConfig(opts.config).home);
+  const paths = cliPaths(loadConfig(opts.config).home);
   return { blobs: new BlobCache(paths.blobcache), statFile: paths.statcache };
 }
 

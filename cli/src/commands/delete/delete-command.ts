@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { StudioError } from '@studio-lite/functions/contract';
-import { type GlobalOpts, withConnection } from '../with-connection.ts';
+import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
 
 /** Asks on the terminal; without one the answer is no (pass --yes in scripts). */
 async function confirm(question: string): Promise<boolean> {

@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { delimiter, dirname } from 'node:path';
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { readSavedLogin, sameApiUrl } from '../../auth/saved-login.ts';
 import type { CliConfig } from '../../config.ts';
-import { pythonPackageDir } from '../run/artifact-env.ts';
+import { cliPaths } from '../../home/cli-home.ts';
+import { pythonPackageDir } from '../../session/artifact-env.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 
@@ -72,7 +72,7 @@ export function checkHome(home: string): Check {
     return { name: 'home', status: 'fail', detail: `${home} is not writable by you` };
   }
   const mode = st.mode & 0o777;
-  const creds = homePaths(home).credentials;
+  const creds = cliPaths(home).credentials;
   const credMode = existsSync(creds) ? statSync(creds).mode & 0o777 : null;
   if (credMode !== null && (credMode & 0o077) !== 0) {
     return {
@@ -111,7 +111,7 @@ export function checkBackend(cfg: CliConfig, env: NodeJS.ProcessEnv = process.en
 /** Whether a deployment has credentials; read locally, never over the network, so doctor stays instant. */
 export function checkLogin(cfg: CliConfig, env: NodeJS.ProcessEnv = process.env, now = Date.now()): Check {
   if (!cfg.apiUrl) {
-    const creds = homePaths(cfg.home).credentials;
+    const creds = cliPaths(cfg.home).credentials;
     return {
       name: 'login',
       status: 'ok',

@@ -1,5 +1,5 @@
 import { formatDuration, formatLocalTime, table } from '../../format.ts';
-import { type GlobalOpts, withConnection } from '../with-connection.ts';
+import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
 
 /** `studio-lite experiments`: key, status, exit code, started, duration, artifacts. */
 export async function experimentsCommand(opts: GlobalOpts & { project?: string; limit?: number; json?: boolean }) {

@@ -1,7 +1,7 @@
 import { type Amount, type GcReport, StudioError } from '@studio-lite/functions/contract';
 import { formatSeconds, parseDuration } from '../../duration.ts';
 import { formatBytes } from '../../format.ts';
-import { type GlobalOpts, withConnection } from '../with-connection.ts';
+import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
 
 const amount = (a: Amount) => `${a.blobs} blob(s), ${formatBytes(a.bytes)}`;
 

@@ -1,6 +1,6 @@
 import { formatLocalTime, table } from '../../format.ts';
-import { type GlobalOpts, withConnection } from '../with-connection.ts';
-import { followJob } from './follow.ts';
+import { followJob } from '../../shared/follow-job.ts';
+import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
 import { followLocalOutput, localOutputFile, printLocalOutput } from './local-logs.ts';
 
 const when = formatLocalTime;

@@ -1,8 +1,8 @@
 import { closeSync, existsSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import type { ApiClient } from '../../api-client.ts';
 import type { CliConfig } from '../../config.ts';
+import { cliPaths } from '../../home/cli-home.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -11,7 +11,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * it as they arrive), or null for a run elsewhere (a worker, another machine): those only have captured versions.
  */
 export function localOutputFile(cfg: CliConfig, key: string): string | null {
-  const f = join(homePaths(cfg.home).experiments, key, 'output');
+  const f = join(cliPaths(cfg.home).experiments, key, 'output');
   return existsSync(f) ? f : null;
 }
 

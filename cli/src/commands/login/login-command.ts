@@ -1,12 +1,12 @@
 import { rmSync } from 'node:fs';
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { StudioError, type WhoAmIResponse } from '@studio-lite/functions/contract';
 import { ApiClient } from '../../api-client.ts';
 import { fetchAuthConfig } from '../../auth/auth-config.ts';
 import { saveLogin } from '../../auth/saved-login.ts';
 import { loadConfig } from '../../config.ts';
+import { cliPaths } from '../../home/cli-home.ts';
 import { createLogger } from '../../logger.ts';
-import type { GlobalOpts } from '../with-connection.ts';
+import type { GlobalOpts } from '../../shared/with-connection.ts';
 import { googleLogin } from './google-login.ts';
 import { readSecret } from './read-secret.ts';
 
@@ -90,6 +90,6 @@ function teamsLine(who: WhoAmIResponse, email: string | null): string {
 /** `studio-lite logout`: forgets the deployment login; the embedded backend is used again. */
 export async function logoutCommand(opts: GlobalOpts) {
   const cfg = loadConfig(opts.config);
-  rmSync(homePaths(cfg.home).login, { force: true });
+  rmSync(cliPaths(cfg.home).login, { force: true });
   createLogger({ quiet: opts.quiet }).info('logged out; commands use the embedded local backend again');
 }

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { parseArtifactRef, StudioError } from '@studio-lite/functions/contract';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import { formatBytes } from '../../format.ts';
-import { type GlobalOpts, withConnection } from '../with-connection.ts';
+import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
 
 /** `studio-lite pull EXP/TAG[@V] [-o DIR] [--link|--copy] [--force]`: resolve, fill the cache, lay out in DIR. */
 export async function pullCommand(

@@ -1,21 +1,17 @@
-import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { tightenTree } from '@studio-lite/functions/adapters/local/private-files.ts';
-import { type CreateExperimentResponse, isStudioError, redactArgv } from '@studio-lite/functions/contract';
-import { Capturer, OUTPUT_CAPTURE_SECONDS } from '../../artifacts/capture-artifact.ts';
+import { type CreateExperimentResponse, isStudioError } from '@studio-lite/functions/contract';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import type { CliConfig } from '../../config.ts';
 import type { Connection } from '../../connect.ts';
 import { ExitError } from '../../exit-error.ts';
+import { cliPaths } from '../../home/cli-home.ts';
+import { tightenTree } from '../../home/private-files.ts';
 import type { Logger } from '../../logger.ts';
-import { scriptEnv } from './artifact-env.ts';
-import { exitCodeFor, runChild } from './child.ts';
-import { finalCapture } from './final-capture.ts';
-import { gitInfo } from './git-info.ts';
+import { exitCodeFor, runChild } from '../../session/child.ts';
+import { ExperimentSession, registrationBody } from '../../session/experiment-session.ts';
+import { runTargets } from '../../session/run-targets.ts';
 import { startRunHeartbeat } from './run-heartbeat.ts';
 import { buildRunSummary, formatRunSummary, latestVersions } from './run-summary.ts';
-import { runTargets } from './run-targets.ts';
 import type { CaptureSpec, ReuseSpec } from './specs.ts';
 
 export interface DirectRun {
@@ -31,17 +27,7 @@ export interface DirectRun {
 /** Registers the run (or a new attempt with --resume). A refused resume is the user's to resolve: exit 2. */
 async function register(conn: Connection, run: DirectRun, o: { project: string | null; resume: boolean }) {
   try {
-    return await conn.client.createExperiment({
-      key: run.key,
-      project: o.project,
-      // The record never holds secrets from the command line (the API redacts again before storing).
-      command: redactArgv(run.command),
-      cwd: run.cwd,
-      host: hostname(),
-      git: gitInfo(run.cwd),
-      reuse: run.reuses.map((r) => ({ experiment: r.experiment, tag: r.tag, version: r.version, as: r.as })),
-      resume: o.resume,
-    });
+    return await conn.client.createExperiment(registrationBody(run, o));
   } catch (err) {
     if (o.resume && isStudioError(err, 'E_CONFLICT')) throw new ExitError(2, err.message, 'E_CONFLICT');
     throw err;
@@ -68,79 +54,70 @@ export async function directRun(
   const heartbeat = startRunHeartbeat(conn.client, key, attempt, created.leaseSeconds, log);
   const before = created.resumed ? latestVersions(await conn.client.showExperiment(key)) : new Map<string, number>();
 
-  const expDir = join(homePaths(cfg.home).experiments, key);
+  const expDir = join(cliPaths(cfg.home).experiments, key);
   const { targets, outputFile } = runTargets(
     expDir,
     cwd,
-    run.captures,
-    run.onces,
+    [...run.captures, ...run.onces],
     run.reuses.map((r) => r.as),
   );
-  const mapping: Record<string, string> = Object.fromEntries(targets.map((t) => [t.tag, t.path]));
   // No progress bar while the script runs: it would be drawn into the script's own lines.
   const scriptRunning = { now: false };
   const capLog: Logger = Object.create(log, { progress: { get: () => log.progress && !scriptRunning.now } });
-  const capturer = new Capturer(conn.client, key, cfg, capLog, [homePaths(cfg.home).home], {
+  const session = new ExperimentSession({
+    client: conn.client,
+    key,
+    cfg,
+    log: capLog,
+    exclude: [cfg.home],
     md5: conn.mode === 'remote',
   });
-  const warnings: string[] = [];
+  for (const t of targets) session.map(t.tag, t.path);
   const finish = (body: {
     status: 'finished' | 'failed' | 'stopped';
     exitCode: number | null;
     signal?: string | null;
-  }) => conn.client.finishExperiment(key, { ...body, warnings, attempt });
+  }) => conn.client.finishExperiment(key, { ...body, warnings: session.warnings, attempt });
+  // Whatever stops the run before its end is recorded (failed) instead of leaving it running until its lease lapses.
+  const abort = async (err: unknown) => {
+    heartbeat.stop();
+    await session.close();
+    session.warnings.push(`run aborted: ${(err as Error).message}`);
+    await finish({ status: 'failed', exitCode: null }).catch((e) =>
+      log.warn(`could not record failure: ${(e as Error).message}`),
+    );
+    await tightenTree(expDir).catch(() => 0);
+    return err;
+  };
+  let env: NodeJS.ProcessEnv;
   try {
     for (const [i, r] of created.lineage.entries()) {
       const dest = join(expDir, 'reuse', r.as);
       // Copies by default (clones where the file system has them): the script may rewrite them. The folder is
       // the run's own, so a resumed run overwrites what its first attempt changed there.
       const got = await fetchArtifact(conn.client, cfg, r, dest, { mode: cfg.materialize, log, force: true });
-      mapping[r.as] = dest;
+      session.map(r.as, dest);
       log.info(
         `studio-lite: reuse ${run.reuses[i]?.experiment}/${r.tag}@${r.version} as ${r.as} (${got.downloadedBlobs} blobs downloaded)`,
       );
     }
     for (const t of targets.filter((x) => !x.mutable)) {
       try {
-        warnings.push(...(await capturer.capture(t)).skipped);
+        session.warnings.push(...(await session.capture(t)).skipped);
       } catch (err) {
         // A resumed run keeps the immutable snapshot of its first run.
         if (!(created.resumed && isStudioError(err, 'E_IMMUTABLE'))) throw err;
         log.info(`studio-lite: ${t.tag} is immutable; keeping the version from the first run`);
       }
     }
+    env = session.scriptEnv(process.env, join(expDir, 'artifacts.json'));
   } catch (err) {
-    heartbeat.stop();
-    warnings.push(`run aborted: ${(err as Error).message}`);
-    await finish({ status: 'failed', exitCode: null }).catch((e) =>
-      log.warn(`could not record failure: ${(e as Error).message}`),
-    );
-    capturer.close();
-    await tightenTree(expDir).catch(() => 0);
-    throw err;
+    throw await abort(err);
   }
 
-  const env = scriptEnv(process.env, {
-    home: cfg.home,
-    experiment: key,
-    mapping,
-    mappingFile: join(expDir, 'artifacts.json'),
-  });
-  const mutable = targets.filter((t) => t.mutable);
-  const onError = (err: Error) => {
+  session.startPeriodic(targets, run.interval, (_tag, err) => {
     if (!heartbeat.takenOver()) log.warn(`periodic capture failed: ${err.message}`);
-  };
-  const loop = capturer.every(
-    run.interval * 1000,
-    mutable.filter((t) => t.tag !== 'output'),
-    onError,
-  );
-  // `output` feeds the web UI's log tail and `logs -f`: captured more often (a version only when it grew).
-  const outputLoop = capturer.every(
-    Math.min(run.interval, OUTPUT_CAPTURE_SECONDS) * 1000,
-    mutable.filter((t) => t.tag === 'output'),
-    onError,
-  );
+  });
   let result: Awaited<ReturnType<typeof runChild>>;
   scriptRunning.now = true;
   try {
@@ -156,18 +133,10 @@ export async function directRun(
       scriptRunning.now = false;
     });
   } catch (err) {
-    await loop.stop();
-    await outputLoop.stop();
-    heartbeat.stop();
-    capturer.close();
-    warnings.push(`run aborted: ${(err as Error).message}`);
-    await finish({ status: 'failed', exitCode: null }).catch(() => {});
-    await tightenTree(expDir).catch(() => 0);
-    throw err;
+    throw await abort(err);
   }
-  if (result.outputError) warnings.push(`output capture stopped: ${result.outputError}`);
-  await loop.stop();
-  await outputLoop.stop();
+  if (result.outputError) session.warnings.push(`output capture stopped: ${result.outputError}`);
+  await session.stopPeriodic();
   const exitCode = exitCodeFor(result);
   const status = result.stoppedBy ? 'stopped' : exitCode === 0 ? 'finished' : 'failed';
 
@@ -175,14 +144,9 @@ export async function directRun(
   // its experiment back before its last capture.
   await heartbeat.beat();
   const taken = heartbeat.takenOver();
-  let failure: { tag: string; error: Error } | null = null;
-  if (!taken) {
-    const fin = await finalCapture(capturer, mutable, log);
-    warnings.push(...fin.warnings);
-    failure = fin.failure;
-  }
+  const failure = taken ? null : (await session.finalCapture(targets, true)).failure;
   heartbeat.stop();
-  capturer.close();
+  await session.close();
   // The script wrote modeldir/tb (and reuse copies keep their captured modes) under its own umask; the home stays
   // private.
   await tightenTree(expDir).catch(() => 0);

@@ -1,13 +1,11 @@
-import { hostname } from 'node:os';
 import { isAbsolute, relative, sep } from 'node:path';
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { redactArgv, StudioError } from '@studio-lite/functions/contract';
-import { Capturer, type CaptureTarget } from '../../artifacts/capture-artifact.ts';
+import { StudioError } from '@studio-lite/functions/contract';
+import type { CaptureTarget } from '../../artifacts/capture-artifact.ts';
 import type { CliConfig } from '../../config.ts';
 import type { Connection } from '../../connect.ts';
 import type { Logger } from '../../logger.ts';
-import { followJob } from '../jobs/follow.ts';
-import { gitInfo } from './git-info.ts';
+import { ExperimentSession, registrationBody } from '../../session/experiment-session.ts';
+import { followJob } from '../../shared/follow-job.ts';
 import type { CaptureSpec, ReuseSpec } from './specs.ts';
 
 export interface SubmitOpts {
@@ -61,25 +59,22 @@ export async function submitRun(
     return { tag: c.tag, path: rel };
   });
   const inputs = run.onces.map((c) => ({ tag: c.tag, path: insideWorkspace(cwd, c.path) }));
-  const created = await conn.client.createExperiment({
+  const created = await conn.client.createExperiment(registrationBody(run, { project: o.project, queued: true }));
+  const session = new ExperimentSession({
+    client: conn.client,
     key,
-    project: o.project,
-    command: redactArgv(run.command),
-    cwd,
-    host: hostname(),
-    git: gitInfo(cwd),
-    reuse: run.reuses.map((r) => ({ experiment: r.experiment, tag: r.tag, version: r.version, as: r.as })),
-    queued: true,
-  });
-  const capturer = new Capturer(conn.client, key, cfg, log, [homePaths(cfg.home).home], {
+    cfg,
+    log,
+    exclude: [cfg.home],
     md5: conn.mode === 'remote',
   });
   try {
     const targets: CaptureTarget[] = [
-      { tag: 'workspace', path: cwd, mutable: false, useIgnoreFile: true },
-      ...run.onces.map((c) => ({ tag: c.tag, path: c.path, mutable: false, useIgnoreFile: false })),
+      { tag: 'workspace', path: cwd, mutable: false, useIgnoreFile: true, keepEmpty: true },
+      ...run.onces.map((c) => ({ tag: c.tag, path: c.path, mutable: false, useIgnoreFile: false, keepEmpty: true })),
     ];
-    for (const t of targets) await capturer.capture(t);
+    // The worker lays these out from their versions: an empty folder is committed as an empty version.
+    for (const t of targets) await session.capture(t);
     const { job } = await conn.client.submitJob(key, {
       queue: o.queue,
       spec: { command: run.command, captures, inputs, captureInterval: o.interval, resources: o.resources },
@@ -102,7 +97,7 @@ export async function submitRun(
       .catch(() => {});
     throw err;
   } finally {
-    capturer.close();
+    await session.close();
   }
   if (!o.follow) {
     process.stdout.write(

@@ -3,10 +3,10 @@ import { StudioError } from '@studio-lite/functions/contract';
 import { ensureLocalCredentials, startLocalServer } from '@studio-lite/functions/local';
 import { loadConfig } from '../../config.ts';
 import { withHint } from '../../exit-error.ts';
+import { ensurePrivateHome } from '../../home/private-home.ts';
+import { recordUiServer } from '../../home/ui-server-file.ts';
 import { createLogger } from '../../logger.ts';
-import { ensurePrivateHome } from '../../private-home.ts';
-import { recordUiServer } from '../ui/ui-server-file.ts';
-import type { GlobalOpts } from '../with-connection.ts';
+import type { GlobalOpts } from '../../shared/with-connection.ts';
 
 const WILDCARD = new Set(['0.0.0.0', '::', '[::]']);
 

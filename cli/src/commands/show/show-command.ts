@@ -1,7 +1,7 @@
 import { assertExperimentKey } from '@studio-lite/functions/contract';
 import { formatBytes, formatDuration, formatLocalTime, shellCommand, table } from '../../format.ts';
 import { sanitizeLines } from '../../sanitize.ts';
-import { type GlobalOpts, withConnection } from '../with-connection.ts';
+import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
 
 /** `studio-lite show EXP`: the record plus every artifact version with size, file count and transfer figures. */
 export async function showCommand(key: string, opts: GlobalOpts & { json?: boolean }) {

@@ -1,21 +1,11 @@
-import { type Role, StudioError } from '@studio-lite/functions/contract';
 import { table } from '../../format.ts';
+import { parseRole } from '../../shared/account-flags.ts';
+import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
 import { rememberTeam } from '../../team-memory.ts';
-import { type GlobalOpts, withConnection } from '../with-connection.ts';
 
 type JsonOpt = GlobalOpts & { json?: boolean };
-const ROLES: Role[] = ['viewer', 'editor', 'admin'];
 
 const print = (v: unknown) => process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
-
-/** `--role` -> Role; E_BAD_REQUEST before anything is sent. */
-export function parseRole(s: string | undefined): Role {
-  const role = (s ?? 'viewer').toLowerCase();
-  if (!(ROLES as string[]).includes(role)) {
-    throw new StudioError('E_BAD_REQUEST', `invalid --role "${s}": use viewer, editor or admin`);
-  }
-  return role as Role;
-}
 
 /** `studio-lite team create ID`: the caller becomes its admin. */
 export async function teamCreateCommand(id: string, opts: JsonOpt) {

@@ -1,7 +1,7 @@
 import { StudioError } from '@studio-lite/functions/contract';
 import { withHint } from '../../exit-error.ts';
+import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
 import { rememberTeam } from '../../team-memory.ts';
-import { type GlobalOpts, withConnection } from '../with-connection.ts';
 
 /** `studio-lite team use TEAM`: checks you are a member, then makes it the default team for this backend. */
 export async function teamUseCommand(team: string, opts: GlobalOpts & { json?: boolean }) {

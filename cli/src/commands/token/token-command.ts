@@ -1,16 +1,7 @@
 import { StudioError } from '@studio-lite/functions/contract';
 import { formatLocalTime, table } from '../../format.ts';
-import { type GlobalOpts, withConnection } from '../with-connection.ts';
-
-const UNIT_SECONDS: Record<string, number> = { d: 86_400, h: 3_600, s: 1 };
-
-/** `90d`, `12h`, `3600s` -> seconds. Throws E_BAD_REQUEST (the server enforces the one-year limit). */
-export function parseExpires(s: string): number {
-  const m = /^(\d{1,9})([dhs])$/.exec(s.trim());
-  const n = m ? Number(m[1]) * (UNIT_SECONDS[m[2] as string] as number) : 0;
-  if (!m || n < 1) throw new StudioError('E_BAD_REQUEST', `invalid --expires "${s}": use Nd, Nh or Ns (e.g. 90d)`);
-  return n;
-}
+import { parseExpires } from '../../shared/account-flags.ts';
+import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
 
 const when = formatLocalTime;
 

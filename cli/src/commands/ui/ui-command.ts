@@ -4,9 +4,9 @@ import { ApiClient } from '../../api-client.ts';
 import { openBrowser } from '../../auth/browser.ts';
 import { loadConfig } from '../../config.ts';
 import { connect } from '../../connect.ts';
+import { readUiServer, recordUiServer } from '../../home/ui-server-file.ts';
 import { createLogger, type Logger } from '../../logger.ts';
-import type { GlobalOpts } from '../with-connection.ts';
-import { readUiServer, recordUiServer } from './ui-server-file.ts';
+import type { GlobalOpts } from '../../shared/with-connection.ts';
 
 export interface UiOpts extends GlobalOpts {
   port?: number;

@@ -1,12 +1,11 @@
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { StudioError } from '@studio-lite/functions/contract';
 import type { CoreDeps } from '@studio-lite/functions/local';
 import { loadConfig } from '../../config.ts';
 import { table } from '../../format.ts';
+import { cliPaths } from '../../home/cli-home.ts';
 import { createLogger } from '../../logger.ts';
-import { parseRole } from '../team/team-command.ts';
-import { parseExpires } from '../token/token-command.ts';
-import type { GlobalOpts } from '../with-connection.ts';
+import { parseExpires, parseRole } from '../../shared/account-flags.ts';
+import type { GlobalOpts } from '../../shared/with-connection.ts';
 
 /** The config, if it points at the embedded backend (user commands write its database directly). */
 function embeddedOnly(sub: string, opts: GlobalOpts) {
@@ -64,7 +63,7 @@ export async function userAddCommand(
     );
     log.info(
       `they connect with: STUDIOML_API_URL=http://<this-box>:<port> STUDIOML_TOKEN=<secret> studio-lite experiments` +
-        `\n(database: ${homePaths(cfg.home).db})`,
+        `\n(database: ${cliPaths(cfg.home).db})`,
     );
   } finally {
     await backend.close();

@@ -1,7 +1,7 @@
 import { parseArtifactRef, type VersionWithManifest } from '@studio-lite/functions/contract';
 import type { ApiClient } from '../../api-client.ts';
 import { formatBytes, formatLocalTime, table } from '../../format.ts';
-import { type GlobalOpts, withConnection } from '../with-connection.ts';
+import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
 import { diffManifests } from './manifest-diff.ts';
 
 type JsonOpts = GlobalOpts & { json?: boolean };

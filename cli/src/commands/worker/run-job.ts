@@ -1,14 +1,15 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
 import { isStudioError, type LeaseResult } from '@studio-lite/functions/contract';
 import { ApiClient } from '../../api-client.ts';
-import { Capturer, type CaptureTarget, OUTPUT_CAPTURE_SECONDS } from '../../artifacts/capture-artifact.ts';
+import type { CaptureTarget } from '../../artifacts/capture-artifact.ts';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import type { CliConfig } from '../../config.ts';
 import type { Logger } from '../../logger.ts';
-import { scriptEnv } from '../run/artifact-env.ts';
-import { exitCodeFor, runChild } from '../run/child.ts';
+import { exitCodeFor, runChild } from '../../session/child.ts';
+import { ExperimentSession } from '../../session/experiment-session.ts';
+import { defaultTargets } from '../../session/run-targets.ts';
+import { type JobControl, startJobControl } from './job-control.ts';
 import { giveFolder, type RunAs } from './run-as.ts';
 
 export interface JobRunOptions {
@@ -59,124 +60,61 @@ export async function runJob(
     stats.cachedBlobs += r.cachedBlobs;
   };
 
-  const mapping: Record<string, string> = {};
-  const warnings: string[] = [];
   let signalChild: ((sig: NodeJS.Signals) => void) | null = null;
-  let stopMode: 'stop' | 'kill' | null = null;
-  let leaseLost = false;
-  const produced: Record<string, number> = {};
-
-  const capturer = new Capturer(client, job.id, cfg, log, [homePaths(cfg.home).home, o.workDir, o.cacheDir], {
+  const session = new ExperimentSession({
+    client,
+    key: job.id,
+    cfg,
+    log,
+    exclude: [cfg.home, o.workDir, o.cacheDir],
     md5: o.remote,
   });
-  const heartbeatMs = lease.heartbeatSeconds * 1000;
-  let beat: NodeJS.Timeout | null = null;
-  let maxTimer: NodeJS.Timeout | null = null;
-  let loop: NodeJS.Timeout | undefined;
-  let outputLoop: NodeJS.Timeout | undefined;
+  let control: JobControl | null = null;
   const onAbandon = () => signalChild?.('SIGKILL');
   o.abandon.addEventListener('abort', onAbandon);
   try {
     count(await fetchArtifact(client, cfg, { experiment: job.id, tag: 'workspace' }, ws, fetchOpts));
-    mapping.workspace = ws;
+    session.map('workspace', ws);
     for (const input of job.spec.inputs) {
       const dest = input.path ? join(ws, input.path) : join(dir, 'inputs', input.tag);
       count(await fetchArtifact(client, cfg, { experiment: job.id, tag: input.tag }, dest, fetchOpts));
-      mapping[input.tag] = dest;
+      session.map(input.tag, dest);
     }
     for (const r of job.spec.reuse) {
       const dest = join(dir, 'reuse', r.as);
       const got = await fetchArtifact(client, cfg, r, dest, fetchOpts);
       count(got);
-      mapping[r.as] = dest;
+      session.map(r.as, dest);
       log.info(
         `studio-lite worker: ${job.id}: reuse ${r.experiment}/${r.tag}@${r.version} as ${r.as} (${got.downloadedBlobs} blobs downloaded)`,
       );
     }
 
-    const outputFile = join(dir, 'output');
-    writeFileSync(outputFile, '');
-    const targets: CaptureTarget[] = [];
-    const userTags = new Set(job.spec.captures.map((c) => c.tag));
-    for (const [tag, path] of [
-      ['output', outputFile],
-      ['modeldir', join(dir, 'modeldir')],
-      ['tb', join(dir, 'tb')],
-    ] as const) {
-      if (userTags.has(tag)) continue;
-      if (tag !== 'output') mkdirSync(path, { recursive: true });
-      targets.push({ tag, path, mutable: true, useIgnoreFile: false });
-    }
+    const defaults = defaultTargets(dir, new Set(job.spec.captures.map((c) => c.tag)));
+    const targets: CaptureTarget[] = [...defaults.targets];
     for (const c of job.spec.captures) {
       const path = join(ws, c.path);
       mkdirSync(path, { recursive: true });
       targets.push({ tag: c.tag, path, mutable: true, useIgnoreFile: false });
     }
-    for (const t of targets) mapping[t.tag] = t.path;
-
-    const env = scriptEnv(process.env, {
-      home: cfg.home,
-      experiment: job.id,
-      mapping,
-      mappingFile: join(dir, 'artifacts.json'),
-    });
-    const record = (r: { tag: string; version: number | null }) => {
-      if (r.version !== null) produced[r.tag] = r.version;
-    };
-    const periodic = (list: CaptureTarget[]) => () => {
-      for (const t of list)
-        capturer
-          .capture(t)
-          .then(record, (err: Error) => log.warn(`periodic capture of ${t.tag} failed: ${err.message}`));
-    };
-    loop = setInterval(periodic(targets.filter((t) => t.tag !== 'output')), job.spec.captureInterval * 1000);
-    loop.unref();
-    // `output` is what the web UI, `run --follow` and `logs -f` show: captured every OUTPUT_CAPTURE_SECONDS (a
-    // version only when it grew).
-    const outputTarget = targets.filter((t) => t.tag === 'output');
-    outputLoop = setInterval(periodic(outputTarget), Math.min(job.spec.captureInterval, OUTPUT_CAPTURE_SECONDS) * 1000);
-    outputLoop.unref();
-
-    const stopChild = (mode: 'stop' | 'kill', why: string) => {
-      if (stopMode === 'kill' || stopMode === mode) return;
-      stopMode = mode;
-      warnings.push(`stopped by the worker: ${why}`);
-      log.info(`studio-lite worker: ${job.id}: ${why}`);
-      signalChild?.(mode === 'kill' ? 'SIGKILL' : 'SIGTERM');
-    };
-    beat = setInterval(() => {
-      client.heartbeat(job.id).then(
-        (h) => {
-          if (h.stop) stopChild(h.stop, `${h.stop} requested (${h.stopReason ?? 'by the user'})`);
-        },
-        (err) => {
-          if (isStudioError(err, 'E_LEASE_LOST') || isStudioError(err, 'E_TOKEN_EXPIRED')) {
-            leaseLost = true;
-            log.warn(`studio-lite worker: ${job.id}: lease lost; killing the run (another worker may take it)`);
-            signalChild?.('SIGKILL');
-          } else log.warn(`studio-lite worker: ${job.id}: heartbeat failed: ${(err as Error).message}`);
-        },
-      );
-    }, heartbeatMs);
-    if (job.maxDurationSeconds) {
-      const left = Date.parse(job.startedAt ?? new Date().toISOString()) + job.maxDurationSeconds * 1000 - Date.now();
-      maxTimer = setTimeout(
-        () => stopChild('kill', `ran longer than --max-duration ${job.maxDurationSeconds} s`),
-        Math.max(left, 0),
-      );
-    }
+    for (const t of targets) session.map(t.tag, t.path);
+    const env = session.scriptEnv(process.env, join(dir, 'artifacts.json'));
+    session.startPeriodic(targets, job.spec.captureInterval, (tag, err) =>
+      log.warn(`periodic capture of ${tag} failed: ${err.message}`),
+    );
 
     if (o.runAs) {
       giveFolder(dir, o.runAs);
       Object.assign(env, { HOME: o.runAs.home, USER: o.runAs.name, LOGNAME: o.runAs.name });
     }
+    control = startJobControl(client, job, lease.heartbeatSeconds, log, (sig) => signalChild?.(sig));
     const result = await runChild({
       command: job.spec.command[0] as string,
       args: job.spec.command.slice(1),
       cwd: ws,
       env,
       ...(o.runAs ? { uid: o.runAs.uid, gid: o.runAs.gid } : {}),
-      outputFile,
+      outputFile: defaults.outputFile,
       echo: o.echo,
       forwardSignals: false,
       onStart: (signal) => {
@@ -184,37 +122,31 @@ export async function runJob(
         if (o.abandon.aborted) signal('SIGKILL');
       },
     });
-    clearInterval(loop);
-    clearInterval(outputLoop);
-    if (maxTimer) clearTimeout(maxTimer);
+    control.scriptEnded();
+    await session.stopPeriodic();
     const exitCode = exitCodeFor(result);
-    if (o.abandon.aborted || leaseLost) {
-      if (beat) clearInterval(beat);
+    if (o.abandon.aborted || control.leaseLost()) {
       return {
         status: o.abandon.aborted ? 'abandoned' : 'lease-lost',
         exitCode,
         downloadedBytes: stats.downloadedBytes,
       };
     }
-    let status: 'finished' | 'failed' | 'stopped' = stopMode ? 'stopped' : exitCode === 0 ? 'finished' : 'failed';
-    for (const t of targets) {
-      try {
-        const r = await capturer.capture(t);
-        record(r);
-        warnings.push(...r.skipped);
-      } catch (err) {
-        warnings.push(`final capture of ${t.tag} failed: ${(err as Error).message}`);
-        if (status === 'finished') status = 'failed';
-      }
-    }
-    if (beat) clearInterval(beat);
-    beat = null;
+    session.warnings.push(...control.warnings);
+    let status: 'finished' | 'failed' | 'stopped' = control.stopMode()
+      ? 'stopped'
+      : exitCode === 0
+        ? 'finished'
+        : 'failed';
+    const fin = await session.finalCapture(targets, false);
+    if (fin.failure && status === 'finished') status = 'failed';
+    control.stop();
     await client.completeJob(job.id, {
       status,
       exitCode,
       signal: result.signal,
-      warnings,
-      artifacts: produced,
+      warnings: session.warnings,
+      artifacts: session.produced,
       stats,
     });
     log.info(`studio-lite worker: ${job.id} ${status} (exit ${exitCode})`);
@@ -230,18 +162,15 @@ export async function runJob(
           status: 'failed',
           exitCode: null,
           warnings: [`worker could not start the run: ${(err as Error).message}`],
-          artifacts: produced,
+          artifacts: session.produced,
           stats,
         })
         .catch(() => {});
     }
     return { status: 'failed', exitCode: null, downloadedBytes: stats.downloadedBytes };
   } finally {
-    if (beat) clearInterval(beat);
-    clearInterval(loop);
-    clearInterval(outputLoop);
-    if (maxTimer) clearTimeout(maxTimer);
+    control?.stop();
     o.abandon.removeEventListener('abort', onAbandon);
-    capturer.close();
+    await session.close();
   }
 }

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { mkdirPrivate, tightenHome, tightenTree } from '@studio-lite/functions/adapters/local/private-files.ts';
 import { assertQueue, isStudioError } from '@studio-lite/functions/contract';
 import { loadConfig } from '../../config.ts';
 import { connect } from '../../connect.ts';
 import { parseResources } from '../../duration.ts';
 import { ExitError } from '../../exit-error.ts';
+import { cliPaths } from '../../home/cli-home.ts';
+import { mkdirPrivate, tightenHome, tightenTree } from '../../home/private-files.ts';
 import { createLogger } from '../../logger.ts';
 import { resolveRunAs } from './run-as.ts';
 import { runJob } from './run-job.ts';
@@ -46,7 +46,7 @@ export async function workerCommand(opts: WorkerOpts): Promise<number> {
     throw new ExitError(2, '--concurrency must be an integer from 1 to 64', 'E_BAD_REQUEST');
   }
   const resources = parseResources(opts.resources ?? []);
-  const cacheDir = opts.cacheDir ? resolve(opts.cacheDir) : homePaths(cfg.home).blobcache;
+  const cacheDir = opts.cacheDir ? resolve(opts.cacheDir) : cliPaths(cfg.home).blobcache;
   const runAs = opts.runAs === undefined ? undefined : resolveRunAs(opts.runAs);
   // With --run-as, job folders live where the script's user can reach them (not under the worker's private home):
   // a root-owned 0711 folder in the temp directory, each job's folder handed to that user.

@@ -1,29 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-/** `$STUDIOML_HOME`, or ~/.studioml. */
-export function studioHome(env: NodeJS.ProcessEnv = process.env): string {
-  return env.STUDIOML_HOME || join(homedir(), '.studioml');
-}
-
-/** Paths inside the home folder, in one place. */
+/**
+ * The embedded backend's files inside the home folder it is given ($STUDIOML_HOME), in one place. The CLI's own
+ * files there (login, caches, run folders, config) are laid out by the CLI (cli/src/home/cli-home.ts).
+ */
 export function homePaths(home: string) {
   return {
     home,
     db: join(home, 'db', 'studio.sqlite'),
     store: join(home, 'store'),
     secret: join(home, 'secret.key'),
+    /** The local user's first token, written on first use; the CLI reads it to talk to `serve` on this machine. */
     credentials: join(home, 'credentials.json'),
-    /** A deployment login (`studio-lite login <api-url>`): api_url + token, mode 0600. */
-    login: join(home, 'login.json'),
-    blobcache: join(home, 'blobcache'),
-    statcache: join(home, 'statcache.db'),
-    /** Open resumable upload sessions of large blobs, one `<sha256>.json` each (mode 0600: the URIs are bearer). */
-    uploads: join(home, 'uploads'),
-    experiments: join(home, 'experiments'),
-    config: join(home, 'config.yaml'),
   };
 }
 

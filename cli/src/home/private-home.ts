@@ -1,5 +1,5 @@
-import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { mkdirPrivate, tightenHome } from '@studio-lite/functions/adapters/local/private-files.ts';
+import { cliPaths } from './cli-home.ts';
+import { mkdirPrivate, tightenHome } from './private-files.ts';
 
 /**
  * Makes sure $STUDIOML_HOME exists (0700) and is private: a home made under a permissive umask or by an older
@@ -9,7 +9,7 @@ export async function ensurePrivateHome(home: string): Promise<void> {
   mkdirPrivate(home);
   // The folders other modules fill are created private first, so whatever they write below is unreachable to
   // other users even where a module gives its own entries looser modes.
-  const p = homePaths(home);
+  const p = cliPaths(home);
   for (const dir of [p.store, p.blobcache, p.uploads, p.experiments]) mkdirPrivate(dir);
   const changed = await tightenHome(home);
   if (changed > 0) {

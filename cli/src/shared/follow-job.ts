@@ -1,6 +1,6 @@
 import { JOB_TERMINAL } from '@studio-lite/functions/contract';
-import type { ApiClient } from '../../api-client.ts';
-import type { Logger } from '../../logger.ts';
+import type { ApiClient } from '../api-client.ts';
+import type { Logger } from '../logger.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

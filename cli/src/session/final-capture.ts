@@ -1,5 +1,5 @@
-import type { Capturer, CaptureTarget } from '../../artifacts/capture-artifact.ts';
-import type { Logger } from '../../logger.ts';
+import type { CaptureOutcome, CaptureTarget } from '../artifacts/capture-artifact.ts';
+import type { Logger } from '../logger.ts';
 
 /** The final capture's result: warnings for skipped files, and the first failure (the run's record keeps going). */
 export interface FinalCapture {
@@ -9,15 +9,20 @@ export interface FinalCapture {
 
 /**
  * Captures every mutable target once more after the script exited. A failure is a warning on the run (its status
- * stays what the script did); the first one is returned so the CLI can exit with its code. While this runs the first
- * SIGINT/SIGTERM only warns; a second one aborts at once.
+ * stays what the script did); the first one is returned so the CLI can exit with its code. With `deferSignals`, while
+ * this runs the first SIGINT/SIGTERM only warns and a second one aborts at once.
  */
-export async function finalCapture(capturer: Capturer, targets: CaptureTarget[], log: Logger): Promise<FinalCapture> {
+export async function finalCapture(
+  capture: (t: CaptureTarget) => Promise<CaptureOutcome>,
+  targets: CaptureTarget[],
+  log: Logger,
+  deferSignals: boolean,
+): Promise<FinalCapture> {
   const out: FinalCapture = { warnings: [], failure: null };
-  await withSignalsDeferred(log, async () => {
+  const all = async () => {
     for (const t of targets) {
       try {
-        out.warnings.push(...(await capturer.capture(t)).skipped);
+        out.warnings.push(...(await capture(t)).skipped);
       } catch (err) {
         const msg = `final capture of ${t.tag} failed: ${(err as Error).message}`;
         log.warn(msg);
@@ -25,7 +30,8 @@ export async function finalCapture(capturer: Capturer, targets: CaptureTarget[],
         out.failure ??= { tag: t.tag, error: err as Error };
       }
     }
-  });
+  };
+  await (deferSignals ? withSignalsDeferred(log, all) : all());
   return out;
 }
 

@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
-import { packageRoot } from '../../package-root.ts';
+import { packageRoot } from '../package-root.ts';
 
 /** The pure-Python `studio` package shipped inside the CLI package (python/studio), wherever it is installed. */
 export function pythonPackageDir(): string {

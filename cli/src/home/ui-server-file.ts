@@ -1,6 +1,6 @@
 import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { writePrivateFile } from '@studio-lite/functions/adapters/local/local-home.ts';
+import { cliPaths } from './cli-home.ts';
+import { writePrivateFile } from './private-files.ts';
 
 /** `$STUDIOML_HOME/ui-server.json`: the local server `ui` or `serve` runs for this home, so `ui` reuses it. */
 export interface UiServerRecord {
@@ -8,7 +8,7 @@ export interface UiServerRecord {
   pid: number;
 }
 
-const file = (home: string) => join(home, 'ui-server.json');
+const file = (home: string) => cliPaths(home).uiServer;
 
 export function recordUiServer(home: string, url: string): () => void {
   writePrivateFile(file(home), `${JSON.stringify({ url, pid: process.pid })}\n`);

@@ -1,0 +1,56 @@
+import { type Command, Option } from 'commander';
+import { integerOption } from '../option-parsers.ts';
+import { act, type Flags } from './action.ts';
+
+/** Reading experiments and artifacts: experiments, show, pull, ls, diff. */
+export function addArtifactCommands(p: Command): void {
+  p.command('experiments')
+    .description('list experiments')
+    .option('--project <name>', 'only this project')
+    .addOption(new Option('--limit <n>', 'at most N').argParser(integerOption('--limit', 1)))
+    .option('--json', 'machine-readable output')
+    .action(
+      act(async (o: Flags) => (await import('../commands/experiments/experiments-command.ts')).experimentsCommand(o)),
+    );
+
+  p.command('show')
+    .description('one experiment with every artifact and version')
+    .argument('<experiment>')
+    .option('--json', 'machine-readable output')
+    .action(
+      act(async (key: string, o: Flags) => (await import('../commands/show/show-command.ts')).showCommand(key, o)),
+    );
+
+  p.command('pull')
+    .description('download an artifact version through the cache')
+    .argument('<ref>', 'EXP/TAG or EXP/TAG@VERSION')
+    .option('-o, --output <dir>', 'destination folder (default ./<exp>-<tag>)')
+    .option('--copy', 'copy (clone where the file system can) out of the cache: the default unless config says link')
+    .option('--link', 'hard-link files out of the cache (read-only, shared with the cache; checked before reuse)')
+    .option('--force', 'overwrite files in an existing folder that differ from the artifact')
+    .option('--json', 'print what was pulled as JSON')
+    .action(
+      act(async (ref: string, o: Flags) => (await import('../commands/pull/pull-command.ts')).pullCommand(ref, o)),
+    );
+
+  p.command('ls')
+    .description('the files of an artifact version (default: its latest)')
+    .argument('<ref>', 'EXP/TAG, EXP/TAG@VERSION or EXP/TAG@latest')
+    .option('--json', 'machine-readable output')
+    .action(
+      act(async (ref: string, o: Flags) =>
+        (await import('../commands/versions/versions-command.ts')).lsCommand(ref, o),
+      ),
+    );
+
+  p.command('diff')
+    .description('files added, removed and changed between two versions (default: the one before)')
+    .argument('<ref>', 'EXP/TAG@A (the newer side when alone)')
+    .argument('[other]', 'EXP2/TAG2@B to compare A with')
+    .option('--json', 'machine-readable output')
+    .action(
+      act(async (a: string, b: string | undefined, o: Flags) =>
+        (await import('../commands/versions/versions-command.ts')).diffCommand(a, b, o),
+      ),
+    );
+}
