@@ -20,6 +20,7 @@ const USAGE_CODES = new Set<ErrorCode>([
   'E_BAD_PATH',
   'E_BAD_MANIFEST',
   'E_BAD_COMMAND',
+  'E_BAD_ALIAS',
   'E_NOT_FOUND',
   'E_EXPERIMENT_EXISTS',
   'E_IMMUTABLE',

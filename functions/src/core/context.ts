@@ -1,3 +1,4 @@
+import type { AliasStore } from './alias-store.ts';
 import type { AuthConfig } from './auth-config.ts';
 import type { JobSettings } from './jobs.ts';
 import type { AuditLog, BlobStore, Identity, JobStore, MetadataStore } from './ports.ts';
@@ -14,6 +15,8 @@ export interface CoreDeps {
   /** Lifetime of signed URLs in seconds (default 900). */
   urlTtlSeconds: number;
   now: () => Date;
+  /** Version aliases (`exp/tag@best`); a backend without them answers alias routes with E_UNAVAILABLE. */
+  aliases?: AliasStore;
   /** Queued jobs (issue 5); a backend without them answers job routes with E_UNAVAILABLE. */
   jobs?: JobStore;
   /** Delayed background work (lease deadlines, --lifetime, --max-duration, blob verification). */

@@ -1,11 +1,13 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createSqliteAliasStore } from '../../src/adapters/local/sqlite-alias-store.ts';
 import { createSqliteAuditLog } from '../../src/adapters/local/sqlite-audit-log.ts';
 import { createSqliteJobStore } from '../../src/adapters/local/sqlite-job-store.ts';
 import { createSqliteMetadataStore } from '../../src/adapters/local/sqlite-metadata-store.ts';
 import type { SignedRequest } from '../../src/core/ports.ts';
 import { startLocalServer } from '../../src/hosts/local-server/server.ts';
+import { testAliasStore } from './alias-store-suite.ts';
 import { testAuditLog } from './audit-log-suite.ts';
 import { testBlobStore } from './blob-store-suite.ts';
 import { testJobStore } from './job-store-suite.ts';
@@ -84,6 +86,28 @@ testAuditLog({
       log,
       async cleanup() {
         log.close();
+        await rm(dir, { recursive: true, force: true });
+      },
+    };
+  },
+});
+
+// Two handles on one file = two SQLite connections, as two studio-lite processes sharing $STUDIOML_HOME.
+testAliasStore({
+  name: 'local sqlite',
+  async make() {
+    const dir = await mkdtemp(join(tmpdir(), 'sl-alias-'));
+    const path = join(dir, 'meta.db');
+    const handles = [createSqliteAliasStore({ path })];
+    return {
+      store: handles[0] as (typeof handles)[0],
+      async another() {
+        const h = createSqliteAliasStore({ path });
+        handles.push(h);
+        return h;
+      },
+      async cleanup() {
+        for (const h of handles) h.close();
         await rm(dir, { recursive: true, force: true });
       },
     };

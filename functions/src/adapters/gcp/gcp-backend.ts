@@ -6,6 +6,7 @@ import { createCloudTasksQueue } from './cloud-tasks-queue.ts';
 import { createCompositeIdentity } from './composite-identity.ts';
 import { firebaseClientConfig } from './firebase-client-config.ts';
 import { createFirebaseIdentity } from './firebase-identity.ts';
+import { createFirestoreAliasStore } from './firestore-alias-store.ts';
 import { createFirestoreAuditLog } from './firestore-audit-log.ts';
 import { createFirestoreJobStore } from './firestore-job-store.ts';
 import { loadFirestoreLinkKey } from './firestore-link-key.ts';
@@ -42,6 +43,7 @@ export function openGcpBackend(
   const meta = createFirestoreMetadataStore({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
   const jobs = createFirestoreJobStore({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
   const audit = createFirestoreAuditLog({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
+  const aliases = createFirestoreAliasStore({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
   const credentials = cfg.STUDIO_SIGNING_KEY_JSON
     ? (JSON.parse(cfg.STUDIO_SIGNING_KEY_JSON) as { client_email: string; private_key: string })
     : undefined;
@@ -68,6 +70,7 @@ export function openGcpBackend(
     meta,
     blobs,
     audit,
+    aliases,
     // Personal/worker/job tokens (slt_…) and Firebase ID tokens of people who signed in with `studio-lite login`.
     identity: createCompositeIdentity({
       tokens: createTokenIdentity(meta, now),

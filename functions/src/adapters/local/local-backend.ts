@@ -8,6 +8,7 @@ import { hashToken, mintToken } from '../../core/tokens.ts';
 import { createDiskBlobStore, type DiskBlobStore } from './disk-blob-store.ts';
 import { homePaths, loadOrCreateSecret, writePrivateFile } from './local-home.ts';
 import { createLocalTaskQueue } from './local-task-queue.ts';
+import { createSqliteAliasStore } from './sqlite-alias-store.ts';
 import { createSqliteAuditLog } from './sqlite-audit-log.ts';
 import { createSqliteJobStore } from './sqlite-job-store.ts';
 import { createSqliteMetadataStore } from './sqlite-metadata-store.ts';
@@ -71,12 +72,14 @@ export function openLocalBackend(
   const now = opts.now ?? (() => new Date());
   const jobs = createSqliteJobStore({ path: paths.db });
   const audit = createSqliteAuditLog({ path: paths.db });
+  const aliases = createSqliteAliasStore({ path: paths.db });
   const signinCodes = createSqliteSigninCodes({ path: paths.db });
   const linkKey = deriveLinkKey(secret);
   const deps: CoreDeps = {
     meta,
     blobs,
     audit,
+    aliases,
     identity: createTokenIdentity(meta, now),
     urlTtlSeconds: opts.urlTtlSeconds ?? 900,
     now,
@@ -105,6 +108,7 @@ export function openLocalBackend(
       await tasks.close();
       jobs.close();
       audit.close();
+      aliases.close();
       signinCodes.close();
       meta.close();
     },
