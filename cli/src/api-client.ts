@@ -10,12 +10,14 @@ import type {
   HeartbeatExperimentBody,
   LeaseBody,
   PlanUploadBody,
+  SetAliasBody,
   SetMemberBody,
   StopJobBody,
   SubmitJobBody,
   WorkerTokenBody,
 } from '@studio-lite/functions/api/schemas.ts';
 import type {
+  AliasChangeResponse,
   CommitVersionResponse,
   CreateExperimentResponse,
   CreateTeamResponse,
@@ -26,6 +28,7 @@ import type {
   GcResponse,
   GetVersionResponse,
   HeartbeatExperimentResponse,
+  ListAliasesResponse,
   ListAuditResponse,
   ListExperimentsResponse,
   ListMembersResponse,
@@ -98,8 +101,21 @@ export class ApiClient {
     return this.call('POST', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/versions`, body);
   }
 
-  getVersion(key: string, tag: string, version: number | 'latest'): Promise<GetVersionResponse> {
-    return this.call('GET', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/versions/${version}`);
+  /** `version`: a number, `latest` or an alias name (the server resolves it). */
+  getVersion(key: string, tag: string, version: number | string): Promise<GetVersionResponse> {
+    return this.call('GET', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/versions/${enc(String(version))}`);
+  }
+
+  listAliases(key: string, tag: string): Promise<ListAliasesResponse> {
+    return this.call('GET', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/aliases`);
+  }
+
+  setAlias(key: string, tag: string, name: string, body: SetAliasBody): Promise<AliasChangeResponse> {
+    return this.call('PUT', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/aliases/${enc(name)}`, body);
+  }
+
+  deleteAlias(key: string, tag: string, name: string): Promise<AliasChangeResponse> {
+    return this.call('DELETE', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/aliases/${enc(name)}`);
   }
 
   signDownloads(key: string, tag: string, version: number, body: DownloadBody): Promise<DownloadResponse> {

@@ -114,6 +114,17 @@ function program(): Command {
       await diffCommand(a, b, { ...cmd.optsWithGlobals(), ...opts });
     });
 
+  p.command('alias')
+    .description('name a version: set or move NAME to EXP/TAG@V, list with EXP/TAG, remove with --delete')
+    .argument('<ref>', 'EXP/TAG@VERSION (also @latest or @ALIAS) to set NAME; EXP/TAG alone to list or --delete')
+    .argument('[name]', 'alias: a lower-case letter, then a-z 0-9 . _ - (max 64); not latest')
+    .option('--delete', 'remove alias NAME of EXP/TAG')
+    .option('--json', 'machine-readable output')
+    .action(async (ref: string, name: string | undefined, opts, cmd: Command) => {
+      const { aliasCommand } = await import('./commands/alias/alias-command.ts');
+      await aliasCommand(ref, name, { ...cmd.optsWithGlobals(), ...opts });
+    });
+
   p.command('login')
     .description('use a team deployment from now on: sign in with Google, or check a --token (saved 0600)')
     .argument('<api-url>', 'the deployment, e.g. the URL terraform printed')

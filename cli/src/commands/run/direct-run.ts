@@ -41,7 +41,13 @@ async function register(conn: Connection, run: DirectRun, o: { project: string |
       cwd: run.cwd,
       host: hostname(),
       git: gitInfo(run.cwd),
-      reuse: run.reuses.map((r) => ({ experiment: r.experiment, tag: r.tag, version: r.version, as: r.as })),
+      reuse: run.reuses.map((r) => ({
+        experiment: r.experiment,
+        tag: r.tag,
+        version: r.version,
+        alias: r.alias,
+        as: r.as,
+      })),
       resume: o.resume,
     });
   } catch (err) {

@@ -69,7 +69,13 @@ export async function submitRun(
     cwd,
     host: hostname(),
     git: gitInfo(cwd),
-    reuse: run.reuses.map((r) => ({ experiment: r.experiment, tag: r.tag, version: r.version, as: r.as })),
+    reuse: run.reuses.map((r) => ({
+      experiment: r.experiment,
+      tag: r.tag,
+      version: r.version,
+      alias: r.alias,
+      as: r.as,
+    })),
     queued: true,
   });
   const capturer = new Capturer(conn.client, key, cfg, log, [homePaths(cfg.home).home], {

@@ -1,5 +1,5 @@
 import type { VersionWithManifest } from '@studio-lite/functions/core/model.ts';
-import { parseArtifactRef } from '@studio-lite/functions/core/names.ts';
+import { parseArtifactRef, versionSelector } from '@studio-lite/functions/core/names.ts';
 import type { ApiClient } from '../../api-client.ts';
 import { formatBytes, formatLocalTime, table } from '../../format.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';
@@ -9,7 +9,7 @@ type JsonOpts = GlobalOpts & { json?: boolean };
 
 async function fetchVersion(client: ApiClient, ref: string): Promise<VersionWithManifest> {
   const r = parseArtifactRef(ref);
-  return (await client.getVersion(r.experiment, r.tag, r.version ?? 'latest')).version;
+  return (await client.getVersion(r.experiment, r.tag, versionSelector(r))).version;
 }
 
 const name = (v: VersionWithManifest) => `${v.experiment}/${v.tag}@${v.version}`;
