@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DiskBlobStore } from '../../adapters/local/disk-blob-store.ts';
 import { verifySigned } from '../../adapters/local/hmac-signer.ts';
@@ -49,22 +48,44 @@ export async function handleStorage(
   if (method === 'GET') {
     verifySigned(store.secret, method, url.pathname, url.searchParams, [], now);
     const file = store.fileOf(decodeKey(raw));
+    // Open and check before the 200 goes out: after the headers, a failed read can only cut the body short.
+    const handle = await openForRead(file);
     let size: number;
     try {
-      size = (await stat(file)).size;
-    } catch (cause) {
-      throw new StudioError('E_NOT_FOUND', 'object not found', { cause });
+      const s = await handle.stat();
+      if (!s.isFile()) throw new StudioError('E_NOT_FOUND', 'object not found');
+      size = s.size;
+    } catch (err) {
+      await handle.close();
+      throw err;
     }
     res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': size });
     await new Promise<void>((resolve, reject) => {
-      const rs = createReadStream(file, { highWaterMark: 1 << 20 });
+      const rs = handle.createReadStream({ highWaterMark: 1 << 20 });
       rs.on('error', reject);
-      res.on('close', resolve);
+      // A client that hangs up stops the read, which closes the handle (autoClose).
+      res.on('close', () => {
+        rs.destroy();
+        resolve();
+      });
       rs.pipe(res);
     });
     return;
   }
   throw new StudioError('E_BAD_REQUEST', `method ${method} not allowed on storage`);
+}
+
+/** A missing object is E_NOT_FOUND; running out of descriptors under load is E_UNAVAILABLE, which clients retry. */
+async function openForRead(file: string): Promise<FileHandle> {
+  try {
+    return await open(file, 'r');
+  } catch (cause) {
+    const code = (cause as NodeJS.ErrnoException).code;
+    if (code === 'EMFILE' || code === 'ENFILE') {
+      throw new StudioError('E_UNAVAILABLE', 'the local storage host is out of file descriptors; retry', { cause });
+    }
+    throw new StudioError('E_NOT_FOUND', 'object not found', { cause });
+  }
 }
 
 function decodeKey(raw: string): string {
