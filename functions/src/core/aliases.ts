@@ -146,7 +146,7 @@ export async function resolveVersion(
 ): Promise<number | undefined> {
   if (selector === undefined || typeof selector === 'number') return selector;
   if (selector === 'latest') return undefined;
-  if (/^\d+$/.test(selector)) {
+  if (/^[-+]?\d/.test(selector)) {
     const n = Number(selector);
     if (!Number.isSafeInteger(n) || n < 1) throw new StudioError('E_BAD_REQUEST', `invalid version "${selector}"`);
     return n;
