@@ -84,7 +84,7 @@ function program(): Command {
 
   p.command('pull')
     .description('download an artifact version through the cache')
-    .argument('<ref>', 'EXP/TAG or EXP/TAG@VERSION')
+    .argument('<ref>', 'EXP/TAG, EXP/TAG@VERSION, EXP/TAG@ALIAS or EXP/TAG@latest')
     .option('-o, --output <dir>', 'destination folder (default ./<exp>-<tag>)')
     .option('--copy', 'copy (clone where the file system can) out of the cache: the default unless config says link')
     .option('--link', 'hard-link files out of the cache (read-only, shared with the cache; checked before reuse)')
@@ -97,7 +97,7 @@ function program(): Command {
 
   p.command('ls')
     .description('the files of an artifact version (default: its latest)')
-    .argument('<ref>', 'EXP/TAG, EXP/TAG@VERSION or EXP/TAG@latest')
+    .argument('<ref>', 'EXP/TAG, EXP/TAG@VERSION, EXP/TAG@ALIAS or EXP/TAG@latest')
     .option('--json', 'machine-readable output')
     .action(async (ref: string, opts, cmd: Command) => {
       const { lsCommand } = await import('./commands/versions/versions-command.ts');
@@ -106,7 +106,7 @@ function program(): Command {
 
   p.command('diff')
     .description('files added, removed and changed between two versions (default: the one before)')
-    .argument('<ref>', 'EXP/TAG@A (the newer side when alone)')
+    .argument('<ref>', 'EXP/TAG@A (a version, alias or latest; the newer side when alone)')
     .argument('[other]', 'EXP2/TAG2@B to compare A with')
     .option('--json', 'machine-readable output')
     .action(async (a: string, b: string | undefined, opts, cmd: Command) => {
