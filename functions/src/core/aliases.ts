@@ -75,6 +75,12 @@ export async function setAlias(
     updatedAt: deps.now().toISOString(),
     updatedBy: p.userId,
   });
+  // An experiment deleted between the check and the write has already purged its aliases: look again, so this one
+  // does not outlive it (a later experiment under the same key would inherit it).
+  if (!(await deps.meta.getVersion(team, key, tag, version))) {
+    await store(deps).deleteAlias(team, key, tag, name);
+    throw await notFound(deps, team, key, `artifact ${key}/${tag}@${version}`);
+  }
   const action = previous === null ? 'alias.set' : 'alias.move';
   await recordAudit(deps, p, team, action, `${key}/${tag}@${name}`, { from: previous, to: version });
   return { experiment: key, tag, name, from: previous, to: version };

@@ -224,6 +224,29 @@ describe('a deleted experiment takes its aliases along', () => {
   });
 });
 
+describe('a set racing the delete of its experiment', () => {
+  it('the delete lands between the check and the write: the alias is removed again, 404, nothing audited', async () => {
+    const key = await withVersions(1);
+    const aliasStore = h.server.backend.deps.aliases;
+    if (!aliasStore) throw new Error('the local backend has aliases');
+    const original = aliasStore.setAlias;
+    // The experiment goes (records, then its aliases, as core/experiment-delete.ts does) just before the write.
+    aliasStore.setAlias = async (rec) => {
+      await h.meta.deleteExperiment(TEAM, key);
+      await aliasStore.deleteExperimentAliases(TEAM, key);
+      return original.call(aliasStore, rec);
+    };
+    try {
+      const res = await h.call('PUT', alias(key, 'w', 'best'), { body: { version: 1 } });
+      expectError(res, 404, 'E_NOT_FOUND');
+    } finally {
+      aliasStore.setAlias = original;
+    }
+    expect(aliasRows().filter((r) => (r as { experiment: string }).experiment === key)).toEqual([]);
+    expect(await aliasAudit(key)).toEqual([]);
+  });
+});
+
 describe('concurrent moves', () => {
   it('last writer wins and every move is audited exactly once, forming one chain from -> to', async () => {
     const n = 8;
