@@ -13,8 +13,8 @@ import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import type { PlanUploadResponse } from '@studio-lite/functions/contract';
 import { createFirestoreMetadataStore } from '../functions/src/adapters/gcp/firestore-metadata-store.ts';
-import type { PlanUploadResponse } from '../functions/src/api/wire.ts';
 import {
   FUNCTION_DIST,
   type FunctionConfig,

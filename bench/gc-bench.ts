@@ -13,7 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { GcReport } from '@studio-lite/functions/core/gc.ts';
+import type { GcReport } from '@studio-lite/functions/contract';
 import { Capturer } from '../cli/src/artifacts/capture-artifact.ts';
 import { loadConfig } from '../cli/src/config.ts';
 import { connect } from '../cli/src/connect.ts';

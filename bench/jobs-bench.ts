@@ -16,11 +16,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { cpus, hostname, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { JobRecord } from '@studio-lite/functions/contract';
 import { ApiClient } from '../cli/src/api-client.ts';
 import { Capturer } from '../cli/src/artifacts/capture-artifact.ts';
 import type { CliConfig } from '../cli/src/config.ts';
 import { createLogger } from '../cli/src/logger.ts';
-import type { JobRecord } from '../functions/src/core/job-model.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 const N = Math.max(4, Math.round(Number(process.env.BENCH_JOBS ?? 200) * scale));

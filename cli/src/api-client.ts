@@ -1,49 +1,48 @@
-import type {
-  CommitVersionBody,
-  CompleteJobBody,
-  CreateExperimentBody,
-  CreateTeamBody,
-  CreateTokenBody,
-  DownloadBody,
-  FinishExperimentBody,
-  GcBody,
-  HeartbeatExperimentBody,
-  LeaseBody,
-  PlanUploadBody,
-  SetAliasBody,
-  SetMemberBody,
-  StopJobBody,
-  SubmitJobBody,
-  WorkerTokenBody,
-} from '@studio-lite/functions/api/schemas.ts';
-import type {
-  AliasChangeResponse,
-  CommitVersionResponse,
-  CreateExperimentResponse,
-  CreateTeamResponse,
-  CreateTokenResponse,
-  DeleteExperimentResponse,
-  DownloadResponse,
-  ErrorBody,
-  GcResponse,
-  GetVersionResponse,
-  HeartbeatExperimentResponse,
-  ListAliasesResponse,
-  ListAuditResponse,
-  ListExperimentsResponse,
-  ListMembersResponse,
-  ListTeamsResponse,
-  ListTokensResponse,
-  PlanUploadResponse,
-  RemoveMemberResponse,
-  RevokeTokenResponse,
-  SetMemberResponse,
-  ShowExperimentResponse,
-  WhoAmIResponse,
-} from '@studio-lite/functions/api/wire.ts';
-import { isErrorCode, StudioError } from '@studio-lite/functions/core/errors.ts';
-import type { JobRecord } from '@studio-lite/functions/core/job-model.ts';
-import type { LeaseResult } from '@studio-lite/functions/core/jobs.ts';
+import {
+  type AliasChangeResponse,
+  type CommitVersionBody,
+  type CommitVersionResponse,
+  type CompleteJobBody,
+  type CreateExperimentBody,
+  type CreateExperimentResponse,
+  type CreateTeamBody,
+  type CreateTeamResponse,
+  type CreateTokenBody,
+  type CreateTokenResponse,
+  type DeleteExperimentResponse,
+  type DownloadBody,
+  type DownloadResponse,
+  type ErrorBody,
+  type FinishExperimentBody,
+  type GcBody,
+  type GcResponse,
+  type GetVersionResponse,
+  type HeartbeatExperimentBody,
+  type HeartbeatExperimentResponse,
+  isErrorCode,
+  type JobRecord,
+  type LeaseBody,
+  type LeaseResult,
+  type ListAliasesResponse,
+  type ListAuditResponse,
+  type ListExperimentsResponse,
+  type ListMembersResponse,
+  type ListTeamsResponse,
+  type ListTokensResponse,
+  type PlanUploadBody,
+  type PlanUploadResponse,
+  type RemoveMemberResponse,
+  type RevokeTokenResponse,
+  type SetAliasBody,
+  type SetMemberBody,
+  type SetMemberResponse,
+  type ShowExperimentResponse,
+  type StopJobBody,
+  StudioError,
+  type SubmitJobBody,
+  type WhoAmIResponse,
+  type WorkerTokenBody,
+} from '@studio-lite/functions/contract';
 
 /** A bearer token that can change during a command (a Firebase sign-in, refreshed before it expires). */
 export interface TokenSource {
@@ -59,6 +58,8 @@ export class ApiClient {
     readonly baseUrl: string,
     private readonly token: string | TokenSource,
     private readonly team: string | null = null,
+    /** The transport: global fetch, or the in-process handler of the embedded backend (connect.ts). */
+    private readonly send: (url: string, init: RequestInit) => Promise<Response> = fetch,
   ) {}
 
   whoami(): Promise<WhoAmIResponse> {
@@ -223,7 +224,7 @@ export class ApiClient {
     const token = typeof this.token === 'string' ? this.token : await this.token.get();
     let res: Response;
     try {
-      res = await fetch(this.baseUrl + path, {
+      res = await this.send(this.baseUrl + path, {
         method,
         headers: {
           authorization: `Bearer ${token}`,

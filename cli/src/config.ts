@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { homePaths, studioHome } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { StudioError } from '@studio-lite/functions/contract';
 import { parse } from 'yaml';
 import { z } from 'zod';
 import { readSavedLogin } from './auth/saved-login.ts';

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { isErrorCode, StudioError } from '@studio-lite/functions/core/errors.ts';
+import { isErrorCode, StudioError } from '@studio-lite/functions/contract';
 import { ApiClient, type TokenSource } from './api-client.ts';
 import { FirebaseSession } from './auth/firebase-session.ts';
 import { readSavedLogin, sameApiUrl } from './auth/saved-login.ts';
@@ -19,7 +19,15 @@ export interface Connection {
  * The CLI always speaks HTTP: to the team deployment when configured, otherwise to the embedded local host that it
  * starts for the duration of the command (in a worker thread; in-process when running from TypeScript sources).
  */
-export async function connect(cfg: CliConfig): Promise<Connection> {
+export interface ConnectOptions {
+  /**
+   * Whether the command moves blobs through signed URLs (run, pull, logs, worker, ui). Without, the embedded backend
+   * answers in-process (no worker thread, no socket): most of a listing command's start-up time was the local host.
+   */
+  transfers?: boolean;
+}
+
+export async function connect(cfg: CliConfig, opts: ConnectOptions = {}): Promise<Connection> {
   await ensurePrivateHome(cfg.home);
   if (cfg.apiUrl) {
     const token = readToken(cfg);
@@ -29,10 +37,14 @@ export async function connect(cfg: CliConfig): Promise<Connection> {
       close: async () => {},
     };
   }
+  if (opts.transfers === false) {
+    const { openLocalApi } = await import('@studio-lite/functions/hosts/local-server/local-api.ts');
+    const api = await openLocalApi(cfg.home);
+    return { client: new ApiClient(api.url, api.token, cfg.team, api.fetch), mode: 'local', close: () => api.close() };
+  }
   const workerFile = fileURLToPath(new URL('./local-host-worker.js', import.meta.url));
   if (import.meta.url.endsWith('.ts') || process.env.STUDIOML_LOCAL_HOST === 'inprocess') {
-    const { startLocalServer } = await import('@studio-lite/functions/hosts/local-server/server.ts');
-    const { ensureLocalCredentials } = await import('@studio-lite/functions/adapters/local/local-backend.ts');
+    const { ensureLocalCredentials, startLocalServer } = await import('@studio-lite/functions/local');
     const server = await startLocalServer({ home: cfg.home });
     const creds = await ensureLocalCredentials(cfg.home, server.backend.deps);
     return { client: new ApiClient(server.url, creds.token, cfg.team), mode: 'local', close: () => server.close() };

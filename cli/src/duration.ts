@@ -1,4 +1,4 @@
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { StudioError } from '@studio-lite/functions/contract';
 
 const UNIT: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400 };
 

@@ -1,4 +1,4 @@
-import { type ErrorCode, isStudioError, type StudioError } from '@studio-lite/functions/core/errors.ts';
+import { type ErrorCode, isStudioError, type StudioError } from '@studio-lite/functions/contract/errors';
 
 /** An expected failure that ends the CLI with `code`; only main.ts calls process.exit. */
 export class ExitError extends Error {

@@ -1,6 +1,5 @@
 import { studioHome } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
-import { noSpace } from '@studio-lite/functions/core/no-space.ts';
+import { isStudioError, noSpace } from '@studio-lite/functions/contract/errors';
 import { Command, CommanderError, Option } from 'commander';
 import { ExitError, exitCodeOf, hintFor, hintFromDetails, hintOf } from './exit-error.ts';
 import { integerOption, secondsOption } from './option-parsers.ts';

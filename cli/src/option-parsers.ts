@@ -1,4 +1,4 @@
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { StudioError } from '@studio-lite/functions/contract/errors';
 
 /**
  * Strict number flags for commander's argParser: `--limit abc`, `--limit 0`, `--limit 1.5` and `--limit 10x` are

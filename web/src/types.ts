@@ -1,7 +1,7 @@
-/** The API's response shapes the pages use (docs/api.md; functions/src/api/wire.ts is the source). */
-import type { ExperimentRecord, ExperimentStatus } from '../../functions/src/core/model.ts';
+/** The API's response shapes the pages use (docs/api.md; functions/src/contract/wire.ts is the source). */
+import type { ExperimentRecord, ExperimentStatus } from '@studio-lite/functions/contract';
 
-// Type-only: the record's shape comes from the core (erased by esbuild, so no backend code enters the bundle).
+// Type-only: the record's shape comes from the contract (erased by esbuild, so no backend code enters the bundle).
 export type Status = ExperimentStatus;
 export const STATUSES: Status[] = ['queued', 'running', 'finished', 'failed', 'stopped', 'lost', 'expired'];
 export const TERMINAL: Status[] = ['finished', 'failed', 'stopped', 'lost', 'expired'];

@@ -1,8 +1,14 @@
 import { isAbsolute, relative, sep } from 'node:path';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.ts';
-import { type FileEntry, manifestDigest, manifestTotals, sortManifest } from '@studio-lite/functions/core/manifest.ts';
-import type { CaptureStats } from '@studio-lite/functions/core/model.ts';
+import {
+  type CaptureStats,
+  type FileEntry,
+  isStudioError,
+  manifestDigest,
+  manifestTotals,
+  StudioError,
+  sortManifest,
+} from '@studio-lite/functions/contract';
 import type { ApiClient } from '../api-client.ts';
 import { snapshotFromWalk } from '../capture/snapshot.ts';
 import { openStatCache, type StatCache } from '../capture/stat-cache.ts';

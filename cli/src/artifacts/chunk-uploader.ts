@@ -1,4 +1,4 @@
-import { LIMITS } from '@studio-lite/functions/api/schemas.ts';
+import { LIMITS } from '@studio-lite/functions/contract';
 import type { ApiClient } from '../api-client.ts';
 import { uploadBlobs } from '../transfer/upload.ts';
 

@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdir, readlink, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import { type Manifest, quotePath } from '@studio-lite/functions/core/manifest.ts';
+import { type Manifest, quotePath, StudioError } from '@studio-lite/functions/contract';
 import pLimit from 'p-limit';
 import { insidePath } from '../cache/link-safety.ts';
 import { hashFile } from '../capture/hash.ts';

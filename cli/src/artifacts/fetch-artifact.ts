@@ -1,6 +1,5 @@
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import { manifestTotals } from '@studio-lite/functions/core/manifest.ts';
+import { manifestTotals, StudioError } from '@studio-lite/functions/contract';
 import type { ApiClient } from '../api-client.ts';
 import { BlobCache } from '../cache/blob-cache.ts';
 import { type MaterializeMode, materialize } from '../cache/materialize.ts';

@@ -1,5 +1,4 @@
-import type { AuthConfig } from '@studio-lite/functions/core/auth-config.ts';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { type AuthConfig, StudioError } from '@studio-lite/functions/contract';
 import { z } from 'zod';
 
 const authConfig = z.object({

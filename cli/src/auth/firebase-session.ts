@@ -1,4 +1,4 @@
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { StudioError } from '@studio-lite/functions/contract';
 import type { TokenSource } from '../api-client.ts';
 import { refreshFirebaseToken } from './identity-toolkit.ts';
 import { type FirebaseLogin, readSavedLogin, saveLogin } from './saved-login.ts';

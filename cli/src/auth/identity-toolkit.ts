@@ -1,5 +1,4 @@
-import type { FirebaseClientConfig } from '@studio-lite/functions/core/auth-config.ts';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { type FirebaseClientConfig, StudioError } from '@studio-lite/functions/contract';
 import { z } from 'zod';
 import { googleErrorReason, postForJson } from './google-api-error.ts';
 

@@ -1,5 +1,5 @@
 import { createServer, type Server } from 'node:http';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { StudioError } from '@studio-lite/functions/contract';
 import { codeFromRedirect } from './google-oauth.ts';
 
 /** The page the browser shows after the redirect. */

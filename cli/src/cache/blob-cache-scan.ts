@@ -1,6 +1,6 @@
 import { lstat, readdir, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
-import { SHA256_RE } from '@studio-lite/functions/core/names.ts';
+import { SHA256_RE } from '@studio-lite/functions/contract';
 
 /** One blob file of the cache as `cache info` and `cache prune` see it. */
 export interface ScannedBlob {

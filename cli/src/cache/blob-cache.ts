@@ -1,8 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { chmod, lstat, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import { SHA256_RE } from '@studio-lite/functions/core/names.ts';
+import { SHA256_RE, StudioError } from '@studio-lite/functions/contract';
 import { type ScannedBlob, scanBlobs, scanQuarantine, sweepOld } from './blob-cache-scan.ts';
 import { EntryStats, sameStat } from './entry-stats.ts';
 import { type VerifyResult, verifyEntries } from './verify-entries.ts';

@@ -12,8 +12,7 @@ import {
 } from 'node:fs';
 import { mkdir, realpath, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import { type FileEntry, type Manifest, quotePath } from '@studio-lite/functions/core/manifest.ts';
+import { type FileEntry, type Manifest, quotePath, StudioError } from '@studio-lite/functions/contract';
 import type { BlobCache } from './blob-cache.ts';
 import { insidePath, linkStaysInside } from './link-safety.ts';
 import { tamperedWarning, verifyEntries } from './verify-entries.ts';

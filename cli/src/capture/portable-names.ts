@@ -1,8 +1,8 @@
-import { pathProblem } from '@studio-lite/functions/core/manifest.ts';
+import { pathProblem } from '@studio-lite/functions/contract';
 import type { WalkResult } from './walk.ts';
 
 /**
- * Makes a walk's paths ones the backend accepts (core/manifest.ts pathProblem) instead of letting the commit fail
+ * Makes a walk's paths ones the backend accepts (contract/manifest.ts pathProblem) instead of letting the commit fail
  * on the first odd name: a name in another Unicode form (NFD, as macOS and some archives write it) is recorded in
  * NFC with a note; one that then collides with another entry, or that no file system everywhere can hold (a
  * segment over 255 bytes, invalid UTF-8), is skipped with the reason. The file is still read from its real name.

@@ -1,6 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
-import { type FileEntry, type Manifest, sortManifest } from '@studio-lite/functions/core/manifest.ts';
+import { type FileEntry, isStudioError, type Manifest, sortManifest } from '@studio-lite/functions/contract';
 import pLimit from 'p-limit';
 import { HASH_BUFFER_SIZE, type HashedFile, hashFile, hashFileSync, SYNC_HASH_MAX } from './hash.ts';
 import type { StatCache, StatKey } from './stat-cache.ts';

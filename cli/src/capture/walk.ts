@@ -1,7 +1,6 @@
 import { type Dirent, lstatSync, readdirSync, readFileSync, readlinkSync, type Stats, statSync } from 'node:fs';
 import * as path from 'node:path';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import { isSafeRelativePath } from '@studio-lite/functions/core/manifest.ts';
+import { isSafeRelativePath, StudioError } from '@studio-lite/functions/contract';
 import { IgnoreRules } from './ignore-rules.ts';
 import { makePortable } from './portable-names.ts';
 

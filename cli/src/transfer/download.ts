@@ -1,7 +1,4 @@
-import { LIMITS } from '@studio-lite/functions/api/schemas.ts';
-import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.ts';
-import type { Manifest } from '@studio-lite/functions/core/manifest.ts';
-import type { SignedRequest } from '@studio-lite/functions/core/ports.ts';
+import { isStudioError, LIMITS, type Manifest, type SignedRequest, StudioError } from '@studio-lite/functions/contract';
 import pLimit from 'p-limit';
 import type { ApiClient } from '../api-client.ts';
 import type { BlobCache } from '../cache/blob-cache.ts';

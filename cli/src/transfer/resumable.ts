@@ -1,8 +1,7 @@
 import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writePrivateFile } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.ts';
-import type { ResumableStartRequest } from '@studio-lite/functions/core/ports.ts';
+import { isStudioError, type ResumableStartRequest, StudioError } from '@studio-lite/functions/contract';
 import { assertUnchangedSize, type BodyPart, rangeBody } from './file-body.ts';
 import { sendStream } from './http-put.ts';
 import { isRetryable, type RetryOptions, withRetry } from './retry.ts';

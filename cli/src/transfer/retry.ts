@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
+import { isStudioError } from '@studio-lite/functions/contract';
 
 export interface RetryOptions {
   /** Further attempts after the first; default 5. */

@@ -1,4 +1,4 @@
-import { type ErrorCode, isErrorCode, StudioError } from '@studio-lite/functions/core/errors.ts';
+import { type ErrorCode, isErrorCode, StudioError } from '@studio-lite/functions/contract';
 
 /** S3/GCS XML error codes (signed-URL failures) mapped to ours, so the CLI can give the right hint. */
 const XML_CODES: Record<string, ErrorCode> = {

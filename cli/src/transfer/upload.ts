@@ -1,6 +1,10 @@
-import type { PlanUploadResponse } from '@studio-lite/functions/api/wire.ts';
-import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.ts';
-import type { ResumableStartRequest, SignedRequest } from '@studio-lite/functions/core/ports.ts';
+import {
+  isStudioError,
+  type PlanUploadResponse,
+  type ResumableStartRequest,
+  type SignedRequest,
+  StudioError,
+} from '@studio-lite/functions/contract';
 import pLimit from 'p-limit';
 import { assertUnchangedSize, type BodyPart, filesBody } from './file-body.ts';
 import { putStream } from './http-put.ts';

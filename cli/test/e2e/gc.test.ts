@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { GcReport } from '../../../functions/src/core/gc.ts';
+import type { GcReport } from '../../../functions/src/contract/results.ts';
 import { cli, cliOk, errorLine, pullJson, sha256, showJson, storeBlobFiles, useSandboxes } from './helpers.ts';
 
 const sandbox = useSandboxes();

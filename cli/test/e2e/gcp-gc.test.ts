@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Storage } from '@google-cloud/storage';
 import { describe, expect, it } from 'vitest';
-import type { GcReport } from '../../../functions/src/core/gc.ts';
+import type { GcReport } from '../../../functions/src/contract/results.ts';
 import { useGcpDeployment } from './gcp-harness.ts';
 import { cliOk, pullJson } from './helpers.ts';
 

@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
-import type { JobRecord } from '../../../functions/src/core/job-model.ts';
+import type { JobRecord } from '../../../functions/src/contract/job-model.ts';
 import { cliOk, collect, EXAMPLES, type Sandbox, type ShowJson, startCli } from './helpers.ts';
 
 /** Child processes of the current test (servers, workers): SIGKILLed after each test. Call at the top level. */

@@ -3,8 +3,7 @@
 import { createHash } from 'node:crypto';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { FirebaseClientConfig } from '@studio-lite/functions/core/auth-config.ts';
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
+import { type FirebaseClientConfig, isStudioError } from '@studio-lite/functions/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiClient } from '../../src/api-client.ts';
 import { browserCommand } from '../../src/auth/browser.ts';

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, linkSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
+import { isStudioError } from '@studio-lite/functions/contract';
 import { describe, expect, it } from 'vitest';
 import { BlobCache } from '../../src/cache/blob-cache.ts';
 import { useTmpDirs } from './helpers/tmp-dir.ts';

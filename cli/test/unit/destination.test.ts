@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
-import type { Manifest } from '@studio-lite/functions/core/manifest.ts';
+import { isStudioError, type Manifest } from '@studio-lite/functions/contract';
 import { describe, expect, it } from 'vitest';
 import { prepareDestination } from '../../src/artifacts/destination.ts';
 import { BlobCache } from '../../src/cache/blob-cache.ts';

@@ -1,9 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { DownloadBody } from '@studio-lite/functions/api/schemas.ts';
-import type { DownloadResponse } from '@studio-lite/functions/api/wire.ts';
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
-import type { Manifest } from '@studio-lite/functions/core/manifest.ts';
+import {
+  type DownloadBody,
+  type DownloadResponse,
+  isStudioError,
+  type Manifest,
+} from '@studio-lite/functions/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BlobCache } from '../../src/cache/blob-cache.ts';
 import { downloadToCache } from '../../src/transfer/download.ts';

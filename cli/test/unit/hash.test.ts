@@ -3,7 +3,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { symlinkSync, writeFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
+import { isStudioError } from '@studio-lite/functions/contract';
 import { describe, expect, it } from 'vitest';
 import { hashFile, hashFileSync } from '../../src/capture/hash.ts';
 import { useTmpDirs } from './helpers/tmp-dir.ts';

@@ -14,8 +14,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import * as path from 'node:path';
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
-import type { Manifest } from '@studio-lite/functions/core/manifest.ts';
+import { isStudioError, type Manifest } from '@studio-lite/functions/contract';
 import { describe, expect, it } from 'vitest';
 import { BlobCache } from '../../src/cache/blob-cache.ts';
 import { materialize } from '../../src/cache/materialize.ts';

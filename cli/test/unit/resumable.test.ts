@@ -3,8 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { PlanUploadResponse } from '@studio-lite/functions/api/wire.ts';
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
+import { isStudioError, type PlanUploadResponse } from '@studio-lite/functions/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RESUMABLE_CHUNK_BYTES, SESSION_MAX_AGE_MS } from '../../src/transfer/resumable.ts';
 import { uploadBlobs } from '../../src/transfer/upload.ts';

@@ -1,4 +1,4 @@
-import type { ShowExperimentResponse } from '@studio-lite/functions/api/wire.ts';
+import type { ShowExperimentResponse } from '@studio-lite/functions/contract';
 import { describe, expect, it } from 'vitest';
 import { buildRunSummary, formatRunSummary } from '../../src/commands/run/run-summary.ts';
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { parseManifest } from '@studio-lite/functions/core/manifest.ts';
+import { parseManifest } from '@studio-lite/functions/contract';
 import { describe, expect, it } from 'vitest';
 import { snapshot, snapshotFromWalk } from '../../src/capture/snapshot.ts';
 import { openStatCache } from '../../src/capture/stat-cache.ts';

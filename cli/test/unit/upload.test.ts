@@ -1,9 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { PlanUploadResponse } from '@studio-lite/functions/api/wire.ts';
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
-import type { SignedRequest } from '@studio-lite/functions/core/ports.ts';
+import { isStudioError, type PlanUploadResponse, type SignedRequest } from '@studio-lite/functions/contract';
 import { afterEach, describe, expect, it } from 'vitest';
 import { uploadBlobs } from '../../src/transfer/upload.ts';
 import { type Handler, sendJson, startRecordServer } from './helpers/record-server.ts';

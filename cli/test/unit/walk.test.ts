@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
+import { isStudioError } from '@studio-lite/functions/contract';
 import { describe, expect, it } from 'vitest';
 import { walkFolder } from '../../src/capture/walk.ts';
 import { isRoot, useTmpDirs } from './helpers/tmp-dir.ts';

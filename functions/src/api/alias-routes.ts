@@ -1,8 +1,8 @@
+import { setAliasBody } from '../contract/schemas.ts';
+import type { AliasChangeResponse, ListAliasesResponse } from '../contract/wire.ts';
 import { deleteAlias, listAliases, setAlias } from '../core/aliases.ts';
 import { json } from './respond.ts';
 import { ART, p, type Route, readBody, SEG } from './route-kit.ts';
-import { setAliasBody } from './schemas.ts';
-import type { AliasChangeResponse, ListAliasesResponse } from './wire.ts';
 
 /** Version aliases of one artifact (core/aliases.ts): readers list, writers set, move and delete. */
 export const ALIAS_ROUTES: Route[] = [

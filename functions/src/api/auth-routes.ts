@@ -1,4 +1,4 @@
-import type { AuthConfig } from '../core/auth-config.ts';
+import type { AuthConfig } from '../contract/auth-config.ts';
 import { json } from './respond.ts';
 import type { Route } from './route-kit.ts';
 

@@ -1,6 +1,6 @@
-import { StudioError } from '../core/errors.ts';
+import { StudioError } from '../contract/errors.ts';
+import type { ExperimentStatus } from '../contract/model.ts';
 import { EXPERIMENT_STATUSES, type ExperimentPageQuery } from '../core/experiment-list.ts';
-import type { ExperimentStatus } from '../core/model.ts';
 
 /** GET /v1/experiments?project&status&owner&q&limit&cursor -> the core's page query. Throws E_BAD_REQUEST. */
 export function experimentPageQuery(url: URL): ExperimentPageQuery {

@@ -1,20 +1,6 @@
-import { resolveVersion } from '../core/aliases.ts';
-import { commitVersion, getVersion, planUpload, signDownloads } from '../core/artifacts.ts';
-import { resolveTeam } from '../core/authz.ts';
-import type { CoreDeps } from '../core/context.ts';
-import { StudioError } from '../core/errors.ts';
-import { listExperimentPage } from '../core/experiment-list.ts';
-import { createExperiment, finishExperiment, heartbeatExperiment, showExperiment } from '../core/experiments.ts';
-import { requireLiveJob } from '../core/jobs.ts';
-import type { Principal } from '../core/model.ts';
-import { noSpace } from '../core/no-space.ts';
-import { createToken, listTeamTokens, listTokens, revokeToken } from '../core/token-admin.ts';
-import { ALIAS_ROUTES } from './alias-routes.ts';
-import { AUTH_ROUTES } from './auth-routes.ts';
-import { experimentPageQuery } from './experiment-query.ts';
-import { JOB_ROUTES } from './job-routes.ts';
-import { errorResponse, json } from './respond.ts';
-import { ART, decodeSegment, EXP, MAX_BODY_BYTES, p, type Route, readBody, SEG, versionParam } from './route-kit.ts';
+import { StudioError } from '../contract/errors.ts';
+import type { Principal } from '../contract/model.ts';
+import { noSpace } from '../contract/no-space.ts';
 import {
   commitVersionBody,
   createExperimentBody,
@@ -23,7 +9,21 @@ import {
   finishExperimentBody,
   heartbeatExperimentBody,
   planUploadBody,
-} from './schemas.ts';
+} from '../contract/schemas.ts';
+import { resolveVersion } from '../core/aliases.ts';
+import { commitVersion, getVersion, planUpload, signDownloads } from '../core/artifacts.ts';
+import { resolveTeam } from '../core/authz.ts';
+import type { CoreDeps } from '../core/context.ts';
+import { listExperimentPage } from '../core/experiment-list.ts';
+import { createExperiment, finishExperiment, heartbeatExperiment, showExperiment } from '../core/experiments.ts';
+import { requireLiveJob } from '../core/jobs.ts';
+import { createToken, listTeamTokens, listTokens, revokeToken } from '../core/token-admin.ts';
+import { ALIAS_ROUTES } from './alias-routes.ts';
+import { AUTH_ROUTES } from './auth-routes.ts';
+import { experimentPageQuery } from './experiment-query.ts';
+import { JOB_ROUTES } from './job-routes.ts';
+import { errorResponse, json } from './respond.ts';
+import { ART, decodeSegment, EXP, MAX_BODY_BYTES, p, type Route, readBody, SEG, versionParam } from './route-kit.ts';
 import { TEAM_ROUTES } from './team-routes.ts';
 import { UI_ROUTES } from './ui-routes.ts';
 import { sessionBearer } from './ui-session.ts';

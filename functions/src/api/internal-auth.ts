@@ -6,7 +6,7 @@ import {
   type JWTVerifyGetKey,
   jwtVerify,
 } from 'jose';
-import { StudioError } from '../core/errors.ts';
+import { StudioError } from '../contract/errors.ts';
 
 /** Google's signing keys for ID tokens (what Cloud Tasks' OIDC tokens are). */
 export const GOOGLE_JWKS_URL = 'https://www.googleapis.com/oauth2/v3/certs';

@@ -1,9 +1,9 @@
 import { z } from 'zod';
+import { StudioError } from '../contract/errors.ts';
+import { SHA256_RE } from '../contract/names.ts';
 import type { CoreDeps } from '../core/context.ts';
-import { StudioError } from '../core/errors.ts';
 import { verifyBlob } from '../core/internal-tasks.ts';
 import { checkLease, JOB_DEADLINE_ROUTE, jobDeadline, LEASE_CHECK_ROUTE } from '../core/jobs.ts';
-import { SHA256_RE } from '../core/names.ts';
 import { VERIFY_BLOB_ROUTE } from '../core/task-queue.ts';
 import type { OidcVerifier } from './internal-auth.ts';
 import { errorResponse, json } from './respond.ts';

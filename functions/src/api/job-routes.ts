@@ -1,10 +1,10 @@
-import { StudioError } from '../core/errors.ts';
-import type { JobStatus } from '../core/job-model.ts';
+import { StudioError } from '../contract/errors.ts';
+import type { JobStatus } from '../contract/job-model.ts';
+import { completeJobBody, leaseBody, stopJobBody, submitJobBody, workerTokenBody } from '../contract/schemas.ts';
 import { completeJob, getJob, heartbeat, leaseJob, listJobs, stopJob, submitJob } from '../core/jobs.ts';
 import { createWorkerToken } from '../core/worker-tokens.ts';
 import { json } from './respond.ts';
 import { EXP, p, type Route, readBody, SEG } from './route-kit.ts';
-import { completeJobBody, leaseBody, stopJobBody, submitJobBody, workerTokenBody } from './schemas.ts';
 
 const JOB_STATUSES: JobStatus[] = ['queued', 'leased', 'finished', 'failed', 'stopped', 'lost', 'expired'];
 

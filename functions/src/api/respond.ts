@@ -1,7 +1,7 @@
-import { isStudioError } from '../core/errors.ts';
-import { noSpace } from '../core/no-space.ts';
+import { isStudioError } from '../contract/errors.ts';
+import { noSpace } from '../contract/no-space.ts';
+import type { ErrorBody } from '../contract/wire.ts';
 import { HTTP_STATUS } from './error-table.ts';
-import type { ErrorBody } from './wire.ts';
 
 export function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });

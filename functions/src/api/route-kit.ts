@@ -1,7 +1,7 @@
 import type { z } from 'zod';
+import { StudioError } from '../contract/errors.ts';
+import type { Principal } from '../contract/model.ts';
 import type { CoreDeps } from '../core/context.ts';
-import { StudioError } from '../core/errors.ts';
-import type { Principal } from '../core/model.ts';
 
 /** Shared pieces of the route modules (handler.ts dispatches; each *-routes.ts file exports a Route[]). */
 /** Largest JSON body accepted: a commit's manifest (a 100k-file manifest is ~15 MB; Cloud Functions cap at 32 MiB). */

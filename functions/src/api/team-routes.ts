@@ -1,11 +1,5 @@
-import { listAudit } from '../core/audit.ts';
-import { StudioError } from '../core/errors.ts';
-import { deleteExperiment } from '../core/experiment-delete.ts';
-import { collectGarbage } from '../core/gc.ts';
-import { createTeam, listMembers, listMyTeams, removeMember, setMember } from '../core/teams.ts';
-import { json } from './respond.ts';
-import { type Ctx, EXP, p, type Route, readBody, SEG } from './route-kit.ts';
-import { auditActionParam, createTeamBody, gcBody, setMemberBody } from './schemas.ts';
+import { StudioError } from '../contract/errors.ts';
+import { auditActionParam, createTeamBody, gcBody, setMemberBody } from '../contract/schemas.ts';
 import type {
   CreateTeamResponse,
   DeleteExperimentResponse,
@@ -15,7 +9,13 @@ import type {
   ListTeamsResponse,
   RemoveMemberResponse,
   SetMemberResponse,
-} from './wire.ts';
+} from '../contract/wire.ts';
+import { listAudit } from '../core/audit.ts';
+import { deleteExperiment } from '../core/experiment-delete.ts';
+import { collectGarbage } from '../core/gc.ts';
+import { createTeam, listMembers, listMyTeams, removeMember, setMember } from '../core/teams.ts';
+import { json } from './respond.ts';
+import { type Ctx, EXP, p, type Route, readBody, SEG } from './route-kit.ts';
 
 const TEAM = `/v1/teams/${SEG}`;
 

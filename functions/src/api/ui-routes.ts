@@ -1,10 +1,10 @@
+import { StudioError } from '../contract/errors.ts';
+import { signinExchangeBody } from '../contract/schemas.ts';
 import { openArchive, signArchiveLink } from '../core/archive.ts';
-import { StudioError } from '../core/errors.ts';
 import { findConsumers } from '../core/lineage.ts';
 import { createSigninCode, exchangeSigninCode, WEB_SESSION_TTL_SECONDS } from '../core/signin-codes.ts';
 import { json } from './respond.ts';
 import { ART, EXP, p, type Route, readBody, SEG, versionParam } from './route-kit.ts';
-import { signinExchangeBody } from './schemas.ts';
 import { readCookie, SESSION_COOKIE, sessionCookie } from './ui-session.ts';
 
 /** Routes of the web UI (docs/api.md, docs/ui.md): local sign-in codes, the session cookie, tar.gz links. */

@@ -1,4 +1,4 @@
-import { StudioError } from '../core/errors.ts';
+import { StudioError } from '../contract/errors.ts';
 
 /** The web session cookie: a personal token, HttpOnly + SameSite=Strict, never readable by page scripts. */
 export const SESSION_COOKIE = 'studio_session';

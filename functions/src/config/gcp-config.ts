@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { StudioError } from '../core/errors.ts';
+import { StudioError } from '../contract/errors.ts';
 
 /**
  * The Cloud Function is configured only through environment variables (docs/configuration.md lists them; terraform

@@ -1,27 +1,11 @@
+import { StudioError } from '../contract/errors.ts';
+import type { Principal } from '../contract/model.ts';
+import { assertAliasName, assertExperimentKey, assertTag } from '../contract/names.ts';
+import type { AliasChange, AliasView } from '../contract/results.ts';
 import type { AliasRecord } from './alias-store.ts';
 import { recordAudit } from './audit.ts';
 import { requireArtifactRead, requireExperimentRead, requireExperimentWrite, requireWriteScope } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { StudioError } from './errors.ts';
-import type { Principal } from './model.ts';
-import { assertAliasName, assertExperimentKey, assertTag } from './names.ts';
-
-/** An alias as the API answers it (the team is the caller's). */
-export interface AliasView {
-  name: string;
-  version: number;
-  updatedAt: string;
-  updatedBy: string;
-}
-
-/** The answer of a set, move or delete: what the alias pointed at before and after (null: none). */
-export interface AliasChange {
-  experiment: string;
-  tag: string;
-  name: string;
-  from: number | null;
-  to: number | null;
-}
 
 const view = (a: AliasRecord): AliasView => ({
   name: a.name,

@@ -1,14 +1,14 @@
 import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { pack as tarPack } from 'tar-stream';
+import { StudioError } from '../contract/errors.ts';
+import type { Manifest } from '../contract/manifest.ts';
+import type { Principal } from '../contract/model.ts';
 import { getVersion, loadManifest } from './artifacts.ts';
 import { recordAudit } from './audit.ts';
 import type { CoreDeps } from './context.ts';
-import { StudioError } from './errors.ts';
 import { blobKey } from './keys.ts';
 import { signLink, verifyLink } from './link-signer.ts';
-import type { Manifest } from './manifest.ts';
-import type { Principal } from './model.ts';
 
 const KIND = 'archive';
 

@@ -1,16 +1,17 @@
 import { createHash } from 'node:crypto';
-import { LIMITS } from '../api/schemas.ts';
-import type { PlanUploadResponse } from '../api/wire.ts';
+import { isStudioError, StudioError } from '../contract/errors.ts';
+import { type Manifest, manifestDigest, manifestTotals, parseManifest } from '../contract/manifest.ts';
+import type { CaptureStats, Principal, VersionRecord, VersionWithManifest } from '../contract/model.ts';
+import { assertExperimentKey, assertTag } from '../contract/names.ts';
+import { LIMITS } from '../contract/schemas.ts';
+import type { SignedRequest } from '../contract/transfer.ts';
+import type { PlanUploadResponse } from '../contract/wire.ts';
 import { recordAudit } from './audit.ts';
 import { requireArtifactRead, requireExperimentWrite } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { isStudioError, StudioError } from './errors.ts';
 import { isConfined, promoteStaged, readableBlobs, uploadKeyFor } from './job-blobs.ts';
 import { blobKey } from './keys.ts';
-import { type Manifest, manifestDigest, manifestTotals, parseManifest } from './manifest.ts';
-import type { BlobRecord, CaptureStats, Principal, VersionRecord, VersionWithManifest } from './model.ts';
-import { assertExperimentKey, assertTag } from './names.ts';
-import type { SignedRequest } from './ports.ts';
+import type { BlobRecord } from './model.ts';
 
 const PACK_MAX_MEMBERS = 4096;
 /** Largest blob accepted unless the deployment configures another (STUDIO_MAX_BLOB_BYTES / STUDIOML_MAX_BLOB_BYTES). */

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { StudioError } from '../contract/errors.ts';
+import type { AuditAction, AuditEntry, Principal } from '../contract/model.ts';
 import { requireRole, requireUserCredential } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { StudioError } from './errors.ts';
-import type { AuditAction, AuditEntry, Principal } from './model.ts';
 
 /** `<ms since epoch, 13 digits>-<per-process sequence, 4 base36>-<8 hex>`: lexical order is time order. */
 export const AUDIT_ID_RE = /^\d{13}-[0-9a-z]{4}-[0-9a-f]{8}$/;

@@ -1,5 +1,5 @@
-import { StudioError } from './errors.ts';
-import { type Principal, ROLE_RANK, type Role } from './model.ts';
+import { StudioError } from '../contract/errors.ts';
+import { type Principal, ROLE_RANK, type Role } from '../contract/model.ts';
 
 /**
  * Authorization, in one place. Personal tokens and Firebase sign-ins act with their memberships (capped by the

@@ -1,5 +1,5 @@
+import type { AuthConfig } from '../contract/auth-config.ts';
 import type { AliasStore } from './alias-store.ts';
-import type { AuthConfig } from './auth-config.ts';
 import type { JobSettings } from './jobs.ts';
 import type { AuditLog, BlobStore, Identity, JobStore, MetadataStore } from './ports.ts';
 import type { SigninCodeStore } from './signin-codes.ts';

@@ -1,11 +1,12 @@
+import { isStudioError, StudioError } from '../contract/errors.ts';
+import { JOB_TERMINAL } from '../contract/job-model.ts';
+import type { Principal } from '../contract/model.ts';
+import { assertExperimentKey } from '../contract/names.ts';
+import type { DeleteExperimentResult } from '../contract/results.ts';
 import { recordAudit } from './audit.ts';
 import { requireRole, requireUserCredential } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { isStudioError, StudioError } from './errors.ts';
-import { JOB_TERMINAL } from './job-model.ts';
 import { revokeJobTokens } from './job-tokens.ts';
-import type { Principal } from './model.ts';
-import { assertExperimentKey } from './names.ts';
 
 /**
  * A forced delete first ends the experiment's live job (queued or leased), so no worker leases a job whose
@@ -34,13 +35,6 @@ async function endLiveJob(deps: CoreDeps, p: Principal, team: string, key: strin
     }
   }
   throw new StudioError('E_UNAVAILABLE', `the job of ${key} keeps changing; try again`);
-}
-
-export interface DeleteExperimentResult {
-  key: string;
-  status: string;
-  artifacts: number;
-  versions: number;
 }
 
 /**

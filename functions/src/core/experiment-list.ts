@@ -1,8 +1,8 @@
-import type { ExperimentSummary } from '../api/wire.ts';
+import { StudioError } from '../contract/errors.ts';
+import type { ExperimentRecord, ExperimentStatus, Principal } from '../contract/model.ts';
+import type { ExperimentSummary } from '../contract/wire.ts';
 import { requireRole } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { StudioError } from './errors.ts';
-import type { ExperimentRecord, ExperimentStatus, Principal } from './model.ts';
 import { settleLease } from './run-lease.ts';
 
 export const EXPERIMENT_STATUSES: readonly ExperimentStatus[] = [

@@ -1,18 +1,18 @@
-import type { CreateExperimentBody, FinishExperimentBody } from '../api/schemas.ts';
-import type { ShowExperimentResponse } from '../api/wire.ts';
-import { aliasesByTag, resolveVersion } from './aliases.ts';
-import { requireExperimentRead, requireRole } from './authz.ts';
-import type { CoreDeps } from './context.ts';
-import { StudioError } from './errors.ts';
+import { StudioError } from '../contract/errors.ts';
 import {
   type AttemptRecord,
   type ExperimentRecord,
   type LineageEntry,
   type Principal,
   TERMINAL_STATUSES,
-} from './model.ts';
-import { assertExperimentKey, assertProject, assertTag } from './names.ts';
-import { redactArgv, redactText } from './redact.ts';
+} from '../contract/model.ts';
+import { assertExperimentKey, assertProject, assertTag } from '../contract/names.ts';
+import { redactArgv, redactText } from '../contract/redact.ts';
+import type { CreateExperimentBody, FinishExperimentBody } from '../contract/schemas.ts';
+import type { ShowExperimentResponse } from '../contract/wire.ts';
+import { aliasesByTag, resolveVersion } from './aliases.ts';
+import { requireExperimentRead, requireRole } from './authz.ts';
+import type { CoreDeps } from './context.ts';
 import {
   attemptsOf,
   leaseDeadline,

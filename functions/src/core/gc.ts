@@ -1,11 +1,13 @@
 import pLimit from 'p-limit';
+import { isStudioError, StudioError } from '../contract/errors.ts';
+import type { Principal } from '../contract/model.ts';
+import type { Amount, GcReport } from '../contract/results.ts';
 import { loadManifest } from './artifacts.ts';
 import { recordAudit } from './audit.ts';
 import { requireRole, requireUserCredential } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { isStudioError, StudioError } from './errors.ts';
 import { blobKey, blobPrefix, parseBlobKey, stagingPrefix } from './keys.ts';
-import type { Principal, StoredBlobRecord } from './model.ts';
+import type { StoredBlobRecord } from './model.ts';
 
 /**
  * Blob garbage collection, in two phases so that it never deletes a blob a version needs:
@@ -40,37 +42,6 @@ export interface GcRequest {
   graceSeconds?: number;
   /** Count what a run would do; change nothing. */
   dryRun?: boolean;
-}
-
-export interface Amount {
-  blobs: number;
-  bytes: number;
-}
-
-export interface GcReport {
-  team: string;
-  dryRun: boolean;
-  graceSeconds: number;
-  startedAt: string;
-  finishedAt: string;
-  experiments: number;
-  versions: number;
-  /** Distinct blobs (manifests included) the versions reference. */
-  referenced: Amount;
-  /** Objects and records removed by this run (condemned by a run at least `grace` earlier). */
-  deleted: Amount;
-  /** Newly condemned by this run; a run after `deleteAfter` deletes them unless a version needs them again. */
-  condemned: Amount;
-  /** Of `condemned`: objects storage held without a record (captures that never committed). */
-  unrecorded: Amount;
-  /** Condemned by an earlier run, grace not over yet. */
-  pending: Amount;
-  /** Condemned earlier, referenced again (by a version or a commit during this run): kept. */
-  absolved: number;
-  /** Job tokens' staged uploads older than the grace that no commit promoted (core/job-blobs.ts): deleted. */
-  staged: Amount;
-  /** The earliest time a run may delete what this run condemned; null when it condemned nothing. */
-  deleteAfter: string | null;
 }
 
 const zero = (): Amount => ({ blobs: 0, bytes: 0 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
+import { isStudioError } from '../contract/errors.ts';
 import type { CoreDeps } from './context.ts';
-import { isStudioError } from './errors.ts';
 import { blobKey } from './keys.ts';
 import { VERIFY_BLOB_ROUTE } from './task-queue.ts';
 

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { Manifest } from '../contract/manifest.ts';
+import type { Principal } from '../contract/model.ts';
 import type { CoreDeps } from './context.ts';
 import { blobKey, stagingKey } from './keys.ts';
-import type { Manifest } from './manifest.ts';
-import type { Principal } from './model.ts';
 
 /**
  * What a job token may name in a manifest (issue 11.5). A job sees only the blobs of versions it may read (the latest

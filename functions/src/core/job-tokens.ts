@@ -1,5 +1,5 @@
+import type { JobRecord } from '../contract/job-model.ts';
 import type { CoreDeps } from './context.ts';
-import type { JobRecord } from './job-model.ts';
 
 /**
  * Revokes the job tokens of a job's attempts (all of them, or one): a lease that ends, however it ends (completed,

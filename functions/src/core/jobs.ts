@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
+import { isStudioError, StudioError } from '../contract/errors.ts';
+import type { LeaseResult } from '../contract/job-model.ts';
+import { JOB_TERMINAL, type JobRecord, type JobSpec, type JobStatus } from '../contract/job-model.ts';
+import { isSafeRelativePath } from '../contract/manifest.ts';
+import type { ExperimentRecord, Principal } from '../contract/model.ts';
+import { assertExperimentKey, assertQueue, assertTag } from '../contract/names.ts';
+import { redactArgv, redactText } from '../contract/redact.ts';
 import { requireQueueWorker, requireRole } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { isStudioError, StudioError } from './errors.ts';
-import { JOB_TERMINAL, type JobRecord, type JobSpec, type JobStatus } from './job-model.ts';
 import { revokeJobTokens } from './job-tokens.ts';
-import { isSafeRelativePath } from './manifest.ts';
-import type { ExperimentRecord, Principal } from './model.ts';
-import { assertExperimentKey, assertTag } from './names.ts';
 import type { JobStore } from './ports.ts';
-import { redactArgv, redactText } from './redact.ts';
 import type { TaskQueue } from './task-queue.ts';
 import { mintToken } from './tokens.ts';
 
@@ -16,7 +17,6 @@ import { mintToken } from './tokens.ts';
 export const LEASE_CHECK_ROUTE = '/internal/tasks/lease-check';
 export const JOB_DEADLINE_ROUTE = '/internal/tasks/job-deadline';
 
-export const QUEUE_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
 export const MAX_LIFETIME_SECONDS = 30 * 24 * 3600;
 export const MAX_DURATION_SECONDS = 30 * 24 * 3600;
 /** A job token outlives any lease by at most this; each request also checks that its lease is still live. */
@@ -42,13 +42,6 @@ function store(deps: CoreDeps): JobStore {
 
 function settings(deps: CoreDeps): JobSettings {
   return { ...DEFAULT_JOB_SETTINGS, ...deps.jobSettings };
-}
-
-export function assertQueue(q: string): string {
-  if (!QUEUE_RE.test(q)) {
-    throw new StudioError('E_BAD_REQUEST', `invalid queue name "${q.slice(0, 80)}": use a-z, 0-9, _ and -, max 63`);
-  }
-  return q;
 }
 
 /** Task names may only hold [A-Za-z0-9_-]; team and job ids may hold '.', so they are hashed. */
@@ -165,14 +158,6 @@ export async function submitJob(
 /** Numeric resources a job needs must all be offered by the worker (missing = 0). */
 export function fits(need: Record<string, number>, offer: Record<string, number>): boolean {
   return Object.entries(need).every(([k, v]) => (offer[k] ?? 0) >= v);
-}
-
-export interface LeaseResult {
-  job: JobRecord;
-  /** Bearer secret bound to this attempt: write the experiment's artifacts, read its reuses, heartbeat, complete. */
-  token: string;
-  leaseSeconds: number;
-  heartbeatSeconds: number;
 }
 
 /** Ends a queued job that waited past --lifetime. Returns true if it did (false: someone else moved it first). */

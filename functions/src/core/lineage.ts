@@ -1,8 +1,8 @@
+import { StudioError } from '../contract/errors.ts';
+import type { LineageEntry, Principal } from '../contract/model.ts';
+import { assertExperimentKey } from '../contract/names.ts';
 import { requireRole } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { StudioError } from './errors.ts';
-import type { LineageEntry, Principal } from './model.ts';
-import { assertExperimentKey } from './names.ts';
 
 /** How many experiments a reverse-lineage lookup reads at most (newest first, none older than the source). */
 export const CONSUMER_SCAN_LIMIT = 10_000;

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { StudioError } from './errors.ts';
+import { StudioError } from '../contract/errors.ts';
 
 /**
  * Short-lived bearer links (a version's tar.gz): the payload travels in the URL, signed with the backend's link key

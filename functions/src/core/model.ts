@@ -1,60 +1,6 @@
-import type { Manifest } from './manifest.ts';
+import type { ExperimentRecord, Role, TokenInfo } from '../contract/model.ts';
 
-export type Role = 'viewer' | 'editor' | 'admin';
-export const ROLE_RANK: Record<Role, number> = { viewer: 1, editor: 2, admin: 3 };
-
-export type ExperimentStatus = 'queued' | 'running' | 'finished' | 'failed' | 'stopped' | 'lost' | 'expired';
-export const TERMINAL_STATUSES: readonly ExperimentStatus[] = ['finished', 'failed', 'stopped', 'lost', 'expired'];
-
-/** Which artifact version a run consumed through --reuse. */
-export interface LineageEntry {
-  as: string;
-  experiment: string;
-  tag: string;
-  version: number;
-}
-
-/** One run of an experiment: the first `run`, then one per `--resume` (or the worker's attempts, see jobs). */
-export interface AttemptRecord {
-  attempt: number;
-  status: ExperimentStatus;
-  command: string[];
-  host: string | null;
-  startedAt: string;
-  finishedAt: string | null;
-  /** Last heartbeat (or start) of this attempt. */
-  lastSeenAt: string | null;
-  exitCode: number | null;
-  signal: string | null;
-}
-
-export interface ExperimentRecord {
-  team: string;
-  key: string;
-  project: string | null;
-  owner: string;
-  status: ExperimentStatus;
-  command: string[];
-  cwd: string | null;
-  host: string | null;
-  git: { commit: string; url: string | null; dirty: boolean } | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  exitCode: number | null;
-  signal: string | null;
-  /** Files skipped during capture (unreadable etc.), as "tag: path: reason". */
-  warnings: string[];
-  lineage: LineageEntry[];
-  /** The current attempt (1 for the first run; each --resume adds one). Absent on records from before attempts. */
-  attempt?: number | null;
-  /** Every attempt, oldest first; the last one mirrors the top-level status, command and exit code. */
-  attempts?: AttemptRecord[];
-  /** When the running attempt last renewed its lease (run heartbeat); kept after it ends or is lost. */
-  lastSeenAt?: string | null;
-  /** A direct `run` renews this while it lives; once it lapses the run is `lost` (core/run-lease.ts). */
-  leaseExpiresAt?: string | null;
-}
+/** The backend's own records, never sent as they are (the records the API returns are in contract/model.ts). */
 
 /** The fields `updateExperiment` can additionally require to be unchanged (besides the status). */
 export interface ExperimentMatch {
@@ -70,47 +16,6 @@ export function experimentMatches(cur: ExperimentRecord, match: ExperimentMatch 
   if (match.attempt !== undefined && (cur.attempt ?? 1) !== match.attempt) return false;
   if (match.leaseExpiresAt !== undefined && (cur.leaseExpiresAt ?? null) !== match.leaseExpiresAt) return false;
   return true;
-}
-
-export interface ArtifactRecord {
-  team: string;
-  experiment: string;
-  tag: string;
-  mutable: boolean;
-  latestVersion: number;
-  createdAt: string;
-  updatedAt: string;
-}
-
-/** Transfer figures a client reports with a commit (shown by `show --json`). */
-export interface CaptureStats {
-  hashedFiles: number;
-  hashedBytes: number;
-  uploadedBlobs: number;
-  uploadedBytes: number;
-  skipped: string[];
-  /** Paths left out because they are captured under their own tag, as "out (captured as weights)". */
-  excluded?: string[];
-}
-
-export interface VersionRecord {
-  team: string;
-  experiment: string;
-  tag: string;
-  version: number;
-  /** manifestDigest(): identifies the content. */
-  digest: string;
-  /** sha256 of the stored manifest JSON (a blob in the team's namespace). */
-  manifestSha256: string;
-  files: number;
-  bytes: number;
-  stats: CaptureStats;
-  createdBy: string;
-  createdAt: string;
-}
-
-export interface VersionWithManifest extends VersionRecord {
-  manifest: Manifest;
 }
 
 export interface BlobRecord {
@@ -140,91 +45,12 @@ export interface UserRecord {
   createdAt: string;
 }
 
-/**
- * What a worker or job token is bound to. A worker token acts for one team and one queue; a job token for one
- * attempt of one experiment (write its artifacts, read the versions it reuses, heartbeat and finalize it).
- */
-export interface TokenBinding {
-  team: string;
-  queue?: string | undefined;
-  experiment?: string | undefined;
-  attempt?: number | undefined;
-  /** The job instance (its queuedAt): a key queued again after a delete is another job, which this token cannot touch. */
-  queuedAt?: string | undefined;
-  /** Artifact versions of other experiments a job token may read (its resolved --reuse lineage). */
-  reads?: { experiment: string; tag: string; version: number }[] | undefined;
-}
-
-export interface TokenRecord {
-  id: string;
-  userId: string;
-  /** sha256 of the secret; the secret itself is never stored. */
+/** A stored token: what its owner sees, plus the sha256 of the secret (the secret itself is never stored). */
+export interface TokenRecord extends TokenInfo {
   hash: string;
-  kind: 'personal' | 'worker' | 'job';
-  scopes: string[];
-  createdAt: string;
-  expiresAt: string | null;
-  revokedAt: string | null;
-  /** Worker and job tokens only; personal tokens act with their owner's memberships. */
-  binding?: TokenBinding | null;
-  /** Free text shown by `token list` (e.g. "worker gpu-box-3"). */
-  label?: string | null;
-}
-
-/**
- * An authenticated caller. `teams` is the role the caller may exercise per team: the membership role capped by the
- * token's scopes (`read` -> viewer, `write` -> editor, `*` -> admin). Worker and job tokens have no team roles:
- * they act only through `binding` (core/authz.ts).
- */
-export interface Principal {
-  userId: string;
-  tokenId: string;
-  kind: TokenRecord['kind'] | 'firebase';
-  scopes: string[];
-  teams: Record<string, Role>;
-  binding?: TokenBinding | null;
-  /** When the credential stops being valid (ISO time; null: never). */
-  expiresAt?: string | null;
-}
-
-/** A team: owns experiments, blobs and its audit log; members hold `viewer < editor < admin`. */
-export interface TeamRecord {
-  id: string;
-  /** The user who created it (its first admin). */
-  createdBy: string;
-  createdAt: string;
 }
 
 export interface TeamMember {
   userId: string;
   role: Role;
-}
-
-export const AUDIT_ACTIONS = [
-  'team.create',
-  'member.add',
-  'member.update',
-  'member.remove',
-  'token.create',
-  'token.revoke',
-  'experiment.delete',
-  'download.sign',
-  'blobs.gc',
-  'alias.set',
-  'alias.move',
-  'alias.delete',
-] as const;
-export type AuditAction = (typeof AUDIT_ACTIONS)[number];
-
-/** One append-only audit record: who (actor), what (action on target, details), when (at). Never a secret. */
-export interface AuditEntry {
-  /** Sortable by time (core/audit.ts newAuditId): a later entry has a larger id. */
-  id: string;
-  team: string;
-  at: string;
-  actor: { userId: string; tokenId: string; kind: Principal['kind'] };
-  action: AuditAction;
-  /** What was acted on: a team id, user id, token id, experiment key or `exp/tag@version`. */
-  target: string;
-  details: Record<string, unknown>;
 }

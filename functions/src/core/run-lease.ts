@@ -1,6 +1,6 @@
+import { isStudioError, StudioError } from '../contract/errors.ts';
+import type { AttemptRecord, ExperimentRecord } from '../contract/model.ts';
 import type { CoreDeps } from './context.ts';
-import { isStudioError, StudioError } from './errors.ts';
-import type { AttemptRecord, ExperimentRecord } from './model.ts';
 
 /**
  * Direct runs (`studio-lite run`, not queued) hold a lease on their experiment that the CLI renews by heartbeat.

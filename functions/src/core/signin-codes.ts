@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { StudioError } from '../contract/errors.ts';
+import type { Principal } from '../contract/model.ts';
 import { requireUserCredential } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { StudioError } from './errors.ts';
-import type { Principal } from './model.ts';
 import { hashToken, mintToken } from './tokens.ts';
 
 /** A sign-in code lives this long, and dies at its first use. */

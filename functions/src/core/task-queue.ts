@@ -1,4 +1,4 @@
-import { StudioError } from './errors.ts';
+import { StudioError } from '../contract/errors.ts';
 
 /** Dedup keys: the characters Cloud Tasks allows in a task id. */
 export const TASK_NAME_RE = /^[A-Za-z0-9_-]{1,500}$/;

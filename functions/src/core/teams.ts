@@ -1,24 +1,12 @@
+import { StudioError } from '../contract/errors.ts';
+import type { Principal, Role, TeamRecord } from '../contract/model.ts';
+import { canonicalTeamId, teamIdFor } from '../contract/names.ts';
+import type { MemberInfo, MyTeam } from '../contract/results.ts';
 import { recordAudit } from './audit.ts';
 import { requireRole, requireUserCredential, requireWriteScope } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { StudioError } from './errors.ts';
-import type { Principal, Role, TeamRecord, UserRecord } from './model.ts';
-import { canonicalTeamId, teamIdFor } from './names.ts';
+import type { UserRecord } from './model.ts';
 import { revokeTokensAfterRoleChange } from './token-revocation.ts';
-
-/** One of the caller's teams: the membership role and what this credential may do there (capped by its scopes). */
-export interface MyTeam {
-  id: string;
-  role: Role;
-  effectiveRole: Role | null;
-}
-
-export interface MemberInfo {
-  userId: string;
-  role: Role;
-  name: string | null;
-  email: string | null;
-}
 
 /** Creates a team; any signed-in person may, and becomes its first admin. Throws E_BAD_KEY, E_CONFLICT. */
 export async function createTeam(deps: CoreDeps, p: Principal, id: string): Promise<TeamRecord> {

@@ -1,9 +1,11 @@
+import { StudioError } from '../contract/errors.ts';
+import type { TokenInfo } from '../contract/model.ts';
+import { type Principal, ROLE_RANK } from '../contract/model.ts';
+import { teamIdFor } from '../contract/names.ts';
 import { recordAudit } from './audit.ts';
 import { requireRole, requireUserCredential, requireWriteScope, scopeCap } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { StudioError } from './errors.ts';
-import { type Principal, ROLE_RANK, type TokenRecord } from './model.ts';
-import { teamIdFor } from './names.ts';
+import type { TokenRecord } from './model.ts';
 import { mintToken } from './tokens.ts';
 
 /** Scopes a personal access token may carry. */
@@ -12,7 +14,6 @@ export const DEFAULT_TOKEN_TTL_SECONDS = 90 * 24 * 3600;
 export const MAX_TOKEN_TTL_SECONDS = 365 * 24 * 3600;
 
 /** A token as shown to its owner: everything but the hash. */
-export type TokenInfo = Omit<TokenRecord, 'hash'>;
 
 export function tokenInfo(t: TokenRecord): TokenInfo {
   const { hash: _hash, ...info } = t;

@@ -1,6 +1,7 @@
+import { type Principal, ROLE_RANK, type Role } from '../contract/model.ts';
 import { recordAudit } from './audit.ts';
 import type { CoreDeps } from './context.ts';
-import { type Principal, ROLE_RANK, type Role, type TokenRecord } from './model.ts';
+import type { TokenRecord } from './model.ts';
 import { BOUND_TOKEN_ROLE } from './tokens.ts';
 
 /** Still usable: neither revoked nor expired. */

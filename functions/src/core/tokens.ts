@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import type { Role, TokenBinding, TokenRecord } from './model.ts';
+import type { Role, TokenBinding } from '../contract/model.ts';
+import type { TokenRecord } from './model.ts';
 import type { MetadataStore } from './ports.ts';
 
 /** Personal/worker/job tokens: `slt_` + 32 random bytes; only the sha256 is stored. */

@@ -1,10 +1,10 @@
+import { StudioError } from '../contract/errors.ts';
+import type { Principal, TokenInfo } from '../contract/model.ts';
+import { assertQueue } from '../contract/names.ts';
 import { recordAudit } from './audit.ts';
 import { requireRole, requireUserCredential } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { StudioError } from './errors.ts';
-import { assertQueue } from './jobs.ts';
-import type { Principal } from './model.ts';
-import { type TokenInfo, tokenInfo } from './token-admin.ts';
+import { tokenInfo } from './token-admin.ts';
 import { mintToken } from './tokens.ts';
 
 export const DEFAULT_WORKER_TOKEN_TTL_SECONDS = 90 * 24 * 3600;

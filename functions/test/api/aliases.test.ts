@@ -11,8 +11,8 @@ import type {
   CreateExperimentResponse,
   ListAliasesResponse,
   ShowExperimentResponse,
-} from '../../src/api/wire.ts';
-import type { VersionWithManifest } from '../../src/core/model.ts';
+  VersionWithManifest,
+} from '../../src/contract/index.ts';
 import {
   createExperiment,
   expectError,

@@ -16,10 +16,10 @@ import { request as httpRequest } from 'node:http';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { homePaths } from '../../src/adapters/local/local-home.ts';
-import type { DownloadResponse, PlanUploadResponse } from '../../src/api/wire.ts';
-import type { ErrorCode } from '../../src/core/errors.ts';
-import type { JobRecord } from '../../src/core/job-model.ts';
-import type { SignedRequest } from '../../src/core/ports.ts';
+import type { ErrorCode } from '../../src/contract/errors.ts';
+import type { JobRecord } from '../../src/contract/job-model.ts';
+import type { SignedRequest } from '../../src/contract/transfer.ts';
+import type { DownloadResponse, PlanUploadResponse } from '../../src/contract/wire.ts';
 import {
   type ApiResult,
   blobKeyOf,

@@ -4,9 +4,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CreateTokenResponse, DownloadResponse, ListAuditResponse } from '../../src/api/wire.ts';
-import type { ErrorCode } from '../../src/core/errors.ts';
-import type { AuditEntry } from '../../src/core/model.ts';
+import type { ErrorCode } from '../../src/contract/errors.ts';
+import type { AuditEntry } from '../../src/contract/model.ts';
+import type { CreateTokenResponse, DownloadResponse, ListAuditResponse } from '../../src/contract/wire.ts';
 import { hashToken } from '../../src/core/tokens.ts';
 import {
   type CallOptions,

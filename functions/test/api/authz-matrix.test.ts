@@ -15,7 +15,7 @@ import { CORE_ROUTES } from '../../src/api/handler.ts';
 import { JOB_ROUTES } from '../../src/api/job-routes.ts';
 import { TEAM_ROUTES } from '../../src/api/team-routes.ts';
 import { UI_ROUTES } from '../../src/api/ui-routes.ts';
-import type { ListExperimentsResponse, PlanUploadResponse, WhoAmIResponse } from '../../src/api/wire.ts';
+import type { ListExperimentsResponse, PlanUploadResponse, WhoAmIResponse } from '../../src/contract/wire.ts';
 import { mintToken } from '../../src/core/tokens.ts';
 import {
   type Credential,

@@ -5,8 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ShowExperimentResponse } from '../../src/api/wire.ts';
-import type { ErrorCode } from '../../src/core/errors.ts';
+import type { ErrorCode } from '../../src/contract/errors.ts';
+import type { ShowExperimentResponse } from '../../src/contract/wire.ts';
 import {
   type ApiResult,
   blobKeyOf,

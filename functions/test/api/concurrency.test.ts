@@ -1,6 +1,6 @@
 /** Concurrent commits to one mutable tag are serialised by the metadata transaction: versions 1..N, no gaps. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CommitVersionResponse, GetVersionResponse, ShowExperimentResponse } from '../../src/api/wire.ts';
+import type { CommitVersionResponse, GetVersionResponse, ShowExperimentResponse } from '../../src/contract/wire.ts';
 import {
   commit,
   createExperiment,

@@ -4,8 +4,9 @@
  */
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { GcResponse, ListAuditResponse } from '../../src/api/wire.ts';
-import { collectGarbage, type GcReport } from '../../src/core/gc.ts';
+import type { GcReport } from '../../src/contract/results.ts';
+import type { GcResponse, ListAuditResponse } from '../../src/contract/wire.ts';
+import { collectGarbage } from '../../src/core/gc.ts';
 import {
   blobKeyOf,
   bytes,

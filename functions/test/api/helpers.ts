@@ -13,17 +13,18 @@ import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import { ensureLocalCredentials, LOCAL_TEAM } from '../../src/adapters/local/local-backend.ts';
 import { homePaths } from '../../src/adapters/local/local-home.ts';
-import type { CommitVersionBody, CreateExperimentBody } from '../../src/api/schemas.ts';
+import type { ErrorCode } from '../../src/contract/errors.ts';
+import type { Manifest } from '../../src/contract/manifest.ts';
+import type { CaptureStats, Role } from '../../src/contract/model.ts';
+import type { CommitVersionBody, CreateExperimentBody } from '../../src/contract/schemas.ts';
+import type { SignedRequest } from '../../src/contract/transfer.ts';
 import type {
   CommitVersionResponse,
   CreateExperimentResponse,
   ErrorBody,
   PlanUploadResponse,
-} from '../../src/api/wire.ts';
-import type { ErrorCode } from '../../src/core/errors.ts';
-import type { Manifest } from '../../src/core/manifest.ts';
-import type { CaptureStats, Role } from '../../src/core/model.ts';
-import type { MetadataStore, SignedRequest } from '../../src/core/ports.ts';
+} from '../../src/contract/wire.ts';
+import type { MetadataStore } from '../../src/core/ports.ts';
 import { mintToken } from '../../src/core/tokens.ts';
 import { type LocalServer, startLocalServer } from '../../src/hosts/local-server/server.ts';
 

@@ -8,11 +8,11 @@
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { homePaths } from '../../src/adapters/local/local-home.ts';
-import type { CreateExperimentBody, SubmitJobBody } from '../../src/api/schemas.ts';
-import type { DownloadResponse, GetVersionResponse, ShowExperimentResponse } from '../../src/api/wire.ts';
-import { type ErrorCode, StudioError } from '../../src/core/errors.ts';
-import type { JobRecord } from '../../src/core/job-model.ts';
-import { checkLease, jobDeadline, type LeaseResult } from '../../src/core/jobs.ts';
+import { type ErrorCode, StudioError } from '../../src/contract/errors.ts';
+import type { JobRecord, LeaseResult } from '../../src/contract/job-model.ts';
+import type { CreateExperimentBody, SubmitJobBody } from '../../src/contract/schemas.ts';
+import type { DownloadResponse, GetVersionResponse, ShowExperimentResponse } from '../../src/contract/wire.ts';
+import { checkLease, jobDeadline } from '../../src/core/jobs.ts';
 import {
   type ApiResult,
   type CallOptions,

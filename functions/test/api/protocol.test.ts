@@ -3,6 +3,7 @@
  * -> commit versions -> read versions -> signed GETs -> finish -> list/show, plus reuse lineage.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CaptureStats } from '../../src/contract/model.ts';
 import type {
   CommitVersionResponse,
   CreateExperimentResponse,
@@ -12,8 +13,7 @@ import type {
   PlanUploadResponse,
   ShowExperimentResponse,
   WhoAmIResponse,
-} from '../../src/api/wire.ts';
-import type { CaptureStats } from '../../src/core/model.ts';
+} from '../../src/contract/wire.ts';
 import {
   blobKeyOf,
   bytes,

@@ -2,7 +2,7 @@
 import { writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CommitVersionResponse } from '../../src/api/wire.ts';
+import type { CommitVersionResponse } from '../../src/contract/wire.ts';
 import {
   type ApiResult,
   blobKeyOf,

@@ -6,7 +6,7 @@ import type {
   CreateExperimentResponse,
   HeartbeatExperimentResponse,
   ShowExperimentResponse,
-} from '../../src/api/wire.ts';
+} from '../../src/contract/wire.ts';
 import { createExperiment, expectError, type Harness, route, sleep, startHarness, uniqueKey } from './helpers.ts';
 
 let h: Harness;

@@ -1,8 +1,8 @@
 // The pieces of the API that sign-in relies on, on the local backend: the public GET /v1/auth/config and whoami
 // for someone who is in no team yet (a fresh Google sign-in) or in several.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WhoAmIResponse } from '../../src/api/wire.ts';
-import type { AuthConfig } from '../../src/core/auth-config.ts';
+import type { AuthConfig } from '../../src/contract/auth-config.ts';
+import type { WhoAmIResponse } from '../../src/contract/wire.ts';
 import { expectError, type Harness, mintUserToken, route, startHarness, TEAM } from './helpers.ts';
 
 let h: Harness;

@@ -5,8 +5,8 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signedQuery } from '../../src/adapters/local/hmac-signer.ts';
-import type { DownloadResponse, PlanUploadResponse } from '../../src/api/wire.ts';
-import type { SignedRequest } from '../../src/core/ports.ts';
+import type { SignedRequest } from '../../src/contract/transfer.ts';
+import type { DownloadResponse, PlanUploadResponse } from '../../src/contract/wire.ts';
 import {
   blobKeyOf,
   bytes,

@@ -2,8 +2,8 @@
 import Database from 'better-sqlite3';
 import { expect } from 'vitest';
 import { homePaths } from '../../src/adapters/local/local-home.ts';
-import type { ListAuditResponse } from '../../src/api/wire.ts';
-import type { AuditEntry } from '../../src/core/model.ts';
+import type { AuditEntry } from '../../src/contract/model.ts';
+import type { ListAuditResponse } from '../../src/contract/wire.ts';
 import { type CallOptions, createExperiment, type Harness } from './helpers.ts';
 
 const enc = encodeURIComponent;

@@ -4,6 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ErrorCode } from '../../src/contract/errors.ts';
 import type {
   CreateTeamResponse,
   DeleteExperimentResponse,
@@ -13,8 +14,7 @@ import type {
   ListTeamsResponse,
   RemoveMemberResponse,
   SetMemberResponse,
-} from '../../src/api/wire.ts';
-import type { ErrorCode } from '../../src/core/errors.ts';
+} from '../../src/contract/wire.ts';
 import { mintToken } from '../../src/core/tokens.ts';
 import {
   type CallOptions,

@@ -6,7 +6,7 @@ import type {
   ListTokensResponse,
   RevokeTokenResponse,
   WhoAmIResponse,
-} from '../../src/api/wire.ts';
+} from '../../src/contract/wire.ts';
 import { hashToken, mintToken, TOKEN_RE } from '../../src/core/tokens.ts';
 import { type CallOptions, expectError, type Harness, mintUserToken, route, startHarness, TEAM } from './helpers.ts';
 

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { AuditAction, AuditEntry } from '../../src/contract/model.ts';
 import { auditIdBound, newAuditId } from '../../src/core/audit.ts';
-import type { AuditAction, AuditEntry } from '../../src/core/model.ts';
 import type { AuditLog } from '../../src/core/ports.ts';
 import { at, expectCode, uid } from './fixtures.ts';
 

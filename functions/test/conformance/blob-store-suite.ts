@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { BlobStore, SignedRequest } from '../../src/core/ports.ts';
+import type { SignedRequest } from '../../src/contract/transfer.ts';
+import type { BlobStore } from '../../src/core/ports.ts';
 import { blobKey, bytes, expectCode, inMinutes, readAll, sha256, sleep, uid } from './fixtures.ts';
 
 export interface BlobStoreHarness {

@@ -5,20 +5,13 @@
  * guarantee comes from the adapters' compare-and-set, not from the event loop.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createExperimentBody, submitJobBody } from '../../src/api/schemas.ts';
+import { isStudioError } from '../../src/contract/errors.ts';
+import type { LeaseResult } from '../../src/contract/job-model.ts';
+import type { Principal } from '../../src/contract/model.ts';
+import { createExperimentBody, submitJobBody } from '../../src/contract/schemas.ts';
 import type { CoreDeps } from '../../src/core/context.ts';
-import { isStudioError } from '../../src/core/errors.ts';
 import { createExperiment, finishExperiment } from '../../src/core/experiments.ts';
-import {
-  type CompleteJobInput,
-  checkLease,
-  completeJob,
-  heartbeat,
-  type LeaseResult,
-  leaseJob,
-  submitJob,
-} from '../../src/core/jobs.ts';
-import type { Principal } from '../../src/core/model.ts';
+import { type CompleteJobInput, checkLease, completeJob, heartbeat, leaseJob, submitJob } from '../../src/core/jobs.ts';
 import type { JobStore, MetadataStore } from '../../src/core/ports.ts';
 import { uid } from './fixtures.ts';
 

@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
-import type { ErrorCode } from '../../src/core/errors.ts';
-import type { CaptureStats, ExperimentRecord, TokenRecord, UserRecord } from '../../src/core/model.ts';
+import type { ErrorCode } from '../../src/contract/errors.ts';
+import type { CaptureStats, ExperimentRecord } from '../../src/contract/model.ts';
+import type { TokenRecord, UserRecord } from '../../src/core/model.ts';
 import type { CommitVersionInput } from '../../src/core/ports.ts';
 
 /** Hex sha256 of bytes or text. */

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { JobRecord } from '../../src/core/job-model.ts';
+import type { JobRecord } from '../../src/contract/job-model.ts';
 import type { JobStore } from '../../src/core/ports.ts';
 import { at, expectCode, uid } from './fixtures.ts';
 

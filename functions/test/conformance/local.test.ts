@@ -5,7 +5,7 @@ import { createSqliteAliasStore } from '../../src/adapters/local/sqlite-alias-st
 import { createSqliteAuditLog } from '../../src/adapters/local/sqlite-audit-log.ts';
 import { createSqliteJobStore } from '../../src/adapters/local/sqlite-job-store.ts';
 import { createSqliteMetadataStore } from '../../src/adapters/local/sqlite-metadata-store.ts';
-import type { SignedRequest } from '../../src/core/ports.ts';
+import type { SignedRequest } from '../../src/contract/transfer.ts';
 import { startLocalServer } from '../../src/hosts/local-server/server.ts';
 import { testAliasStore } from './alias-store-suite.ts';
 import { testAuditLog } from './audit-log-suite.ts';

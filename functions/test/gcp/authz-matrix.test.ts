@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createFirestoreAuditLog } from '../../src/adapters/gcp/firestore-audit-log.ts';
 import { createFirestoreJobStore } from '../../src/adapters/gcp/firestore-job-store.ts';
 import { createFirestoreMetadataStore } from '../../src/adapters/gcp/firestore-metadata-store.ts';
-import type { SignedRequest } from '../../src/core/ports.ts';
+import type { SignedRequest } from '../../src/contract/transfer.ts';
 import { mintToken } from '../../src/core/tokens.ts';
 import { blobKey } from '../conformance/fixtures.ts';
 import {

@@ -10,7 +10,7 @@ import { openGcpBackend } from '../../src/adapters/gcp/gcp-backend.ts';
 import { createTokenIdentity } from '../../src/adapters/local/token-identity.ts';
 import { createApiHandler } from '../../src/api/handler.ts';
 import { readGcpConfig } from '../../src/config/gcp-config.ts';
-import { type ErrorCode, isStudioError } from '../../src/core/errors.ts';
+import { type ErrorCode, isStudioError } from '../../src/contract/errors.ts';
 import type { Identity } from '../../src/core/ports.ts';
 import { mintToken } from '../../src/core/tokens.ts';
 import { decodeClaims, firebaseIdToken, passwordIdToken, withClaims } from '../support/firebase-tokens.ts';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { type DocumentReference, Firestore, type WriteBatch } from '@google-cloud/firestore';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createFirestoreMetadataStore } from '../../src/adapters/gcp/firestore-metadata-store.ts';
-import { isStudioError } from '../../src/core/errors.ts';
+import { isStudioError } from '../../src/contract/errors.ts';
 import { commit, expectCode, experiment, sha256, uid } from '../conformance/fixtures.ts';
 import { testMetadataStore } from '../conformance/metadata-store-suite.ts';
 

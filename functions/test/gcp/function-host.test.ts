@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createFirestoreMetadataStore } from '../../src/adapters/gcp/firestore-metadata-store.ts';
-import type { PlanUploadResponse } from '../../src/api/wire.ts';
-import type { SignedRequest } from '../../src/core/ports.ts';
+import type { SignedRequest } from '../../src/contract/transfer.ts';
+import type { PlanUploadResponse } from '../../src/contract/wire.ts';
 import { blobKey, sha256 } from '../conformance/fixtures.ts';
 import { createTestOidcIssuer, type TestOidcIssuer } from '../support/test-oidc.ts';
 import {

@@ -8,7 +8,7 @@ import {
   type GcsBlobStore,
   type GcsUploadConstraint,
 } from '../../src/adapters/gcp/gcs-blob-store.ts';
-import type { SignedRequest } from '../../src/core/ports.ts';
+import type { SignedRequest } from '../../src/contract/transfer.ts';
 import { testBlobStore } from '../conformance/blob-store-suite.ts';
 import { blobKey, bytes, expectCode, inMinutes, readAll, sha256, uid } from '../conformance/fixtures.ts';
 import { makeServiceAccount } from './support/service-account.ts';

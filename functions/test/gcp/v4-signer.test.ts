@@ -7,7 +7,7 @@ import {
   type ResumableStartRequest,
 } from '../../src/adapters/gcp/gcs-blob-store.ts';
 import { createV4UrlSigner, type V4UrlRequest } from '../../src/adapters/gcp/v4-signer.ts';
-import type { SignedRequest } from '../../src/core/ports.ts';
+import type { SignedRequest } from '../../src/contract/transfer.ts';
 import { blobKey, bytes, expectCode, sha256 } from '../conformance/fixtures.ts';
 import { GOOGLE_TEST_CLIENT_EMAIL, GOOGLE_V4_VECTORS } from './support/google-v4-vectors.ts';
 import { makeServiceAccount } from './support/service-account.ts';

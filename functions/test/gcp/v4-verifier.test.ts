@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { CRC32C, Storage } from '@google-cloud/storage';
 import { describe, expect, it } from 'vitest';
 import { createGcsBlobStore, type GcsUploadConstraint } from '../../src/adapters/gcp/gcs-blob-store.ts';
-import type { SignedRequest } from '../../src/core/ports.ts';
+import type { SignedRequest } from '../../src/contract/transfer.ts';
 import { blobKey, bytes, inMinutes, sha256 } from '../conformance/fixtures.ts';
 import { GOOGLE_TEST_CLIENT_EMAIL, GOOGLE_TEST_PUBLIC_KEY, GOOGLE_V4_VECTORS } from './support/google-v4-vectors.ts';
 import { makeServiceAccount } from './support/service-account.ts';

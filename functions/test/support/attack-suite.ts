@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Role } from '../../src/core/model.ts';
+import type { Role } from '../../src/contract/model.ts';
 import type { AuditLog, JobStore, MetadataStore } from '../../src/core/ports.ts';
 import { mintToken } from '../../src/core/tokens.ts';
 import { type Credential, callApi, expectErrorBody, manifestOf, type Res, sendSigned, sha256 } from './authz-matrix.ts';

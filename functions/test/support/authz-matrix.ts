@@ -15,9 +15,10 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { ErrorCode } from '../../src/core/errors.ts';
-import type { Role } from '../../src/core/model.ts';
-import type { AuditLog, JobStore, MetadataStore, SignedRequest } from '../../src/core/ports.ts';
+import type { ErrorCode } from '../../src/contract/errors.ts';
+import type { Role } from '../../src/contract/model.ts';
+import type { SignedRequest } from '../../src/contract/transfer.ts';
+import type { AuditLog, JobStore, MetadataStore } from '../../src/core/ports.ts';
 import { mintToken } from '../../src/core/tokens.ts';
 
 // ---------------------------------------------------------------------------------------------------------------

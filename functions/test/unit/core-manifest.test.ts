@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { isStudioError } from '../../src/core/errors.ts';
-import { isSafeRelativePath, manifestDigest, parseManifest } from '../../src/core/manifest.ts';
-import { assertAliasName, assertExperimentKey, assertTag, parseArtifactRef } from '../../src/core/names.ts';
+import { isStudioError } from '../../src/contract/errors.ts';
+import { isSafeRelativePath, manifestDigest, parseManifest } from '../../src/contract/manifest.ts';
+import { assertAliasName, assertExperimentKey, assertTag, parseArtifactRef } from '../../src/contract/names.ts';
 
 const sha = (c: string) => c.repeat(64);
 const file = (path: string, extra: Partial<{ sha256: string; size: number; mode: number; mtime: number }> = {}) => ({

@@ -1,8 +1,8 @@
-// E_NO_SPACE mapping (core/no-space.ts): which raw errors mean a full disk, and what the coded error says.
+// E_NO_SPACE mapping (contract/no-space.ts): which raw errors mean a full disk, and what the coded error says.
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
-import { isStudioError, StudioError } from '../../src/core/errors.ts';
-import { isNoSpace, noSpace } from '../../src/core/no-space.ts';
+import { isStudioError, StudioError } from '../../src/contract/errors.ts';
+import { isNoSpace, noSpace } from '../../src/contract/no-space.ts';
 
 const errno = (code: string) => Object.assign(new Error(code), { code });
 

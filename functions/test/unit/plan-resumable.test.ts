@@ -5,12 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openLocalBackend } from '../../src/adapters/local/local-backend.ts';
-import { createExperimentBody } from '../../src/api/schemas.ts';
+import { StudioError } from '../../src/contract/errors.ts';
+import type { Principal } from '../../src/contract/model.ts';
+import { createExperimentBody } from '../../src/contract/schemas.ts';
 import { planUpload, RESUMABLE_MIN_BYTES } from '../../src/core/artifacts.ts';
 import type { CoreDeps } from '../../src/core/context.ts';
-import { StudioError } from '../../src/core/errors.ts';
 import { createExperiment } from '../../src/core/experiments.ts';
-import type { Principal } from '../../src/core/model.ts';
 import type { BlobStore, UploadConstraint } from '../../src/core/ports.ts';
 import { sha256 } from '../conformance/fixtures.ts';
 

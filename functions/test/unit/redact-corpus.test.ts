@@ -2,7 +2,7 @@
 // published format), bare and behind option names, inside `sh -c` strings; ordinary arguments stay readable.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { REDACTED, redactArgv, redactText } from '../../src/core/redact.ts';
+import { REDACTED, redactArgv, redactText } from '../../src/contract/redact.ts';
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const pick = (alphabet: string, n: number) => Array.from(randomBytes(n), (b) => alphabet[b % alphabet.length]).join('');

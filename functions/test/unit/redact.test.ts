@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { REDACTED, redactArgv, redactText } from '../../src/core/redact.ts';
+import { REDACTED, redactArgv, redactText } from '../../src/contract/redact.ts';
 
 const tok = `slt_${'A'.repeat(43)}`;
 

@@ -1,5 +1,4 @@
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import { assertAliasName, parseArtifactRef, versionSelector } from '@studio-lite/functions/core/names.ts';
+import { assertAliasName, parseArtifactRef, StudioError, versionSelector } from '@studio-lite/functions/contract';
 import { formatLocalTime, table } from '../../format.ts';
 import { sanitize } from '../../sanitize.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';

@@ -1,5 +1,4 @@
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import { AUDIT_ACTIONS } from '@studio-lite/functions/core/model.ts';
+import { AUDIT_ACTIONS, StudioError } from '@studio-lite/functions/contract';
 import { formatLocalTime, table } from '../../format.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';
 

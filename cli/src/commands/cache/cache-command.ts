@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { StudioError } from '@studio-lite/functions/contract';
 import { BlobCache, type BlobCacheInfo, type BlobCachePruneResult } from '../../cache/blob-cache.ts';
 import {
   openStatCache,

@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline/promises';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { StudioError } from '@studio-lite/functions/contract';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';
 
 /** Asks on the terminal; without one the answer is no (pass --yes in scripts). */

@@ -1,5 +1,4 @@
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import type { Amount, GcReport } from '@studio-lite/functions/core/gc.ts';
+import { type Amount, type GcReport, StudioError } from '@studio-lite/functions/contract';
 import { formatSeconds, parseDuration } from '../../duration.ts';
 import { formatBytes } from '../../format.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';

@@ -1,4 +1,4 @@
-import { JOB_TERMINAL } from '@studio-lite/functions/core/job-model.ts';
+import { JOB_TERMINAL } from '@studio-lite/functions/contract';
 import type { ApiClient } from '../../api-client.ts';
 import type { Logger } from '../../logger.ts';
 

@@ -44,26 +44,30 @@ export async function stopCommand(key: string, mode: 'stop' | 'kill', opts: Glob
 
 /** `studio-lite logs EXP [-f]`: the run's captured output; -f follows a queued run until it ends. */
 export async function logsCommand(key: string, opts: GlobalOpts & { follow?: boolean }): Promise<number> {
-  return withConnection(opts, async (conn, cfg, log) => {
-    // A run started here (not queued: `run --queue` writes no local output) has its live output on disk, also
-    // before its first capture.
-    const local = localOutputFile(cfg, key);
-    if (local) {
-      if (opts.follow) return followLocalOutput(conn.client, key, local);
-      printLocalOutput(local);
-      return 0;
-    }
-    if (opts.follow) return followJob(conn.client, key, log);
-    const { version } = await conn.client.getVersion(key, 'output', 'latest');
-    const file = version.manifest.files[0];
-    if (file) {
-      const { blobs } = await conn.client.signDownloads(key, 'output', version.version, { sha256s: [file.sha256] });
-      const req = blobs[0]?.request;
-      if (req) {
-        const res = await fetch(req.url, { method: req.method, headers: req.headers });
-        process.stdout.write(Buffer.from(await res.arrayBuffer()));
+  return withConnection(
+    opts,
+    async (conn, cfg, log) => {
+      // A run started here (not queued: `run --queue` writes no local output) has its live output on disk, also
+      // before its first capture.
+      const local = localOutputFile(cfg, key);
+      if (local) {
+        if (opts.follow) return followLocalOutput(conn.client, key, local);
+        printLocalOutput(local);
+        return 0;
       }
-    }
-    return 0;
-  });
+      if (opts.follow) return followJob(conn.client, key, log);
+      const { version } = await conn.client.getVersion(key, 'output', 'latest');
+      const file = version.manifest.files[0];
+      if (file) {
+        const { blobs } = await conn.client.signDownloads(key, 'output', version.version, { sha256s: [file.sha256] });
+        const req = blobs[0]?.request;
+        if (req) {
+          const res = await fetch(req.url, { method: req.method, headers: req.headers });
+          process.stdout.write(Buffer.from(await res.arrayBuffer()));
+        }
+      }
+      return 0;
+    },
+    { transfers: true },
+  );
 }

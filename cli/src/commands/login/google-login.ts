@@ -1,7 +1,6 @@
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
-import type { FirebaseClientConfig } from '@studio-lite/functions/core/auth-config.ts';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { type FirebaseClientConfig, StudioError } from '@studio-lite/functions/contract';
 import { openBrowser } from '../../auth/browser.ts';
 import { authorizationRequest, codeFromPaste, exchangeCode } from '../../auth/google-oauth.ts';
 import { signInWithGoogleIdToken } from '../../auth/identity-toolkit.ts';

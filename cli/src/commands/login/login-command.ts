@@ -1,7 +1,6 @@
 import { rmSync } from 'node:fs';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import type { WhoAmIResponse } from '@studio-lite/functions/api/wire.ts';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { StudioError, type WhoAmIResponse } from '@studio-lite/functions/contract';
 import { ApiClient } from '../../api-client.ts';
 import { fetchAuthConfig } from '../../auth/auth-config.ts';
 import { saveLogin } from '../../auth/saved-login.ts';

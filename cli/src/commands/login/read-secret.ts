@@ -1,4 +1,4 @@
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { StudioError } from '@studio-lite/functions/contract';
 
 /**
  * A secret from standard input, never from argv (which `ps` and shell history show): piped input is read whole

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { assertQueue } from '@studio-lite/functions/core/jobs.ts';
-import { assertExperimentKey } from '@studio-lite/functions/core/names.ts';
+import { assertExperimentKey, assertQueue } from '@studio-lite/functions/contract';
 import { loadConfig } from '../../config.ts';
 import { connect } from '../../connect.ts';
 import { parseDuration, parseResources } from '../../duration.ts';

@@ -1,4 +1,4 @@
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
+import { isStudioError } from '@studio-lite/functions/contract';
 import type { ApiClient } from '../../api-client.ts';
 import type { Logger } from '../../logger.ts';
 

@@ -1,4 +1,4 @@
-import type { ShowExperimentResponse } from '@studio-lite/functions/api/wire.ts';
+import type { ShowExperimentResponse } from '@studio-lite/functions/contract';
 import { formatBytes, formatDuration, shellQuote, table } from '../../format.ts';
 
 /** One artifact at the end of a run: its newest version and what this run stored for it. */

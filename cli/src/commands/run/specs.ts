@@ -1,8 +1,7 @@
 import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
-import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.ts';
-import { assertTag, parseArtifactRef } from '@studio-lite/functions/core/names.ts';
+import { assertTag, isStudioError, parseArtifactRef, StudioError } from '@studio-lite/functions/contract';
 
 export interface CaptureSpec {
   tag: string;

@@ -1,8 +1,7 @@
 import { hostname } from 'node:os';
 import { isAbsolute, relative, sep } from 'node:path';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import { redactArgv } from '@studio-lite/functions/core/redact.ts';
+import { redactArgv, StudioError } from '@studio-lite/functions/contract';
 import { Capturer, type CaptureTarget } from '../../artifacts/capture-artifact.ts';
 import type { CliConfig } from '../../config.ts';
 import type { Connection } from '../../connect.ts';

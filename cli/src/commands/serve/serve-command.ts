@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
-import { ensureLocalCredentials } from '@studio-lite/functions/adapters/local/local-backend.ts';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import { startLocalServer } from '@studio-lite/functions/hosts/local-server/server.ts';
+import { StudioError } from '@studio-lite/functions/contract';
+import { ensureLocalCredentials, startLocalServer } from '@studio-lite/functions/local';
 import { loadConfig } from '../../config.ts';
 import { withHint } from '../../exit-error.ts';
 import { createLogger } from '../../logger.ts';

@@ -1,4 +1,4 @@
-import { assertExperimentKey } from '@studio-lite/functions/core/names.ts';
+import { assertExperimentKey } from '@studio-lite/functions/contract';
 import { formatBytes, formatDuration, formatLocalTime, shellCommand, table } from '../../format.ts';
 import { sanitizeLines } from '../../sanitize.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';

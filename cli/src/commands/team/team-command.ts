@@ -1,5 +1,4 @@
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
-import type { Role } from '@studio-lite/functions/core/model.ts';
+import { type Role, StudioError } from '@studio-lite/functions/contract';
 import { table } from '../../format.ts';
 import { rememberTeam } from '../../team-memory.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';

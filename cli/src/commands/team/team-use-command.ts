@@ -1,4 +1,4 @@
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { StudioError } from '@studio-lite/functions/contract';
 import { withHint } from '../../exit-error.ts';
 import { rememberTeam } from '../../team-memory.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';

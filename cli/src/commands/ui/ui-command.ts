@@ -1,6 +1,5 @@
-import { ensureLocalCredentials } from '@studio-lite/functions/adapters/local/local-backend.ts';
-import { isStudioError, StudioError } from '@studio-lite/functions/core/errors.ts';
-import { startLocalServer } from '@studio-lite/functions/hosts/local-server/server.ts';
+import { isStudioError, StudioError } from '@studio-lite/functions/contract';
+import { ensureLocalCredentials, startLocalServer } from '@studio-lite/functions/local';
 import { ApiClient } from '../../api-client.ts';
 import { openBrowser } from '../../auth/browser.ts';
 import { loadConfig } from '../../config.ts';

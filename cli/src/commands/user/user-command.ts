@@ -1,6 +1,6 @@
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import type { CoreDeps } from '@studio-lite/functions/core/context.ts';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { StudioError } from '@studio-lite/functions/contract';
+import type { CoreDeps } from '@studio-lite/functions/local';
 import { loadConfig } from '../../config.ts';
 import { table } from '../../format.ts';
 import { createLogger } from '../../logger.ts';
@@ -36,8 +36,7 @@ export async function userAddCommand(
   const role = opts.role === undefined ? undefined : parseRole(opts.role);
   const expiresInSeconds = opts.expires === undefined ? undefined : parseExpires(opts.expires);
   const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
-  const { openLocalBackend } = await import('@studio-lite/functions/adapters/local/local-backend.ts');
-  const { addLocalUser } = await import('@studio-lite/functions/adapters/local/local-users.ts');
+  const { addLocalUser, openLocalBackend } = await import('@studio-lite/functions/local');
   // No host is started: nothing here signs URLs.
   const backend = openLocalBackend(cfg.home, { publicUrl: () => 'http://127.0.0.1' });
   try {
@@ -74,7 +73,7 @@ export async function userAddCommand(
 
 /** Opens the box's backend (no host: nothing here signs URLs), runs `fn`, closes it. */
 async function withBox<T>(home: string, fn: (deps: CoreDeps) => Promise<T>) {
-  const { openLocalBackend } = await import('@studio-lite/functions/adapters/local/local-backend.ts');
+  const { openLocalBackend } = await import('@studio-lite/functions/local');
   const backend = openLocalBackend(home, { publicUrl: () => 'http://127.0.0.1' });
   try {
     return await fn(backend.deps);
@@ -86,7 +85,7 @@ async function withBox<T>(home: string, fn: (deps: CoreDeps) => Promise<T>) {
 /** `studio-lite user list`: the box's users, their teams and live personal tokens. */
 export async function userListCommand(opts: GlobalOpts & { json?: boolean }) {
   const cfg = embeddedOnly('list', opts);
-  const { listLocalUsers } = await import('@studio-lite/functions/adapters/local/local-users.ts');
+  const { listLocalUsers } = await import('@studio-lite/functions/local');
   const users = await withBox(cfg.home, (deps) => listLocalUsers(deps, cfg.home));
   if (opts.json) {
     process.stdout.write(`${JSON.stringify({ users }, null, 2)}\n`);
@@ -106,7 +105,7 @@ export async function userListCommand(opts: GlobalOpts & { json?: boolean }) {
 /** `studio-lite user remove ID`: out of every team, every token revoked (offboarding on a shared box). */
 export async function userRemoveCommand(id: string, opts: GlobalOpts & { json?: boolean }) {
   const cfg = embeddedOnly('remove', opts);
-  const { removeLocalUser } = await import('@studio-lite/functions/adapters/local/local-users.ts');
+  const { removeLocalUser } = await import('@studio-lite/functions/local');
   const r = await withBox(cfg.home, (deps) => removeLocalUser(deps, cfg.home, id));
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);

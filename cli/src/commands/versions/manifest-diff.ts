@@ -1,4 +1,4 @@
-import type { Manifest } from '@studio-lite/functions/core/manifest.ts';
+import type { Manifest } from '@studio-lite/functions/contract';
 
 export interface DiffEntry {
   path: string;

@@ -1,5 +1,4 @@
-import type { VersionWithManifest } from '@studio-lite/functions/core/model.ts';
-import { parseArtifactRef, versionSelector } from '@studio-lite/functions/core/names.ts';
+import { parseArtifactRef, type VersionWithManifest, versionSelector } from '@studio-lite/functions/contract';
 import type { ApiClient } from '../../api-client.ts';
 import { formatBytes, formatLocalTime, table } from '../../format.ts';
 import { type GlobalOpts, withConnection } from '../with-connection.ts';

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { chownSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { StudioError } from '@studio-lite/functions/core/errors.ts';
+import { StudioError } from '@studio-lite/functions/contract';
 
 /** Who a job's script runs as (`worker --run-as USER`): another Unix user than the worker, which holds the token. */
 export interface RunAs {

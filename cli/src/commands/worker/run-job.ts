@@ -1,8 +1,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { homePaths } from '@studio-lite/functions/adapters/local/local-home.ts';
-import { isStudioError } from '@studio-lite/functions/core/errors.ts';
-import type { LeaseResult } from '@studio-lite/functions/core/jobs.ts';
+import { isStudioError, type LeaseResult } from '@studio-lite/functions/contract';
 import { ApiClient } from '../../api-client.ts';
 import { Capturer, type CaptureTarget, OUTPUT_CAPTURE_SECONDS } from '../../artifacts/capture-artifact.ts';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ResumableStartRequest } from '@studio-lite/functions/core/ports.ts';
+import type { ResumableStartRequest } from '@studio-lite/functions/contract';
 
 const QUANTUM = 256 * 1024;
 

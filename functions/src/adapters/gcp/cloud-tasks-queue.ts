@@ -1,5 +1,5 @@
 import type { CloudTasksClient } from '@google-cloud/tasks';
-import { StudioError } from '../../core/errors.ts';
+import { StudioError } from '../../contract/errors.ts';
 import { type TaskQueue, type TaskRequest, validateTask } from '../../core/task-queue.ts';
 
 export interface CloudTasksQueueOptions {

@@ -1,5 +1,5 @@
 import type { GcpConfig } from '../../config/gcp-config.ts';
-import type { FirebaseClientConfig } from '../../core/auth-config.ts';
+import type { FirebaseClientConfig } from '../../contract/auth-config.ts';
 
 const GOOGLE_AUTHORIZE_URL = 'https://accounts.google.com/o/oauth2/v2/auth';
 const GOOGLE_TOKEN_URL = 'https://oauth2.googleapis.com/token';

@@ -9,7 +9,7 @@ import {
   jwtVerify,
   UnsecuredJWT,
 } from 'jose';
-import { isStudioError, StudioError } from '../../core/errors.ts';
+import { isStudioError, StudioError } from '../../contract/errors.ts';
 import type { Identity, MetadataStore } from '../../core/ports.ts';
 
 /** Google's public keys for Firebase ID tokens (securetoken service account), as a JWKS. */

@@ -7,8 +7,8 @@
  * write wins and each caller learns exactly the version it replaced.
  */
 import { type DocumentReference, Firestore, type Timestamp } from '@google-cloud/firestore';
+import { StudioError } from '../../contract/errors.ts';
 import type { AliasRecord, AliasStore } from '../../core/alias-store.ts';
-import { StudioError } from '../../core/errors.ts';
 
 export interface FirestoreAliasStoreOptions {
   projectId: string;

@@ -6,8 +6,8 @@
  * composite index (action ASC, id DESC) declared in firestore.indexes.json.
  */
 import { Firestore } from '@google-cloud/firestore';
-import { StudioError } from '../../core/errors.ts';
-import type { AuditEntry } from '../../core/model.ts';
+import { StudioError } from '../../contract/errors.ts';
+import type { AuditEntry } from '../../contract/model.ts';
 import type { AuditLog } from '../../core/ports.ts';
 
 export interface FirestoreAuditLogOptions {

@@ -18,8 +18,8 @@
  * document id in the query's direction, as in SQLite (`ORDER BY queued_at, id`).
  */
 import { type DocumentReference, Firestore, type Query, type Timestamp } from '@google-cloud/firestore';
-import { StudioError } from '../../core/errors.ts';
-import { type JobRecord, jobMatches } from '../../core/job-model.ts';
+import { StudioError } from '../../contract/errors.ts';
+import { type JobRecord, jobMatches } from '../../contract/job-model.ts';
 import type { JobStore } from '../../core/ports.ts';
 
 export interface FirestoreJobStoreOptions {

@@ -34,19 +34,15 @@ import {
   type Timestamp,
   type WriteBatch,
 } from '@google-cloud/firestore';
-import { StudioError } from '../../core/errors.ts';
+import { StudioError } from '../../contract/errors.ts';
+import type { ArtifactRecord, ExperimentRecord, Role, TeamRecord, VersionRecord } from '../../contract/model.ts';
 import {
-  type ArtifactRecord,
   type BlobRecord,
-  type ExperimentRecord,
   experimentMatches,
-  type Role,
   type StoredBlobRecord,
   type TeamMember,
-  type TeamRecord,
   type TokenRecord,
   type UserRecord,
-  type VersionRecord,
 } from '../../core/model.ts';
 import { type MetadataStore, versionFromCommit } from '../../core/ports.ts';
 

@@ -1,12 +1,7 @@
 import type { File, Storage } from '@google-cloud/storage';
-import { StudioError } from '../../core/errors.ts';
-import type {
-  BlobStore,
-  ResumableStartRequest,
-  SignedRequest,
-  StoredObject,
-  UploadConstraint,
-} from '../../core/ports.ts';
+import { StudioError } from '../../contract/errors.ts';
+import type { ResumableStartRequest, SignedRequest } from '../../contract/transfer.ts';
+import type { BlobStore, StoredObject, UploadConstraint } from '../../core/ports.ts';
 import { createV4UrlSigner, type V4UrlSigner } from './v4-signer.ts';
 
 export interface GcsBlobStoreOptions {

@@ -2,9 +2,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { StudioError } from '../../core/errors.ts';
-import { noSpace } from '../../core/no-space.ts';
-import type { BlobStore, SignedRequest, StoredObject, UploadConstraint } from '../../core/ports.ts';
+import { StudioError } from '../../contract/errors.ts';
+import { noSpace } from '../../contract/no-space.ts';
+import type { SignedRequest } from '../../contract/transfer.ts';
+import type { BlobStore, StoredObject, UploadConstraint } from '../../core/ports.ts';
 import { signedQuery } from './hmac-signer.ts';
 import { PRIVATE_BLOB_MODE, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-files.ts';
 

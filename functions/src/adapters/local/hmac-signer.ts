@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { StudioError } from '../../core/errors.ts';
+import { StudioError } from '../../contract/errors.ts';
 
 /**
  * HMAC-SHA256 signatures for the local host's storage URLs. The signed string binds method, path, expiry and every

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { runInternalTask } from '../../api/internal-handler.ts';
+import { isStudioError } from '../../contract/errors.ts';
 import type { CoreDeps } from '../../core/context.ts';
-import { isStudioError } from '../../core/errors.ts';
 import type { JobSettings } from '../../core/jobs.ts';
 import { deriveLinkKey } from '../../core/link-signer.ts';
 import { hashToken, mintToken } from '../../core/tokens.ts';

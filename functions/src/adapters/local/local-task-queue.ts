@@ -1,4 +1,4 @@
-import { StudioError } from '../../core/errors.ts';
+import { StudioError } from '../../contract/errors.ts';
 import { type TaskQueue, type TaskRequest, validateTask } from '../../core/task-queue.ts';
 import { openPrivateDatabase } from './private-files.ts';
 

@@ -1,11 +1,12 @@
+import { StudioError } from '../../contract/errors.ts';
+import type { Role, TokenInfo } from '../../contract/model.ts';
+import { assertUserId, teamIdFor } from '../../contract/names.ts';
 import { recordAudit } from '../../core/audit.ts';
 import { requireRole } from '../../core/authz.ts';
 import type { CoreDeps } from '../../core/context.ts';
-import { StudioError } from '../../core/errors.ts';
-import type { Role, UserRecord } from '../../core/model.ts';
-import { assertUserId, teamIdFor } from '../../core/names.ts';
+import type { UserRecord } from '../../core/model.ts';
 import { setMember } from '../../core/teams.ts';
-import { issuePersonalToken, MAX_TOKEN_TTL_SECONDS, type TokenInfo } from '../../core/token-admin.ts';
+import { issuePersonalToken, MAX_TOKEN_TTL_SECONDS } from '../../core/token-admin.ts';
 import { isLive, revokeAudited } from '../../core/token-revocation.ts';
 import { ensureLocalCredentials } from './local-backend.ts';
 

@@ -1,5 +1,5 @@
+import { StudioError } from '../../contract/errors.ts';
 import type { AliasRecord, AliasStore } from '../../core/alias-store.ts';
-import { StudioError } from '../../core/errors.ts';
 import { openPrivateDatabase } from './private-files.ts';
 
 export interface SqliteAliasStoreOptions {

@@ -1,5 +1,5 @@
-import { StudioError } from '../../core/errors.ts';
-import type { AuditEntry } from '../../core/model.ts';
+import { StudioError } from '../../contract/errors.ts';
+import type { AuditEntry } from '../../contract/model.ts';
 import type { AuditLog } from '../../core/ports.ts';
 import { openPrivateDatabase } from './private-files.ts';
 

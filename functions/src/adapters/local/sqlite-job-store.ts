@@ -1,6 +1,12 @@
 import type Database from 'better-sqlite3';
-import { StudioError } from '../../core/errors.ts';
-import { type JobExpect, type JobListQuery, type JobRecord, type JobStatus, jobMatches } from '../../core/job-model.ts';
+import { StudioError } from '../../contract/errors.ts';
+import {
+  type JobExpect,
+  type JobListQuery,
+  type JobRecord,
+  type JobStatus,
+  jobMatches,
+} from '../../contract/job-model.ts';
 import type { JobStore } from '../../core/ports.ts';
 import { openPrivateDatabase } from './private-files.ts';
 

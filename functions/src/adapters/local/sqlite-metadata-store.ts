@@ -1,16 +1,12 @@
-import { StudioError } from '../../core/errors.ts';
+import { StudioError } from '../../contract/errors.ts';
+import type { ArtifactRecord, ExperimentRecord, Role, TeamRecord, VersionRecord } from '../../contract/model.ts';
 import {
-  type ArtifactRecord,
   type BlobRecord,
   type ExperimentMatch,
-  type ExperimentRecord,
   experimentMatches,
-  type Role,
   type StoredBlobRecord,
-  type TeamRecord,
   type TokenRecord,
   type UserRecord,
-  type VersionRecord,
 } from '../../core/model.ts';
 import {
   type CommitVersionInput,

@@ -1,6 +1,7 @@
+import { StudioError } from '../../contract/errors.ts';
+import { type Principal, ROLE_RANK, type Role } from '../../contract/model.ts';
 import { capRoles, scopeCap } from '../../core/authz.ts';
-import { StudioError } from '../../core/errors.ts';
-import { type Principal, ROLE_RANK, type Role, type TokenRecord } from '../../core/model.ts';
+import type { TokenRecord } from '../../core/model.ts';
 import type { Identity, MetadataStore } from '../../core/ports.ts';
 import { BOUND_TOKEN_ROLE, hashToken, TOKEN_RE } from '../../core/tokens.ts';
 

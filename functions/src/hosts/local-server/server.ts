@@ -5,9 +5,10 @@ import { pipeline } from 'node:stream/promises';
 import { type LocalBackend, openLocalBackend } from '../../adapters/local/local-backend.ts';
 import { createApiHandler } from '../../api/handler.ts';
 import { errorResponse } from '../../api/respond.ts';
-import { isStudioError } from '../../core/errors.ts';
+import { isStudioError } from '../../contract/errors.ts';
 import { parseBlobKey } from '../../core/keys.ts';
 import { withWebApp } from '../../web-host/web-handler.ts';
+import { sweepCrashLeftovers } from './crash-sweeps.ts';
 import { handleStorage } from './storage-routes.ts';
 
 export interface LocalServer {
@@ -96,12 +97,7 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
     server.once('error', reject);
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
-  // Crash leftovers: expired pack descriptions and temp files of writes that died mid-way (kill -9 mid-upload).
-  // They run in the background; close() waits for them.
-  const sweeps = Promise.all([
-    backend.blobs.sweepPackDescriptions().catch((err) => opts.log?.('pack sweep failed', err)),
-    backend.blobs.sweepTemp().catch((err) => opts.log?.('temp sweep failed', err)),
-  ]);
+  const sweeps = sweepCrashLeftovers(backend, opts.log);
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   baseUrl = `http://${host}:${addr.port}`;

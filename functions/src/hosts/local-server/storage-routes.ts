@@ -2,7 +2,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DiskBlobStore } from '../../adapters/local/disk-blob-store.ts';
 import { verifySigned } from '../../adapters/local/hmac-signer.ts';
-import { StudioError } from '../../core/errors.ts';
+import { StudioError } from '../../contract/errors.ts';
 
 export type OnStored = (blobs: { key: string; size: number; sha256: string }[]) => Promise<void>;
 

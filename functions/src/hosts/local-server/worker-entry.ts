@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { ensureLocalCredentials } from '../../adapters/local/local-backend.ts';
-import { noSpace } from '../../core/no-space.ts';
+import { noSpace } from '../../contract/no-space.ts';
 import { startLocalServer } from './server.ts';
 
 /**

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Role } from '../../../src/core/model.ts';
+import type { Role } from '../../../src/contract/model.ts';
 import type { MetadataStore } from '../../../src/core/ports.ts';
 import { mintToken } from '../../../src/core/tokens.ts';
 

@@ -1,5 +1,5 @@
 import { statfsSync } from 'node:fs';
-import { StudioError } from './errors.ts';
+import { StudioError } from '../contract/errors.ts';
 
 /** Bytes available to this user on the device of `path`, or null when unknown. */
 function freeBytes(path: string | null): number | null {

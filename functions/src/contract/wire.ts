@@ -1,7 +1,4 @@
-import type { AliasChange, AliasView } from '../core/aliases.ts';
-import type { ErrorCode } from '../core/errors.ts';
-import type { DeleteExperimentResult } from '../core/experiment-delete.ts';
-import type { GcReport } from '../core/gc.ts';
+import type { ErrorCode } from './errors.ts';
 import type {
   ArtifactRecord,
   AuditEntry,
@@ -10,12 +7,12 @@ import type {
   Principal,
   Role,
   TeamRecord,
+  TokenInfo,
   VersionRecord,
   VersionWithManifest,
-} from '../core/model.ts';
-import type { ResumableStartRequest, SignedRequest } from '../core/ports.ts';
-import type { MemberInfo, MyTeam } from '../core/teams.ts';
-import type { TokenInfo } from '../core/token-admin.ts';
+} from './model.ts';
+import type { AliasChange, AliasView, DeleteExperimentResult, GcReport, MemberInfo, MyTeam } from './results.ts';
+import type { ResumableStartRequest, SignedRequest } from './transfer.ts';
 
 /**
  * Response bodies of the v1 API (see docs/api.md). Routes:
@@ -43,7 +40,7 @@ import type { TokenInfo } from '../core/token-admin.ts';
  *   GET    /v1/audit?limit=N&before=ID|ISO&action=A                    -> ListAuditResponse
  *   DELETE /v1/experiments/:key?force=true                             -> DeleteExperimentResponse
  *   POST   /v1/gc  GcBody                                              -> GcResponse
- *   GET    /v1/auth/config (no credential)                             -> AuthConfig (core/auth-config.ts)
+ *   GET    /v1/auth/config (no credential)                             -> AuthConfig (contract/auth-config.ts)
  * Errors: ErrorBody with the status from error-table.ts.
  */
 
@@ -114,8 +111,6 @@ export interface DownloadResponse {
   blobs: { sha256: string; size: number; request: SignedRequest }[];
 }
 
-export type { TokenInfo };
-
 export interface CreateTokenResponse {
   /** The bearer secret; shown this once, only its sha256 is stored. */
   secret: string;
@@ -130,8 +125,6 @@ export interface ListTokensResponse {
 export interface RevokeTokenResponse {
   token: TokenInfo;
 }
-
-export type { AuditEntry, MemberInfo, MyTeam, TeamRecord };
 
 export interface CreateTeamResponse {
   team: TeamRecord;

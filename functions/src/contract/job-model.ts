@@ -88,3 +88,12 @@ export interface JobListQuery {
   status?: JobStatus[] | undefined;
   limit?: number | undefined;
 }
+
+/** What a worker gets when it leases a job (POST /v1/jobs/lease). */
+export interface LeaseResult {
+  job: JobRecord;
+  /** Bearer secret bound to this attempt: write the experiment's artifacts, read its reuses, heartbeat, complete. */
+  token: string;
+  leaseSeconds: number;
+  heartbeatSeconds: number;
+}

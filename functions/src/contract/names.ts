@@ -124,3 +124,12 @@ export function parseArtifactRef(ref: string): ArtifactRef {
   }
   return { experiment, tag, version: undefined, alias: assertAliasName(sel) };
 }
+
+export const QUEUE_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+
+export function assertQueue(q: string): string {
+  if (!QUEUE_RE.test(q)) {
+    throw new StudioError('E_BAD_REQUEST', `invalid queue name "${q.slice(0, 80)}": use a-z, 0-9, _ and -, max 63`);
+  }
+  return q;
+}

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { AUDIT_ACTIONS } from '../core/model.ts';
-import { SHA256_RE } from '../core/names.ts';
+import { AUDIT_ACTIONS } from './model.ts';
+import { SHA256_RE } from './names.ts';
 
 /** Request bodies of the v1 API, validated at the boundary. Responses are typed by the interfaces below. */
 

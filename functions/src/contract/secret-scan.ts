@@ -1,20 +1,10 @@
+import type { SecretRule } from './secret-rule.ts';
 import { GITLEAKS_RULES } from './secret-rules.generated.ts';
 
 /**
- * Credential-looking values found by a maintained ruleset: gitleaks' published rules (secret-rules.generated.ts,
- * regenerated with scripts/update-secret-rules.py), with its keyword prefilter and entropy thresholds.
+ * Credential-looking values found by a maintained ruleset: gitleaks' published rules (secret-rules.generated.ts),
+ * with its keyword prefilter and entropy thresholds.
  */
-export interface SecretRule {
-  id: string;
-  pattern: string;
-  flags: string;
-  /** Capture group holding the secret (0: the first group if any, else the whole match). */
-  group: number;
-  /** Minimum Shannon entropy of the secret (0: none). */
-  entropy: number;
-  /** Lower-case words of which one must occur in the text for the rule to run. */
-  keywords: string[];
-}
 
 interface Compiled extends SecretRule {
   re: RegExp;

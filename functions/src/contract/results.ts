@@ -1,0 +1,72 @@
+import type { Role } from './model.ts';
+
+/** Outputs of core use cases that the API returns as they are (the core imports them from here). */
+
+export interface Amount {
+  blobs: number;
+  bytes: number;
+}
+
+export interface GcReport {
+  team: string;
+  dryRun: boolean;
+  graceSeconds: number;
+  startedAt: string;
+  finishedAt: string;
+  experiments: number;
+  versions: number;
+  /** Distinct blobs (manifests included) the versions reference. */
+  referenced: Amount;
+  /** Objects and records removed by this run (condemned by a run at least `grace` earlier). */
+  deleted: Amount;
+  /** Newly condemned by this run; a run after `deleteAfter` deletes them unless a version needs them again. */
+  condemned: Amount;
+  /** Of `condemned`: objects storage held without a record (captures that never committed). */
+  unrecorded: Amount;
+  /** Condemned by an earlier run, grace not over yet. */
+  pending: Amount;
+  /** Condemned earlier, referenced again (by a version or a commit during this run): kept. */
+  absolved: number;
+  /** Job tokens' staged uploads older than the grace that no commit promoted (core/job-blobs.ts): deleted. */
+  staged: Amount;
+  /** The earliest time a run may delete what this run condemned; null when it condemned nothing. */
+  deleteAfter: string | null;
+}
+
+export interface DeleteExperimentResult {
+  key: string;
+  status: string;
+  artifacts: number;
+  versions: number;
+}
+
+/** One of the caller's teams: the membership role and what this credential may do there (capped by its scopes). */
+export interface MyTeam {
+  id: string;
+  role: Role;
+  effectiveRole: Role | null;
+}
+
+export interface MemberInfo {
+  userId: string;
+  role: Role;
+  name: string | null;
+  email: string | null;
+}
+
+/** A version alias as the API answers it (core/aliases.ts; the team is the caller's). */
+export interface AliasView {
+  name: string;
+  version: number;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+/** The answer of an alias set, move or delete: the version it named before and after (null: none). */
+export interface AliasChange {
+  experiment: string;
+  tag: string;
+  name: string;
+  from: number | null;
+  to: number | null;
+}
