@@ -38,7 +38,7 @@ export async function connect(cfg: CliConfig, opts: ConnectOptions = {}): Promis
     };
   }
   if (opts.transfers === false) {
-    const { openLocalApi } = await import('@studio-lite/functions/hosts/local-server/local-api.ts');
+    const { openLocalApi } = await import('@studio-lite/functions/local-api');
     const api = await openLocalApi(cfg.home);
     return { client: new ApiClient(api.url, api.token, cfg.team, api.fetch), mode: 'local', close: () => api.close() };
   }
