@@ -159,6 +159,11 @@ describe('bad input: exact message, exit 2, nothing stored', () => {
     const r = await cli(sb, args);
     expect(r.code, r.stderr).toBe(2);
     expect(errorLine(r.stderr)).toEqual({ code, message });
+    if (code === 'E_BAD_ALIAS') {
+      expect(r.stderr).toContain(
+        '  hint: aliases look like best, prod.v2 or run-3; `studio-lite alias EXP/TAG` lists those an artifact has\n',
+      );
+    }
     expect(r.stdout).toBe('');
     expect(aliasRows()).toEqual(before);
     const key = args[0] === 'run' ? (args[2] as string) : null;
