@@ -190,3 +190,34 @@ describe('audit', () => {
     expect(moves).toMatch(/alias\.move +local +exp\/w@audited +\{"from":1,"to":2\}/);
   });
 });
+
+describe('concurrent moves from several processes', () => {
+  it('six CLIs move one alias at once: the last write wins and each move is audited exactly once, in one chain', async () => {
+    const n = 6;
+    const runs = await Promise.all(
+      Array.from({ length: n }, (_, i) => cli(sb, ['alias', `exp/w@${(i % 2) + 1}`, 'race', '--json'])),
+    );
+    for (const r of runs) expect(r.code, r.stderr).toBe(0);
+    const changes = runs.map((r) => JSON.parse(r.stdout) as { from: number | null; to: number });
+    const { entries } = await json(['audit', '--json', '--action', 'alias.set', '--limit', '50']);
+    const moves = (await json(['audit', '--json', '--action', 'alias.move', '--limit', '50'])).entries;
+    const mine = [...entries, ...moves]
+      .filter((e: { target: string }) => e.target === 'exp/w@race')
+      .sort((a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : 1))
+      .map((e: { details: { from: number | null; to: number } }) => e.details);
+    // What each process was told is exactly what the log holds.
+    expect(mine).toHaveLength(n);
+    expect([...mine].sort(byJson)).toEqual([...changes].map(({ from, to }) => ({ from, to })).sort(byJson));
+    // One chain (appends of different processes may land out of write order, so count instead of following ids):
+    // one move started from nothing, and every version was left as often as it was reached, except the final one.
+    const final = (await json(['alias', 'exp/w', '--json'])).aliases.find((a: { name: string }) => a.name === 'race');
+    expect(mine.filter((d) => d.from === null)).toHaveLength(1);
+    for (const v of [1, 2]) {
+      const reached = mine.filter((d) => d.to === v).length;
+      const left = mine.filter((d) => d.from === v).length;
+      expect(reached - left, `version ${v}`).toBe(final.version === v ? 1 : 0);
+    }
+  });
+});
+
+const byJson = (a: unknown, b: unknown) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1);
