@@ -1,4 +1,5 @@
 import {
+  type AliasChangeResponse,
   type CommitVersionBody,
   type CommitVersionResponse,
   type CompleteJobBody,
@@ -22,6 +23,7 @@ import {
   type JobRecord,
   type LeaseBody,
   type LeaseResult,
+  type ListAliasesResponse,
   type ListAuditResponse,
   type ListExperimentsResponse,
   type ListMembersResponse,
@@ -31,6 +33,7 @@ import {
   type PlanUploadResponse,
   type RemoveMemberResponse,
   type RevokeTokenResponse,
+  type SetAliasBody,
   type SetMemberBody,
   type SetMemberResponse,
   type ShowExperimentResponse,
@@ -99,8 +102,21 @@ export class ApiClient {
     return this.call('POST', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/versions`, body);
   }
 
-  getVersion(key: string, tag: string, version: number | 'latest'): Promise<GetVersionResponse> {
-    return this.call('GET', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/versions/${version}`);
+  /** `version`: a number, `latest` or an alias name (the server resolves it). */
+  getVersion(key: string, tag: string, version: number | string): Promise<GetVersionResponse> {
+    return this.call('GET', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/versions/${enc(String(version))}`);
+  }
+
+  listAliases(key: string, tag: string): Promise<ListAliasesResponse> {
+    return this.call('GET', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/aliases`);
+  }
+
+  setAlias(key: string, tag: string, name: string, body: SetAliasBody): Promise<AliasChangeResponse> {
+    return this.call('PUT', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/aliases/${enc(name)}`, body);
+  }
+
+  deleteAlias(key: string, tag: string, name: string): Promise<AliasChangeResponse> {
+    return this.call('DELETE', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/aliases/${enc(name)}`);
   }
 
   signDownloads(key: string, tag: string, version: number, body: DownloadBody): Promise<DownloadResponse> {

@@ -20,6 +20,7 @@ const USAGE_CODES = new Set<ErrorCode>([
   'E_BAD_PATH',
   'E_BAD_MANIFEST',
   'E_BAD_COMMAND',
+  'E_BAD_ALIAS',
   'E_NOT_FOUND',
   'E_EXPERIMENT_EXISTS',
   'E_IMMUTABLE',
@@ -53,6 +54,7 @@ export function exitCodeOf(err: unknown): number {
 
 const HINTS: Partial<Record<ErrorCode, string>> = {
   E_BAD_COMMAND: 'run SCRIPT.py (python3), SCRIPT.sh (bash), an executable or a file with a #! line, or -- CMD ARGS',
+  E_BAD_ALIAS: 'aliases look like best, prod.v2 or run-3; `studio-lite alias EXP/TAG` lists those an artifact has',
   E_EXPERIMENT_EXISTS: 'choose another --experiment key, or add --resume to continue that experiment',
   E_UNAUTHENTICATED: 'run `studio-lite login <api-url>` (deployment) or delete $STUDIOML_HOME/credentials.json (local)',
   E_TOKEN_EXPIRED: 'your token expired: log in again',

@@ -39,6 +39,8 @@ export interface Artifact {
   mutable: boolean;
   latestVersion: number;
   versions: Version[];
+  /** Version aliases (`best` -> 3); absent from servers older than aliases. */
+  aliases?: { name: string; version: number }[];
 }
 
 export interface Job {

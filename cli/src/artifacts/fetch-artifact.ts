@@ -26,11 +26,11 @@ export interface FetchResult {
 export async function fetchArtifact(
   client: ApiClient,
   cfg: CliConfig,
-  ref: { experiment: string; tag: string; version?: number | undefined },
+  ref: { experiment: string; tag: string; version?: number | undefined; alias?: string | undefined },
   dest: string,
   opts: { mode: MaterializeMode; log: Logger; cacheDir?: string | undefined; force?: boolean },
 ): Promise<FetchResult> {
-  const { version: v } = await client.getVersion(ref.experiment, ref.tag, ref.version ?? 'latest');
+  const { version: v } = await client.getVersion(ref.experiment, ref.tag, ref.alias ?? ref.version ?? 'latest');
   const cache = new BlobCache(opts.cacheDir ?? cliPaths(cfg.home).blobcache);
   const totals = manifestTotals(v.manifest);
   const vref = { experiment: ref.experiment, tag: ref.tag, version: v.version };

@@ -2,7 +2,7 @@ import { type Command, Option } from 'commander';
 import { integerOption } from '../option-parsers.ts';
 import { act, type Flags } from './action.ts';
 
-/** Reading experiments and artifacts: experiments, show, pull, ls, diff. */
+/** Reading experiments and artifacts: experiments, show, pull, ls, diff; naming versions: alias. */
 export function addArtifactCommands(p: Command): void {
   p.command('experiments')
     .description('list experiments')
@@ -23,7 +23,7 @@ export function addArtifactCommands(p: Command): void {
 
   p.command('pull')
     .description('download an artifact version through the cache')
-    .argument('<ref>', 'EXP/TAG or EXP/TAG@VERSION')
+    .argument('<ref>', 'EXP/TAG, EXP/TAG@VERSION, EXP/TAG@ALIAS or EXP/TAG@latest')
     .option('-o, --output <dir>', 'destination folder (default ./<exp>-<tag>)')
     .option('--copy', 'copy (clone where the file system can) out of the cache: the default unless config says link')
     .option('--link', 'hard-link files out of the cache (read-only, shared with the cache; checked before reuse)')
@@ -35,7 +35,7 @@ export function addArtifactCommands(p: Command): void {
 
   p.command('ls')
     .description('the files of an artifact version (default: its latest)')
-    .argument('<ref>', 'EXP/TAG, EXP/TAG@VERSION or EXP/TAG@latest')
+    .argument('<ref>', 'EXP/TAG, EXP/TAG@VERSION, EXP/TAG@ALIAS or EXP/TAG@latest')
     .option('--json', 'machine-readable output')
     .action(
       act(async (ref: string, o: Flags) =>
@@ -45,12 +45,24 @@ export function addArtifactCommands(p: Command): void {
 
   p.command('diff')
     .description('files added, removed and changed between two versions (default: the one before)')
-    .argument('<ref>', 'EXP/TAG@A (the newer side when alone)')
+    .argument('<ref>', 'EXP/TAG@A (a version, alias or latest; the newer side when alone)')
     .argument('[other]', 'EXP2/TAG2@B to compare A with')
     .option('--json', 'machine-readable output')
     .action(
       act(async (a: string, b: string | undefined, o: Flags) =>
         (await import('../commands/versions/versions-command.ts')).diffCommand(a, b, o),
+      ),
+    );
+
+  p.command('alias')
+    .description('name a version: set or move NAME to EXP/TAG@V, list with EXP/TAG, remove with --delete')
+    .argument('<ref>', 'EXP/TAG@VERSION (also @latest or @ALIAS) to set NAME; EXP/TAG alone to list or --delete')
+    .argument('[name]', 'alias: a lower-case letter, then a-z 0-9 . _ - (max 64); not latest')
+    .option('--delete', 'remove alias NAME of EXP/TAG')
+    .option('--json', 'machine-readable output')
+    .action(
+      act(async (ref: string, name: string | undefined, o: Flags) =>
+        (await import('../commands/alias/alias-command.ts')).aliasCommand(ref, name, o),
       ),
     );
 }

@@ -19,7 +19,7 @@ export function registrationBody(
     key: string;
     command: string[];
     cwd: string;
-    reuses: { experiment: string; tag: string; version?: number | undefined; as: string }[];
+    reuses: { experiment: string; tag: string; version?: number | undefined; alias?: string | undefined; as: string }[];
   },
   o: { project: string | null; resume?: boolean; queued?: boolean },
 ): CreateExperimentBody {
@@ -31,7 +31,13 @@ export function registrationBody(
     cwd: run.cwd,
     host: hostname(),
     git: gitInfo(run.cwd),
-    reuse: run.reuses.map((r) => ({ experiment: r.experiment, tag: r.tag, version: r.version, as: r.as })),
+    reuse: run.reuses.map((r) => ({
+      experiment: r.experiment,
+      tag: r.tag,
+      version: r.version,
+      alias: r.alias,
+      as: r.as,
+    })),
     ...(o.resume === undefined ? {} : { resume: o.resume }),
     ...(o.queued === undefined ? {} : { queued: true }),
   };

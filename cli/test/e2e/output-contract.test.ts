@@ -35,7 +35,7 @@ describe('errors', () => {
     ],
     [
       ['run', '--reuse=exp2:weights', 'x.py'],
-      'invalid --reuse "exp2:weights": expected EXP/TAG[@VERSION|@latest]:NEWTAG, e.g. lr/weights@2:w',
+      'invalid --reuse "exp2:weights": expected EXP/TAG[@VERSION|@ALIAS|@latest]:NEWTAG, e.g. lr/weights@2:w or lr/weights@best:w',
       'see `studio-lite run --help`',
     ],
     [

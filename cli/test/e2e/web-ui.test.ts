@@ -16,6 +16,7 @@ const origin = () => new URL(ui.url).origin;
 beforeAll(async () => {
   sb = makeSandbox();
   await makeExperiments(sb);
+  await cliOk(sb, ['alias', 'src/data@1', 'best']);
   ui = await startUi(sb);
   browser = await openBrowser();
 }, 180_000);
@@ -91,6 +92,9 @@ describe('web UI on the local host', () => {
     await page.getByTestId('reused-by').getByRole('link', { name: 'consumer' }).waitFor();
     const arts = await page.getByTestId('artifacts').textContent();
     for (const t of ['data', 'modeldir', 'output', 'workspace']) expect(arts).toContain(t);
+    // Aliases sit next to the version they name.
+    const aliased = page.getByTestId('artifacts').locator('tr', { has: page.getByTestId('alias') });
+    expect(await aliased.allTextContents()).toEqual([expect.stringMatching(/v1 @best/)]);
 
     // The resumed run wrote the same checkpoints: modeldir has one version.
     await page.goto(`${origin()}/#/e/src?a=modeldir`);

@@ -10,6 +10,7 @@ import {
   heartbeatExperimentBody,
   planUploadBody,
 } from '../contract/schemas.ts';
+import { resolveVersion } from '../core/aliases.ts';
 import { commitVersion, getVersion, planUpload, signDownloads } from '../core/artifacts.ts';
 import { resolveTeam } from '../core/authz.ts';
 import type { CoreDeps } from '../core/context.ts';
@@ -17,6 +18,7 @@ import { listExperimentPage } from '../core/experiment-list.ts';
 import { createExperiment, finishExperiment, heartbeatExperiment, showExperiment } from '../core/experiments.ts';
 import { requireLiveJob } from '../core/jobs.ts';
 import { createToken, listTeamTokens, listTokens, revokeToken } from '../core/token-admin.ts';
+import { ALIAS_ROUTES } from './alias-routes.ts';
 import { AUTH_ROUTES } from './auth-routes.ts';
 import { experimentPageQuery } from './experiment-query.ts';
 import { JOB_ROUTES } from './job-routes.ts';
@@ -98,7 +100,9 @@ export const CORE_ROUTES: Route[] = [
     method: 'GET',
     pattern: new RegExp(`^${ART}/versions/${SEG}$`),
     run: async (c) => {
-      const version = await getVersion(c.deps, c.principal, c.team, p(c, 0), p(c, 1), versionParam(p(c, 2)));
+      // N, latest, or an alias (resolved like latest: a moving name for a fixed version).
+      const v = await resolveVersion(c.deps, c.principal, c.team, p(c, 0), p(c, 1), p(c, 2));
+      const version = await getVersion(c.deps, c.principal, c.team, p(c, 0), p(c, 1), v);
       return json(200, { version });
     },
   },
@@ -141,7 +145,7 @@ export const CORE_ROUTES: Route[] = [
 ];
 
 /** Every route, in match order. Route modules add their list here. */
-const ROUTES: Route[] = [...CORE_ROUTES, ...JOB_ROUTES, ...AUTH_ROUTES, ...TEAM_ROUTES, ...UI_ROUTES];
+const ROUTES: Route[] = [...CORE_ROUTES, ...ALIAS_ROUTES, ...JOB_ROUTES, ...AUTH_ROUTES, ...TEAM_ROUTES, ...UI_ROUTES];
 
 export interface HandlerOptions {
   log?: (msg: string, err: unknown) => void;

@@ -165,6 +165,9 @@ export const AUDIT_ACTIONS = [
   'experiment.delete',
   'download.sign',
   'blobs.gc',
+  'alias.set',
+  'alias.move',
+  'alias.delete',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 

@@ -71,20 +71,58 @@ export function assertUserId(id: string): string {
 
 export const SHA256_RE = /^[0-9a-f]{64}$/;
 
-/** Parses `EXP/TAG[@VERSION]`; version undefined means latest. */
-export function parseArtifactRef(ref: string): { experiment: string; tag: string; version: number | undefined } {
-  const m = /^([^/@]+)\/([^/@]+)(?:@(\d+|latest))?$/.exec(ref);
+/** Version aliases (`best`, `prod.v2`): lower-case, start with a letter, so never a number; `latest` is built in. */
+const ALIAS_RE = /^[a-z][a-z0-9._-]{0,63}$/;
+
+/** Throws E_BAD_ALIAS for a name that cannot be an alias (format, or the reserved `latest`). */
+export function assertAliasName(name: string): string {
+  if (name === 'latest') {
+    throw new StudioError('E_BAD_ALIAS', 'alias "latest" is reserved: it always means the newest version');
+  }
+  if (!ALIAS_RE.test(name)) {
+    throw new StudioError(
+      'E_BAD_ALIAS',
+      `invalid alias "${name}": start with a lower-case letter, then a-z, 0-9, '.', '_' or '-' (max 64)`,
+    );
+  }
+  return name;
+}
+
+/** What names a version: a number, an alias, or neither (the newest, also spelled `@latest`). */
+export interface ArtifactRef {
+  experiment: string;
+  tag: string;
+  version: number | undefined;
+  /** An alias name when the reference used one (then `version` is undefined until the server resolves it). */
+  alias?: string | undefined;
+}
+
+/** The version part of a reference as the API's path takes it: a number, an alias or `latest`. */
+export function versionSelector(r: ArtifactRef): string {
+  return r.alias ?? (r.version === undefined ? 'latest' : String(r.version));
+}
+
+/** Parses `EXP/TAG[@VERSION|@latest|@ALIAS]`; version and alias undefined mean latest. */
+export function parseArtifactRef(ref: string): ArtifactRef {
+  const m = /^([^/@]+)\/([^/@]+)(?:@([^/@]*))?$/.exec(ref);
   if (!m)
     throw new StudioError(
       'E_BAD_TAG',
-      `invalid artifact reference "${ref}": expected EXP/TAG, EXP/TAG@VERSION or EXP/TAG@latest`,
+      `invalid artifact reference "${ref}": expected EXP/TAG, EXP/TAG@VERSION, EXP/TAG@latest or EXP/TAG@ALIAS`,
     );
+  const experiment = assertExperimentKey(m[1] as string);
+  const tag = assertTag(m[2] as string);
+  const sel = m[3];
   // `@latest` (as the API spells it) is the same as no version: resolved to the newest when used.
-  const version = m[3] === undefined || m[3] === 'latest' ? undefined : Number(m[3]);
-  if (version !== undefined && (!Number.isSafeInteger(version) || version < 1)) {
-    throw new StudioError('E_BAD_TAG', `invalid version in "${ref}": versions start at 1`);
+  if (sel === undefined || sel === 'latest') return { experiment, tag, version: undefined };
+  if (/^\d+$/.test(sel)) {
+    const version = Number(sel);
+    if (!Number.isSafeInteger(version) || version < 1) {
+      throw new StudioError('E_BAD_TAG', `invalid version in "${ref}": versions start at 1`);
+    }
+    return { experiment, tag, version };
   }
-  return { experiment: assertExperimentKey(m[1] as string), tag: assertTag(m[2] as string), version };
+  return { experiment, tag, version: undefined, alias: assertAliasName(sel) };
 }
 
 export const QUEUE_RE = /^[a-z0-9][a-z0-9_-]{0,62}$/;

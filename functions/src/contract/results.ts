@@ -53,3 +53,20 @@ export interface MemberInfo {
   name: string | null;
   email: string | null;
 }
+
+/** A version alias as the API answers it (core/aliases.ts; the team is the caller's). */
+export interface AliasView {
+  name: string;
+  version: number;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+/** The answer of an alias set, move or delete: the version it named before and after (null: none). */
+export interface AliasChange {
+  experiment: string;
+  tag: string;
+  name: string;
+  from: number | null;
+  to: number | null;
+}

@@ -56,6 +56,8 @@ export const createExperimentBody = z.object({
         experiment: z.string().min(1).max(128),
         tag: z.string().min(1).max(64),
         version: z.number().int().positive().optional(),
+        /** A version alias (`best`) instead of a number; resolved to its version now. */
+        alias: z.string().min(1).max(64).optional(),
         as: z.string().min(1).max(64),
       }),
     )
@@ -184,6 +186,10 @@ export type GcBody = z.input<typeof gcBody>;
 
 export const setMemberBody = z.strictObject({ role: z.enum(['viewer', 'editor', 'admin']) });
 export type SetMemberBody = z.input<typeof setMemberBody>;
+
+/** PUT …/aliases/:name: the version the alias points at from now on. */
+export const setAliasBody = z.strictObject({ version: z.number().int().positive().max(Number.MAX_SAFE_INTEGER) });
+export type SetAliasBody = z.input<typeof setAliasBody>;
 
 export const auditActionParam = z.enum(AUDIT_ACTIONS);
 

@@ -11,7 +11,7 @@ import type {
   VersionRecord,
   VersionWithManifest,
 } from './model.ts';
-import type { DeleteExperimentResult, GcReport, MemberInfo, MyTeam } from './results.ts';
+import type { AliasChange, AliasView, DeleteExperimentResult, GcReport, MemberInfo, MyTeam } from './results.ts';
 import type { ResumableStartRequest, SignedRequest } from './transfer.ts';
 
 /**
@@ -24,8 +24,11 @@ import type { ResumableStartRequest, SignedRequest } from './transfer.ts';
  *   POST /v1/experiments/:key/heartbeat                                -> HeartbeatExperimentResponse
  *   POST /v1/experiments/:key/artifacts/:tag/uploads                   -> PlanUploadResponse
  *   POST /v1/experiments/:key/artifacts/:tag/versions                  -> 201|200 CommitVersionResponse
- *   GET  /v1/experiments/:key/artifacts/:tag/versions/:v (N|latest)    -> { version: VersionWithManifest }
+ *   GET  /v1/experiments/:key/artifacts/:tag/versions/:v (N|latest|alias) -> { version: VersionWithManifest }
  *   POST /v1/experiments/:key/artifacts/:tag/versions/:v/downloads     -> DownloadResponse
+ *   GET    /v1/experiments/:key/artifacts/:tag/aliases                 -> ListAliasesResponse
+ *   PUT    /v1/experiments/:key/artifacts/:tag/aliases/:name  SetAliasBody -> 201|200 AliasChangeResponse
+ *   DELETE /v1/experiments/:key/artifacts/:tag/aliases/:name          -> AliasChangeResponse
  *   POST   /v1/tokens                                                  -> 201 CreateTokenResponse
  *   GET    /v1/tokens                                                  -> ListTokensResponse
  *   DELETE /v1/tokens/:id                                              -> RevokeTokenResponse
@@ -79,7 +82,8 @@ export interface ListExperimentsResponse {
 
 export interface ShowExperimentResponse {
   experiment: ExperimentRecord;
-  artifacts: (ArtifactRecord & { versions: VersionRecord[] })[];
+  /** `aliases`: the artifact's version aliases by name (absent from servers older than aliases). */
+  artifacts: (ArtifactRecord & { versions: VersionRecord[]; aliases?: AliasView[] })[];
 }
 
 export interface PlanUploadResponse {
@@ -158,6 +162,17 @@ export interface ListAuditResponse {
 
 export interface GcResponse {
   gc: GcReport;
+}
+
+export interface ListAliasesResponse {
+  experiment: string;
+  tag: string;
+  aliases: AliasView[];
+}
+
+/** `from`/`to`: the version before and after (null: no alias); 201 when the alias is new. */
+export interface AliasChangeResponse {
+  alias: AliasChange;
 }
 
 export interface DeleteExperimentResponse {

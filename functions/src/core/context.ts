@@ -1,4 +1,5 @@
 import type { AuthConfig } from '../contract/auth-config.ts';
+import type { AliasStore } from './alias-store.ts';
 import type { JobSettings } from './job-settings.ts';
 import type { SigninCodeStore } from './ports/signin-code-store.ts';
 import type { AuditLog, BlobStore, Identity, JobStore, MetadataPorts } from './ports.ts';
@@ -16,6 +17,8 @@ export interface CoreDeps extends MetadataPorts {
   /** Lifetime of signed URLs in seconds (default 900). */
   urlTtlSeconds: number;
   now: () => Date;
+  /** Version aliases (`exp/tag@best`); a backend without them answers alias routes with E_UNAVAILABLE. */
+  aliases?: AliasStore;
   /** Queued jobs (issue 5); a backend without them answers job routes with E_UNAVAILABLE. */
   jobs?: JobStore;
   /** Delayed background work (lease deadlines, --lifetime, --max-duration, blob verification). */

@@ -63,6 +63,8 @@ export async function deleteExperiment(
   }
   await endLiveJob(deps, p, team, key);
   const counts = await deps.experiments.deleteExperiment(team, key);
+  // Its aliases go with it, so a later experiment under the same key does not inherit names for its versions.
+  await deps.aliases?.deleteExperimentAliases(team, key);
   // The ended job goes too, so the key can be queued again (its pending tasks see another job and stand down);
   // its job tokens are revoked first, so none can act on a later job under the same key.
   const job = await deps.jobs?.getJob(team, key);

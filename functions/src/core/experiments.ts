@@ -10,6 +10,7 @@ import { assertExperimentKey, assertProject, assertTag } from '../contract/names
 import { redactArgv, redactText } from '../contract/redact.ts';
 import type { CreateExperimentBody, FinishExperimentBody } from '../contract/schemas.ts';
 import type { ShowExperimentResponse } from '../contract/wire.ts';
+import { aliasesByTag, resolveVersion } from './aliases.ts';
 import { requireExperimentRead, requireRole } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import {
@@ -43,9 +44,13 @@ export async function createExperiment(
     assertExperimentKey(r.experiment);
     assertTag(r.tag);
     assertTag(r.as);
-    const v = await deps.experiments.getVersion(team, r.experiment, r.tag, r.version);
+    if (r.alias !== undefined && r.version !== undefined) {
+      throw new StudioError('E_BAD_REQUEST', `reuse of ${r.experiment}/${r.tag}: give a version or an alias, not both`);
+    }
+    const version = await resolveVersion(deps, p, team, r.experiment, r.tag, r.alias ?? r.version);
+    const v = await deps.experiments.getVersion(team, r.experiment, r.tag, version);
     if (!v) {
-      const what = r.version ? `${r.experiment}/${r.tag}@${r.version}` : `${r.experiment}/${r.tag}`;
+      const what = version ? `${r.experiment}/${r.tag}@${version}` : `${r.experiment}/${r.tag}`;
       const src = await deps.experiments.getExperiment(team, r.experiment);
       throw new StudioError('E_NOT_FOUND', src ? `artifact ${what} not found` : `experiment ${r.experiment} not found`);
     }
@@ -223,9 +228,13 @@ export async function showExperiment(
   const found = await deps.experiments.getExperiment(team, key);
   if (!found) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
   const experiment = await settleLease(deps, found);
-  const arts = await deps.experiments.listArtifacts(team, key);
+  const [arts, aliases] = await Promise.all([deps.experiments.listArtifacts(team, key), aliasesByTag(deps, team, key)]);
   const artifacts = await Promise.all(
-    arts.map(async (a) => ({ ...a, versions: await deps.experiments.listVersions(team, key, a.tag) })),
+    arts.map(async (a) => ({
+      ...a,
+      versions: await deps.experiments.listVersions(team, key, a.tag),
+      aliases: aliases[a.tag] ?? [],
+    })),
   );
   return { experiment, artifacts };
 }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { homePaths } from '../../src/adapters/local/local-home.ts';
+import { ALIAS_ROUTES } from '../../src/api/alias-routes.ts';
 import { AUTH_ROUTES } from '../../src/api/auth-routes.ts';
 import { CORE_ROUTES } from '../../src/api/handler.ts';
 import { JOB_ROUTES } from '../../src/api/job-routes.ts';
@@ -137,7 +138,7 @@ afterAll(async () => {
 describeAuthzMatrix('local', () => host);
 
 describe('the matrix covers the API', () => {
-  const handlerRoutes = [...CORE_ROUTES, ...JOB_ROUTES, ...AUTH_ROUTES, ...TEAM_ROUTES, ...UI_ROUTES];
+  const handlerRoutes = [...CORE_ROUTES, ...ALIAS_ROUTES, ...JOB_ROUTES, ...AUTH_ROUTES, ...TEAM_ROUTES, ...UI_ROUTES];
 
   it('every handler route has a row, and every row reaches a handler route', () => {
     for (const r of handlerRoutes) {

@@ -105,8 +105,11 @@ describe('wrong body shapes -> 400 E_BAD_REQUEST', () => {
     await rejects('GET', `${route.experiments()}?limit=0`, {}, 400, 'E_BAD_REQUEST');
     await rejects('GET', `${route.experiments()}?limit=abc`, {}, 400, 'E_BAD_REQUEST');
     await rejects('GET', route.version(key, 'model', 0), {}, 400, 'E_BAD_REQUEST');
-    await rejects('GET', `${route.versions(key, 'model')}/two`, {}, 400, 'E_BAD_REQUEST');
+    // A word is an alias name (404 when the artifact has no such alias); one that cannot be an alias is E_BAD_ALIAS.
+    await rejects('GET', `${route.versions(key, 'model')}/two`, {}, 404, 'E_NOT_FOUND');
+    await rejects('GET', `${route.versions(key, 'model')}/Two`, {}, 400, 'E_BAD_ALIAS');
     await rejects('GET', `${route.versions(key, 'model')}/-1`, {}, 400, 'E_BAD_REQUEST');
+    await rejects('GET', `${route.versions(key, 'model')}/1.5`, {}, 400, 'E_BAD_REQUEST');
     await rejects(
       'POST',
       route.downloads(key, 'model', 'latest'),

@@ -10,6 +10,7 @@ import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { homePaths } from '../../src/adapters/local/local-home.ts';
+import { ALIAS_ROUTES } from '../../src/api/alias-routes.ts';
 import { AUTH_ROUTES } from '../../src/api/auth-routes.ts';
 import { CORE_ROUTES, createApiHandler } from '../../src/api/handler.ts';
 import { JOB_ROUTES } from '../../src/api/job-routes.ts';
@@ -77,6 +78,8 @@ const nasty = fc.oneof(
   ),
 );
 const seg = nasty.map((s) => encodeURIComponent(s) || 'x');
+/** The fuzz target's key or a fuzzed one. */
+const expSeg = fc.oneof(fc.constant(EXP), seg);
 
 /** A JSON value, or a broken body. */
 const anyBody = fc.oneof(
@@ -149,6 +152,17 @@ const ROUTES: RouteFuzz[] = [
     path: fc.tuple(seg, seg, seg).map(([e, t, v]) => `${art(e, t)}/versions/${v}/downloads`),
     valid: { sha256s: ['a'.repeat(64)] },
   },
+  // Aliases of the real artifact too, so fuzzed names reach the name rules and the store, not only E_NOT_FOUND.
+  { method: 'GET', path: fc.tuple(expSeg, seg).map(([e, t]) => `${art(e, t)}/aliases`) },
+  {
+    method: 'PUT',
+    path: fc.tuple(expSeg, fc.oneof(fc.constant('model'), seg), seg).map(([e, t, n]) => `${art(e, t)}/aliases/${n}`),
+    valid: { version: 1 },
+  },
+  {
+    method: 'DELETE',
+    path: fc.tuple(expSeg, fc.oneof(fc.constant('model'), seg), seg).map(([e, t, n]) => `${art(e, t)}/aliases/${n}`),
+  },
   { method: 'POST', path: fc.constant('/v1/tokens'), valid: { scopes: ['read'], expiresInSeconds: 60 } },
   { method: 'GET', path: nasty.map((t) => `/v1/tokens?team=${encodeURIComponent(t) || 'x'}`) },
   { method: 'DELETE', path: seg.map((id) => `/v1/tokens/${id}`) },
@@ -186,7 +200,7 @@ const ROUTES: RouteFuzz[] = [
 
 describe('fuzz: every route, random bodies and names', () => {
   it('covers every handler route', () => {
-    for (const r of [...CORE_ROUTES, ...JOB_ROUTES, ...AUTH_ROUTES, ...TEAM_ROUTES]) {
+    for (const r of [...CORE_ROUTES, ...ALIAS_ROUTES, ...JOB_ROUTES, ...AUTH_ROUTES, ...TEAM_ROUTES]) {
       const hit = ROUTES.some(
         (f) =>
           f.method === r.method &&

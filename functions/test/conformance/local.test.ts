@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createSqliteAliasStore } from '../../src/adapters/local/sqlite-alias-store.ts';
 import { createSqliteAuditLog } from '../../src/adapters/local/sqlite-audit-log.ts';
 import { openSqliteDb, type SqliteDb } from '../../src/adapters/local/sqlite-db.ts';
 import { createSqliteJobStore } from '../../src/adapters/local/sqlite-job-store.ts';
@@ -8,6 +9,7 @@ import { createSqliteStores } from '../../src/adapters/local/sqlite-stores.ts';
 import type { SignedRequest } from '../../src/contract/transfer.ts';
 import { startLocalServer } from '../../src/hosts/local-server/server.ts';
 import { testAccountStore } from './account-store-suite.ts';
+import { testAliasStore } from './alias-store-suite.ts';
 import { testAuditLog } from './audit-log-suite.ts';
 import { testBlobIndex } from './blob-index-suite.ts';
 import { testBlobStore } from './blob-store-suite.ts';
@@ -88,5 +90,18 @@ testAuditLog({
   async make() {
     const file = await tempDb('sl-audit-');
     return { log: createSqliteAuditLog(file.open()), cleanup: file.cleanup };
+  },
+});
+
+// Two handles on one file = two SQLite connections, as two studio-lite processes sharing $STUDIOML_HOME.
+testAliasStore({
+  name: 'local sqlite',
+  async make() {
+    const file = await tempDb('sl-alias-');
+    return {
+      store: createSqliteAliasStore(file.open()),
+      another: async () => createSqliteAliasStore(file.open()),
+      cleanup: file.cleanup,
+    };
   },
 });

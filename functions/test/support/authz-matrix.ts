@@ -115,6 +115,11 @@ export const MATRIX: readonly Row[] = [
   row('POST',   '/v1/experiments/:key/artifacts/:tag/versions',       '',           [U,   U,        X,      U,      F,        F,     NEW,   NEW,  F,     F,       U,    U,      F,     F,       NEW]),
   row('GET',    '/v1/experiments/:key/artifacts/:tag/versions/:v',    '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
   row('POST',   '/v1/experiments/:key/artifacts/:tag/versions/:v/downloads', '',    [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
+  row('GET',    '/v1/experiments/:key/artifacts/:tag/versions/:v',    ':v an alias', [U,  U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
+  row('GET',    '/v1/experiments/:key/artifacts/:tag/aliases',        '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
+  row('PUT',    '/v1/experiments/:key/artifacts/:tag/aliases/:name',  'new alias',  [U,   U,        X,      U,      F,        F,     NEW,   NEW,  F,     F,       U,    U,      F,     F,       NEW]),
+  row('PUT',    '/v1/experiments/:key/artifacts/:tag/aliases/:name',  'move',       [U,   U,        X,      U,      F,        F,     OK,    OK,   F,     F,       U,    U,      F,     F,       OK ]),
+  row('DELETE', '/v1/experiments/:key/artifacts/:tag/aliases/:name',  '',           [U,   U,        X,      U,      F,        F,     OK,    OK,   F,     F,       U,    U,      F,     F,       OK ]),
   row('POST',   '/v1/tokens',                                         'scope *',    [U,   U,        X,      U,      NEW,      NEW,   NEW,   NEW,  F,     F,       U,    U,      NEW,   F,       F  ]),
   row('GET',    '/v1/tokens',                                         '',           [U,   U,        X,      U,      OK,       OK,    OK,    OK,   F,     F,       U,    U,      OK,    OK,      F  ]),
   row('GET',    '/v1/tokens',                                         '?team=: team tokens', [U, U,   X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
@@ -628,6 +633,41 @@ const SPECS: Record<string, Spec> = {
       check: (res) => expect(res.body.version.manifest.files[0]?.sha256).toBe(fx.shared.sha),
     }),
   },
+  'GET /v1/experiments/:key/artifacts/:tag/versions/:v (:v an alias)': {
+    writes: false,
+    prepare: async (fx) => {
+      const name = await aliasOnShared(fx);
+      return {
+        path: `${blobPath(fx.shared.key, fx.shared.tag)}/versions/${name}`,
+        check: (res) => expect(res.body.version).toMatchObject({ version: 1, experiment: fx.shared.key }),
+      };
+    },
+  },
+  'GET /v1/experiments/:key/artifacts/:tag/aliases': {
+    writes: false,
+    prepare: async (fx) => {
+      const name = await aliasOnShared(fx);
+      return {
+        path: `${blobPath(fx.shared.key, fx.shared.tag)}/aliases`,
+        check: (res) => expect(res.body.aliases).toContainEqual(expect.objectContaining({ name, version: 1 })),
+      };
+    },
+  },
+  'PUT /v1/experiments/:key/artifacts/:tag/aliases/:name (new alias)': {
+    writes: true,
+    prepare: async (fx) => aliasChange(fx, fx.id('a'), { body: { version: 1 }, from: null, to: 1 }),
+  },
+  'PUT /v1/experiments/:key/artifacts/:tag/aliases/:name (move)': {
+    writes: true,
+    prepare: async (fx) => {
+      const name = await aliasOnShared(fx);
+      return aliasChange(fx, name, { body: { version: 1 }, from: 1, to: 1 });
+    },
+  },
+  'DELETE /v1/experiments/:key/artifacts/:tag/aliases/:name': {
+    writes: true,
+    prepare: async (fx) => aliasChange(fx, await aliasOnShared(fx), { from: 1, to: null }),
+  },
   'POST /v1/experiments/:key/artifacts/:tag/versions/:v/downloads': {
     writes: true, // download.sign is audited
     prepare: async (fx) => ({
@@ -943,6 +983,38 @@ const SPECS: Record<string, Spec> = {
     }),
   },
 };
+
+/** A fresh alias of the shared artifact at version 1, set by root; its name. */
+async function aliasOnShared(fx: Fixtures): Promise<string> {
+  const name = fx.id('a');
+  await fx.ok('PUT', `${blobPath(fx.shared.key, fx.shared.tag)}/aliases/${name}`, { version: 1 });
+  return name;
+}
+
+/** A set, move or delete of alias `name` of the shared artifact; the probe is the alias itself and its audit entry. */
+function aliasChange(
+  fx: Fixtures,
+  name: string,
+  o: { body?: unknown; from: number | null; to: number | null },
+): Prepared {
+  const path = `${blobPath(fx.shared.key, fx.shared.tag)}/aliases/${name}`;
+  return {
+    path,
+    ...(o.body === undefined ? {} : { body: o.body }),
+    probe: async () => {
+      const list = await fx.ok('GET', `${blobPath(fx.shared.key, fx.shared.tag)}/aliases`);
+      return (list.body.aliases as { name: string; updatedAt: string }[]).find((a) => a.name === name) ?? null;
+    },
+    check: async (res) => {
+      expect(res.body.alias).toEqual({ experiment: fx.shared.key, tag: fx.shared.tag, name, from: o.from, to: o.to });
+      const [entry] = await fx.h.audit.list(fx.h.team, { limit: 1 });
+      expect(entry).toMatchObject({
+        target: `${fx.shared.key}/${fx.shared.tag}@${name}`,
+        details: { from: o.from, to: o.to },
+      });
+    },
+  };
+}
 
 function deletion(fx: Fixtures, key: string, as?: Credential): Prepared {
   return {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isStudioError } from '../../src/contract/errors.ts';
 import { isSafeRelativePath, manifestDigest, parseManifest } from '../../src/contract/manifest.ts';
-import { assertExperimentKey, assertTag, parseArtifactRef } from '../../src/contract/names.ts';
+import { assertAliasName, assertExperimentKey, assertTag, parseArtifactRef } from '../../src/contract/names.ts';
 
 const sha = (c: string) => c.repeat(64);
 const file = (path: string, extra: Partial<{ sha256: string; size: number; mode: number; mtime: number }> = {}) => ({
@@ -105,7 +105,24 @@ describe('names', () => {
     expect(parseArtifactRef('lr/weights@3')).toEqual({ experiment: 'lr', tag: 'weights', version: 3 });
     expect(parseArtifactRef('lr/weights@latest')).toEqual({ experiment: 'lr', tag: 'weights', version: undefined });
   });
-  it.each(['lr', 'lr/', '/w', 'lr/w@0', 'lr/w@x', 'a/b/c', '../x/w', 'lr/w@1@2', 'lr/w@Latest'])(
+  it('parses EXP/TAG@ALIAS; refuses alias names that are not lower-case words, `latest` stays built in', () => {
+    expect(parseArtifactRef('lr/weights@best')).toEqual({
+      experiment: 'lr',
+      tag: 'weights',
+      version: undefined,
+      alias: 'best',
+    });
+    expect(parseArtifactRef('lr/w@prod.v2_a-b').alias).toBe('prod.v2_a-b');
+    for (const a of ['Best', '1x', '-x', '', 'a b', 'x'.repeat(65), 'é']) {
+      expect(
+        codeOf(() => parseArtifactRef(`lr/w@${a}`)),
+        a,
+      ).toBe('E_BAD_ALIAS');
+    }
+    expect(codeOf(() => assertAliasName('latest'))).toBe('E_BAD_ALIAS');
+    expect(assertAliasName('x'.repeat(64))).toBe('x'.repeat(64));
+  });
+  it.each(['lr', 'lr/', '/w', 'lr/w@0', 'lr/w@X', 'a/b/c', '../x/w', 'lr/w@1@2', 'lr/w@Latest'])(
     'refuses ref %j',
     (r) => expect(codeOf(() => parseArtifactRef(r))).toMatch(/^E_BAD_/),
   );

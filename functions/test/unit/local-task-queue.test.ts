@@ -112,11 +112,12 @@ describe.concurrent('local task queue extras', () => {
     expect(seen).toHaveLength(10);
   });
 
-  it('a task stored before task kinds (its old route in the row) is delivered as its kind after an upgrade', async (ctx) => {
+  it('a task a version-5 database holds (its old route in the row) is delivered as its kind after the migration', async (ctx) => {
     const { path, open } = await scope(ctx);
-    // The table as the queue creates it, then a pending row the way older versions wrote it.
+    // The current schema, taken back to version 5's task table, with a pending row the way version 5 wrote it.
     await open(path, async () => {}).close();
     const db = new Database(path);
+    db.exec('ALTER TABLE task_queue RENAME COLUMN kind TO route; DROP TABLE aliases; PRAGMA user_version = 5');
     const name = uid('t');
     db.prepare(
       "INSERT INTO task_queue (name, route, body, due_at, attempts, state) VALUES (?, '/internal/tasks/lease-check', ?, ?, 0, 'pending')",

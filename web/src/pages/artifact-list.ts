@@ -42,7 +42,11 @@ export function ArtifactList(props: {
           const current = props.selected?.tag === a.tag && props.selected.version === v.version;
           return html`<tr key=${`${a.tag}@${v.version}`} class=${current ? 'current' : ''}>
             <td>${i === 0 ? html`<strong>${a.tag}</strong>${a.mutable ? '' : ' (immutable)'}` : ''}</td>
-            <td><a href=${href(['e', props.expKey], { a: a.tag, v: String(v.version) })} aria-current=${current ? 'true' : undefined}>v${v.version}</a></td>
+            <td><a href=${href(['e', props.expKey], { a: a.tag, v: String(v.version) })} aria-current=${current ? 'true' : undefined}>v${v.version}</a>${(
+              a.aliases ?? []
+            )
+              .filter((x) => x.version === v.version)
+              .map((x) => html` <span class="alias" data-testid="alias">@${x.name}</span>`)}</td>
             <td>${v.files}</td>
             <td>${bytes(v.bytes)}</td>
             <td>${time(v.createdAt)}</td>

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { resolve } from 'node:path';
-import { assertTag, parseArtifactRef, StudioError } from '@studio-lite/functions/contract';
+import { assertTag, isStudioError, parseArtifactRef, StudioError } from '@studio-lite/functions/contract';
 
 export interface CaptureSpec {
   tag: string;
@@ -14,6 +14,8 @@ export interface ReuseSpec {
   experiment: string;
   tag: string;
   version: number | undefined;
+  /** An alias (`@best`) the server resolves to its version when the run is registered. */
+  alias?: string | undefined;
   as: string;
 }
 
@@ -46,13 +48,15 @@ export function parseCaptureSpec(spec: string, mutable: boolean, cwd: string): C
 /** `EXP/TAG[@VERSION]:NEWTAG`. Throws E_BAD_TAG. */
 export function parseReuseSpec(spec: string): ReuseSpec {
   const i = spec.lastIndexOf(':');
-  const usage = 'expected EXP/TAG[@VERSION|@latest]:NEWTAG, e.g. lr/weights@2:w';
+  const usage = 'expected EXP/TAG[@VERSION|@ALIAS|@latest]:NEWTAG, e.g. lr/weights@2:w or lr/weights@best:w';
   if (i <= 0 || i === spec.length - 1) throw new StudioError('E_BAD_TAG', `invalid --reuse "${spec}": ${usage}`);
   let ref: ReturnType<typeof parseArtifactRef>;
   try {
     ref = parseArtifactRef(spec.slice(0, i));
-  } catch {
+  } catch (err) {
     // The message names the whole flag value, not just the part before the colon.
+    if (isStudioError(err, 'E_BAD_ALIAS'))
+      throw new StudioError('E_BAD_ALIAS', `invalid --reuse "${spec}": ${err.message}`);
     throw new StudioError('E_BAD_TAG', `invalid --reuse "${spec}": ${usage}`);
   }
   return { ...ref, as: assertTag(spec.slice(i + 1)) };

@@ -36,6 +36,10 @@ export async function showCommand(key: string, opts: GlobalOpts & { json?: boole
     for (const l of e.lineage) lines.push(`reuses      ${l.experiment}/${l.tag}@${l.version} as ${l.as}`);
     for (const w of e.warnings.slice(0, 20)) lines.push(`warning     ${w}`);
     if (e.warnings.length > 20) lines.push(`warning     … ${e.warnings.length - 20} more (see --json)`);
+    // Which aliases name each version; the column shows only when the experiment has any (`studio-lite alias`).
+    const aliasesOf = (a: (typeof r.artifacts)[number], v: number) =>
+      (a.aliases ?? []).filter((x) => x.version === v).map((x) => x.name);
+    const anyAlias = r.artifacts.some((a) => (a.aliases ?? []).length > 0);
     const rows = r.artifacts.flatMap((a) =>
       a.versions.map((v) => [
         `${a.tag}@${v.version}`,
@@ -44,6 +48,7 @@ export async function showCommand(key: string, opts: GlobalOpts & { json?: boole
         formatBytes(v.bytes),
         `${v.stats.uploadedBlobs} (${formatBytes(v.stats.uploadedBytes)})`,
         formatLocalTime(v.createdAt),
+        ...(anyAlias ? [aliasesOf(a, v.version).join(', ') || '-'] : []),
       ]),
     );
     // Every line holds record text: sanitized one by one (the table sanitizes its cells).
@@ -53,7 +58,7 @@ export async function showCommand(key: string, opts: GlobalOpts & { json?: boole
     );
     const tail = excluded.length ? `\n${sanitizeLines(excluded)}` : '';
     process.stdout.write(
-      `${text}\n\n${table(['ARTIFACT', 'KIND', 'FILES', 'SIZE', 'UPLOADED', 'CREATED'], rows)}${tail}\n`,
+      `${text}\n\n${table(['ARTIFACT', 'KIND', 'FILES', 'SIZE', 'UPLOADED', 'CREATED', ...(anyAlias ? ['ALIASES'] : [])], rows)}${tail}\n`,
     );
   });
 }

@@ -1,4 +1,4 @@
-import { parseArtifactRef, type VersionWithManifest } from '@studio-lite/functions/contract';
+import { parseArtifactRef, type VersionWithManifest, versionSelector } from '@studio-lite/functions/contract';
 import type { ApiClient } from '../../api-client.ts';
 import { formatBytes, formatLocalTime, table } from '../../format.ts';
 import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
@@ -8,7 +8,7 @@ type JsonOpts = GlobalOpts & { json?: boolean };
 
 async function fetchVersion(client: ApiClient, ref: string): Promise<VersionWithManifest> {
   const r = parseArtifactRef(ref);
-  return (await client.getVersion(r.experiment, r.tag, r.version ?? 'latest')).version;
+  return (await client.getVersion(r.experiment, r.tag, versionSelector(r))).version;
 }
 
 const name = (v: VersionWithManifest) => `${v.experiment}/${v.tag}@${v.version}`;

@@ -30,14 +30,10 @@ export interface LocalTaskQueue extends TaskQueue {
 
 interface TaskRow {
   name: string;
-  /** The task's kind; rows written before task kinds hold its old route, `/internal/tasks/<kind>`. */
-  route: string;
+  kind: string;
   body: string;
   attempts: number;
 }
-
-/** A pending task stored before task kinds (its route) still runs after an upgrade. */
-const kindOf = (stored: string): string => stored.replace(/^\/internal\/tasks\//, '');
 
 /**
  * TaskQueue on SQLite with an in-process scheduler. Each process that opens the file delivers due tasks; a task is
@@ -56,10 +52,10 @@ export function createLocalTaskQueue(opts: LocalTaskQueueOptions): LocalTaskQueu
   const q = {
     expire: db.prepare("DELETE FROM task_queue WHERE name = ? AND state != 'pending' AND finished_at < ?"),
     insert: db.prepare(
-      "INSERT INTO task_queue (name, route, body, due_at, attempts, state) VALUES (?, ?, ?, ?, 0, 'pending') ON CONFLICT (name) DO NOTHING",
+      "INSERT INTO task_queue (name, kind, body, due_at, attempts, state) VALUES (?, ?, ?, ?, 0, 'pending') ON CONFLICT (name) DO NOTHING",
     ),
     due: db.prepare(
-      "SELECT name, route, body, attempts FROM task_queue WHERE state = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?",
+      "SELECT name, kind, body, attempts FROM task_queue WHERE state = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?",
     ),
     claim: db.prepare(
       "UPDATE task_queue SET due_at = ?, attempts = attempts + 1 WHERE name = ? AND state = 'pending' AND due_at <= ?",
@@ -70,9 +66,9 @@ export function createLocalTaskQueue(opts: LocalTaskQueueOptions): LocalTaskQueu
     next: db.prepare("SELECT MIN(due_at) AS at FROM task_queue WHERE state = 'pending'"),
     sweep: db.prepare("DELETE FROM task_queue WHERE state != 'pending' AND finished_at < ?"),
   };
-  const insert = db.transaction((name: string, route: string, body: string, dueAt: number, now: number) => {
+  const insert = db.transaction((name: string, kind: string, body: string, dueAt: number, now: number) => {
     q.expire.run(name, now - tombstoneMs);
-    return q.insert.run(name, route, body, dueAt).changes === 1;
+    return q.insert.run(name, kind, body, dueAt).changes === 1;
   });
 
   /** stopping: no new deliveries; closed: the database is gone. */
@@ -93,7 +89,7 @@ export function createLocalTaskQueue(opts: LocalTaskQueueOptions): LocalTaskQueu
 
   async function deliver(row: TaskRow, attempt: number): Promise<void> {
     try {
-      await opts.dispatch(kindOf(row.route), JSON.parse(row.body));
+      await opts.dispatch(row.kind, JSON.parse(row.body));
       record('recording success', () => q.done.run(Date.now(), row.name));
     } catch (err) {
       opts.log?.(`task ${row.name} attempt ${attempt} failed`, err);

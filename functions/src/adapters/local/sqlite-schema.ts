@@ -2,7 +2,7 @@
  * The whole schema of the local metadata database (one file, one connection per process: sqlite-db.ts). Bump
  * SCHEMA_VERSION with a migration when it changes; a fresh database gets SCHEMA_SQL and the current version.
  */
-export const SCHEMA_VERSION = 5;
+export const SCHEMA_VERSION = 6;
 
 /** Jobs, audit log, task queue and sign-in codes: before version 5 each adapter created its own table on open. */
 const SIDE_TABLES = `
@@ -40,6 +40,15 @@ CREATE TABLE IF NOT EXISTS signin_codes (
 ) WITHOUT ROWID;
 `;
 
+/** Named, movable pointers to versions (core/aliases.ts); deleted with their experiment. */
+const ALIASES = `
+CREATE TABLE IF NOT EXISTS aliases (
+  team TEXT NOT NULL, experiment TEXT NOT NULL, tag TEXT NOT NULL, name TEXT NOT NULL,
+  version INTEGER NOT NULL, updated_at TEXT NOT NULL, updated_by TEXT NOT NULL,
+  PRIMARY KEY (team, experiment, tag, name)
+) WITHOUT ROWID;
+`;
+
 /**
  * Statements that bring a database at version N-1 to N (index = N). A database with tables but user_version 0 is a
  * version 1 database (the first release did not set it).
@@ -54,6 +63,11 @@ export const MIGRATIONS: Record<number, string> = {
       ALTER TABLE blobs ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;`,
   // IF NOT EXISTS: a home opened by the version-4 code already has whichever side tables it used.
   5: SIDE_TABLES,
+  // Version 6: version aliases; the task queue stores a task's kind, not the URL Cloud Tasks would post it to (rows
+  // written by version 5 held `/internal/tasks/<kind>`).
+  6: `${ALIASES}
+      ALTER TABLE task_queue RENAME COLUMN route TO kind;
+      UPDATE task_queue SET kind = substr(kind, 17) WHERE kind LIKE '/internal/tasks/%';`,
 };
 
 export const SCHEMA_SQL = `
@@ -98,4 +112,5 @@ CREATE TABLE IF NOT EXISTS teams (id TEXT PRIMARY KEY, created_by TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS memberships (
   team TEXT NOT NULL, user_id TEXT NOT NULL, role TEXT NOT NULL, PRIMARY KEY (team, user_id)
 ) WITHOUT ROWID;
-${SIDE_TABLES}`;
+${SIDE_TABLES.replace('name TEXT PRIMARY KEY, route TEXT NOT NULL', 'name TEXT PRIMARY KEY, kind TEXT NOT NULL')}
+${ALIASES}`;

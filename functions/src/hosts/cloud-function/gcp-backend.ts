@@ -3,6 +3,7 @@ import { createCloudTasksQueue } from '../../adapters/gcp/cloud-tasks-queue.ts';
 import { createCompositeIdentity } from '../../adapters/gcp/composite-identity.ts';
 import { firebaseClientConfig } from '../../adapters/gcp/firebase-client-config.ts';
 import { createFirebaseIdentity } from '../../adapters/gcp/firebase-identity.ts';
+import { createFirestoreAliasStore } from '../../adapters/gcp/firestore-alias-store.ts';
 import { createFirestoreAuditLog } from '../../adapters/gcp/firestore-audit-log.ts';
 import { createFirestoreJobStore } from '../../adapters/gcp/firestore-job-store.ts';
 import { loadFirestoreLinkKey } from '../../adapters/gcp/firestore-link-key.ts';
@@ -43,6 +44,7 @@ export function openGcpBackend(
   const stores = metadataPorts(createFirestoreStores({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore }));
   const jobs = createFirestoreJobStore({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
   const audit = createFirestoreAuditLog({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
+  const aliases = createFirestoreAliasStore({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
   const credentials = cfg.STUDIO_SIGNING_KEY_JSON
     ? (JSON.parse(cfg.STUDIO_SIGNING_KEY_JSON) as { client_email: string; private_key: string })
     : undefined;
@@ -69,6 +71,7 @@ export function openGcpBackend(
     ...stores,
     blobs,
     audit,
+    aliases,
     // Personal/worker/job tokens (slt_…) and Firebase ID tokens of people who signed in with `studio-lite login`.
     identity: createCompositeIdentity({
       tokens: createTokenIdentity(stores, now),

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createDiskBlobStore, type DiskBlobStore } from '../../adapters/local/disk-blob-store.ts';
 import { homePaths, loadOrCreateSecret, writePrivateFile } from '../../adapters/local/local-home.ts';
 import { createLocalTaskQueue } from '../../adapters/local/local-task-queue.ts';
+import { createSqliteAliasStore } from '../../adapters/local/sqlite-alias-store.ts';
 import { createSqliteAuditLog } from '../../adapters/local/sqlite-audit-log.ts';
 import { openSqliteDb } from '../../adapters/local/sqlite-db.ts';
 import { createSqliteJobStore } from '../../adapters/local/sqlite-job-store.ts';
@@ -75,11 +76,13 @@ export function openLocalBackend(
   const jobs = createSqliteJobStore(sdb);
   const audit = createSqliteAuditLog(sdb);
   const signinCodes = createSqliteSigninCodes(sdb);
+  const aliases = createSqliteAliasStore(sdb);
   const linkKey = deriveLinkKey(secret);
   const deps: CoreDeps = {
     ...stores,
     blobs,
     audit,
+    aliases,
     identity: createTokenIdentity(stores, now),
     urlTtlSeconds: opts.urlTtlSeconds ?? 900,
     now,
