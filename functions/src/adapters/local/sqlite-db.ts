@@ -43,7 +43,12 @@ function migrate(db: Database.Database, path: string): void {
     const at = db.pragma('user_version', { simple: true }) as number;
     const fresh = !db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'experiments'").get();
     if (fresh) db.exec(SCHEMA_SQL);
-    else for (let v = Math.max(at, 1) + 1; v <= SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v] ?? '');
+    else
+      for (let v = Math.max(at, 1) + 1; v <= SCHEMA_VERSION; v++) {
+        const step = MIGRATIONS[v] ?? '';
+        if (typeof step === 'string') db.exec(step);
+        else step(db);
+      }
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

@@ -1,3 +1,5 @@
+import type Database from 'better-sqlite3';
+
 /**
  * The whole schema of the local metadata database (one file, one connection per process: sqlite-db.ts). Bump
  * SCHEMA_VERSION with a migration when it changes; a fresh database gets SCHEMA_SQL and the current version.
@@ -53,7 +55,7 @@ CREATE TABLE IF NOT EXISTS aliases (
  * Statements that bring a database at version N-1 to N (index = N). A database with tables but user_version 0 is a
  * version 1 database (the first release did not set it).
  */
-export const MIGRATIONS: Record<number, string> = {
+export const MIGRATIONS: Record<number, string | ((db: Database.Database) => void)> = {
   2: `ALTER TABLE users ADD COLUMN email TEXT;
       ALTER TABLE tokens ADD COLUMN binding TEXT;
       ALTER TABLE tokens ADD COLUMN label TEXT;
@@ -64,10 +66,14 @@ export const MIGRATIONS: Record<number, string> = {
   // IF NOT EXISTS: a home opened by the version-4 code already has whichever side tables it used.
   5: SIDE_TABLES,
   // Version 6: version aliases; the task queue stores a task's kind, not the URL Cloud Tasks would post it to (rows
-  // written by version 5 held `/internal/tasks/<kind>`).
-  6: `${ALIASES}
-      ALTER TABLE task_queue RENAME COLUMN route TO kind;
-      UPDATE task_queue SET kind = substr(kind, 17) WHERE kind LIKE '/internal/tasks/%';`,
+  // written by version 5 held `/internal/tasks/<kind>`). A table that already has `kind` is left as it is.
+  6: (db) => {
+    db.exec(ALIASES);
+    const columns = db.prepare('PRAGMA table_info(task_queue)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'route')) return;
+    db.exec(`ALTER TABLE task_queue RENAME COLUMN route TO kind;
+      UPDATE task_queue SET kind = substr(kind, 17) WHERE kind LIKE '/internal/tasks/%';`);
+  },
 };
 
 export const SCHEMA_SQL = `
