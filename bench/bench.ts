@@ -14,6 +14,7 @@ import { connect } from '../cli/src/connect.ts';
 import { createLogger } from '../cli/src/logger.ts';
 // @ts-expect-error plain ESM helper without types
 import { cpR, makeDatasetA, makeDatasetB, startSinkServer, studioWay } from './baselines.mjs';
+import { finishExperiment, openExperiment } from './open-experiment.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 /** Each timing is the median of this many runs (Studio's tar.gz way runs once: it is slow and far off). */
@@ -74,7 +75,7 @@ async function session<T>(
   const cfg = { ...loadConfig(undefined, { STUDIOML_HOME: home }), home };
   const conn = await connect(cfg);
   try {
-    await conn.client.createExperiment({ key: 'bench', resume: true });
+    await openExperiment(conn.client, 'bench');
     const cap = new Capturer(conn.client, 'bench', cfg, log, []);
     try {
       return await fn({
@@ -93,6 +94,7 @@ async function session<T>(
       });
     } finally {
       cap.close();
+      await finishExperiment(conn.client, 'bench');
     }
   } finally {
     await conn.close();

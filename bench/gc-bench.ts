@@ -20,6 +20,7 @@ import { connect } from '../cli/src/connect.ts';
 import { createLogger } from '../cli/src/logger.ts';
 // @ts-expect-error plain ESM helper without types
 import { makeDatasetB } from './baselines.mjs';
+import { finishExperiment, openExperiment } from './open-experiment.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 const files = Math.max(100, Math.round(20_000 * scale));
@@ -42,7 +43,7 @@ async function main() {
   const out: Record<string, number | string> = { files, versions };
   try {
     const capture = async (key: string, dir: string, n: number) => {
-      await conn.client.createExperiment({ key, resume: true });
+      await openExperiment(conn.client, key);
       const cap = new Capturer(conn.client, key, cfg, log, []);
       try {
         for (let v = 0; v < n; v += 1) {
@@ -51,6 +52,7 @@ async function main() {
         }
       } finally {
         cap.close();
+        await finishExperiment(conn.client, key);
       }
     };
     await capture('keep', keepDir, versions);

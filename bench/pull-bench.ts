@@ -18,6 +18,7 @@ import { connect } from '../cli/src/connect.ts';
 import { createLogger } from '../cli/src/logger.ts';
 // @ts-expect-error plain ESM helper without types
 import { cpR, makeDatasetA, makeDatasetB } from './baselines.mjs';
+import { finishExperiment, openExperiment } from './open-experiment.ts';
 
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 const runs = Number(process.env.BENCH_RUNS ?? 3);
@@ -47,13 +48,14 @@ async function main() {
     const b = join(work, 'b');
     await makeDatasetA(a, { totalBytes: Math.round(GiB * scale) });
     await makeDatasetB(b, { files: Math.round(20_000 * scale) });
-    await conn.client.createExperiment({ key: 'bench', resume: true });
+    await openExperiment(conn.client, 'bench');
     const cap = new Capturer(conn.client, 'bench', cfg, log, []);
     try {
       await cap.capture({ tag: 'a', path: a, mutable: true, useIgnoreFile: false });
       await cap.capture({ tag: 'b', path: b, mutable: true, useIgnoreFile: false });
     } finally {
       cap.close();
+      await finishExperiment(conn.client, 'bench');
     }
     const pull = async (tag: string, mode: MaterializeMode, dest: string) => {
       settle();

@@ -1,0 +1,30 @@
+// `npm run bench` must keep working: each bench bundle runs end to end at a tiny scale (its figures are not checked
+// here: performance is measured by the bench itself, never in tests). The capture, pull and GC benches were broken
+// for a while without any test noticing (they registered with `resume` on a fresh home, which is refused).
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { REPO } from './helpers.ts';
+
+const run = promisify(execFile);
+
+describe('npm run bench at a tiny scale', () => {
+  for (const bench of ['bench', 'pull-bench', 'gc-bench']) {
+    it(`${bench} runs to the end and prints its table`, async () => {
+      const tmp = await mkdtemp(join(tmpdir(), 'sl-bench-smoke-'));
+      try {
+        const { stdout } = await run(process.execPath, [join(REPO, 'cli', 'dist', `${bench}.js`)], {
+          cwd: tmp,
+          env: { ...process.env, BENCH_SCALE: '0.01', BENCH_RUNS: '1', TMPDIR: tmp },
+          maxBuffer: 16 * 1024 * 1024,
+        });
+        expect(stdout).toMatch(/\d/);
+      } finally {
+        await rm(tmp, { recursive: true, force: true });
+      }
+    }, 120_000);
+  }
+});
