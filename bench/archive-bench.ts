@@ -28,7 +28,7 @@ async function main() {
   const data = join(work, 'data');
   const pulled = join(work, 'pulled');
   await makeDatasetA(data, { totalBytes });
-  const cfg = { ...loadConfig(undefined, { STUDIOML_HOME: home }), home };
+  const cfg = { ...(await loadConfig(undefined, { STUDIOML_HOME: home })), home };
   const conn = await connect(cfg);
   const out: Record<string, number | number[]> = { bytes: totalBytes };
   try {

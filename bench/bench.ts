@@ -72,7 +72,7 @@ async function session<T>(
     fetch(tag: string, dest: string): Promise<number>;
   }) => Promise<T>,
 ) {
-  const cfg = { ...loadConfig(undefined, { STUDIOML_HOME: home }), home };
+  const cfg = { ...(await loadConfig(undefined, { STUDIOML_HOME: home })), home };
   const conn = await connect(cfg);
   try {
     await openExperiment(conn.client, 'bench');

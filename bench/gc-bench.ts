@@ -38,7 +38,7 @@ async function main() {
   const dropDir = join(work, 'drop');
   await makeDatasetB(keepDir, { files });
   await makeDatasetB(dropDir, { files });
-  const cfg = { ...loadConfig(undefined, { STUDIOML_HOME: home }), home };
+  const cfg = { ...(await loadConfig(undefined, { STUDIOML_HOME: home })), home };
   const conn = await connect(cfg);
   const out: Record<string, number | string> = { files, versions };
   try {

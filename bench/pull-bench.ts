@@ -40,7 +40,7 @@ async function main() {
   const work = await mkdtemp(join(tmpdir(), 'sl-pull-bench-'));
   const home = join(work, 'home');
   const rows: { name: string; seconds: number; note?: string }[] = [];
-  const cfg = { ...loadConfig(undefined, { STUDIOML_HOME: home }), home };
+  const cfg = { ...(await loadConfig(undefined, { STUDIOML_HOME: home })), home };
   const conn = await connect(cfg);
   const cache = new BlobCache(join(home, 'blobcache'));
   try {

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { StudioError } from '@studio-lite/functions/contract';
-import { parse } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { readSavedLogin } from './auth/saved-login.ts';
 import { cliPaths, studioHome } from './home/cli-home.ts';
 import { rememberedTeam } from './team-memory.ts';
@@ -40,13 +39,20 @@ function warnUnknownKeys(path: string, raw: unknown): void {
   }
 }
 
-/** Config = defaults < config file (--config, else $STUDIOML_HOME/config.yaml) < environment. */
-export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): CliConfig {
+/**
+ * Config = defaults < config file (--config, else $STUDIOML_HOME/config.yaml) < environment. The YAML parser is
+ * loaded only when there is a file to parse (most homes have none; it is a tenth of the CLI's code).
+ */
+export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<CliConfig> {
   const home = studioHome(env);
   const path = file ?? cliPaths(home).config;
   let raw: unknown = {};
   try {
-    raw = parse(readFileSync(path, 'utf8')) ?? {};
+    const text = readFileSync(path, 'utf8');
+    // yaml is CommonJS: imported dynamically from the bundle it comes as `default`.
+    const yaml = (await import('yaml')) as typeof import('yaml') & { default?: typeof import('yaml') };
+    const { parse } = yaml.default ?? yaml;
+    raw = parse(text) ?? {};
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT' || file !== undefined) {

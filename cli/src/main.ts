@@ -66,7 +66,7 @@ export async function main(argv: string[]): Promise<void> {
     await program().parseAsync(normalizeArgv(argv), { from: 'user' });
     if (usedTeam && !process.exitCode) {
       const [{ loadConfig }, { rememberTeam }] = await Promise.all([import('./config.ts'), import('./team-memory.ts')]);
-      const cfg = loadConfig(usedTeam.config);
+      const cfg = await loadConfig(usedTeam.config);
       rememberTeam(cfg.home, cfg.apiUrl, usedTeam.team);
     }
   } catch (thrown) {

@@ -1,5 +1,5 @@
 import { type AuthConfig, StudioError } from '@studio-lite/functions/contract';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const authConfig = z.object({
   firebase: z

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Error bodies of Google's APIs: `{error: {code, message}}` (Identity Toolkit, securetoken) or OAuth's
  * `{error: "invalid_grant", error_description}`. Returns a short reason such as INVALID_REFRESH_TOKEN. */

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { type FirebaseClientConfig, StudioError } from '@studio-lite/functions/contract';
-import { z } from 'zod';
+import * as z from 'zod';
 import { googleErrorReason, postForJson } from './google-api-error.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { type FirebaseClientConfig, StudioError } from '@studio-lite/functions/contract';
-import { z } from 'zod';
+import * as z from 'zod';
 import { googleErrorReason, postForJson } from './google-api-error.ts';
 
 /** Firebase Authentication's REST API (Identity Toolkit + securetoken), the two calls the CLI needs. */

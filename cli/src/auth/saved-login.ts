@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync } from 'node:fs';
-import { z } from 'zod';
+import * as z from 'zod';
 import { cliPaths } from '../home/cli-home.ts';
 import { writePrivateFile } from '../home/private-files.ts';
 

@@ -17,7 +17,7 @@ export async function withConnection<T>(
   fn: (c: Connection, cfg: CliConfig, log: Logger) => Promise<T>,
   connectOpts: ConnectOptions = { transfers: false },
 ): Promise<T> {
-  const cfg = loadConfig(opts.config);
+  const cfg = await loadConfig(opts.config);
   const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
   const conn = await connect(cfg, connectOpts);
   try {

@@ -36,7 +36,7 @@ describe('Capturer and blob GC', () => {
     const data = tmp();
     writeFileSync(join(data, 'weights.bin'), Buffer.alloc(200_000, 7));
     writeFileSync(join(data, 'notes.txt'), 'kept\n');
-    const cfg = { ...loadConfig(undefined, { STUDIOML_HOME: home }), home };
+    const cfg = { ...(await loadConfig(undefined, { STUDIOML_HOME: home })), home };
     const conn = await connect(cfg);
     try {
       const { client } = conn;

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { StudioError } from './errors.ts';
 import { SHA256_RE } from './names.ts';
 

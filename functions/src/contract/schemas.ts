@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { AUDIT_ACTIONS } from './model.ts';
 import { SHA256_RE } from './names.ts';
 

@@ -31,8 +31,8 @@ export function parseSize(s: string, flag: string): number {
 }
 
 /** Both caches of `$STUDIOML_HOME`; purely local files, no backend is opened. */
-function caches(opts: GlobalOpts) {
-  const paths = cliPaths(loadConfig(opts.config).home);
+async function caches(opts: GlobalOpts) {
+  const paths = cliPaths((await loadConfig(opts.config)).home);
   return { blobs: new BlobCache(paths.blobcache), statFile: paths.statcache };
 }
 
@@ -54,7 +54,7 @@ export interface CacheInfoJson {
 
 /** `studio-lite cache info [--json]`. */
 export async function cacheInfoCommand(opts: GlobalOpts & { json?: boolean }): Promise<void> {
-  const { blobs, statFile } = caches(opts);
+  const { blobs, statFile } = await caches(opts);
   const b = await blobs.info();
   const s = withStatCache(statFile, { dirs: 0, entries: 0, bytes: 0 }, (c) => c.info());
   const out: CacheInfoJson = { blobCache: { dir: blobs.dir, ...b }, statCache: { file: statFile, ...s } };
@@ -86,7 +86,7 @@ export interface CachePruneJson {
  */
 export async function cachePruneCommand(opts: GlobalOpts & { maxSize?: string; json?: boolean }): Promise<void> {
   const maxBytes = opts.maxSize === undefined ? undefined : parseSize(opts.maxSize, '--max-size');
-  const { blobs, statFile } = caches(opts);
+  const { blobs, statFile } = await caches(opts);
   const s = withStatCache(statFile, { dirs: 0, removedDirs: 0, removedEntries: 0 }, (c) => c.prune());
   const b = await blobs.prune({ maxBytes });
   const out: CachePruneJson = { blobCache: { maxBytes: maxBytes ?? null, ...b }, statCache: s };

@@ -9,7 +9,7 @@ export interface DoctorOpts {
 
 /** `studio-lite doctor`: local checks only (no backend started, no network), exit 1 when one fails. */
 export async function doctorCommand(opts: DoctorOpts): Promise<void> {
-  const cfg = loadConfig(opts.config);
+  const cfg = await loadConfig(opts.config);
   const checks: Check[] = [checkNode(), checkPython(), checkHome(cfg.home), checkBackend(cfg), checkLogin(cfg)];
   const failed = checks.filter((c) => c.status === 'fail').length;
   if (opts.json) process.stdout.write(`${JSON.stringify({ ok: failed === 0, checks })}\n`);

@@ -29,7 +29,7 @@ export interface LoginOpts extends GlobalOpts {
  * and later commands talk to that deployment.
  */
 export async function loginCommand(apiUrl: string, opts: LoginOpts) {
-  const cfg = loadConfig(opts.config);
+  const cfg = await loadConfig(opts.config);
   const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
   let url: URL;
   try {
@@ -89,7 +89,7 @@ function teamsLine(who: WhoAmIResponse, email: string | null): string {
 
 /** `studio-lite logout`: forgets the deployment login; the embedded backend is used again. */
 export async function logoutCommand(opts: GlobalOpts) {
-  const cfg = loadConfig(opts.config);
+  const cfg = await loadConfig(opts.config);
   rmSync(cliPaths(cfg.home).login, { force: true });
   createLogger({ quiet: opts.quiet }).info('logged out; commands use the embedded local backend again');
 }

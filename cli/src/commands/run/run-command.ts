@@ -42,7 +42,7 @@ export async function runCommand(
   opts: RunOpts,
   raw: string[],
 ): Promise<number> {
-  const cfg = loadConfig(opts.config);
+  const cfg = await loadConfig(opts.config);
   const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
   const cwd = process.cwd();
   const interval = opts.captureInterval ?? cfg.captureInterval;

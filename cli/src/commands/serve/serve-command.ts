@@ -31,7 +31,7 @@ export function parsePublicUrl(s: string): string {
  * bound to every interface).
  */
 export async function serveCommand(opts: GlobalOpts & { port?: number; listen?: string; publicUrl?: string }) {
-  const cfg = loadConfig(opts.config);
+  const cfg = await loadConfig(opts.config);
   const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
   const host = opts.listen ?? '127.0.0.1';
   const port = opts.port ?? 8765;

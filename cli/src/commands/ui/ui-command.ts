@@ -40,7 +40,7 @@ async function show(url: string, opts: UiOpts, log: Logger): Promise<void> {
  * starts here and runs until Ctrl-C.
  */
 export async function uiCommand(opts: UiOpts): Promise<void> {
-  const cfg = loadConfig(opts.config);
+  const cfg = await loadConfig(opts.config);
   const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
   const port = opts.port ?? 8765;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {

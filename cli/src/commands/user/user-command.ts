@@ -8,8 +8,8 @@ import { parseExpires, parseRole } from '../../shared/account-flags.ts';
 import type { GlobalOpts } from '../../shared/with-connection.ts';
 
 /** The config, if it points at the embedded backend (user commands write its database directly). */
-function embeddedOnly(sub: string, opts: GlobalOpts) {
-  const cfg = loadConfig(opts.config);
+async function embeddedOnly(sub: string, opts: GlobalOpts) {
+  const cfg = await loadConfig(opts.config);
   if (cfg.apiUrl) {
     const why = process.env.STUDIOML_API_URL
       ? 'STUDIOML_API_URL is set'
@@ -31,7 +31,7 @@ export async function userAddCommand(
   id: string,
   opts: GlobalOpts & { email?: string; name?: string; team?: string; role?: string; expires?: string; json?: boolean },
 ) {
-  const cfg = embeddedOnly('add', opts);
+  const cfg = await embeddedOnly('add', opts);
   const role = opts.role === undefined ? undefined : parseRole(opts.role);
   const expiresInSeconds = opts.expires === undefined ? undefined : parseExpires(opts.expires);
   const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
@@ -83,7 +83,7 @@ async function withBox<T>(home: string, fn: (deps: CoreDeps) => Promise<T>) {
 
 /** `studio-lite user list`: the box's users, their teams and live personal tokens. */
 export async function userListCommand(opts: GlobalOpts & { json?: boolean }) {
-  const cfg = embeddedOnly('list', opts);
+  const cfg = await embeddedOnly('list', opts);
   const { listLocalUsers } = await import('@studio-lite/functions/local');
   const users = await withBox(cfg.home, (deps) => listLocalUsers(deps, cfg.home));
   if (opts.json) {
@@ -103,7 +103,7 @@ export async function userListCommand(opts: GlobalOpts & { json?: boolean }) {
 
 /** `studio-lite user remove ID`: out of every team, every token revoked (offboarding on a shared box). */
 export async function userRemoveCommand(id: string, opts: GlobalOpts & { json?: boolean }) {
-  const cfg = embeddedOnly('remove', opts);
+  const cfg = await embeddedOnly('remove', opts);
   const { removeLocalUser } = await import('@studio-lite/functions/local');
   const r = await withBox(cfg.home, (deps) => removeLocalUser(deps, cfg.home, id));
   if (opts.json) {

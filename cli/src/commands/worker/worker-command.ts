@@ -38,7 +38,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * leave without completing, so their leases lapse and the jobs move to another worker.
  */
 export async function workerCommand(opts: WorkerOpts): Promise<number> {
-  const cfg = loadConfig(opts.config);
+  const cfg = await loadConfig(opts.config);
   const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
   const queue = assertQueue(opts.queue);
   const concurrency = opts.concurrency ?? 1;
