@@ -15,18 +15,21 @@ export interface Connection {
   close(): Promise<void>;
 }
 
-/**
- * The CLI always speaks HTTP: to the team deployment when configured, otherwise to the embedded local host that it
- * starts for the duration of the command (in a worker thread; in-process when running from TypeScript sources).
- */
 export interface ConnectOptions {
   /**
-   * Whether the command moves blobs through signed URLs (run, pull, logs, worker, ui). Without, the embedded backend
-   * answers in-process (no worker thread, no socket): most of a listing command's start-up time was the local host.
+   * Whether the command may move blobs through signed URLs (run, pull, logs, worker). Without, signed URLs of the
+   * embedded backend cannot be fetched (record-only commands).
    */
   transfers?: boolean;
 }
 
+/**
+ * The API of the team deployment when one is configured. Otherwise the embedded backend, answering in this process
+ * (no socket): for a command that may transfer blobs, the local host that serves the signed storage URLs starts when
+ * the first URL is signed, in a worker thread (so storage hashing and writes use the second core while this thread
+ * hashes and uploads; in-process when running from TypeScript sources). A run with nothing new to upload never
+ * starts it.
+ */
 export async function connect(cfg: CliConfig, opts: ConnectOptions = {}): Promise<Connection> {
   await ensurePrivateHome(cfg.home);
   if (cfg.apiUrl) {
@@ -37,31 +40,49 @@ export async function connect(cfg: CliConfig, opts: ConnectOptions = {}): Promis
       close: async () => {},
     };
   }
-  if (opts.transfers === false) {
-    const { openLocalApi } = await import('@studio-lite/functions/local-api');
-    const api = await openLocalApi(cfg.home);
-    return { client: new ApiClient(api.url, api.token, cfg.team, api.fetch), mode: 'local', close: () => api.close() };
+  const { openLocalApi } = await import('@studio-lite/functions/local-api');
+  let host: Promise<StorageHost> | null = null;
+  const storageHost = () => {
+    host ??= startStorageHost(cfg.home);
+    return host.then((h) => h.url);
+  };
+  const api = await openLocalApi(cfg.home, opts.transfers === false ? {} : { storageHost });
+  return {
+    client: new ApiClient(api.url, api.token, cfg.team, api.fetch),
+    mode: 'local',
+    close: async () => {
+      await api.close();
+      const started = await host?.catch(() => null);
+      await started?.close();
+    },
+  };
+}
+
+interface StorageHost {
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The local host for this home's signed URLs: a worker thread of this process (in-process from TS sources). */
+async function startStorageHost(home: string): Promise<StorageHost> {
+  if (import.meta.url.endsWith('.ts') || process.env.STUDIOML_LOCAL_HOST === 'inprocess') {
+    const { startLocalServer } = await import('@studio-lite/functions/local');
+    const server = await startLocalServer({ home });
+    return { url: server.url, close: () => server.close() };
   }
   const workerFile = fileURLToPath(new URL('./local-host-worker.js', import.meta.url));
-  if (import.meta.url.endsWith('.ts') || process.env.STUDIOML_LOCAL_HOST === 'inprocess') {
-    const { ensureLocalCredentials, startLocalServer } = await import('@studio-lite/functions/local');
-    const server = await startLocalServer({ home: cfg.home });
-    const creds = await ensureLocalCredentials(cfg.home, server.backend.deps);
-    return { client: new ApiClient(server.url, creds.token, cfg.team), mode: 'local', close: () => server.close() };
-  }
-  const worker = new Worker(workerFile, { workerData: { home: cfg.home } });
-  const ready = await new Promise<{ url: string; token: string }>((resolve, reject) => {
-    worker.once('message', (m: { url?: string; token?: string; error?: { message: string; code: string | null } }) => {
+  const worker = new Worker(workerFile, { workerData: { home } });
+  const ready = await new Promise<{ url: string }>((resolve, reject) => {
+    worker.once('message', (m: { url?: string; error?: { message: string; code: string | null } }) => {
       if (m.error) {
         const code = isErrorCode(m.error.code) ? m.error.code : 'E_INTERNAL';
-        reject(new StudioError(code, `local backend failed to start: ${m.error.message}`));
-      } else resolve(m as { url: string; token: string });
+        reject(new StudioError(code, `local storage host failed to start: ${m.error.message}`));
+      } else resolve(m as { url: string });
     });
     worker.once('error', reject);
   });
   return {
-    client: new ApiClient(ready.url, ready.token, cfg.team),
-    mode: 'local',
+    url: ready.url,
     close: () =>
       new Promise<void>((resolve) => {
         worker.once('exit', () => resolve());

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { StudioError } from '../contract/errors.ts';
+import { isStudioError, StudioError } from '../contract/errors.ts';
 import { type Manifest, manifestDigest, manifestTotals, parseManifest } from '../contract/manifest.ts';
 import type { CaptureStats, Principal, VersionRecord, VersionWithManifest } from '../contract/model.ts';
 import { assertExperimentKey, assertTag } from '../contract/names.ts';
@@ -67,7 +67,12 @@ export async function planUpload(
   // A job token learns nothing about blobs it may not read: those are always "missing" (core/job-blobs.ts).
   const readable = isConfined(p) ? await readableBlobs(deps, p, team, loadManifest) : null;
   const present = (sha: string) => !!have.get(sha)?.verified && (!readable || readable.has(sha));
-  const missing = [...unique.values()].filter((b) => !present(b.sha256));
+  let missing = [...unique.values()].filter((b) => !present(b.sha256));
+  if (!readable && missing.some((b) => b.sha256 === EMPTY_SHA256)) {
+    // Every capture with an empty file has this blob: it costs nothing to store here, and a client with nothing
+    // else to send then needs no signed URL (the CLI starts its local storage host only for one).
+    if (await storeEmptyBlob(deps, team)) missing = missing.filter((b) => b.sha256 !== EMPTY_SHA256);
+  }
   const expiresAt = expiry(deps);
   const out: PlanUploadResponse = { uploads: [], packs: [], present: unique.size - missing.length };
   const signPack = deps.blobs.signPackUpload?.bind(deps.blobs);
@@ -101,6 +106,24 @@ export async function planUpload(
   }
   await flush();
   return out;
+}
+
+/** sha256 of zero bytes. */
+export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/**
+ * Stores and records the team's empty blob; false when a GC run is deleting it right now (it is then uploaded like
+ * any other blob).
+ */
+async function storeEmptyBlob(deps: CoreDeps, team: string): Promise<boolean> {
+  await deps.blobs.put(blobKey(team, EMPTY_SHA256), new Uint8Array(0), 'application/octet-stream');
+  try {
+    await recordBlobs(deps, team, [{ sha256: EMPTY_SHA256, size: 0, verified: true }]);
+    return true;
+  } catch (err) {
+    if (isStudioError(err, 'E_BLOB_MISSING')) return false;
+    throw err;
+  }
 }
 
 async function storedBytesMatch(deps: CoreDeps, key: string, sha256: string): Promise<boolean> {

@@ -203,6 +203,23 @@ describe('the life of a job', () => {
     const c = await commit(h, key, 'out', manifestOf([{ path: 'model.bin', data: out }]), true, {}, job);
     expect(c.status, c.text).toBe(201);
     expect(c.body.version.createdBy).toBe('eddie');
+    // An empty file: a job token's plan still signs it (its uploads are staged per token), and the commit takes it.
+    const empty = new Uint8Array(0);
+    const emptyPlan = await uploadBlobs(h, key, 'out', [empty], job);
+    expect(emptyPlan.uploads.length + emptyPlan.packs.length).toBe(1);
+    const c2 = await commit(
+      h,
+      key,
+      'out',
+      manifestOf([
+        { path: 'model.bin', data: out },
+        { path: 'empty', data: empty },
+      ]),
+      true,
+      {},
+      job,
+    );
+    expect(c2.status, c2.text).toBe(201);
     const show = await h.call<ShowExperimentResponse>('GET', route.experiment(key), job);
     expect(show.status, show.text).toBe(200);
     // Its reuse, at the bound version only.

@@ -14,8 +14,11 @@ export interface DiskBlobStoreOptions {
   root: string;
   /** HMAC key for signed URLs (32 random bytes, kept 0600 by the caller). */
   secret: Buffer;
-  /** Base URL of the host that serves signed URLs; read at signing time because the port is known late. */
-  publicUrl: () => string;
+  /**
+   * Base URL of the host that serves signed URLs; asked at signing time, because the port is known late and a CLI
+   * starts that host only when its first URL is signed.
+   */
+  publicUrl: () => string | Promise<string>;
 }
 
 /** Blobs at or above this size are fsynced before they become visible; smaller ones follow git's loose-object rule. */
@@ -205,7 +208,7 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
       });
       return {
         method: 'PUT',
-        url: `${opts.publicUrl()}${path}?${qs}`,
+        url: `${await opts.publicUrl()}${path}?${qs}`,
         headers: { 'content-type': OCTET },
         expiresAt: c.expiresAt.toISOString(),
       };
@@ -217,7 +220,7 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
       const qs = signedQuery(secret, { method: 'GET', path, expires, bound: {} });
       return {
         method: 'GET',
-        url: `${opts.publicUrl()}${path}?${qs}`,
+        url: `${await opts.publicUrl()}${path}?${qs}`,
         headers: {},
         expiresAt: expiresAt.toISOString(),
       };
@@ -277,7 +280,7 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
       const qs = signedQuery(secret, { method: 'PUT', path, expires, bound: { size: String(total), ct: OCTET } });
       return {
         method: 'PUT',
-        url: `${opts.publicUrl()}${path}?${qs}`,
+        url: `${await opts.publicUrl()}${path}?${qs}`,
         headers: { 'content-type': OCTET },
         expiresAt: expiresAt.toISOString(),
       };

@@ -13,14 +13,22 @@ export interface LocalApi {
   close(): Promise<void>;
 }
 
+export interface LocalApiOptions {
+  /**
+   * Starts (once) the local host that serves this home's signed storage URLs and resolves with its URL; called when
+   * the first URL is signed. Without it signed URLs point at IN_PROCESS_ORIGIN and cannot be fetched (record-only
+   * commands).
+   */
+  storageHost?: () => Promise<string>;
+}
+
 /**
- * The embedded backend's v1 API without a listening socket, for commands that only read or write records
- * (experiments, show, versions, team, token …). Starting the local host costs a worker thread, an HTTP server and
- * undici's connection machinery on every start; a command that never transfers a blob needs none of it. Signed URLs
- * handed out here point at IN_PROCESS_ORIGIN and cannot be fetched, so commands that move blobs use the local host.
+ * The embedded backend's v1 API without a listening socket. Starting the local host costs a worker thread, an HTTP
+ * server and undici's connection machinery; a command that never transfers a blob (experiments, show, team … and a
+ * run with nothing new to upload) needs none of it, and one that does starts it at its first signed URL.
  */
-export async function openLocalApi(home: string): Promise<LocalApi> {
-  const backend = openLocalBackend(home, { publicUrl: () => IN_PROCESS_ORIGIN });
+export async function openLocalApi(home: string, opts: LocalApiOptions = {}): Promise<LocalApi> {
+  const backend = openLocalBackend(home, { publicUrl: opts.storageHost ?? (() => IN_PROCESS_ORIGIN) });
   try {
     const handler = createApiHandler(backend.deps, { dataPath: home });
     const creds = await ensureLocalCredentials(home, backend.deps);

@@ -60,7 +60,7 @@ function localBlobLimit(env: NodeJS.ProcessEnv): Pick<CoreDeps, 'maxBlobBytes'> 
 /** Opens the embedded backend under `home`: SQLite metadata, blobs on disk, hashed tokens. */
 export function openLocalBackend(
   home: string,
-  opts: { publicUrl: () => string; urlTtlSeconds?: number; now?: () => Date },
+  opts: { publicUrl: () => string | Promise<string>; urlTtlSeconds?: number; now?: () => Date },
 ): LocalBackend {
   const paths = homePaths(home);
   // One connection to the metadata file for every SQLite adapter of this process.
