@@ -62,6 +62,11 @@ export class ApiClient {
     private readonly send: (url: string, init: RequestInit) => Promise<Response> = fetch,
   ) {}
 
+  /** The same API through the same transport, as another principal (a worker's job token). */
+  as(token: string, team: string | null): ApiClient {
+    return new ApiClient(this.baseUrl, token, team, this.send);
+  }
+
   whoami(): Promise<WhoAmIResponse> {
     return this.call('GET', '/v1/whoami');
   }

@@ -1,7 +1,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { isStudioError, type LeaseResult } from '@studio-lite/functions/contract';
-import { ApiClient } from '../../api-client.ts';
+import type { ApiClient } from '../../api-client.ts';
 import type { CaptureTarget } from '../../artifacts/capture-artifact.ts';
 import { fetchArtifact } from '../../artifacts/fetch-artifact.ts';
 import type { CliConfig } from '../../config.ts';
@@ -13,8 +13,8 @@ import { type JobControl, startJobControl } from './job-control.ts';
 import { giveFolder, type RunAs } from './run-as.ts';
 
 export interface JobRunOptions {
-  /** Base URL of the API the lease came from; the job token talks to the same one. */
-  apiUrl: string;
+  /** The worker's client of the API the lease came from; the job token talks to the same one. */
+  api: ApiClient;
   /** Where jobs are laid out (`<dir>/<exp>-a<attempt>`). */
   workDir: string;
   /** Verified blob cache shared by every job of this worker (warm reuses transfer nothing). */
@@ -47,7 +47,7 @@ export async function runJob(
   o: JobRunOptions,
 ): Promise<JobRunOutcome> {
   const { job } = lease;
-  const client = new ApiClient(o.apiUrl, lease.token, job.team);
+  const client = o.api.as(lease.token, job.team);
   const dir = join(o.workDir, `${job.id}-a${job.attempt}`);
   rmSync(dir, { recursive: true, force: true });
   const ws = join(dir, 'workspace');

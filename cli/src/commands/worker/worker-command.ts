@@ -105,7 +105,7 @@ export async function workerCommand(opts: WorkerOpts): Promise<number> {
       lastJobAt = Date.now();
       log.info(`studio-lite worker: running ${lease.job.id} (attempt ${lease.job.attempt})`);
       const r = await runJob(lease, cfg, log, {
-        apiUrl: conn.client.baseUrl,
+        api: conn.client,
         workDir,
         cacheDir,
         remote: conn.mode === 'remote',
