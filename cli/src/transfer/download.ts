@@ -2,6 +2,7 @@ import { isStudioError, LIMITS, type Manifest, type SignedRequest, StudioError }
 import pLimit from 'p-limit';
 import type { ApiClient } from '../api-client.ts';
 import type { BlobCache } from '../cache/blob-cache.ts';
+import { linkedSignal } from './linked-signal.ts';
 import { type RetryOptions, withRetry } from './retry.ts';
 import { storageError } from './storage-error.ts';
 
@@ -123,8 +124,9 @@ async function fetchInto(
   progress: (n: number) => void,
 ): Promise<void> {
   let got = 0;
+  const own = linkedSignal(signal);
   try {
-    const res = await fetch(req.url, { method: req.method, headers: req.headers, signal });
+    const res = await fetch(req.url, { method: req.method, headers: req.headers, signal: own.signal });
     if (!res.ok) throw await storageError(res, `download of blob ${sha256.slice(0, 12)}…`);
     await cache.ingest(
       sha256,
@@ -137,6 +139,8 @@ async function fetchInto(
   } catch (err) {
     progress(-got);
     throw err;
+  } finally {
+    own.release();
   }
 }
 

@@ -166,3 +166,24 @@ describe('downloadToCache', () => {
     expect(s.requests).toHaveLength(1);
   });
 });
+
+describe('downloadToCache with many blobs', () => {
+  it('leaves no abort listener behind per blob (2,000 blobs: no MaxListenersExceededWarning, nothing left on the caller signal)', async () => {
+    const { blobs, manifest } = makeBlobs(2000, 16);
+    const cache = new BlobCache(tmp());
+    const s = await storage(blobs);
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    const caller = new AbortController();
+    try {
+      const r = await downloadToCache(fakeClient(s.base), REF, manifest, cache, { signal: caller.signal });
+      expect(r.downloadedBlobs).toBe(2000);
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning'))).toEqual([]);
+    const { getEventListeners } = await import('node:events');
+    expect(getEventListeners(caller.signal, 'abort').length).toBeLessThanOrEqual(1);
+  }, 60_000);
+});
