@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, lstat, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { SHA256_RE, StudioError } from '@studio-lite/functions/contract';
 import { type ScannedBlob, scanBlobs, scanQuarantine, sweepOld } from './blob-cache-scan.ts';
@@ -18,6 +18,11 @@ export const STALE_TEMP_MS = 3600_000;
 export class BlobCache {
   readonly stats: EntryStats;
   readonly quarantineDir: string;
+  /** Folders this instance made (or found) already: an ingest does not ask the kernel again. */
+  private readonly madeDirs = new Set<string>();
+  /** Ingests finishing at about the same time share one `entries.db` transaction (group commit). */
+  private pendingRecords: { sha256: string }[] = [];
+  private recordFlush: Promise<void> | null = null;
 
   constructor(readonly dir: string) {
     this.stats = new EntryStats(path.join(dir, 'entries.db'));
@@ -165,6 +170,39 @@ export class BlobCache {
     return sweepOld(path.join(this.dir, 'tmp'), maxAgeMs);
   }
 
+  private async mkdirOnce(dir: string): Promise<void> {
+    if (this.madeDirs.has(dir)) return;
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    this.madeDirs.add(dir);
+  }
+
+  /** Runs `op`; when `dir` went away since it was made (a prune, a user's rm -r), makes it again and retries once. */
+  private async inDir<T>(dir: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      this.madeDirs.delete(dir);
+      await this.mkdirOnce(dir);
+      return op();
+    }
+  }
+
+  /**
+   * Records an ingested entry; resolves once it is recorded. Entries arriving while a batch is being collected go in
+   * the same transaction (a cold pull of 20,000 small blobs made 20,000 transactions).
+   */
+  private recordSoon(sha256: string): Promise<void> {
+    this.pendingRecords.push({ sha256 });
+    this.recordFlush ??= new Promise<void>((resolve) => setImmediate(resolve)).then(async () => {
+      const batch = this.pendingRecords;
+      this.pendingRecords = [];
+      this.recordFlush = null;
+      await this.record(batch);
+    });
+    return this.recordFlush;
+  }
+
   /**
    * Streams `body` into the cache: hashes while writing a temp file next to the cache, fsyncs, verifies size and
    * sha256, makes it read-only and renames it into place. Throws E_HASH_MISMATCH (nothing enters the cache) when
@@ -179,9 +217,10 @@ export class BlobCache {
   ): Promise<string> {
     const final = this.path(sha256);
     const tmpDir = path.join(this.dir, 'tmp');
-    await mkdir(tmpDir, { recursive: true, mode: 0o700 });
+    await this.mkdirOnce(tmpDir);
     const tmp = path.join(tmpDir, `${sha256}.${process.pid}.${randomBytes(6).toString('hex')}`);
-    const fh = await open(tmp, 'wx', 0o600);
+    // Created with the entry's final mode (the descriptor still writes): no chmod after the write.
+    const fh = await this.inDir(tmpDir, () => open(tmp, 'wx', CACHE_ENTRY_MODE));
     let closed = false;
     try {
       const hash = createHash('sha256');
@@ -205,10 +244,9 @@ export class BlobCache {
       await fh.sync();
       await fh.close();
       closed = true;
-      await chmod(tmp, CACHE_ENTRY_MODE);
-      await mkdir(path.dirname(final), { recursive: true, mode: 0o700 });
-      await rename(tmp, final);
-      await this.record([{ sha256 }]);
+      await this.mkdirOnce(path.dirname(final));
+      await this.inDir(path.dirname(final), () => rename(tmp, final));
+      await this.recordSoon(sha256);
       return final;
     } catch (err) {
       if (!closed) await fh.close().catch(() => undefined);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, linkSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { isStudioError } from '@studio-lite/functions/contract';
 import { describe, expect, it } from 'vitest';
@@ -34,6 +34,19 @@ describe('BlobCache', () => {
     expect(statSync(p).mode & 0o777).toBe(0o400);
     expect(await c.has(h, 5000)).toBe(true);
     expect(await c.has(h, 4999)).toBe(false);
+    expect(tmpFiles(c)).toEqual([]);
+  });
+
+  it('ingests again after its folders were removed behind its back (prune, rm -r) and records concurrent ingests', async () => {
+    const c = new BlobCache(tmp());
+    const first = randomBytes(100);
+    await c.ingest(sha(first), 100, chunks(first));
+    rmSync(c.dir, { recursive: true, force: true });
+    const many = Array.from({ length: 20 }, (_, i) => randomBytes(50 + i));
+    await Promise.all(many.map((d) => c.ingest(sha(d), d.length, chunks(d))));
+    for (const d of many) expect(readFileSync(c.path(sha(d))).equals(d)).toBe(true);
+    // Every ingest was recorded (one shared transaction): nothing counts as changed since it was verified.
+    expect((await c.info()).changedBlobs).toBe(0);
     expect(tmpFiles(c)).toEqual([]);
   });
 
