@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { CacheInfoJson, CachePruneJson } from '../../src/commands/cache/cache-command.ts';
 import {
   BIN,
@@ -102,6 +102,25 @@ const blobFiles = (home: string) =>
 
 describe.each(USERS)('files handed out are the user own (as %s)', (_name, user) => {
   const skip = user !== null && !(isRoot && hasRunuser) ? 'needs root and runuser to switch users' : false;
+  beforeAll(() => {
+    if (skip || user === null) return;
+    // A checkout under a folder other users cannot enter (a clone inside `mktemp -d`, 0700) makes every scenario fail
+    // with an unreadable module; say that once instead.
+    const r = spawnSync(
+      'runuser',
+      ['-u', user, '--', process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(BIN)})`],
+      {
+        env: process.env,
+        encoding: 'utf8',
+      },
+    );
+    if (r.status !== 0) {
+      throw new Error(
+        `${user} cannot run the CLI from this checkout (${BIN}): a folder above it is not searchable by other users, ` +
+          `e.g. a clone inside a 0700 \`mktemp -d\`. Clone it where others can enter (chmod o+x its parents).\n${r.stderr}`,
+      );
+    }
+  });
 
   it.skipIf(skip)(
     'edit, truncate, chmod and replace a pulled file: later pulls and reuses get the original',
