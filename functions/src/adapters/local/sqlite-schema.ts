@@ -6,8 +6,11 @@ import type Database from 'better-sqlite3';
  */
 export const SCHEMA_VERSION = 6;
 
-/** Jobs, audit log, task queue and sign-in codes: before version 5 each adapter created its own table on open. */
-const SIDE_TABLES = `
+/**
+ * Jobs, audit log, task queue and sign-in codes: before version 5 each adapter created its own table on open. The
+ * task queue's second column was `route` until version 6 renamed it `kind`.
+ */
+const sideTables = (taskColumn: 'route' | 'kind') => `
 CREATE TABLE IF NOT EXISTS jobs (
   team TEXT NOT NULL, id TEXT NOT NULL, queue TEXT NOT NULL, status TEXT NOT NULL, attempt INTEGER NOT NULL,
   queued_at TEXT NOT NULL, data TEXT NOT NULL,
@@ -32,7 +35,7 @@ WHEN EXISTS (SELECT 1 FROM audit_log WHERE team = NEW.team AND id = NEW.id)
 BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 
 CREATE TABLE IF NOT EXISTS task_queue (
-  name TEXT PRIMARY KEY, route TEXT NOT NULL, body TEXT NOT NULL,
+  name TEXT PRIMARY KEY, ${taskColumn} TEXT NOT NULL, body TEXT NOT NULL,
   due_at INTEGER NOT NULL, attempts INTEGER NOT NULL, state TEXT NOT NULL, finished_at INTEGER, last_error TEXT
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS task_queue_due ON task_queue (state, due_at);
@@ -64,7 +67,7 @@ export const MIGRATIONS: Record<number, string | ((db: Database.Database) => voi
   4: `ALTER TABLE blobs ADD COLUMN condemned_at TEXT;
       ALTER TABLE blobs ADD COLUMN deleting INTEGER NOT NULL DEFAULT 0;`,
   // IF NOT EXISTS: a home opened by the version-4 code already has whichever side tables it used.
-  5: SIDE_TABLES,
+  5: sideTables('route'),
   // Version 6: version aliases; the task queue stores a task's kind, not the URL Cloud Tasks would post it to (rows
   // written by version 5 held `/internal/tasks/<kind>`). A table that already has `kind` is left as it is.
   6: (db) => {
@@ -118,5 +121,5 @@ CREATE TABLE IF NOT EXISTS teams (id TEXT PRIMARY KEY, created_by TEXT NOT NULL,
 CREATE TABLE IF NOT EXISTS memberships (
   team TEXT NOT NULL, user_id TEXT NOT NULL, role TEXT NOT NULL, PRIMARY KEY (team, user_id)
 ) WITHOUT ROWID;
-${SIDE_TABLES.replace('name TEXT PRIMARY KEY, route TEXT NOT NULL', 'name TEXT PRIMARY KEY, kind TEXT NOT NULL')}
+${sideTables('kind')}
 ${ALIASES}`;
