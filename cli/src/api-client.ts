@@ -31,6 +31,8 @@ import {
   type ListTokensResponse,
   type PlanUploadBody,
   type PlanUploadResponse,
+  type RegisterPackBody,
+  type RegisterPackResponse,
   type RemoveMemberResponse,
   type RevokeTokenResponse,
   type SetAliasBody,
@@ -122,6 +124,10 @@ export class ApiClient {
 
   deleteAlias(key: string, tag: string, name: string): Promise<AliasChangeResponse> {
     return this.call('DELETE', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/aliases/${enc(name)}`);
+  }
+
+  registerPack(key: string, tag: string, body: RegisterPackBody): Promise<RegisterPackResponse> {
+    return this.call('POST', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/packs`, body);
   }
 
   signDownloads(key: string, tag: string, version: number, body: DownloadBody): Promise<DownloadResponse> {

@@ -86,6 +86,13 @@ export class ChunkUploader {
         contents,
         ...(this.o.sessionDir === undefined ? {} : { sessionDir: this.o.sessionDir }),
         onProgress: (done) => this.o.onProgress?.(before + done, this.plannedBytes),
+        registerPack: async (pack) => {
+          await this.o.client.registerPack(this.o.experiment, this.o.tag, {
+            id: pack.id,
+            nonce: pack.nonce,
+            members: pack.members,
+          });
+        },
       });
       this.uploadedBlobs += up.uploadedBlobs;
       this.uploadedBytes += up.uploadedBytes;

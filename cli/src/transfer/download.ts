@@ -63,17 +63,36 @@ export async function downloadToCache(
     done += n;
     opts.onProgress?.(done);
   };
-  const sign = async (sha256s: string[]): Promise<Map<string, SignedRequest>> => {
+  /** Signs `sha256s`: one task per loose blob, one per coalesced range of each pack. */
+  const sign = async (sha256s: string[]): Promise<Task[]> => {
     const res = await client.signDownloads(ref.experiment, ref.tag, ref.version, { sha256s });
-    const map = new Map(res.blobs.map((b) => [b.sha256, b.request]));
-    const absent = sha256s.filter((s) => !map.has(s));
+    const tasks: Task[] = res.blobs.map((b) => ({
+      kind: 'blob',
+      sha256: b.sha256,
+      size: sizes.get(b.sha256) ?? b.size,
+      request: b.request,
+    }));
+    const signed = new Set(res.blobs.map((b) => b.sha256));
+    for (const p of res.packs ?? []) {
+      for (const m of p.members) signed.add(m.sha256);
+      for (const r of coalesce(p.members)) tasks.push({ kind: 'range', request: p.request, ...r });
+    }
+    const absent = sha256s.filter((s) => !signed.has(s));
     if (absent.length > 0) {
       throw new StudioError('E_BLOB_MISSING', `the server did not sign ${absent.length} blob(s) of this version`, {
         details: { sha256s: absent.slice(0, 20) },
       });
     }
-    return map;
+    return tasks;
   };
+  const run = (task: Task) =>
+    withRetry(
+      () =>
+        task.kind === 'blob'
+          ? fetchInto(cache, task.sha256, task.size, task.request, signal, progress)
+          : fetchRange(cache, task, signal, progress),
+      { ...opts.retry, signal },
+    );
 
   for (const batch of batches(
     missing,
@@ -82,24 +101,24 @@ export async function downloadToCache(
     opts.batchBytes ?? 2 ** 31,
   )) {
     if (signal.aborted) break;
-    const signed = await sign(batch);
+    const tasks = await sign(batch);
     let fatal: unknown;
     await Promise.all(
-      batch.map((sha) =>
+      tasks.map((task) =>
         limit(async () => {
           if (signal.aborted) return;
-          const size = sizes.get(sha) as number;
-          const once = (req: SignedRequest) =>
-            withRetry(() => fetchInto(cache, sha, size, req, signal, progress), { ...opts.retry, signal });
           try {
             try {
-              await once(signed.get(sha) as SignedRequest);
+              await run(task);
             } catch (err) {
-              if (!isStudioError(err, 'E_URL_EXPIRED')) throw err;
-              await once((await sign([sha])).get(sha) as SignedRequest);
+              // An expired URL, or a pack a GC run repacked since it was signed: sign these blobs again, once.
+              if (!isStudioError(err, 'E_URL_EXPIRED') && !isStudioError(err, 'E_NOT_FOUND')) throw err;
+              for (const again of await sign(shasOf(task))) await run(again);
             }
-            result.downloadedBlobs++;
-            result.downloadedBytes += size;
+            for (const m of membersOf(task)) {
+              result.downloadedBlobs++;
+              result.downloadedBytes += m.size;
+            }
           } catch (err) {
             if (fatal === undefined) {
               fatal = err;
@@ -113,6 +132,79 @@ export async function downloadToCache(
   }
   if (opts.signal?.aborted) throw opts.signal.reason;
   return result;
+}
+
+type Member = { sha256: string; size: number; offset: number };
+type Task =
+  | { kind: 'blob'; sha256: string; size: number; request: SignedRequest }
+  | { kind: 'range'; request: SignedRequest; start: number; end: number; members: Member[] };
+
+const shasOf = (t: Task) => (t.kind === 'blob' ? [t.sha256] : t.members.map((m) => m.sha256));
+const membersOf = (t: Task) => (t.kind === 'blob' ? [{ size: t.size }] : t.members);
+
+/** Members closer than this are fetched in one range, gap included (one request costs more than 64 KiB). */
+const RANGE_GAP = 64 * 1024;
+/** A range spans at most this many bytes (it is held in memory until its members are written). */
+const RANGE_MAX = 16 << 20;
+
+/** Groups a pack's wanted members (sorted by offset) into ranges: neighbours merge across small gaps. */
+export function coalesce(members: Member[]): { start: number; end: number; members: Member[] }[] {
+  const out: { start: number; end: number; members: Member[] }[] = [];
+  const sorted = [...members].sort((a, b) => a.offset - b.offset);
+  for (const m of sorted) {
+    const last = out[out.length - 1];
+    const end = m.offset + m.size;
+    if (last && m.offset - last.end <= RANGE_GAP && end - last.start <= RANGE_MAX) {
+      last.end = Math.max(last.end, end);
+      last.members.push(m);
+    } else {
+      out.push({ start: m.offset, end, members: [m] });
+    }
+  }
+  return out;
+}
+
+/** One ranged GET of a pack; every member in it is verified and ingested as one batch (one flush to disk). */
+async function fetchRange(
+  cache: BlobCache,
+  task: Extract<Task, { kind: 'range' }>,
+  signal: AbortSignal,
+  progress: (n: number) => void,
+): Promise<void> {
+  let got = 0;
+  const own = linkedSignal(signal);
+  const length = task.end - task.start;
+  try {
+    const headers = { ...task.request.headers };
+    if (length > 0) headers.range = `bytes=${task.start}-${task.end - 1}`;
+    const res = await fetch(task.request.url, { method: 'GET', headers, signal: own.signal });
+    if (!res.ok) throw await storageError(res, `download of ${task.members.length} packed blob(s)`);
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of (res.body ?? emptyBody()) as AsyncIterable<Uint8Array>) {
+      chunks.push(chunk);
+      got += chunk.byteLength;
+      progress(chunk.byteLength);
+    }
+    let body = Buffer.concat(chunks);
+    // A store that ignored the range sent the whole pack: cut the range out of it.
+    if (res.status === 200 && length > 0) body = body.subarray(task.start, task.end);
+    if (body.byteLength !== length) {
+      throw new StudioError('E_HASH_MISMATCH', `a pack range came with ${body.byteLength} of ${length} bytes`, {
+        details: { retryable: true },
+      });
+    }
+    await cache.ingestMany(
+      task.members.map((m) => ({
+        sha256: m.sha256,
+        data: body.subarray(m.offset - task.start, m.offset - task.start + m.size),
+      })),
+    );
+  } catch (err) {
+    progress(-got);
+    throw err;
+  } finally {
+    own.release();
+  }
 }
 
 async function fetchInto(

@@ -1,5 +1,6 @@
 import {
   isStudioError,
+  type PlannedPack,
   type PlanUploadResponse,
   type ResumableStartRequest,
   type SignedRequest,
@@ -27,6 +28,11 @@ export interface UploadOptions {
    * within this call.
    */
   sessionDir?: string;
+  /**
+   * Registers a pack once its body is stored (`POST …/packs`): its members are present for commits only after that.
+   * Required when the plan has packs.
+   */
+  registerPack?: (pack: PlannedPack) => Promise<void>;
 }
 
 export interface UploadResult {
@@ -39,6 +45,8 @@ interface Task {
   request: SignedRequest;
   /** A large blob's session start (used instead of `request` when present). */
   resumable?: ResumableStartRequest | undefined;
+  /** Set for a pack: registered after its PUT. */
+  pack?: PlannedPack;
 }
 
 /**
@@ -59,8 +67,12 @@ export async function uploadBlobs(
       request: u.request,
       resumable: u.resumable,
     })),
-    ...plan.packs,
+    ...plan.packs.map((pack) => ({ members: pack.members, request: pack.request, pack })),
   ];
+  const register = opts.registerPack;
+  if (plan.packs.length > 0 && !register) {
+    throw new StudioError('E_INTERNAL', 'the upload plan has packs but nothing registers them');
+  }
   const stop = new AbortController();
   const signal = opts.signal === undefined ? stop.signal : AbortSignal.any([opts.signal, stop.signal]);
   const limit = pLimit(Math.max(1, opts.concurrency ?? 8));
@@ -93,6 +105,7 @@ export async function uploadBlobs(
             });
           } else {
             await withRetry(() => sendOnce(task.request, parts, signal, progress), { ...opts.retry, signal });
+            if (task.pack && register) await register(task.pack);
           }
           result.uploadedBlobs += parts.length;
           for (const p of parts) result.uploadedBytes += p.size;

@@ -48,15 +48,29 @@ describe('uploadBlobs', () => {
     const plan: PlanUploadResponse = {
       uploads: [{ sha256: big.sha256, size: big.size, request: req(`${s.base}/blob/${big.sha256}`) }],
       packs: [
-        { members: [p1, p2, p3].map((p) => ({ sha256: p.sha256, size: p.size })), request: req(`${s.base}/pack`) },
+        {
+          id: 'a'.repeat(64),
+          nonce: 'b'.repeat(32),
+          members: [p1, p2, p3].map((p) => ({ sha256: p.sha256, size: p.size })),
+          request: req(`${s.base}/pack`),
+        },
       ],
       present: 0,
     };
     const sources = new Map([big, p1, p2, p3].map((b) => [b.sha256, b.abs]));
     const progress: number[] = [];
-    const r = await uploadBlobs(plan, sources, { onProgress: (n) => progress.push(n), retry: FAST });
+    const registered: { id: string; afterPut: boolean }[] = [];
+    const r = await uploadBlobs(plan, sources, {
+      onProgress: (n) => progress.push(n),
+      retry: FAST,
+      registerPack: async (p) => {
+        registered.push({ id: p.id, afterPut: s.requests.some((q) => q.url === '/pack') });
+      },
+    });
 
     expect(r).toEqual({ uploadedBlobs: 4, uploadedBytes: big.size + 5100 });
+    // The pack is registered once, after its body was stored.
+    expect(registered).toEqual([{ id: 'a'.repeat(64), afterPut: true }]);
     const one = s.requests.find((q) => q.url.startsWith('/blob/'));
     expect(one?.method).toBe('PUT');
     expect(one?.headers['content-length']).toBe(String(big.size));

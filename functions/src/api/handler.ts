@@ -9,9 +9,10 @@ import {
   finishExperimentBody,
   heartbeatExperimentBody,
   planUploadBody,
+  registerPackBody,
 } from '../contract/schemas.ts';
 import { resolveVersion } from '../core/aliases.ts';
-import { commitVersion, getVersion, planUpload, signDownloads } from '../core/artifacts.ts';
+import { commitVersion, getVersion, planUpload, registerArtifactPack, signDownloads } from '../core/artifacts.ts';
 import { resolveTeam } from '../core/authz.ts';
 import type { CoreDeps } from '../core/context.ts';
 import { listExperimentPage } from '../core/experiment-list.ts';
@@ -89,6 +90,14 @@ export const CORE_ROUTES: Route[] = [
   },
   {
     method: 'POST',
+    pattern: new RegExp(`^${ART}/packs$`),
+    run: async (c) => {
+      const body = await readBody(c.req, registerPackBody);
+      return json(200, await registerArtifactPack(c.deps, c.principal, c.team, p(c, 0), p(c, 1), body));
+    },
+  },
+  {
+    method: 'POST',
     pattern: new RegExp(`^${ART}/versions$`),
     run: async (c) => {
       const body = await readBody(c.req, commitVersionBody, MAX_BODY_BYTES);
@@ -113,7 +122,7 @@ export const CORE_ROUTES: Route[] = [
       const body = await readBody(c.req, downloadBody);
       const v = versionParam(p(c, 2));
       if (v === undefined) throw new StudioError('E_BAD_REQUEST', 'downloads need a fixed version, not latest');
-      return json(200, { blobs: await signDownloads(c.deps, c.principal, c.team, p(c, 0), p(c, 1), v, body.sha256s) });
+      return json(200, await signDownloads(c.deps, c.principal, c.team, p(c, 0), p(c, 1), v, body.sha256s));
     },
   },
   {

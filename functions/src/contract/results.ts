@@ -29,6 +29,11 @@ export interface GcReport {
   absolved: number;
   /** Job tokens' staged uploads older than the grace that no commit promoted (core/job-blobs.ts): deleted. */
   staged: Amount;
+  /**
+   * Pack objects (core/packs.ts; `blobs` counts packs): `deleted` held no recorded blob any more; `live` still hold
+   * some (their dead members' bytes stay until the pack is deleted).
+   */
+  packs?: { deleted: Amount; live: Amount };
   /** The earliest time a run may delete what this run condemned; null when it condemned nothing. */
   deleteAfter: string | null;
 }

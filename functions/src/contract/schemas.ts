@@ -103,6 +103,17 @@ export const commitVersionBody = z.object({
 });
 export type CommitVersionBody = z.input<typeof commitVersionBody>;
 
+/** A pack the client uploaded, named as the plan gave it (PlannedPack in wire.ts). */
+export const registerPackBody = z.strictObject({
+  id: z.string().regex(/^[0-9a-f]{64}$/),
+  nonce: z.string().regex(/^[0-9a-f]{32}$/),
+  members: z
+    .array(z.strictObject({ sha256: z.string().regex(SHA256_RE), size: z.number().int().nonnegative() }))
+    .min(1)
+    .max(4096),
+});
+export type RegisterPackBody = z.input<typeof registerPackBody>;
+
 export const downloadBody = z.object({ sha256s: z.array(z.string().regex(SHA256_RE)).min(1).max(10_000) });
 export type DownloadBody = z.input<typeof downloadBody>;
 
@@ -114,7 +125,7 @@ export const createTokenBody = z.object({
 export type CreateTokenBody = z.input<typeof createTokenBody>;
 
 /** Limits the client must respect when it batches. */
-export const LIMITS = { planBatch: 10_000, downloadBatch: 10_000, packMaxBlobSize: 256 * 1024, packMaxBytes: 64 << 20 };
+export const LIMITS = { planBatch: 10_000, downloadBatch: 10_000, packMaxBlobSize: 256 * 1024, packMaxBytes: 16 << 20, packMaxMembers: 4096 };
 
 const relPath = z.string().min(1).max(4096);
 const resources = z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), z.number().nonnegative().max(1e6));

@@ -23,6 +23,7 @@ import type { ResumableStartRequest, SignedRequest } from './transfer.ts';
  *   POST /v1/experiments/:key/finish                                   -> { experiment }
  *   POST /v1/experiments/:key/heartbeat                                -> HeartbeatExperimentResponse
  *   POST /v1/experiments/:key/artifacts/:tag/uploads                   -> PlanUploadResponse
+ *   POST /v1/experiments/:key/artifacts/:tag/packs                     -> RegisterPackResponse
  *   POST /v1/experiments/:key/artifacts/:tag/versions                  -> 201|200 CommitVersionResponse
  *   GET  /v1/experiments/:key/artifacts/:tag/versions/:v (N|latest|alias) -> { version: VersionWithManifest }
  *   POST /v1/experiments/:key/artifacts/:tag/versions/:v/downloads     -> DownloadResponse
@@ -92,8 +93,12 @@ export interface PlanUploadResponse {
    * to upload the same object in chunks and resume after an interruption; `request` stays for clients that ignore it.
    */
   uploads: { sha256: string; size: number; request: SignedRequest; resumable?: ResumableStartRequest }[];
-  /** Small blobs to upload as one concatenated body, members in this order. */
-  packs: { members: { sha256: string; size: number }[]; request: SignedRequest }[];
+  /**
+   * Small blobs to upload as one pack: the members' bytes concatenated in this order, PUT with `request`, then
+   * registered (`POST …/artifacts/:tag/packs` with `id`, `nonce` and `members`), which records where each member
+   * lives. A member is present for commits only once its pack is registered.
+   */
+  packs: PlannedPack[];
   /** How many of the requested blobs the team already has. */
   present: number;
 }
@@ -107,8 +112,28 @@ export interface GetVersionResponse {
   version: VersionWithManifest;
 }
 
+export interface PlannedPack {
+  id: string;
+  /** Random, chosen by the server: `id` is sha256(nonce, members), so a registration names exactly what was signed. */
+  nonce: string;
+  members: { sha256: string; size: number }[];
+  request: SignedRequest;
+}
+
+export interface RegisterPackResponse {
+  id: string;
+  /** How many members the pack holds (each is now present for commits, here or where it was recorded before). */
+  members: number;
+}
+
 export interface DownloadResponse {
+  /** Blobs stored as objects of their own: one GET each. */
   blobs: { sha256: string; size: number; request: SignedRequest }[];
+  /**
+   * Blobs stored inside packs: `request` is a GET of the pack, which the client sends with `Range: bytes=a-b` for
+   * the members it wants (coalescing neighbours into one range); `offset` is each member's first byte.
+   */
+  packs?: { id: string; request: SignedRequest; members: { sha256: string; size: number; offset: number }[] }[];
 }
 
 export interface CreateTokenResponse {

@@ -7,7 +7,7 @@ import type { Principal } from '../contract/model.ts';
 import { getVersion, loadManifest } from './artifacts.ts';
 import { recordAudit } from './audit.ts';
 import type { CoreDeps } from './context.ts';
-import { blobKey } from './keys.ts';
+import { readBlob } from './packs.ts';
 import { signLink, verifyLink } from './link-signer.ts';
 
 const KIND = 'archive';
@@ -74,9 +74,12 @@ export async function openArchive(
 type Pack = ReturnType<typeof tarPack>;
 
 async function writeEntries(deps: CoreDeps, team: string, manifest: Manifest, pack: Pack): Promise<void> {
+  // Where each blob lives (its own object or a range of a pack).
+  const records = await deps.blobIndex.findBlobs(team, [...new Set(manifest.files.map((f) => f.sha256))]);
   for (const f of manifest.files) {
     const header = { name: f.path, size: f.size, mode: f.mode, mtime: new Date(f.mtime), type: 'file' as const };
-    const body = Readable.from(await deps.blobs.read(blobKey(team, f.sha256)));
+    const where = records.get(f.sha256)?.pack;
+    const body = Readable.from(await readBlob(deps, team, { sha256: f.sha256, size: f.size, pack: where }));
     await new Promise<void>((resolve, reject) => {
       const entry = pack.entry(header, (err?: Error | null) => (err ? reject(err) : resolve()));
       body.on('error', reject);

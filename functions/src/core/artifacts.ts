@@ -3,17 +3,17 @@ import { isStudioError, StudioError } from '../contract/errors.ts';
 import { type Manifest, manifestDigest, manifestTotals, parseManifest } from '../contract/manifest.ts';
 import type { CaptureStats, Principal, VersionRecord, VersionWithManifest } from '../contract/model.ts';
 import { assertExperimentKey, assertTag } from '../contract/names.ts';
-import { LIMITS } from '../contract/schemas.ts';
+import { LIMITS, type RegisterPackBody } from '../contract/schemas.ts';
 import type { SignedRequest } from '../contract/transfer.ts';
-import type { PlanUploadResponse } from '../contract/wire.ts';
+import type { DownloadResponse, PlanUploadResponse, RegisterPackResponse } from '../contract/wire.ts';
 import { recordAudit } from './audit.ts';
 import { requireArtifactRead, requireExperimentWrite } from './authz.ts';
 import { recordBlobs } from './blob-records.ts';
 import type { CoreDeps } from './context.ts';
 import { isConfined, promoteStaged, readableBlobs, uploadKeyFor } from './job-blobs.ts';
-import { blobKey } from './keys.ts';
+import { blobKey, packKey } from './keys.ts';
+import { claimedBlobs, planPacks, registerPack } from './packs.ts';
 
-const PACK_MAX_MEMBERS = 4096;
 /** Largest blob accepted unless the deployment configures another (STUDIO_MAX_BLOB_BYTES / STUDIOML_MAX_BLOB_BYTES). */
 export const DEFAULT_MAX_BLOB_BYTES = 100 * 2 ** 30;
 
@@ -75,37 +75,39 @@ export async function planUpload(
   }
   const expiresAt = expiry(deps);
   const out: PlanUploadResponse = { uploads: [], packs: [], present: unique.size - missing.length };
-  const signPack = deps.blobs.signPackUpload?.bind(deps.blobs);
   const signResumable = deps.blobs.signResumableUpload?.bind(deps.blobs);
-  let pack: { sha256: string; size: number }[] = [];
-  let packBytes = 0;
-  const flush = async () => {
-    if (pack.length === 0 || !signPack) return;
-    const request = await signPack(
-      pack.map((m) => ({ key: uploadKeyFor(p, team, m.sha256), size: m.size, sha256: m.sha256 })),
-      expiresAt,
-    );
-    out.packs.push({ members: pack, request });
-    pack = [];
-    packBytes = 0;
-  };
+  const small = missing.filter((b) => b.size <= LIMITS.packMaxBlobSize);
+  out.packs = await planPacks(deps, team, small, expiresAt);
   for (const b of missing) {
-    if (signPack && b.size <= LIMITS.packMaxBlobSize) {
-      pack.push({ sha256: b.sha256, size: b.size });
-      packBytes += b.size;
-      if (pack.length >= PACK_MAX_MEMBERS || packBytes >= LIMITS.packMaxBytes) await flush();
-    } else {
-      const k = uploadKeyFor(p, team, b.sha256);
-      const request = await deps.blobs.signUpload(k, { ...b, expiresAt });
-      // Large blobs also get a session start: a client that knows sessions resumes an interrupted transfer; older
-      // clients keep using the single PUT.
-      const resumable =
-        signResumable && b.size >= RESUMABLE_MIN_BYTES ? await signResumable(k, { ...b, expiresAt }) : undefined;
-      out.uploads.push({ sha256: b.sha256, size: b.size, request, ...(resumable ? { resumable } : {}) });
-    }
+    if (b.size <= LIMITS.packMaxBlobSize) continue;
+    const k = uploadKeyFor(p, team, b.sha256);
+    const request = await deps.blobs.signUpload(k, { ...b, expiresAt });
+    // Large blobs also get a session start: a client that knows sessions resumes an interrupted transfer; older
+    // clients keep using the single PUT.
+    const resumable =
+      signResumable && b.size >= RESUMABLE_MIN_BYTES ? await signResumable(k, { ...b, expiresAt }) : undefined;
+    out.uploads.push({ sha256: b.sha256, size: b.size, request, ...(resumable ? { resumable } : {}) });
   }
-  await flush();
   return out;
+}
+
+/**
+ * Registers a pack the caller uploaded for this artifact (core/packs.ts), with the same checks as a plan: write access
+ * to a running experiment.
+ */
+export async function registerArtifactPack(
+  deps: CoreDeps,
+  p: Principal,
+  team: string,
+  key: string,
+  tag: string,
+  body: RegisterPackBody,
+): Promise<RegisterPackResponse> {
+  requireExperimentWrite(p, team, key);
+  assertTag(tag);
+  requireBlobSizes(deps, body.members);
+  await requireWritableExperiment(deps, team, key);
+  return registerPack(deps, p, team, body);
 }
 
 /** sha256 of zero bytes. */
@@ -149,8 +151,10 @@ async function requireBlobs(deps: CoreDeps, p: Principal, team: string, m: Manif
   const staged: [string, number][] = [];
   if (isConfined(p)) {
     const readable = await readableBlobs(deps, p, team, loadManifest);
+    // Members of packs it registered are its own uploads too, checked when registered (core/packs.ts).
+    const claimed = await claimedBlobs(deps, p, team);
     for (const [sha, size] of sizes) {
-      if (readable.has(sha)) continue;
+      if (readable.has(sha) || claimed.has(sha)) continue;
       staged.push([sha, size]);
       sizes.delete(sha);
     }
@@ -287,7 +291,10 @@ export async function getVersion(
   return { ...v, manifest: await loadManifest(deps, team, v.manifestSha256) };
 }
 
-/** Signs downloads only for blobs the version references, so a known hash alone grants nothing. */
+/**
+ * Signs downloads only for blobs the version references, so a known hash alone grants nothing. Blobs of their own
+ * get one GET each; packed blobs one GET per pack, which the client sends with ranges (DownloadResponse).
+ */
 export async function signDownloads(
   deps: CoreDeps,
   p: Principal,
@@ -296,18 +303,35 @@ export async function signDownloads(
   tag: string,
   version: number,
   sha256s: string[],
-): Promise<{ sha256: string; size: number; request: SignedRequest }[]> {
+): Promise<DownloadResponse> {
   const v = await getVersion(deps, p, team, key, tag, version);
   const sizes = new Map(v.manifest.files.map((f) => [f.sha256, f.size]));
   const expiresAt = expiry(deps);
-  const out: { sha256: string; size: number; request: SignedRequest }[] = [];
-  for (const sha of new Set(sha256s)) {
-    const size = sizes.get(sha);
-    if (size === undefined) throw new StudioError('E_FORBIDDEN', `blob ${sha} is not part of ${key}/${tag}@${version}`);
-    out.push({ sha256: sha, size, request: await deps.blobs.signDownload(blobKey(team, sha), expiresAt) });
+  const wanted = [...new Set(sha256s)];
+  for (const sha of wanted) {
+    if (!sizes.has(sha)) throw new StudioError('E_FORBIDDEN', `blob ${sha} is not part of ${key}/${tag}@${version}`);
+  }
+  const records = await deps.blobIndex.findBlobs(team, wanted);
+  const out: Required<DownloadResponse> = { blobs: [], packs: [] };
+  const packs = new Map<string, Required<DownloadResponse>['packs'][number]['members']>();
+  let bytes = 0;
+  for (const sha of wanted) {
+    const size = sizes.get(sha) as number;
+    bytes += size;
+    const pack = records.get(sha)?.pack;
+    if (pack) {
+      const members = packs.get(pack.id) ?? [];
+      members.push({ sha256: sha, size, offset: pack.offset });
+      packs.set(pack.id, members);
+    } else {
+      out.blobs.push({ sha256: sha, size, request: await deps.blobs.signDownload(blobKey(team, sha), expiresAt) });
+    }
+  }
+  for (const [id, members] of packs) {
+    members.sort((a, b) => a.offset - b.offset);
+    out.packs.push({ id, members, request: await deps.blobs.signDownload(packKey(team, id), expiresAt) });
   }
   // Audited before any URL leaves the API; job tokens appear as themselves (actor kind "job").
-  const bytes = out.reduce((n, b) => n + b.size, 0);
-  await recordAudit(deps, p, team, 'download.sign', `${key}/${tag}@${version}`, { blobs: out.length, bytes });
+  await recordAudit(deps, p, team, 'download.sign', `${key}/${tag}@${version}`, { blobs: wanted.length, bytes });
   return out;
 }

@@ -64,3 +64,20 @@ export async function recordUploadedBlobs(
     }
   }
 }
+
+/**
+ * Records the members of a registered pack at their place in it (verified). Members already recorded verified keep
+ * the place they have; a member a GC run is deleting right now stays unrecorded (its commit finds it missing and the
+ * client uploads it again).
+ */
+export async function recordPackedBlobs(deps: CoreDeps, team: string, blobs: BlobRecord[]): Promise<void> {
+  try {
+    await deps.blobIndex.putBlobs(team, blobs);
+  } catch (err) {
+    const deleting = deletingOf(err);
+    if (deleting === null) throw err;
+    const skip = new Set(deleting);
+    const rest = blobs.filter((b) => !skip.has(b.sha256));
+    if (rest.length) await deps.blobIndex.putBlobs(team, rest);
+  }
+}

@@ -6,7 +6,8 @@ import { loadManifest } from './artifacts.ts';
 import { recordAudit } from './audit.ts';
 import { requireRole, requireUserCredential } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { blobKey, blobPrefix, parseBlobKey, stagingPrefix } from './keys.ts';
+import { blobKey, blobPrefix, packPrefix, parseBlobKey, parsePackKey, stagingPrefix } from './keys.ts';
+import { registerWindowSeconds } from './packs.ts';
 import type { StoredBlobRecord } from './model.ts';
 
 /**
@@ -104,10 +105,42 @@ async function mark(deps: CoreDeps, team: string) {
   return { experiments: experiments.length, versions: manifests.length, referenced };
 }
 
-/** Removes a blob whose record is `deleting`: the object first, then the record. */
-async function remove(deps: CoreDeps, team: string, sha256: string): Promise<void> {
-  await deps.blobs.delete(blobKey(team, sha256));
-  await deps.blobIndex.finishBlobDelete(team, sha256);
+/**
+ * Removes a blob whose record is `deleting`: the object first, then the record. A packed blob has no object of its
+ * own: its record goes, and its pack is deleted once no record points into it (deletePacks).
+ */
+async function remove(deps: CoreDeps, team: string, r: StoredBlobRecord): Promise<void> {
+  if (!r.pack) await deps.blobs.delete(blobKey(team, r.sha256));
+  await deps.blobIndex.finishBlobDelete(team, r.sha256);
+}
+
+/**
+ * Deletes the team's packs that no record points into, once they are older than the grace plus the time a pack may
+ * still be registered (core/packs.ts): after that no record can be added to them, so nothing can race the delete.
+ * `live` are the packs some record still points into.
+ */
+async function deletePacks(
+  deps: CoreDeps,
+  team: string,
+  live: Set<string>,
+  cutoff: number,
+  dryRun: boolean,
+  report: NonNullable<GcReport['packs']>,
+): Promise<void> {
+  for (let after: string | undefined; ; ) {
+    const objects = await deps.blobs.list(packPrefix(team), { after, limit: PAGE });
+    if (objects.length === 0) break;
+    after = objects[objects.length - 1]?.key;
+    const dead = [];
+    for (const o of objects) {
+      const parsed = parsePackKey(o.key);
+      if (!parsed || parsed.team !== team) continue;
+      if (live.has(parsed.id)) add(report.live, o.size);
+      else if (Date.parse(o.createdAt) <= cutoff) dead.push(o);
+    }
+    if (!dryRun) await eachLimited(dead, (o) => deps.blobs.delete(o.key));
+    for (const o of dead) add(report.deleted, o.size);
+  }
 }
 
 /** One GC run over a team's blobs (team admins, with their own credential). Audited unless a dry run. */
@@ -135,10 +168,15 @@ export async function collectGarbage(deps: CoreDeps, p: Principal, team: string,
     pending: zero(),
     absolved: 0,
     staged: zero(),
+    packs: { deleted: zero(), live: zero() },
     deleteAfter: null,
   };
+  // Packs some record points into after this run (a record this run deletes does not keep its pack).
+  const livePacks = new Set<string>();
 
   const counted = new Set<string>();
+  const doomedNow = (r: StoredBlobRecord) =>
+    !m.referenced.has(r.sha256) && (r.deleting || (!!r.condemnedAt && Date.parse(r.condemnedAt) <= cutoff));
   // Sweep the records, one page at a time (the sha256 cursor is stable under the changes made behind it).
   for (let after: string | undefined; ; ) {
     const page: StoredBlobRecord[] = await deps.blobIndex.listBlobs(team, { after, limit: PAGE });
@@ -148,11 +186,12 @@ export async function collectGarbage(deps: CoreDeps, p: Principal, team: string,
     const condemn: { sha256: string; size: number }[] = [];
     const doomed: StoredBlobRecord[] = [];
     for (const r of page) {
+      if (r.pack && !(doomedNow(r))) livePacks.add(r.pack.id);
       if (m.referenced.has(r.sha256)) {
         add(report.referenced, r.size);
         counted.add(r.sha256);
         if (r.condemnedAt && !r.deleting) absolve.push(r.sha256);
-      } else if (r.deleting || (r.condemnedAt && Date.parse(r.condemnedAt) <= cutoff)) {
+      } else if (doomedNow(r)) {
         doomed.push(r);
       } else if (r.condemnedAt) {
         add(report.pending, r.size);
@@ -175,9 +214,10 @@ export async function collectGarbage(deps: CoreDeps, p: Principal, team: string,
       // A commit that needed the blob since it was condemned cleared condemnedAt: then this is refused and it stays.
       if (!r.deleting && !(await deps.blobIndex.beginBlobDelete(team, r.sha256, r.condemnedAt as string))) {
         report.absolved += 1;
+        if (r.pack) livePacks.add(r.pack.id);
         return;
       }
-      await remove(deps, team, r.sha256);
+      await remove(deps, team, r);
       add(report.deleted, r.size);
     });
   }
@@ -227,6 +267,10 @@ export async function collectGarbage(deps: CoreDeps, p: Principal, team: string,
     for (const o of old) add(report.staged, o.size);
   }
 
+  // Packs: after the records, so the set of packs still pointed into is complete.
+  const packCutoff = start.getTime() - (graceSeconds + registerWindowSeconds(deps)) * 1000;
+  await deletePacks(deps, team, livePacks, packCutoff, dryRun, report.packs as NonNullable<GcReport['packs']>);
+
   if (report.condemned.blobs > 0) report.deleteAfter = new Date(start.getTime() + graceSeconds * 1000).toISOString();
   report.finishedAt = deps.now().toISOString();
   if (!dryRun) {
@@ -238,6 +282,7 @@ export async function collectGarbage(deps: CoreDeps, p: Principal, team: string,
       condemned: report.condemned,
       pending: report.pending,
       absolved: report.absolved,
+      packs: report.packs,
     });
   }
   return report;

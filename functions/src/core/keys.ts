@@ -31,3 +31,36 @@ export function stagingKey(team: string, tokenId: string, sha256: string): strin
 export function stagingPrefix(team: string): string {
   return `teams/${team}/uploads/`;
 }
+
+/** A pack id: 64 hex, the sha256 of the plan's nonce and member list (core/packs.ts). */
+export const PACK_ID_RE = /^[0-9a-f]{64}$/;
+
+/** The object holding a pack of small blobs (core/packs.ts); one level of fan-out like blobs. */
+export function packKey(team: string, id: string): string {
+  return `teams/${team}/packs/${id.slice(0, 2)}/${id}`;
+}
+
+/** The prefix under which every pack of a team is stored (blob GC lists it). */
+export function packPrefix(team: string): string {
+  return `teams/${team}/packs/`;
+}
+
+/** Splits a key produced by packKey() back into team and id; null for other keys. */
+export function parsePackKey(key: string): { team: string; id: string } | null {
+  const m = /^teams\/([^/]+)\/packs\/([0-9a-f]{2})\/([0-9a-f]{64})$/.exec(key);
+  if (!m || !(m[3] as string).startsWith(m[2] as string)) return null;
+  return { team: m[1] as string, id: m[3] as string };
+}
+
+/**
+ * A confined caller's record of a pack it uploaded and registered: the sha256s it proved it holds (core/packs.ts),
+ * which its commit may then name like its own staged uploads. Under its staging folder, so GC treats it the same.
+ */
+export function packClaimKey(team: string, tokenId: string, id: string): string {
+  return `teams/${team}/uploads/${tokenId}/packs/${id}.json`;
+}
+
+/** The prefix of a confined caller's pack claims. */
+export function packClaimPrefix(team: string, tokenId: string): string {
+  return `teams/${team}/uploads/${tokenId}/packs/`;
+}

@@ -28,6 +28,17 @@ export interface BlobRecord {
    * again or a later run finds it referenced. A later run deletes it only while this is still the same value.
    */
   condemnedAt?: string | undefined;
+  /**
+   * Where a small blob lives when it was uploaded in a pack (core/packs.ts): the pack object `packKey(team, id)` holds
+   * it at `offset`, `size` bytes long. Absent: the blob is its own object at `blobKey(team, sha256)`.
+   */
+  pack?: PackLocation | undefined;
+}
+
+/** A packed blob's place: the pack's id and the byte offset of the blob inside it. */
+export interface PackLocation {
+  id: string;
+  offset: number;
 }
 
 /** A blob record as GC pages through them (BlobIndex.listBlobs). */

@@ -19,6 +19,12 @@ export interface StoredObject {
   createdAt: string;
 }
 
+/** `length` bytes starting at byte `offset` of an object. */
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
 export interface UploadConstraint {
   size: number;
   sha256: string;
@@ -32,14 +38,20 @@ export interface UploadConstraint {
  * backend cannot be reached; anything else is wrapped as E_INTERNAL with `cause`.
  */
 export interface BlobStore {
-  /** Stored size, or null when the object does not exist. Never throws E_NOT_FOUND. */
-  stat(key: string): Promise<{ size: number } | null>;
+  /**
+   * Stored size and when the current content was written (GCS: timeCreated; disk: mtime), or null when the object
+   * does not exist. Never throws E_NOT_FOUND.
+   */
+  stat(key: string): Promise<{ size: number; createdAt: string } | null>;
   /** Server-side write of a small object (manifests). Overwrites are idempotent for content-addressed keys. */
   put(key: string, data: Uint8Array, contentType: string): Promise<void>;
   /** Server-side read of a whole object. Throws E_NOT_FOUND. */
   get(key: string): Promise<Uint8Array>;
-  /** Server-side streaming read (for verification). Throws E_NOT_FOUND. */
-  read(key: string): Promise<AsyncIterable<Uint8Array>>;
+  /**
+   * Server-side streaming read (verification, archives), of the whole object or of `length` bytes at `offset` (a
+   * blob inside a pack). Throws E_NOT_FOUND.
+   */
+  read(key: string, range?: ByteRange): Promise<AsyncIterable<Uint8Array>>;
   /** Removes an object; absent objects are not an error. */
   delete(key: string): Promise<void>;
   /**
@@ -60,10 +72,18 @@ export interface BlobStore {
   /** A GET request bound to this key, valid until expiresAt. */
   signDownload(key: string, expiresAt: Date): Promise<SignedRequest>;
   /**
-   * Optional: one PUT whose body is the concatenation of several small blobs, each verified and stored under its
-   * own key. Backends that cannot split a body server-side leave this undefined and get one URL per blob.
+   * One PUT that creates the pack object `key` (core/packs.ts): its body is the members' bytes concatenated in this
+   * order, `id` names the pack (a fresh key per plan, so the PUT is create-only). A store that hashes uploads
+   * (`verifiesOnUpload`: disk) checks every member on arrival and stores nothing unless all match; others (GCS) bind
+   * the total size and create-only, and the backend hashes the members once when the client registers the pack.
+   * Downloads of members are `signDownload(key)` sent with a `Range` header.
    */
-  signPackUpload?(members: { key: string; size: number; sha256: string }[], expiresAt: Date): Promise<SignedRequest>;
+  signPackUpload(
+    key: string,
+    id: string,
+    members: { sha256: string; size: number }[],
+    expiresAt: Date,
+  ): Promise<SignedRequest>;
   /**
    * Optional: a POST that opens a resumable upload session for this key, bound like signUpload (key, size, expiry),
    * so a large blob whose transfer is interrupted continues where it stopped instead of starting over. The session

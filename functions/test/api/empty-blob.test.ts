@@ -40,7 +40,7 @@ describe('the empty blob', () => {
     const p = await plan(key, [{ sha256: EMPTY, size: 0 }]);
     expect(p.status, p.text).toBe(200);
     expect(p.body).toEqual({ uploads: [], packs: [], present: 1 });
-    expect(await h.server.backend.deps.blobs.stat(blobKeyOf(TEAM, EMPTY))).toEqual({ size: 0 });
+    expect(await h.server.backend.deps.blobs.stat(blobKeyOf(TEAM, EMPTY))).toMatchObject({ size: 0 });
     expect((await h.blobIndex.findBlobs(TEAM, [EMPTY])).get(EMPTY)).toMatchObject({ size: 0, verified: true });
     const empty = new Uint8Array(0);
     const c = await commit(

@@ -62,6 +62,7 @@ export const route = {
   experiment: (key: string) => `/v1/experiments/${enc(key)}`,
   finish: (key: string) => `/v1/experiments/${enc(key)}/finish`,
   uploads: (key: string, tag: string) => `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/uploads`,
+  packs: (key: string, tag: string) => `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/packs`,
   versions: (key: string, tag: string) => `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/versions`,
   version: (key: string, tag: string, v: number | 'latest') =>
     `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/versions/${v}`,
@@ -336,6 +337,11 @@ export async function uploadBlobs(
     const body = Buffer.concat(p.members.map((m) => byHash.get(m.sha256) as Uint8Array));
     const res = await send(p.request, body);
     expect(res.status, await res.clone().text()).toBe(201);
+    const reg = await h.call('POST', route.packs(key, tag), {
+      ...opts,
+      body: { id: p.id, nonce: p.nonce, members: p.members },
+    });
+    expect(reg.status, reg.text).toBe(200);
   }
   return plan.body;
 }

@@ -1,6 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SignedRequest } from '../../src/contract/transfer.ts';
 import type { BlobStore } from '../../src/core/ports.ts';
+import { packKey } from '../../src/core/keys.ts';
+import { packIdOf } from '../../src/core/packs.ts';
 import { blobKey, bytes, expectCode, inMinutes, readAll, sha256, sleep, uid } from './fixtures.ts';
 
 export interface BlobStoreHarness {
@@ -75,7 +77,9 @@ export function testBlobStore(opts: BlobStoreSuiteOptions): void {
       const data = bytes(1000, 2);
       const key = keyOf(data);
       await store.put(key, data, 'application/octet-stream');
-      expect(await store.stat(key)).toEqual({ size: 1000 });
+      expect(await store.stat(key)).toMatchObject({ size: 1000 });
+      // createdAt: when this content was written (GC and pack registration compare it with their clocks).
+      expect(Math.abs(Date.parse((await store.stat(key))?.createdAt as string) - Date.now())).toBeLessThan(120_000);
       expect(Buffer.from(await store.get(key)).equals(Buffer.from(data))).toBe(true);
       expect(Buffer.from(await readAll(await store.read(key))).equals(Buffer.from(data))).toBe(true);
     });
@@ -83,7 +87,7 @@ export function testBlobStore(opts: BlobStoreSuiteOptions): void {
     it('stores an empty object', async () => {
       const key = `teams/${team}/manifests/empty`;
       await store.put(key, new Uint8Array(0), 'application/json');
-      expect(await store.stat(key)).toEqual({ size: 0 });
+      expect(await store.stat(key)).toMatchObject({ size: 0 });
       expect((await store.get(key)).length).toBe(0);
     });
 
@@ -101,7 +105,7 @@ export function testBlobStore(opts: BlobStoreSuiteOptions): void {
       const key = keyOf(data);
       await store.put(key, data, 'application/octet-stream');
       await store.put(key, data, 'application/octet-stream');
-      expect(await store.stat(key)).toEqual({ size: 64 });
+      expect(await store.stat(key)).toMatchObject({ size: 64 });
       expect(sha256(await store.get(key))).toBe(sha256(data));
     });
 
@@ -137,7 +141,7 @@ export function testBlobStore(opts: BlobStoreSuiteOptions): void {
       await store.put(staged, data, 'application/octet-stream');
       expect(await store.promote(staged, key)).toBe(false);
       expect(await store.stat(staged)).toBeNull();
-      expect(await store.stat(key)).toEqual({ size: 48 });
+      expect(await store.stat(key)).toMatchObject({ size: 48 });
       await expectCode(store.promote(staged, key), 'E_NOT_FOUND');
     });
 
@@ -226,7 +230,7 @@ export function testBlobStore(opts: BlobStoreSuiteOptions): void {
         const res = await upload(await sign(data), data);
         expect(res.status, await res.clone().text()).toBeGreaterThanOrEqual(200);
         expect(res.status).toBeLessThan(300);
-        expect(await store.stat(keyOf(data))).toEqual({ size: 5000 });
+        expect(await store.stat(keyOf(data))).toMatchObject({ size: 5000 });
         expect(sha256(await store.get(keyOf(data)))).toBe(sha256(data));
       });
 
@@ -234,7 +238,7 @@ export function testBlobStore(opts: BlobStoreSuiteOptions): void {
         const data = new Uint8Array(0);
         const res = await upload(await sign(data), data);
         expect(res.ok).toBe(true);
-        expect(await store.stat(keyOf(data))).toEqual({ size: 0 });
+        expect(await store.stat(keyOf(data))).toMatchObject({ size: 0 });
       });
 
       it('rejects bytes of the right size but wrong content with 4xx and stores nothing', async (ctx) => {
@@ -248,7 +252,7 @@ export function testBlobStore(opts: BlobStoreSuiteOptions): void {
         // A failed attempt does not poison the key: the right bytes still go through.
         const retry = await upload(req, data);
         expect(retry.ok).toBe(true);
-        expect(await store.stat(keyOf(data))).toEqual({ size: 4096 });
+        expect(await store.stat(keyOf(data))).toMatchObject({ size: 4096 });
       });
 
       it('rejects a body shorter or longer than the signed size with 4xx and stores nothing', async () => {
@@ -307,30 +311,60 @@ export function testBlobStore(opts: BlobStoreSuiteOptions): void {
         expect(await store.stat(keyOf(data))).toBeNull();
       });
 
-      it('signPackUpload (when offered) stores each member under its own key', async (ctx) => {
-        if (!store.signPackUpload) ctx.skip();
+      /** A pack of `parts` signed for this test's team. */
+      const signPack = async (parts: Uint8Array[], expiresAt = inMinutes(10)) => {
+        const members = parts.map((p) => ({ size: p.length, sha256: sha256(p) }));
+        const id = packIdOf(uid('nonce'), members);
+        const key = packKey(team, id);
+        return { key, members, req: await store.signPackUpload(key, id, members, expiresAt), expiresAt };
+      };
+
+      it('signPackUpload stores the whole body as one object at the pack key, member ranges readable', async () => {
         const parts = [bytes(10, 20), bytes(0, 21), bytes(3000, 22), bytes(1, 23)];
-        const members = parts.map((p) => ({ key: keyOf(p), size: p.length, sha256: sha256(p) }));
-        const expiresAt = inMinutes(10);
-        const req = await (store.signPackUpload as NonNullable<BlobStore['signPackUpload']>)(members, expiresAt);
+        const { key, req, expiresAt } = await signPack(parts);
         expectShape(req, 'PUT', expiresAt);
         const res = await upload(req, Buffer.concat(parts));
         expect(res.ok, await res.clone().text()).toBe(true);
-        for (const [i, p] of parts.entries()) {
-          expect(await store.stat(members[i]?.key as string)).toEqual({ size: p.length });
-          expect(sha256(await store.get(members[i]?.key as string))).toBe(sha256(p));
-        }
+        expect(await store.stat(key)).toMatchObject({ size: 3011 });
+        // No object of its own for any member: the pack is the only copy.
+        for (const p of parts) expect(await store.stat(keyOf(p))).toBeNull();
+        expect(sha256(await readAll(await store.read(key, { offset: 10, length: 3000 })))).toBe(sha256(parts[2] as Uint8Array));
+        expect(sha256(await readAll(await store.read(key, { offset: 3010, length: 1 })))).toBe(sha256(parts[3] as Uint8Array));
+        expect((await readAll(await store.read(key, { offset: 10, length: 0 }))).length).toBe(0);
       });
 
-      it('signPackUpload (when offered) rejects a corrupted member and does not store it', async (ctx) => {
-        if (!store.signPackUpload || !store.verifiesOnUpload) ctx.skip();
+      it('signPackUpload refuses a body of another length and stores nothing', async () => {
+        const parts = [bytes(50, 24), bytes(60, 25)];
+        const { key, req } = await signPack(parts);
+        const res = await upload(req, Buffer.concat([parts[0] as Uint8Array, bytes(59, 25)]));
+        expect(res.status).toBeGreaterThanOrEqual(400);
+        expect(res.status).toBeLessThan(500);
+        expect(await store.stat(key)).toBeNull();
+      });
+
+      it('signPackUpload on a verifying store rejects a corrupted member and stores nothing', async (ctx) => {
+        if (!store.verifiesOnUpload) ctx.skip();
         const parts = [bytes(50, 30), bytes(60, 31)];
-        const members = parts.map((p) => ({ key: keyOf(p), size: p.length, sha256: sha256(p) }));
-        const req = await (store.signPackUpload as NonNullable<BlobStore['signPackUpload']>)(members, inMinutes(10));
+        const { key, req } = await signPack(parts);
         const res = await upload(req, Buffer.concat([parts[0] as Uint8Array, bytes(60, 99)]));
         expect(res.status).toBeGreaterThanOrEqual(400);
         expect(res.status).toBeLessThan(500);
-        expect(await store.stat(members[1]?.key as string)).toBeNull();
+        expect(await store.stat(key)).toBeNull();
+      });
+
+      it('a signed GET of a pack answers one Range with exactly those bytes (206)', async (ctx) => {
+        if (!h.download) ctx.skip();
+        const parts = [bytes(700, 26), bytes(5000, 27), bytes(33, 28)];
+        const { key, req } = await signPack(parts);
+        expect((await upload(req, Buffer.concat(parts))).ok).toBe(true);
+        const get = await store.signDownload(key, inMinutes(5));
+        const res = await (h.download as NonNullable<BlobStoreHarness['download']>)({
+          ...get,
+          headers: { ...get.headers, range: 'bytes=700-5732' },
+        });
+        expect(res.status).toBe(206);
+        const body = new Uint8Array(await res.arrayBuffer());
+        expect(sha256(body)).toBe(sha256(Buffer.concat([parts[1] as Uint8Array, parts[2] as Uint8Array])));
       });
     });
 

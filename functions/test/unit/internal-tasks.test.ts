@@ -91,7 +91,7 @@ describe('verify-blob internal task', () => {
     expect(foreign.status).toBe(403);
     expect(await foreign.json()).toMatchObject({ error: { code: 'E_FORBIDDEN' } });
     expect((await (await post({}, undefined, '/internal/tasks/nope')).json()).error.code).toBe('E_UNAUTHENTICATED');
-    expect(await backend.deps.blobs.stat(blobKey(b.team, b.sha256))).toEqual({ size: 10 });
+    expect(await backend.deps.blobs.stat(blobKey(b.team, b.sha256))).toMatchObject({ size: 10 });
   });
 
   it('answers bad bodies and unknown routes with the public error table', async () => {

@@ -1,6 +1,6 @@
 /**
  * BlobIndex on Cloud Firestore: `teams/{team}/blobs/{sha256}` = { sha256, size, verified, createdAt, condemnedAt?,
- * deleting? } (older documents lack the last two: not condemned, not deleting). listBlobs orders one team's blobs by
+ * deleting?, pack? } (older documents lack the last three: not condemned, not deleting, not packed). listBlobs orders one team's blobs by
  * document id (= sha256), which needs no index. Every GC write is conditional on what was read (create, or update
  * with lastUpdateTime), so a racing beginBlobDelete and a rescue (putBlobs, absolveBlobs) cannot both win.
  */
@@ -17,6 +17,8 @@ type BlobDoc = {
   createdAt: string;
   condemnedAt?: string;
   deleting?: boolean;
+  /** Where a packed blob lives (core/packs.ts). */
+  pack?: { id: string; offset: number };
 };
 type Sized = { sha256: string; size: number };
 
@@ -26,6 +28,7 @@ const BLOB_BATCH = 250;
 function toBlob(id: string, d: BlobDoc): BlobRecord {
   const rec: BlobRecord = { sha256: id, size: d.size, verified: d.verified === true };
   if (typeof d.condemnedAt === 'string') rec.condemnedAt = d.condemnedAt;
+  if (d.pack && typeof d.pack.id === 'string') rec.pack = { id: d.pack.id, offset: d.pack.offset };
   return rec;
 }
 
@@ -35,12 +38,14 @@ const toStoredBlob = (id: string, d: BlobDoc): StoredBlobRecord => ({
   deleting: d.deleting === true,
 });
 
-/** One entry per hash (a repeated hash counts as verified if any copy is). */
+/** One entry per hash (a repeated hash counts as verified if any copy is, and keeps the place of the first). */
 function merged(blobs: BlobRecord[]): BlobRecord[] {
   const out = new Map<string, BlobRecord>();
   for (const b of blobs) {
-    const verified = b.verified || out.get(b.sha256)?.verified === true;
-    out.set(b.sha256, { sha256: b.sha256, size: b.size, verified });
+    const prev = out.get(b.sha256);
+    const verified = b.verified || prev?.verified === true;
+    const pack = prev?.verified ? prev.pack : b.verified ? b.pack : prev?.pack;
+    out.set(b.sha256, { sha256: b.sha256, size: b.size, verified, ...(pack ? { pack } : {}) });
   }
   return [...out.values()];
 }
@@ -63,12 +68,17 @@ function chunkWriters(db: Firestore, blobRef: (t: string, sha: string) => Docume
           const b = chunk[i] as BlobRecord;
           if (!snap.exists) {
             const doc: BlobDoc = { sha256: b.sha256, size: b.size, verified: b.verified, createdAt: now };
+            if (b.pack) doc.pack = { id: b.pack.id, offset: b.pack.offset };
             batch.create(snap.ref, doc);
             writes++;
             return;
           }
           const patch: Record<string, unknown> = {};
-          if (b.verified && snap.get('verified') !== true) patch.verified = true;
+          if (b.verified && snap.get('verified') !== true) {
+            // Becoming verified takes the place its verifier found (a pack, or its own object).
+            patch.verified = true;
+            patch.pack = b.pack ? { id: b.pack.id, offset: b.pack.offset } : FieldValue.delete();
+          }
           if (snap.get('condemnedAt') != null) patch.condemnedAt = FieldValue.delete();
           if (Object.keys(patch).length > 0) {
             casUpdate(batch, snap, patch);

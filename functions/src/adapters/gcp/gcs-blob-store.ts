@@ -224,7 +224,8 @@ export function createGcsBlobStore(opts: GcsBlobStoreOptions): GcsBlobStore {
     async stat(key) {
       try {
         const [md] = await call('stat', key, (f) => f.getMetadata());
-        return { size: Number(md.size ?? 0) };
+        const created = new Date(String(md.timeCreated ?? md.updated ?? 0));
+        return { size: Number(md.size ?? 0), createdAt: created.toISOString() };
       } catch (err) {
         if (err instanceof StudioError && err.code === 'E_NOT_FOUND') return null;
         throw err;
@@ -239,9 +240,12 @@ export function createGcsBlobStore(opts: GcsBlobStoreOptions): GcsBlobStore {
       const [buf] = await call('get', key, (f) => f.download());
       return buf;
     },
-    async read(key) {
+    async read(key, range) {
+      // An empty range is no request at all (createReadStream's `end` is inclusive).
+      if (range?.length === 0) return (async function* () {})();
+      const bounds = range ? { start: range.offset, end: range.offset + range.length - 1, validation: false } : {};
       // Waits for the first chunk so a missing object fails here, not in the consumer's loop.
-      const stream = await call('read', key, async (f) => f.createReadStream());
+      const stream = await call('read', key, async (f) => f.createReadStream(bounds));
       const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       let first: IteratorResult<Buffer>;
       try {
@@ -322,6 +326,12 @@ export function createGcsBlobStore(opts: GcsBlobStoreOptions): GcsBlobStore {
       const headers = uploadHeaders(c);
       const s = await sign(key, 'write', c.expiresAt, GCS_UPLOAD_CONTENT_TYPE, headers);
       return { method: 'PUT', url: s.url, headers: withContentType(headers), expiresAt: s.expiresAt };
+    },
+    async signPackUpload(key, _id, members, expiresAt) {
+      // GCS cannot split a body or hash sha256: the PUT is bound to the pack's exact size and create-only, and the
+      // backend hashes each member when the client registers the pack (core/packs.ts).
+      const size = members.reduce((n, m) => n + m.size, 0);
+      return this.signUpload(key, { size, sha256: '', expiresAt });
     },
     async signResumableUpload(key, c) {
       // Hashes belong on the final chunk, not on the POST that opens the session.

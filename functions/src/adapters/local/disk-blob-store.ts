@@ -36,13 +36,24 @@ export interface DiskBlobStore extends BlobStore {
   writeVerified(key: string, body: AsyncIterable<Uint8Array>, size: number, sha256: string): Promise<void>;
   /** Removes pack descriptions older than a day (their URLs expired long ago). Returns how many. */
   sweepPackDescriptions(now?: number): Promise<number>;
-  /** writeVerified for a small blob already in memory, with sync file calls (packs of many small blobs). */
-  writeSmallVerified(key: string, data: Uint8Array, sha256: string): void;
+  /**
+   * Streams a pack's body into `key`, hashing each member as it passes; the pack appears only if every member matches
+   * and the body is exactly their total. Throws E_SIZE_MISMATCH / E_HASH_MISMATCH and stores nothing.
+   */
+  writePackVerified(key: string, body: AsyncIterable<Uint8Array>, members: PackDescription['members']): Promise<void>;
+  /** The description signPackUpload stored for pack `id` (E_NOT_FOUND once swept). */
+  packDescription(id: string): Promise<PackDescription>;
   /**
    * Removes temp files a crash left behind older than an hour: store/.tmp always, `.tmp-*` beside blobs at most once
    * an hour. Returns how many.
    */
   sweepTemp(now?: number): Promise<number>;
+}
+
+/** What signPackUpload binds to a pack id: the pack's key and its members in body order. */
+export interface PackDescription {
+  key: string;
+  members: { sha256: string; size: number }[];
 }
 
 const OCTET = 'application/octet-stream';
@@ -107,7 +118,7 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
     async stat(key) {
       try {
         const s = await stat(fileOf(key));
-        return s.isFile() ? { size: s.size } : null;
+        return s.isFile() ? { size: s.size, createdAt: new Date(s.mtimeMs).toISOString() } : null;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
         throw err;
@@ -133,14 +144,16 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
         throw err;
       }
     },
-    async read(key) {
+    async read(key, range) {
       const file = fileOf(key);
       try {
         await stat(file);
       } catch (err) {
         throw notFound(key, err);
       }
-      return createReadStream(file, { highWaterMark: 1 << 20 });
+      if (range?.length === 0) return (async function* () {})();
+      const bounds = range ? { start: range.offset, end: range.offset + range.length - 1 } : {};
+      return createReadStream(file, { highWaterMark: 1 << 20, ...bounds });
     },
     async delete(key) {
       await rm(fileOf(key), { force: true });
@@ -268,14 +281,15 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
       }
       return removed;
     },
-    async signPackUpload(members, expiresAt) {
-      // The member list is stored next to the objects and bound by its digest, so the URL stays short and stateless.
-      for (const m of members) fileOf(m.key); // validates every key before anything is stored
-      const list = JSON.stringify(members.map((m) => ({ key: m.key, size: m.size, sha256: m.sha256 })));
-      const digest = createHash('sha256').update(list).digest('hex');
-      await store.put(`.packs/${digest}.json`, Buffer.from(list), 'application/json');
+    async signPackUpload(key, id, members, expiresAt) {
+      // The member list is stored next to the objects under the pack's id (which is its digest with the plan's
+      // nonce), so the URL stays short and the host verifies each member on arrival.
+      fileOf(key);
+      if (!/^[0-9a-f]{64}$/.test(id)) throw new StudioError('E_BAD_PATH', `invalid pack id "${id}"`);
+      const description: PackDescription = { key, members: members.map((m) => ({ sha256: m.sha256, size: m.size })) };
+      await store.put(`.packs/${id}.json`, Buffer.from(JSON.stringify(description)), 'application/json');
       const expires = Math.floor(expiresAt.getTime() / 1000);
-      const path = `/storage-pack/${digest}`;
+      const path = `/storage-pack/${id}`;
       const total = members.reduce((n, m) => n + m.size, 0);
       const qs = signedQuery(secret, { method: 'PUT', path, expires, bound: { size: String(total), ct: OCTET } });
       return {
@@ -285,31 +299,72 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
         expiresAt: expiresAt.toISOString(),
       };
     },
-    writeSmallVerified(key, data, sha256) {
-      const file = fileOf(key);
-      if (createHash('sha256').update(data).digest('hex') !== sha256) {
-        throw new StudioError('E_HASH_MISMATCH', 'uploaded bytes do not match sha256');
-      }
-      // Temp file in the destination folder: a same-folder rename costs a third less than one across folders.
-      const dir = dirname(file);
-      ensureDir(dir);
-      tmpCounter += 1;
-      const tmp = join(dir, `.tmp-${tmpPrefix}-${tmpCounter}`);
+    async packDescription(id) {
+      if (!/^[0-9a-f]{64}$/.test(id)) throw new StudioError('E_BAD_SIGNATURE', 'bad pack id');
       try {
-        writeFileSync(tmp, data, { mode: PRIVATE_BLOB_MODE });
-        renameSync(tmp, file);
-      } catch (err) {
-        try {
-          unlinkSync(tmp);
-        } catch {}
-        throw noSpace(err, root, data.byteLength);
+        return JSON.parse(Buffer.from(await store.get(`.packs/${id}.json`)).toString('utf8')) as PackDescription;
+      } catch (cause) {
+        throw new StudioError('E_NOT_FOUND', 'pack description not found (expired or already swept)', { cause });
       }
     },
     async writeVerified(key, body, size, sha256) {
+      const hash = createHash('sha256');
+      await writeChecked(key, body, size, {
+        update: (chunk) => hash.update(chunk),
+        check: () => {
+          if (hash.digest('hex') !== sha256)
+            throw new StudioError('E_HASH_MISMATCH', 'uploaded bytes do not match sha256');
+        },
+      });
+    },
+    async writePackVerified(key, body, members) {
+      // Each member is hashed as its bytes stream past; the pack is stored (one file, one fsync) only if all match.
+      const size = members.reduce((n, m) => n + m.size, 0);
+      let i = 0;
+      let left = members[0]?.size ?? 0;
+      let hash = createHash('sha256');
+      const closeMember = () => {
+        const m = members[i] as { sha256: string };
+        if (hash.digest('hex') !== m.sha256) {
+          throw new StudioError('E_HASH_MISMATCH', `pack member ${i} does not match its sha256 ${m.sha256}`);
+        }
+        i += 1;
+        left = members[i]?.size ?? 0;
+        hash = createHash('sha256');
+      };
+      while (i < members.length && left === 0) closeMember();
+      await writeChecked(key, body, size, {
+        update: (chunk) => {
+          let c = chunk;
+          while (c.length > 0) {
+            const n = Math.min(left, c.length);
+            hash.update(c.subarray(0, n));
+            c = c.subarray(n);
+            left -= n;
+            while (i < members.length && left === 0) closeMember();
+          }
+        },
+        check: () => {
+          if (i !== members.length) throw new StudioError('E_SIZE_MISMATCH', 'pack body is shorter than its members');
+        },
+      });
+    },
+  };
+
+  /**
+   * Streams `body` into `key` through a temp file, feeding every chunk to `v.update`; the object appears (atomic
+   * rename) only if the size matches and `v.check` passes. Throws and stores nothing otherwise.
+   */
+  async function writeChecked(
+    key: string,
+    body: AsyncIterable<Uint8Array>,
+    size: number,
+    v: { update: (chunk: Uint8Array) => void; check: () => void },
+  ): Promise<void> {
+    {
       const file = fileOf(key);
       const tmp = await tempFile().catch((err) => Promise.reject(noSpace(err, root, size)));
       const fh = await open(tmp, 'w', PRIVATE_BLOB_MODE).catch((err) => Promise.reject(noSpace(err, root, size)));
-      const hash = createHash('sha256');
       let n = 0;
       let ok = false;
       // Socket chunks are ~64 KiB: coalesce them so a GiB costs hundreds of writes, not tens of thousands.
@@ -332,15 +387,14 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
         for await (const chunk of body) {
           n += chunk.length;
           if (n > size) throw new StudioError('E_SIZE_MISMATCH', `upload is larger than the declared ${size} bytes`);
-          hash.update(chunk);
+          v.update(chunk);
           pending.push(chunk);
           pendingBytes += chunk.length;
           if (pendingBytes >= WRITE_BATCH_BYTES) await flush();
         }
         await flush();
         if (n !== size) throw new StudioError('E_SIZE_MISMATCH', `upload has ${n} bytes, declared ${size}`);
-        if (hash.digest('hex') !== sha256)
-          throw new StudioError('E_HASH_MISMATCH', 'uploaded bytes do not match sha256');
+        v.check();
         if (size >= FSYNC_MIN_BYTES) await fh.datasync();
         const written = (await fh.stat()).size;
         if (written !== size) throw new StudioError('E_SIZE_MISMATCH', `stored ${written} of ${size} bytes`);
@@ -358,7 +412,7 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
         await unlink(tmp).catch(() => {});
         throw noSpace(err, root, size);
       }
-    },
-  };
+    }
+  }
   return store;
 }

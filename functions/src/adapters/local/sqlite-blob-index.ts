@@ -5,11 +5,15 @@ import type { SqliteDb } from './sqlite-db.ts';
 
 type Row = Record<string, unknown>;
 
+const packOf = (r: Row) =>
+  r.pack_id != null ? { pack: { id: r.pack_id as string, offset: r.pack_offset as number } } : {};
+
 const toStoredBlob = (r: Row): StoredBlobRecord => ({
   sha256: r.sha256 as string,
   size: r.size as number,
   verified: r.verified === 1,
   ...(r.condemned_at != null ? { condemnedAt: r.condemned_at as string } : {}),
+  ...packOf(r),
   createdAt: r.created_at as string,
   deleting: r.deleting === 1,
 });
@@ -18,11 +22,16 @@ function statements(db: SqliteDb['db']) {
   return {
     // A record being deleted (deleting = 1) counts as absent for findBlobs.
     getBlob: db.prepare(
-      'SELECT sha256, size, verified, condemned_at FROM blobs WHERE team = ? AND sha256 = ? AND deleting = 0',
+      'SELECT sha256, size, verified, condemned_at, pack_id, pack_offset FROM blobs WHERE team = ? AND sha256 = ? AND deleting = 0',
     ),
     isDeleting: db.prepare('SELECT 1 FROM blobs WHERE team = ? AND sha256 = ? AND deleting = 1'),
+    // A record that becomes verified takes the place its verifier gave (a pack); a verified one keeps its place.
     putBlob: db.prepare(
-      'INSERT INTO blobs (team, sha256, size, verified, created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (team, sha256) DO UPDATE SET verified = MAX(verified, excluded.verified), condemned_at = NULL',
+      `INSERT INTO blobs (team, sha256, size, verified, created_at, pack_id, pack_offset) VALUES (?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (team, sha256) DO UPDATE SET
+         pack_id = CASE WHEN blobs.verified = 0 AND excluded.verified = 1 THEN excluded.pack_id ELSE blobs.pack_id END,
+         pack_offset = CASE WHEN blobs.verified = 0 AND excluded.verified = 1 THEN excluded.pack_offset ELSE blobs.pack_offset END,
+         verified = MAX(verified, excluded.verified), condemned_at = NULL`,
     ),
     listBlobs: db.prepare('SELECT * FROM blobs WHERE team = ? AND sha256 > ? ORDER BY sha256 LIMIT ?'),
     // changes = 1 when created or newly condemned; 0 when already condemned or deleting (the WHERE of DO UPDATE).
@@ -52,7 +61,9 @@ export function createSqliteBlobIndex(sdb: SqliteDb): BlobIndex {
         details: { deleting },
       });
     }
-    for (const b of blobs) q.putBlob.run(team, b.sha256, b.size, b.verified ? 1 : 0, now);
+    for (const b of blobs) {
+      q.putBlob.run(team, b.sha256, b.size, b.verified ? 1 : 0, now, b.pack?.id ?? null, b.pack?.offset ?? null);
+    }
   });
   const condemnBlobs = sdb.write(
     'condemnBlobs',
@@ -70,6 +81,7 @@ export function createSqliteBlobIndex(sdb: SqliteDb): BlobIndex {
       if (!r) continue;
       const rec: BlobRecord = { sha256: sha, size: r.size as number, verified: r.verified === 1 };
       if (r.condemned_at != null) rec.condemnedAt = r.condemned_at as string;
+      if (r.pack_id != null) rec.pack = { id: r.pack_id as string, offset: r.pack_offset as number };
       found.set(sha, rec);
     }
     return found;

@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
  * The whole schema of the local metadata database (one file, one connection per process: sqlite-db.ts). Bump
  * SCHEMA_VERSION with a migration when it changes; a fresh database gets SCHEMA_SQL and the current version.
  */
-export const SCHEMA_VERSION = 6;
+export const SCHEMA_VERSION = 7;
 
 /**
  * Jobs, audit log, task queue and sign-in codes: before version 5 each adapter created its own table on open. The
@@ -77,6 +77,9 @@ export const MIGRATIONS: Record<number, string | ((db: Database.Database) => voi
     db.exec(`ALTER TABLE task_queue RENAME COLUMN route TO kind;
       UPDATE task_queue SET kind = substr(kind, 17) WHERE kind LIKE '/internal/tasks/%';`);
   },
+  // Version 7: packs (core/packs.ts): a small blob's record says which pack holds it, and where.
+  7: `ALTER TABLE blobs ADD COLUMN pack_id TEXT;
+      ALTER TABLE blobs ADD COLUMN pack_offset INTEGER;`,
 };
 
 export const SCHEMA_SQL = `
@@ -103,7 +106,7 @@ CREATE TABLE IF NOT EXISTS versions (
 
 CREATE TABLE IF NOT EXISTS blobs (
   team TEXT NOT NULL, sha256 TEXT NOT NULL, size INTEGER NOT NULL, verified INTEGER NOT NULL, created_at TEXT NOT NULL,
-  condemned_at TEXT, deleting INTEGER NOT NULL DEFAULT 0,
+  condemned_at TEXT, deleting INTEGER NOT NULL DEFAULT 0, pack_id TEXT, pack_offset INTEGER,
   PRIMARY KEY (team, sha256)
 ) WITHOUT ROWID;
 

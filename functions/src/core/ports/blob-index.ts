@@ -8,13 +8,14 @@ import type { BlobRecord, StoredBlobRecord } from '../model.ts';
  */
 export interface BlobIndex {
   /**
-   * Which of `sha256s` the team has (present in storage and recorded), with `condemnedAt` when set. Records a GC run
+   * Which of `sha256s` the team has (present in storage and recorded), with `condemnedAt` and `pack` when set. Records a GC run
    * is deleting (`deleting`) are left out: such a blob counts as absent.
    */
   findBlobs(team: string, sha256s: string[]): Promise<Map<string, BlobRecord>>;
   /**
    * Records stored blobs (the `condemnedAt` of the input is ignored). Creates absent records; on existing ones it
-   * can only upgrade `verified` to true, and it clears `condemnedAt` (a commit needs the blob again). Throws
+   * can only upgrade `verified` to true (taking the input's `pack` with it: the place whoever verified it found it),
+   * and it clears `condemnedAt` (a commit needs the blob again). A verified record keeps its place. Throws
    * E_CONFLICT with `details.deleting` (the sha256s) when any of them is `deleting`; SQLite then writes nothing,
    * Firestore may have written other chunks (each record stands alone, so that is harmless).
    */

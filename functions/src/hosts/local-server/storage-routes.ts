@@ -6,10 +6,7 @@ import { StudioError } from '../../contract/errors.ts';
 
 export type OnStored = (blobs: { key: string; size: number; sha256: string }[]) => Promise<void>;
 
-/** Pack members up to this size are verified in memory and written with sync calls. */
-const SMALL_MEMBER = 256 * 1024;
-
-/** Serves the local blob store's signed URLs: PUT/GET /storage/<key>, PUT /storage-pack/<digest>. */
+/** Serves the local blob store's signed URLs: PUT/GET /storage/<key> (GET with one `Range`), PUT /storage-pack/<id>. */
 export async function handleStorage(
   store: DiskBlobStore,
   req: IncomingMessage,
@@ -24,8 +21,16 @@ export async function handleStorage(
     if ((req.headers['content-type'] ?? '') !== bound.ct) {
       throw new StudioError('E_BAD_SIGNATURE', `content-type must be ${bound.ct} as signed`);
     }
-    const digest = url.pathname.slice('/storage-pack/'.length);
-    await receivePack(store, req, digest, Number(bound.size), onStored);
+    const d = await store.packDescription(url.pathname.slice('/storage-pack/'.length));
+    const total = d.members.reduce((n, m) => n + m.size, 0);
+    if (total !== Number(bound.size)) throw new StudioError('E_BAD_SIGNATURE', 'pack size differs from its description');
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) !== total) {
+      throw new StudioError('E_SIZE_MISMATCH', `content-length ${declared} differs from the signed size ${total}`);
+    }
+    // A pack is recorded when the client registers it (core/packs.ts), not here. Its key is fresh per plan; a second
+    // PUT of the same still-valid URL rewrites the same verified bytes.
+    await store.writePackVerified(d.key, req, d.members);
     return reply(res, 201, { stored: true });
   }
   // The signature covers the raw path, so it is checked before the path is decoded.
@@ -59,6 +64,29 @@ export async function handleStorage(
       await handle.close();
       throw err;
     }
+    const range = parseRange(req.headers.range, size);
+    if (range === 'unsatisfiable') {
+      await handle.close();
+      res.writeHead(416, { 'content-range': `bytes */${size}`, 'content-length': 0 });
+      res.end();
+      return;
+    }
+    if (range) {
+      // One range of a pack (core/packs.ts): what GCS answers for `Range: bytes=a-b`.
+      let body: Buffer;
+      try {
+        body = await readWhole(handle, range.length, range.offset);
+      } finally {
+        await handle.close();
+      }
+      res.writeHead(206, {
+        'content-type': 'application/octet-stream',
+        'content-length': range.length,
+        'content-range': `bytes ${range.offset}-${range.offset + range.length - 1}/${size}`,
+      });
+      res.end(body);
+      return;
+    }
     if (size <= WHOLE_READ_MAX) {
       // One exact-size read: a read stream allocates its 1 MiB buffer even for a 4 KiB blob, and a cold pull of
       // 20,000 small blobs spent 12 s of this thread in the garbage collector for them.
@@ -91,12 +119,38 @@ export async function handleStorage(
 /** Objects up to this size are read into memory in one go and sent with one write; larger ones are streamed. */
 const WHOLE_READ_MAX = 256 * 1024;
 
-/** Exactly `size` bytes from the start of the file (a file cut short is an error, not a short body). */
-async function readWhole(handle: FileHandle, size: number): Promise<Buffer> {
+/** Largest range one GET may ask for (ranges are read into memory); the client asks for at most 16 MiB. */
+const MAX_RANGE = 64 << 20;
+
+/**
+ * The one byte range of a `Range: bytes=a-b` header (also `a-` and `-n`), clamped to the object as RFC 9110 says;
+ * null for no header or a form this host does not serve (several ranges), which then gets the whole object.
+ */
+function parseRange(header: string | undefined, size: number): { offset: number; length: number } | 'unsatisfiable' | null {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  let first: number;
+  let last: number;
+  if (m[1] === '') {
+    first = Math.max(0, size - Number(m[2]));
+    last = size - 1;
+  } else {
+    first = Number(m[1]);
+    last = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (first >= size || last < first) return 'unsatisfiable';
+  const length = last - first + 1;
+  if (length > MAX_RANGE) throw new StudioError('E_TOO_LARGE', `a range may span at most ${MAX_RANGE} bytes`);
+  return { offset: first, length };
+}
+
+/** Exactly `size` bytes from `start` (a file cut short is an error, not a short body). */
+async function readWhole(handle: FileHandle, size: number, start = 0): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(size);
   let off = 0;
   while (off < size) {
-    const { bytesRead } = await handle.read(buf, off, size - off, off);
+    const { bytesRead } = await handle.read(buf, off, size - off, start + off);
     if (bytesRead === 0) throw new StudioError('E_INTERNAL', `stored object is ${off} bytes, expected ${size}`);
     off += bytesRead;
   }
@@ -121,78 +175,6 @@ function decodeKey(raw: string): string {
     return decodeURIComponent(raw);
   } catch (cause) {
     throw new StudioError('E_BAD_REQUEST', 'malformed percent-encoding in the storage path', { cause });
-  }
-}
-
-async function receivePack(
-  store: DiskBlobStore,
-  req: IncomingMessage,
-  digest: string,
-  total: number,
-  onStoredMany: OnStored,
-): Promise<void> {
-  if (!/^[0-9a-f]{64}$/.test(digest)) throw new StudioError('E_BAD_SIGNATURE', 'bad pack id');
-  let members: { key: string; size: number; sha256: string }[];
-  try {
-    members = JSON.parse(Buffer.from(await store.get(`.packs/${digest}.json`)).toString('utf8'));
-  } catch (cause) {
-    throw new StudioError('E_NOT_FOUND', 'pack description not found (expired or already used)', { cause });
-  }
-  const reader = new ByteReader(req[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>);
-  let received = 0;
-  for (const m of members) {
-    if (m.size <= SMALL_MEMBER) {
-      const parts: Uint8Array[] = [];
-      let n = 0;
-      for await (const c of reader.take(m.size)) {
-        parts.push(c);
-        n += c.length;
-      }
-      if (n !== m.size) throw new StudioError('E_SIZE_MISMATCH', `pack member ${m.sha256} is truncated`);
-      store.writeSmallVerified(m.key, Buffer.concat(parts, n), m.sha256);
-    } else {
-      await store.writeVerified(m.key, reader.take(m.size), m.size, m.sha256);
-    }
-    received += m.size;
-  }
-  if (received !== total || !(await reader.atEnd())) {
-    throw new StudioError('E_SIZE_MISMATCH', 'pack body is longer than its members');
-  }
-  await onStoredMany(members);
-  // The description stays until it is swept: another plan for the same members may hold the same, still valid, URL.
-}
-
-/** Hands out exact-length slices of a byte stream. */
-class ByteReader {
-  private pending: Uint8Array | undefined;
-  constructor(private readonly it: AsyncIterator<Uint8Array>) {}
-
-  async *take(n: number): AsyncGenerator<Uint8Array> {
-    let left = n;
-    while (left > 0) {
-      let chunk = this.pending;
-      this.pending = undefined;
-      if (!chunk) {
-        const r = await this.it.next();
-        if (r.done) return; // short body: writeVerified reports the size mismatch
-        chunk = r.value;
-      }
-      if (chunk.length > left) {
-        this.pending = chunk.subarray(left);
-        chunk = chunk.subarray(0, left);
-      }
-      left -= chunk.length;
-      yield chunk;
-    }
-  }
-
-  async atEnd(): Promise<boolean> {
-    if (this.pending && this.pending.length > 0) return false;
-    for (;;) {
-      const r = await this.it.next();
-      if (r.done) return true;
-      if (r.value.length > 0) return false;
-    }
   }
 }
 
