@@ -284,7 +284,10 @@ export class BlobCache {
           closeSync(fd);
         }
       }
-      await syncBatch(tmpDir, written.map((w) => w.tmp));
+      await syncBatch(
+        tmpDir,
+        written.map((w) => w.tmp),
+      );
       for (const w of written) {
         const dir = path.dirname(w.final);
         await this.mkdirOnce(dir);

@@ -1,14 +1,19 @@
 import {
   chmodSync,
+  closeSync,
   constants,
   copyFileSync,
+  fchmodSync,
   linkSync,
   lstatSync,
   mkdirSync,
+  openSync,
+  readSync,
   type Stats,
   symlinkSync,
   unlinkSync,
   utimesSync,
+  writeSync,
 } from 'node:fs';
 import { mkdir, realpath, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
@@ -182,12 +187,47 @@ function place(f: FileEntry, src: string, dest: string, mode: MaterializeMode, r
       if (!LINK_FALLBACK.has((err as NodeJS.ErrnoException).code ?? '')) throw err;
     }
   }
+  if (f.size <= SMALL_COPY_MAX) {
+    copySmall(f, src, dest);
+    result.copied++;
+    return false;
+  }
   // FICLONE: a copy-on-write clone (btrfs, XFS, APFS...) costs no space or time; elsewhere a plain copy.
   copyFileSync(src, dest, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
   // Never restore setuid/setgid/sticky: an artifact must not grant privileges on the machine that pulls it.
   chmodSync(dest, f.mode & 0o777);
   result.copied++;
   return false;
+}
+
+/**
+ * Files up to this size are copied with one read and one write through descriptors: copyFileSync (clone attempt,
+ * then copy_file_range) cost 75-270 µs per 4 KiB file on ext4 here, five times a read + write; a clone saves
+ * nothing worth having at this size.
+ */
+const SMALL_COPY_MAX = 256 * 1024;
+const smallBuf = Buffer.allocUnsafe(SMALL_COPY_MAX);
+
+/** Copies a small cache entry to a new file `dest` with the captured mode (no setuid/setgid/sticky). */
+function copySmall(f: FileEntry, src: string, dest: string): void {
+  const from = openSync(src, 'r');
+  let n = 0;
+  try {
+    for (let r = 1; r > 0 && n < f.size; n += r) r = readSync(from, smallBuf, n, f.size - n, n);
+  } finally {
+    closeSync(from);
+  }
+  // Cut short since it was verified: ENOENT-like for the caller's retry logic (the entry is downloaded again).
+  if (n !== f.size)
+    throw Object.assign(new Error(`cache entry ${src} is shorter than ${f.size} bytes`), { code: 'ENOENT' });
+  const to = openSync(dest, 'wx', 0o600);
+  try {
+    for (let w = 0; w < n; ) w += writeSync(to, smallBuf, w, n - w);
+    // Never restore setuid/setgid/sticky: an artifact must not grant privileges on the machine that pulls it.
+    fchmodSync(to, f.mode & 0o777);
+  } finally {
+    closeSync(to);
+  }
 }
 
 function isFileOfSize(p: string, size: number): boolean {

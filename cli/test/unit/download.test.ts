@@ -187,3 +187,113 @@ describe('downloadToCache with many blobs', () => {
     expect(getEventListeners(caller.signal, 'abort').length).toBeLessThanOrEqual(1);
   }, 60_000);
 });
+
+/** One pack at /pack (all blobs concatenated), served with or without honouring `Range`. */
+async function packStorage(parts: Buffer[], opts: { ignoreRange?: boolean; failFirst?: number } = {}) {
+  const body = Buffer.concat(parts);
+  const ranges: (string | undefined)[] = [];
+  let seen = 0;
+  const s = await startRecordServer((r, res) => {
+    const range = r.headers.range as string | undefined;
+    ranges.push(range);
+    seen += 1;
+    if (opts.failFirst && seen <= opts.failFirst)
+      return sendJson(res, 404, { error: { code: 'E_NOT_FOUND', message: 'gone' } });
+    const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
+    if (!m || opts.ignoreRange) {
+      res.writeHead(200, { 'content-length': String(body.length) });
+      return res.end(body);
+    }
+    const slice = body.subarray(Number(m[1]), Number(m[2]) + 1);
+    res.writeHead(206, { 'content-length': String(slice.length) });
+    res.end(slice);
+  });
+  closers.push(s.close);
+  return { ...s, ranges };
+}
+
+function packClient(base: string, parts: Buffer[], gap = 0) {
+  const calls: DownloadBody[] = [];
+  // Members laid out with `gap` foreign bytes between them would be the case of a pack holding other blobs.
+  const offsets = new Map<string, number>();
+  let off = 0;
+  for (const p of parts) {
+    offsets.set(sha(p), off);
+    off += p.length + gap;
+  }
+  return {
+    calls,
+    async signDownloads(_k: string, _t: string, _v: number, body: DownloadBody): Promise<DownloadResponse> {
+      calls.push(body);
+      return {
+        blobs: [],
+        packs: [
+          {
+            id: 'p'.repeat(64),
+            request: { method: 'GET', url: `${base}/pack?sig=${calls.length}`, headers: {}, expiresAt: '' },
+            members: body.sha256s.map((s) => ({
+              sha256: s,
+              size: (parts.find((p) => sha(p) === s) as Buffer).length,
+              offset: offsets.get(s) as number,
+            })),
+          },
+        ],
+      };
+    },
+  };
+}
+
+describe('downloadToCache from packs', () => {
+  const parts = Array.from({ length: 40 }, (_, i) => randomBytes(1000 + i));
+  const manifest: Manifest = {
+    files: parts.map((p, i) => ({ path: `f${i}`, size: p.length, sha256: sha(p), mode: 0o644, mtime: 0 })),
+    links: [],
+  };
+
+  it('fetches neighbouring members with one ranged GET and verifies each into the cache', async () => {
+    const s = await packStorage(parts);
+    const cache = new BlobCache(tmp());
+    const r = await downloadToCache(packClient(s.base, parts), REF, manifest, cache, { retry: FAST });
+    expect(r.downloadedBlobs).toBe(40);
+    expect(s.ranges).toEqual([`bytes=0-${parts.reduce((n, p) => n + p.length, 0) - 1}`]);
+    for (const p of parts) expect(sha(readFileSync(cache.path(sha(p))))).toBe(sha(p));
+  });
+
+  it('a store that ignores Range sends the whole pack: the range is cut out of it', async () => {
+    const s = await packStorage(parts, { ignoreRange: true });
+    const cache = new BlobCache(tmp());
+    const r = await downloadToCache(packClient(s.base, parts.slice(0, 40)), REF, manifest, cache, { retry: FAST });
+    expect(r.downloadedBlobs).toBe(40);
+    for (const p of parts) expect(sha(readFileSync(cache.path(sha(p))))).toBe(sha(p));
+  });
+
+  it('a pack gone since it was signed (404) is signed again once and fetched', async () => {
+    const s = await packStorage(parts, { failFirst: 1 });
+    const client = packClient(s.base, parts);
+    const r = await downloadToCache(client, REF, manifest, new BlobCache(tmp()), { retry: FAST });
+    expect(r.downloadedBlobs).toBe(40);
+    expect(client.calls).toHaveLength(2);
+  });
+
+  it('bytes that do not match a member: E_HASH_MISMATCH and nothing of that range enters the cache', async () => {
+    const bad = parts.map((p, i) => (i === 3 ? Buffer.from(randomBytes(p.length)) : p));
+    const s = await packStorage(bad);
+    const cache = new BlobCache(tmp());
+    const err = await downloadToCache(packClient(s.base, parts), REF, manifest, cache, { retry: FAST }).catch(
+      (e: unknown) => e,
+    );
+    expect(isStudioError(err, 'E_HASH_MISMATCH')).toBe(true);
+    for (const p of parts) expect(await cache.has(sha(p), p.length)).toBe(false);
+  });
+
+  it('members far apart in the pack are fetched as separate ranges (no megabytes of foreign bytes)', async () => {
+    // 1 MiB of other blobs between each wanted member: coalescing across it would fetch 40 MiB for 40 KB.
+    const s = await packStorage(parts);
+    const { coalesce } = await import('../../src/transfer/download.ts');
+    const members = parts.map((p, i) => ({ sha256: sha(p), size: p.length, offset: i * (1 << 20) }));
+    expect(coalesce(members)).toHaveLength(40);
+    const near = parts.map((p, i) => ({ sha256: sha(p), size: p.length, offset: i * 2000 }));
+    expect(coalesce(near)).toHaveLength(1);
+    expect(s.ranges).toEqual([]);
+  });
+});

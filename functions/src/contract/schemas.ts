@@ -125,7 +125,13 @@ export const createTokenBody = z.object({
 export type CreateTokenBody = z.input<typeof createTokenBody>;
 
 /** Limits the client must respect when it batches. */
-export const LIMITS = { planBatch: 10_000, downloadBatch: 10_000, packMaxBlobSize: 256 * 1024, packMaxBytes: 16 << 20, packMaxMembers: 4096 };
+export const LIMITS = {
+  planBatch: 10_000,
+  downloadBatch: 10_000,
+  packMaxBlobSize: 256 * 1024,
+  packMaxBytes: 16 << 20,
+  packMaxMembers: 4096,
+};
 
 const relPath = z.string().min(1).max(4096);
 const resources = z.record(z.string().regex(/^[a-z][a-z0-9_-]{0,31}$/), z.number().nonnegative().max(1e6));

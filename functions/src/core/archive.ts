@@ -7,8 +7,8 @@ import type { Principal } from '../contract/model.ts';
 import { getVersion, loadManifest } from './artifacts.ts';
 import { recordAudit } from './audit.ts';
 import type { CoreDeps } from './context.ts';
-import { readBlob } from './packs.ts';
 import { signLink, verifyLink } from './link-signer.ts';
+import { readBlob } from './packs.ts';
 
 const KIND = 'archive';
 

@@ -4,7 +4,6 @@ import { type Manifest, manifestDigest, manifestTotals, parseManifest } from '..
 import type { CaptureStats, Principal, VersionRecord, VersionWithManifest } from '../contract/model.ts';
 import { assertExperimentKey, assertTag } from '../contract/names.ts';
 import { LIMITS, type RegisterPackBody } from '../contract/schemas.ts';
-import type { SignedRequest } from '../contract/transfer.ts';
 import type { DownloadResponse, PlanUploadResponse, RegisterPackResponse } from '../contract/wire.ts';
 import { recordAudit } from './audit.ts';
 import { requireArtifactRead, requireExperimentWrite } from './authz.ts';

@@ -7,8 +7,8 @@ import { recordAudit } from './audit.ts';
 import { requireRole, requireUserCredential } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { blobKey, blobPrefix, packPrefix, parseBlobKey, parsePackKey, stagingPrefix } from './keys.ts';
-import { registerWindowSeconds } from './packs.ts';
 import type { StoredBlobRecord } from './model.ts';
+import { registerWindowSeconds } from './packs.ts';
 
 /**
  * Blob garbage collection, in two phases so that it never deletes a blob a version needs:
@@ -186,7 +186,7 @@ export async function collectGarbage(deps: CoreDeps, p: Principal, team: string,
     const condemn: { sha256: string; size: number }[] = [];
     const doomed: StoredBlobRecord[] = [];
     for (const r of page) {
-      if (r.pack && !(doomedNow(r))) livePacks.add(r.pack.id);
+      if (r.pack && !doomedNow(r)) livePacks.add(r.pack.id);
       if (m.referenced.has(r.sha256)) {
         add(report.referenced, r.size);
         counted.add(r.sha256);

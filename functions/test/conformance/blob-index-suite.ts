@@ -28,6 +28,40 @@ export function testBlobIndex(opts: MetadataSuiteOptions): void {
       const b = sha256('blob b');
       const c = sha256('blob c');
 
+      it('records where a packed blob lives; findBlobs and listBlobs return it, loose blobs have no pack', async () => {
+        const packId = sha256('pack 1');
+        await store.blobIndex.putBlobs(team, [
+          { sha256: a, size: 10, verified: true, pack: { id: packId, offset: 0 } },
+          { sha256: b, size: 20, verified: true, pack: { id: packId, offset: 10 } },
+          { sha256: c, size: 30, verified: true },
+        ]);
+        const found = await store.blobIndex.findBlobs(team, [a, b, c]);
+        expect(found.get(a)).toEqual({ sha256: a, size: 10, verified: true, pack: { id: packId, offset: 0 } });
+        expect(found.get(b)?.pack).toEqual({ id: packId, offset: 10 });
+        expect(found.get(c)?.pack).toBeUndefined();
+        const listed = await store.blobIndex.listBlobs(team, { limit: 10 });
+        expect(listed.find((r) => r.sha256 === b)?.pack).toEqual({ id: packId, offset: 10 });
+      });
+
+      it('a verified record keeps its place; an unverified one takes the place of whoever verifies it', async () => {
+        const first = sha256('pack first');
+        const second = sha256('pack second');
+        await store.blobIndex.putBlobs(team, [
+          { sha256: a, size: 10, verified: true, pack: { id: first, offset: 5 } },
+          { sha256: b, size: 20, verified: false },
+        ]);
+        await store.blobIndex.putBlobs(team, [
+          { sha256: a, size: 10, verified: true, pack: { id: second, offset: 0 } },
+          { sha256: b, size: 20, verified: true, pack: { id: second, offset: 10 } },
+        ]);
+        const found = await store.blobIndex.findBlobs(team, [a, b]);
+        expect(found.get(a)?.pack).toEqual({ id: first, offset: 5 });
+        expect(found.get(b)).toEqual({ sha256: b, size: 20, verified: true, pack: { id: second, offset: 10 } });
+        // Recording a loose copy later (an upload of its own) does not move a packed blob either.
+        await store.blobIndex.putBlobs(team, [{ sha256: a, size: 10, verified: true }]);
+        expect((await store.blobIndex.findBlobs(team, [a])).get(a)?.pack).toEqual({ id: first, offset: 5 });
+      });
+
       it('findBlobs returns only recorded blobs; empty input gives an empty map', async () => {
         await store.blobIndex.putBlobs(team, [
           { sha256: a, size: 10, verified: false },

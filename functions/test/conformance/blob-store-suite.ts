@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { SignedRequest } from '../../src/contract/transfer.ts';
-import type { BlobStore } from '../../src/core/ports.ts';
 import { packKey } from '../../src/core/keys.ts';
 import { packIdOf } from '../../src/core/packs.ts';
+import type { BlobStore } from '../../src/core/ports.ts';
 import { blobKey, bytes, expectCode, inMinutes, readAll, sha256, sleep, uid } from './fixtures.ts';
 
 export interface BlobStoreHarness {
@@ -328,8 +328,12 @@ export function testBlobStore(opts: BlobStoreSuiteOptions): void {
         expect(await store.stat(key)).toMatchObject({ size: 3011 });
         // No object of its own for any member: the pack is the only copy.
         for (const p of parts) expect(await store.stat(keyOf(p))).toBeNull();
-        expect(sha256(await readAll(await store.read(key, { offset: 10, length: 3000 })))).toBe(sha256(parts[2] as Uint8Array));
-        expect(sha256(await readAll(await store.read(key, { offset: 3010, length: 1 })))).toBe(sha256(parts[3] as Uint8Array));
+        expect(sha256(await readAll(await store.read(key, { offset: 10, length: 3000 })))).toBe(
+          sha256(parts[2] as Uint8Array),
+        );
+        expect(sha256(await readAll(await store.read(key, { offset: 3010, length: 1 })))).toBe(
+          sha256(parts[3] as Uint8Array),
+        );
         expect((await readAll(await store.read(key, { offset: 10, length: 0 }))).length).toBe(0);
       });
 

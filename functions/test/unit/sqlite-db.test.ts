@@ -83,6 +83,7 @@ function oldHome(path: string, side: boolean): void {
   old.exec(V4_METADATA);
   old.exec(`INSERT INTO users VALUES ('local', 'local user', '${T0}', NULL);
     INSERT INTO memberships VALUES ('local', 'local', 'admin');
+    INSERT INTO blobs VALUES ('local', '${'ab'.repeat(32)}', 5, 1, '${T0}', NULL, 0);
     INSERT INTO experiments VALUES ('local', 'exp-1', NULL, 'running', '${T0}',
       '{"team":"local","key":"exp-1","status":"running","createdAt":"${T0}"}');`);
   if (side) {
@@ -108,6 +109,18 @@ describe('sqlite-db: one connection, one schema, migrations', () => {
       const stores = createSqliteStores(sdb);
       expect(await stores.accounts.getMemberships('local')).toEqual({ local: 'admin' });
       expect((await stores.experiments.getExperiment('local', 'exp-1'))?.status).toBe('running');
+      // Version 7 (packs): a blob recorded before packs is a loose blob; packed ones record their place.
+      const old = 'ab'.repeat(32);
+      expect(await stores.blobIndex.findBlobs('local', [old])).toEqual(
+        new Map([[old, { sha256: old, size: 5, verified: true }]]),
+      );
+      await stores.blobIndex.putBlobs('local', [
+        { sha256: 'cd'.repeat(32), size: 3, verified: true, pack: { id: 'ef'.repeat(32), offset: 7 } },
+      ]);
+      expect((await stores.blobIndex.findBlobs('local', ['cd'.repeat(32)])).get('cd'.repeat(32))?.pack).toEqual({
+        id: 'ef'.repeat(32),
+        offset: 7,
+      });
       expect(await createSqliteJobStore(sdb).getJob('local', 'exp-1')).toEqual(job);
       const log = createSqliteAuditLog(sdb);
       expect(await log.list('local', { limit: 5 })).toEqual([audit]);

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StudioError } from '../../contract/errors.ts';
@@ -94,17 +94,6 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
   const tempFile = async (): Promise<string> => {
     await mkdir(tmpDir, { recursive: true, mode: PRIVATE_DIR_MODE });
     return join(tmpDir, `${Date.now().toString(36)}-${randomBytes(8).toString('hex')}`);
-  };
-
-  // Unique temp names without a random draw per file: one random prefix per store instance plus a counter.
-  const tmpPrefix = `${process.pid}-${randomBytes(6).toString('hex')}`;
-  let tmpCounter = 0;
-  // Folders known to exist, so a pack of thousands of blobs does not mkdir each time.
-  const made = new Set<string>();
-  const ensureDir = (dir: string) => {
-    if (made.has(dir)) return;
-    mkdirSync(dir, { recursive: true, mode: PRIVATE_DIR_MODE });
-    made.add(dir);
   };
 
   const notFound = (key: string, cause: unknown) =>

@@ -78,8 +78,15 @@ export const MIGRATIONS: Record<number, string | ((db: Database.Database) => voi
       UPDATE task_queue SET kind = substr(kind, 17) WHERE kind LIKE '/internal/tasks/%';`);
   },
   // Version 7: packs (core/packs.ts): a small blob's record says which pack holds it, and where.
-  7: `ALTER TABLE blobs ADD COLUMN pack_id TEXT;
-      ALTER TABLE blobs ADD COLUMN pack_offset INTEGER;`,
+  7: (db) => {
+    const columns = db.prepare('PRAGMA table_info(blobs)').all() as { name: string }[];
+    for (const [name, type] of [
+      ['pack_id', 'TEXT'],
+      ['pack_offset', 'INTEGER'],
+    ]) {
+      if (!columns.some((c) => c.name === name)) db.exec(`ALTER TABLE blobs ADD COLUMN ${name} ${type}`);
+    }
+  },
 };
 
 export const SCHEMA_SQL = `

@@ -23,7 +23,8 @@ export async function handleStorage(
     }
     const d = await store.packDescription(url.pathname.slice('/storage-pack/'.length));
     const total = d.members.reduce((n, m) => n + m.size, 0);
-    if (total !== Number(bound.size)) throw new StudioError('E_BAD_SIGNATURE', 'pack size differs from its description');
+    if (total !== Number(bound.size))
+      throw new StudioError('E_BAD_SIGNATURE', 'pack size differs from its description');
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) !== total) {
       throw new StudioError('E_SIZE_MISMATCH', `content-length ${declared} differs from the signed size ${total}`);
@@ -126,7 +127,10 @@ const MAX_RANGE = 64 << 20;
  * The one byte range of a `Range: bytes=a-b` header (also `a-` and `-n`), clamped to the object as RFC 9110 says;
  * null for no header or a form this host does not serve (several ranges), which then gets the whole object.
  */
-function parseRange(header: string | undefined, size: number): { offset: number; length: number } | 'unsatisfiable' | null {
+function parseRange(
+  header: string | undefined,
+  size: number,
+): { offset: number; length: number } | 'unsatisfiable' | null {
   if (!header) return null;
   const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
   if (!m || (m[1] === '' && m[2] === '')) return null;
