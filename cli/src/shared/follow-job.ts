@@ -1,4 +1,4 @@
-import { JOB_TERMINAL } from '@studio-lite/functions/contract';
+import { blobBytes, blobRequest, JOB_TERMINAL } from '@studio-lite/functions/contract';
 import type { ApiClient } from '../api-client.ts';
 import type { Logger } from '../logger.ts';
 
@@ -16,12 +16,15 @@ async function readOutput(client: ApiClient, key: string, known: { version: numb
   known.version = v.version;
   const file = v.manifest.files[0];
   if (!file) return Buffer.alloc(0);
-  const { blobs } = await client.signDownloads(key, 'output', v.version, { sha256s: [file.sha256] });
-  const req = blobs[0]?.request;
+  const req = blobRequest(
+    await client.signDownloads(key, 'output', v.version, { sha256s: [file.sha256] }),
+    file.sha256,
+  );
   if (!req) return null;
-  const res = await fetch(req.url, { method: req.method, headers: req.headers });
+  if (req.size === 0) return Buffer.alloc(0);
+  const res = await fetch(req.url, { headers: req.headers });
   if (!res.ok) return null;
-  return Buffer.from(await res.arrayBuffer());
+  return Buffer.from(blobBytes(req, res.status, new Uint8Array(await res.arrayBuffer())));
 }
 
 /**

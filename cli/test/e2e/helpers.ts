@@ -7,6 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
 import { afterEach } from 'vitest';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -231,6 +232,32 @@ export function storeBlobFiles(home: string): string[] {
     return [];
   }
   return names.flatMap((t) => listFiles(join(teams, t, 'blobs')).map((p) => join(teams, t, 'blobs', p)));
+}
+
+/** Every pack object of the embedded store (small blobs live in packs: functions/src/core/packs.ts). */
+export function storePackFiles(home: string): string[] {
+  const teams = join(home, 'store', 'teams');
+  let names: string[] = [];
+  try {
+    names = readdirSync(teams);
+  } catch {
+    return [];
+  }
+  return names.flatMap((t) => listFiles(join(teams, t, 'packs')).map((p) => join(teams, t, 'packs', p)));
+}
+
+/** The blob records of the embedded backend's metadata file: every blob it holds, loose or in a pack. */
+export function recordedBlobs(home: string): { sha256: string; size: number; packId: string | null }[] {
+  const db = new Database(join(home, 'db', 'studio.sqlite'), { readonly: true });
+  try {
+    return db.prepare('SELECT sha256, size, pack_id AS packId FROM blobs').all() as {
+      sha256: string;
+      size: number;
+      packId: string | null;
+    }[];
+  } finally {
+    db.close();
+  }
 }
 
 /** The stored manifest JSON of a version (manifests are blobs in the team store). */

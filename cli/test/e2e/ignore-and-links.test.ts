@@ -11,6 +11,7 @@ import {
   showJson,
   storeBlobFiles,
   storedManifest,
+  storePackFiles,
   useSandboxes,
 } from './helpers.ts';
 
@@ -62,7 +63,9 @@ describe('.studioml_ignore and symlinks', () => {
       ]),
     );
     // The outside bytes reached neither the store nor the blob cache.
-    for (const f of storeBlobFiles(sb.home)) expect(readFileSync(f, 'utf8')).not.toContain(secret);
+    for (const f of [...storeBlobFiles(sb.home), ...storePackFiles(sb.home)]) {
+      expect(readFileSync(f, 'utf8')).not.toContain(secret);
+    }
 
     const pulled = await pullJson(sb, 'links/cap', join(sb.tmp(), 'pulled'));
     const dest = pulled.dest;

@@ -1,9 +1,18 @@
 // Periodic captures of a mutable artifact are incremental: one changed file among 500 costs one hash and one upload,
 // and intervals without a change make no version.
-import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { artifact, cliOk, sha256, showJson, storeBlobFiles, useSandboxes } from './helpers.ts';
+import {
+  artifact,
+  cliOk,
+  recordedBlobs,
+  sha256,
+  showJson,
+  storeBlobFiles,
+  storePackFiles,
+  useSandboxes,
+} from './helpers.ts';
 
 const sandbox = useSandboxes();
 const N = 500;
@@ -60,8 +69,15 @@ describe('incremental capture', () => {
     for (const a of show.artifacts) for (const v of a.versions) expected.add(v.manifestSha256);
     const tags = show.artifacts.map((a) => a.tag).sort();
     expect(tags).toEqual(['data', 'output', 'workspace']);
-    const stored = storeBlobFiles(sb.home).map((f) => f.split('/').at(-1) as string);
-    expect(stored.length).toBe(N + 1 + 2 + 4);
-    expect(new Set(stored)).toEqual(expected);
+    // Recorded = stored: loose blobs are files named by their hash, small ones live in packs (the store has no file of
+    // their own), and each pack holds only what its capture uploaded.
+    const recorded = recordedBlobs(sb.home);
+    expect(recorded.length).toBe(N + 1 + 2 + 4);
+    expect(new Set(recorded.map((r) => r.sha256))).toEqual(expected);
+    const loose = storeBlobFiles(sb.home).map((f) => f.split('/').at(-1) as string);
+    expect(new Set(loose)).toEqual(new Set(recorded.filter((r) => r.packId === null).map((r) => r.sha256)));
+    const packs = storePackFiles(sb.home);
+    const packBytes = packs.reduce((n, f) => n + statSync(f).size, 0);
+    expect(packBytes).toBe(recorded.filter((r) => r.packId !== null).reduce((n, r) => n + r.size, 0));
   });
 });

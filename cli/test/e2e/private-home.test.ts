@@ -20,6 +20,7 @@ import {
   showJson,
   startCli,
   storeBlobFiles,
+  storePackFiles,
   useSandboxes,
   waitFor,
 } from './helpers.ts';
@@ -63,7 +64,7 @@ describe('private home', () => {
       }
       expect(mode(join(home, 'statcache.db'))).toBe(0o600);
       expect(mode(join(home, 'store'))).toBe(0o700);
-      const blobs = storeBlobFiles(home);
+      const blobs = [...storeBlobFiles(home), ...storePackFiles(home)];
       expect(blobs.length).toBeGreaterThanOrEqual(3);
       for (const b of blobs) expect([0o400, 0o600], b).toContain(mode(b));
       expect(mode(join(home, 'experiments', 'p1', 'output'))).toBe(0o600);

@@ -197,12 +197,15 @@ async function packStorage(parts: Buffer[], opts: { ignoreRange?: boolean; failF
     const range = r.headers.range as string | undefined;
     ranges.push(range);
     seen += 1;
-    if (opts.failFirst && seen <= opts.failFirst)
-      return sendJson(res, 404, { error: { code: 'E_NOT_FOUND', message: 'gone' } });
+    if (opts.failFirst && seen <= opts.failFirst) {
+      sendJson(res, 404, { error: { code: 'E_NOT_FOUND', message: 'gone' } });
+      return;
+    }
     const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
     if (!m || opts.ignoreRange) {
       res.writeHead(200, { 'content-length': String(body.length) });
-      return res.end(body);
+      res.end(body);
+      return;
     }
     const slice = body.subarray(Number(m[1]), Number(m[2]) + 1);
     res.writeHead(206, { 'content-length': String(slice.length) });

@@ -22,3 +22,34 @@ export interface ResumableStartRequest {
   headers: Record<string, string>;
   expiresAt: string;
 }
+
+/**
+ * The one request that fetches exactly one blob from a download answer (`DownloadResponse`): its own signed GET, or
+ * its pack's signed GET with the `Range` of its bytes (`offset` set: a store that ignores the range answers 200 with
+ * the whole pack, from which the caller cuts `size` bytes at `offset`). Null when the answer does not hold it. A
+ * packed empty blob needs no request at all (`size` 0): no range can name zero bytes.
+ */
+export function blobRequest(
+  res: {
+    blobs: { sha256: string; size: number; request: SignedRequest }[];
+    packs?: { request: SignedRequest; members: { sha256: string; size: number; offset: number }[] }[];
+  },
+  sha256: string,
+): { url: string; headers: Record<string, string>; size: number; offset?: number } | null {
+  const own = res.blobs.find((b) => b.sha256 === sha256);
+  if (own) return { url: own.request.url, headers: own.request.headers, size: own.size };
+  for (const p of res.packs ?? []) {
+    const m = p.members.find((x) => x.sha256 === sha256);
+    if (!m) continue;
+    const range: Record<string, string> = m.size > 0 ? { range: `bytes=${m.offset}-${m.offset + m.size - 1}` } : {};
+    return { url: p.request.url, headers: { ...p.request.headers, ...range }, size: m.size, offset: m.offset };
+  }
+  return null;
+}
+
+/** The blob's bytes from the answer to a blobRequest (cut out of the whole pack when the store ignored the range). */
+export function blobBytes(r: { size: number; offset?: number }, status: number, body: Uint8Array): Uint8Array {
+  if (r.size === 0) return new Uint8Array(0);
+  if (status === 200 && r.offset !== undefined) return body.subarray(r.offset, r.offset + r.size);
+  return body;
+}

@@ -2,7 +2,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, api, seg } from '../api.ts';
 import { html } from '../html.ts';
 import type { Manifest } from '../types.ts';
-import { signedUrl } from './preview.ts';
+import { fetchFile, fileSource } from './preview.ts';
 
 const SHOWN = 200_000;
 const POLL_MS = 1500;
@@ -34,8 +34,8 @@ export function LogTail(props: { expKey: string; running: boolean }) {
           seen.current = version.version;
           let body = '';
           if (file && file.size > 0) {
-            const res = await fetch(await signedUrl(props.expKey, 'output', version.version, file.sha256));
-            body = await res.text();
+            const src = await fileSource(props.expKey, 'output', version.version, file.sha256);
+            body = new TextDecoder().decode(await fetchFile(src, file.size));
           }
           if (alive) setText(body.length > SHOWN ? body.slice(-SHOWN) : body);
         }

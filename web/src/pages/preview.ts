@@ -8,21 +8,70 @@ import type { FileEntry } from '../types.ts';
 const MAX_PREVIEW = 256 * 1024;
 const IMAGE = /\.(png|jpe?g|gif|webp|bmp|svg)$/i;
 
-/** A file's signed URL (each file downloads through its own signed URL, valid for the backend's URL lifetime). */
-export async function signedUrl(expKey: string, tag: string, version: number, sha256: string): Promise<string> {
-  const r = await api<{ blobs: { request: { url: string } }[] }>(
+type Signed = { url: string; headers: Record<string, string> };
+type DownloadAnswer = {
+  blobs: { sha256: string; request: Signed }[];
+  packs?: { request: Signed; members: { sha256: string; size: number; offset: number }[] }[];
+};
+
+/**
+ * Where a file's bytes are: its own signed URL, or (a small file stored in a pack) its pack's signed URL with the
+ * `Range` of its bytes (the same rule as blobRequest in the contract). Valid for the backend's URL lifetime.
+ */
+export interface FileSource {
+  url: string;
+  headers: Record<string, string>;
+  /** Set for a packed file: its first byte in the pack (cut out when a store ignores the range). */
+  offset?: number;
+}
+
+export async function fileSource(expKey: string, tag: string, version: number, sha256: string): Promise<FileSource> {
+  const r = await api<DownloadAnswer>(
     'POST',
     `/v1/experiments/${seg(expKey)}/artifacts/${seg(tag)}/versions/${version}/downloads`,
     { sha256s: [sha256] },
   );
-  const url = r.blobs[0]?.request.url;
-  if (!url) throw new Error('no download URL');
-  return url;
+  const own = r.blobs.find((b) => b.sha256 === sha256);
+  if (own) return { url: own.request.url, headers: own.request.headers };
+  for (const p of r.packs ?? []) {
+    const m = p.members.find((x) => x.sha256 === sha256);
+    if (!m) continue;
+    const range: Record<string, string> = m.size > 0 ? { range: `bytes=${m.offset}-${m.offset + m.size - 1}` } : {};
+    return { url: p.request.url, headers: { ...p.request.headers, ...range }, offset: m.offset };
+  }
+  throw new Error('no download URL');
+}
+
+/** The whole file (packed files are at most 256 KiB). */
+export async function fetchFile(src: FileSource, size: number): Promise<Uint8Array> {
+  if (size === 0) return new Uint8Array(0);
+  const res = await fetch(src.url, { headers: src.headers });
+  if (!res.ok) throw new Error(`download failed: HTTP ${res.status}`);
+  const body = new Uint8Array(await res.arrayBuffer());
+  return res.status === 200 && src.offset !== undefined ? body.subarray(src.offset, src.offset + size) : body;
+}
+
+/**
+ * A URL a link or an <img> can use: the signed URL of a file of its own; for a packed file (no header can ride on a
+ * link) an object URL of its bytes, fetched once.
+ */
+export async function linkUrl(src: FileSource, size: number): Promise<string> {
+  if (src.offset === undefined) return src.url;
+  return URL.createObjectURL(new Blob([(await fetchFile(src, size)) as Uint8Array<ArrayBuffer>]));
 }
 
 /** The first bytes of a file (previews never read more than MAX_PREVIEW). */
-export async function head(url: string, max = MAX_PREVIEW): Promise<{ bytes: Uint8Array; truncated: boolean }> {
-  const res = await fetch(url);
+export async function head(
+  src: FileSource,
+  size: number,
+  max = MAX_PREVIEW,
+): Promise<{ bytes: Uint8Array; truncated: boolean }> {
+  if (src.offset !== undefined) {
+    // Packed: at most 256 KiB by construction, fetched whole.
+    const all = await fetchFile(src, size);
+    return { bytes: all.subarray(0, max), truncated: all.length > max };
+  }
+  const res = await fetch(src.url, { headers: src.headers });
   if (!res.ok || !res.body) throw new Error(`download failed: HTTP ${res.status}`);
   const reader = res.body.getReader();
   const parts: Uint8Array[] = [];
@@ -54,11 +103,12 @@ export function FilePreview(props: { expKey: string; tag: string; version: numbe
     let alive = true;
     void (async () => {
       try {
-        const u = await signedUrl(props.expKey, props.tag, props.version, f.sha256);
+        const src = await fileSource(props.expKey, props.tag, props.version, f.sha256);
+        const u = await linkUrl(src, f.size);
         if (!alive) return;
         setUrl(u);
         if (IMAGE.test(f.path)) return;
-        const h = await head(u);
+        const h = await head(src, f.size);
         // Binary content (a NUL in the first 8 KiB, or not UTF-8) gets no text preview.
         let text: string | null = null;
         if (!h.bytes.subarray(0, 8192).includes(0)) {

@@ -1,6 +1,8 @@
+import { blobBytes, blobRequest } from '@studio-lite/functions/contract';
 import { formatLocalTime, table } from '../../format.ts';
 import { followJob } from '../../shared/follow-job.ts';
 import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
+import { storageError } from '../../transfer/storage-error.ts';
 import { followLocalOutput, localOutputFile, printLocalOutput } from './local-logs.ts';
 
 const when = formatLocalTime;
@@ -59,11 +61,12 @@ export async function logsCommand(key: string, opts: GlobalOpts & { follow?: boo
       const { version } = await conn.client.getVersion(key, 'output', 'latest');
       const file = version.manifest.files[0];
       if (file) {
-        const { blobs } = await conn.client.signDownloads(key, 'output', version.version, { sha256s: [file.sha256] });
-        const req = blobs[0]?.request;
-        if (req) {
-          const res = await fetch(req.url, { method: req.method, headers: req.headers });
-          process.stdout.write(Buffer.from(await res.arrayBuffer()));
+        const signed = await conn.client.signDownloads(key, 'output', version.version, { sha256s: [file.sha256] });
+        const req = blobRequest(signed, file.sha256);
+        if (req && req.size > 0) {
+          const res = await fetch(req.url, { headers: req.headers });
+          if (!res.ok) throw await storageError(res, `download of the output of ${key}`);
+          process.stdout.write(blobBytes(req, res.status, new Uint8Array(await res.arrayBuffer())));
         }
       }
       return 0;
