@@ -30,10 +30,11 @@ export interface GcReport {
   /** Job tokens' staged uploads older than the grace that no commit promoted (core/job-blobs.ts): deleted. */
   staged: Amount;
   /**
-   * Pack objects (core/packs.ts; `blobs` counts packs): `deleted` held no recorded blob any more; `live` still hold
-   * some (their dead members' bytes stay until the pack is deleted).
+   * Pack objects (core/packs.ts; `blobs` counts packs): `deleted` held no recorded blob any more; `repacked` were
+   * mostly dead, their live members rewritten into new packs (`bytes`: the dead bytes a later run frees with the old
+   * pack); `live` are kept as they are (their few dead members' bytes stay until the pack is repacked or deleted).
    */
-  packs?: { deleted: Amount; live: Amount };
+  packs?: { deleted: Amount; live: Amount; repacked: Amount };
   /** The earliest time a run may delete what this run condemned; null when it condemned nothing. */
   deleteAfter: string | null;
 }

@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import pLimit from 'p-limit';
 import { isStudioError, StudioError } from '../contract/errors.ts';
 import type { Principal } from '../contract/model.ts';
@@ -6,9 +7,9 @@ import { loadManifest } from './artifacts.ts';
 import { recordAudit } from './audit.ts';
 import { requireRole, requireUserCredential } from './authz.ts';
 import type { CoreDeps } from './context.ts';
-import { blobKey, blobPrefix, packPrefix, parseBlobKey, parsePackKey, stagingPrefix } from './keys.ts';
+import { blobKey, blobPrefix, packKey, packPrefix, parseBlobKey, parsePackKey, stagingPrefix } from './keys.ts';
 import type { StoredBlobRecord } from './model.ts';
-import { registerWindowSeconds } from './packs.ts';
+import { packIdOf, registerWindowSeconds } from './packs.ts';
 
 /**
  * Blob garbage collection, in two phases so that it never deletes a blob a version needs:
@@ -114,15 +115,24 @@ async function remove(deps: CoreDeps, team: string, r: StoredBlobRecord): Promis
   await deps.blobIndex.finishBlobDelete(team, r.sha256);
 }
 
+/** A pack whose live members fill less than this share of it is rewritten with only them (restic's prune). */
+export const REPACK_BELOW = 0.5;
+
+type LiveMember = { sha256: string; size: number; offset: number };
+
 /**
- * Deletes the team's packs that no record points into, once they are older than the grace plus the time a pack may
- * still be registered (core/packs.ts): after that no record can be added to them, so nothing can race the delete.
- * `live` are the packs some record still points into.
+ * The team's packs, after the records were swept (`live`: the members some record still places in each pack).
+ * A pack no record points into is deleted; one whose live members fill less than REPACK_BELOW of it is repacked:
+ * its live members (each re-hashed) are written to a new pack, their records moved there one compare-and-set each,
+ * and the old pack, now pointed into by nothing, is deleted by a later run. Only packs older than `cutoff` (the
+ * grace plus the time a pack may still be registered, core/packs.ts) are touched: after that no record can be
+ * added to them, so nothing races the delete. A download signed before a repack and sent after the old pack is
+ * gone gets 404 and is signed again (cli/src/transfer/download.ts).
  */
-async function deletePacks(
+async function sweepPacks(
   deps: CoreDeps,
   team: string,
-  live: Set<string>,
+  live: Map<string, LiveMember[]>,
   cutoff: number,
   dryRun: boolean,
   report: NonNullable<GcReport['packs']>,
@@ -132,15 +142,60 @@ async function deletePacks(
     if (objects.length === 0) break;
     after = objects[objects.length - 1]?.key;
     const dead = [];
+    const sparse: { key: string; size: number; members: LiveMember[] }[] = [];
     for (const o of objects) {
       const parsed = parsePackKey(o.key);
       if (!parsed || parsed.team !== team) continue;
-      if (live.has(parsed.id)) add(report.live, o.size);
-      else if (Date.parse(o.createdAt) <= cutoff) dead.push(o);
+      const members = live.get(parsed.id);
+      const old = Date.parse(o.createdAt) <= cutoff;
+      if (!members) {
+        if (old) dead.push(o);
+        continue;
+      }
+      const used = members.reduce((n, m) => n + m.size, 0);
+      if (old && used < o.size * REPACK_BELOW) sparse.push({ key: o.key, size: o.size, members });
+      else add(report.live, o.size);
     }
     if (!dryRun) await eachLimited(dead, (o) => deps.blobs.delete(o.key));
     for (const o of dead) add(report.deleted, o.size);
+    for (const p of sparse) {
+      const used = p.members.reduce((n, m) => n + m.size, 0);
+      if (!dryRun) await repack(deps, team, p.key, p.members);
+      add(report.repacked, p.size - used);
+    }
   }
+}
+
+/** Rewrites a pack's live members into a new pack and moves their records there (see sweepPacks). */
+async function repack(deps: CoreDeps, team: string, key: string, members: LiveMember[]): Promise<void> {
+  const sorted = [...members].sort((a, b) => a.offset - b.offset);
+  // One read of the whole pack (at most LIMITS.packMaxBytes): one storage operation, not one per member.
+  const chunks: Uint8Array[] = [];
+  for await (const c of await deps.blobs.read(key)) chunks.push(c);
+  const whole = Buffer.concat(chunks);
+  const parts: Buffer[] = [];
+  for (const m of sorted) {
+    const data = whole.subarray(m.offset, m.offset + m.size);
+    if (data.length !== m.size || createHash('sha256').update(data).digest('hex') !== m.sha256) {
+      // Never copy bad bytes forward: the member stays where it is (a download of it fails its check).
+      throw new StudioError('E_INTERNAL', `pack member ${m.sha256} of ${key} does not match its hash; gc stopped`);
+    }
+    parts.push(data);
+  }
+  const nonce = randomBytes(16).toString('hex');
+  const id = packIdOf(
+    nonce,
+    sorted.map((m) => ({ sha256: m.sha256, size: m.size })),
+  );
+  await deps.blobs.put(packKey(team, id), Buffer.concat(parts), 'application/octet-stream');
+  const from = parsePackKey(key)?.id as string;
+  let offset = 0;
+  const moves = sorted.map((m) => {
+    const move = { sha256: m.sha256, from: { id: from, offset: m.offset }, to: { id, offset } };
+    offset += m.size;
+    return move;
+  });
+  await deps.blobIndex.movePackedBlobs(team, moves);
 }
 
 /** One GC run over a team's blobs (team admins, with their own credential). Audited unless a dry run. */
@@ -168,11 +223,17 @@ export async function collectGarbage(deps: CoreDeps, p: Principal, team: string,
     pending: zero(),
     absolved: 0,
     staged: zero(),
-    packs: { deleted: zero(), live: zero() },
+    packs: { deleted: zero(), live: zero(), repacked: zero() },
     deleteAfter: null,
   };
-  // Packs some record points into after this run (a record this run deletes does not keep its pack).
-  const livePacks = new Set<string>();
+  // Packs some record points into after this run, with those members (a record this run deletes does not count).
+  const livePacks = new Map<string, LiveMember[]>();
+  const keep = (r: StoredBlobRecord) => {
+    if (!r.pack) return;
+    const list = livePacks.get(r.pack.id) ?? [];
+    list.push({ sha256: r.sha256, size: r.size, offset: r.pack.offset });
+    livePacks.set(r.pack.id, list);
+  };
 
   const counted = new Set<string>();
   const doomedNow = (r: StoredBlobRecord) =>
@@ -186,7 +247,7 @@ export async function collectGarbage(deps: CoreDeps, p: Principal, team: string,
     const condemn: { sha256: string; size: number }[] = [];
     const doomed: StoredBlobRecord[] = [];
     for (const r of page) {
-      if (r.pack && !doomedNow(r)) livePacks.add(r.pack.id);
+      if (!doomedNow(r)) keep(r);
       if (m.referenced.has(r.sha256)) {
         add(report.referenced, r.size);
         counted.add(r.sha256);
@@ -214,7 +275,7 @@ export async function collectGarbage(deps: CoreDeps, p: Principal, team: string,
       // A commit that needed the blob since it was condemned cleared condemnedAt: then this is refused and it stays.
       if (!r.deleting && !(await deps.blobIndex.beginBlobDelete(team, r.sha256, r.condemnedAt as string))) {
         report.absolved += 1;
-        if (r.pack) livePacks.add(r.pack.id);
+        keep(r);
         return;
       }
       await remove(deps, team, r);
@@ -269,7 +330,7 @@ export async function collectGarbage(deps: CoreDeps, p: Principal, team: string,
 
   // Packs: after the records, so the set of packs still pointed into is complete.
   const packCutoff = start.getTime() - (graceSeconds + registerWindowSeconds(deps)) * 1000;
-  await deletePacks(deps, team, livePacks, packCutoff, dryRun, report.packs as NonNullable<GcReport['packs']>);
+  await sweepPacks(deps, team, livePacks, packCutoff, dryRun, report.packs as NonNullable<GcReport['packs']>);
 
   if (report.condemned.blobs > 0) report.deleteAfter = new Date(start.getTime() + graceSeconds * 1000).toISOString();
   report.finishedAt = deps.now().toISOString();

@@ -21,6 +21,15 @@ export function describeGc(r: GcReport): string {
   if (r.pending.blobs) lines.push(`still condemned from earlier runs: ${amount(r.pending)}`);
   if (r.absolved) lines.push(`needed again, kept: ${r.absolved} blob(s)`);
   if (r.staged?.blobs) lines.push(`abandoned job uploads removed: ${r.staged.blobs} (${formatBytes(r.staged.bytes)})`);
+  const packs = r.packs;
+  if (packs && packs.deleted.blobs + packs.repacked.blobs + packs.live.blobs > 0) {
+    const n = (a: Amount) => `${a.blobs} pack(s)`;
+    lines.push(
+      `packs: ${dry ? 'would delete' : 'deleted'} ${n(packs.deleted)} (${formatBytes(packs.deleted.bytes)}), ` +
+        `${dry ? 'would repack' : 'repacked'} ${n(packs.repacked)} (${formatBytes(packs.repacked.bytes)} of dead members ` +
+        `freed when a later run deletes the old packs), kept ${n(packs.live)} (${formatBytes(packs.live.bytes)})`,
+    );
+  }
   return `${lines.join('\n')}\n`;
 }
 

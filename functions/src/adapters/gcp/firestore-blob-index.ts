@@ -204,6 +204,31 @@ export function createFirestoreBlobIndex(db: Firestore): BlobIndex {
           return true;
         });
       }),
+    movePackedBlobs: (t, moves) =>
+      guard('movePackedBlobs', async () => {
+        need(t, ...moves.map((m) => m.sha256));
+        const moved = await Promise.all(
+          chunked(moves, BLOB_BATCH).map((chunk) =>
+            optimistic('movePackedBlobs', async () => {
+              const snaps = await db.getAll(...chunk.map((m) => blobRef(t, m.sha256)));
+              const batch = db.batch();
+              const out: string[] = [];
+              snaps.forEach((snap, i) => {
+                const m = chunk[i] as (typeof chunk)[number];
+                const pack = snap.exists ? (snap.get('pack') as BlobDoc['pack']) : undefined;
+                if (!pack || snap.get('deleting') === true) return;
+                if (pack.id !== m.from.id || pack.offset !== m.from.offset) return;
+                // Lands only if nothing changed the record since the read (a delete, another move).
+                casUpdate(batch, snap, { pack: { id: m.to.id, offset: m.to.offset } });
+                out.push(m.sha256);
+              });
+              if (out.length > 0) await batch.commit();
+              return out;
+            }),
+          ),
+        );
+        return moved.flat();
+      }),
     finishBlobDelete: (t, sha256) =>
       guard('finishBlobDelete', async () => {
         if (!validId(t) || !validId(sha256)) return;

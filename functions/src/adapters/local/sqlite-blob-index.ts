@@ -1,5 +1,5 @@
 import { StudioError } from '../../contract/errors.ts';
-import type { BlobRecord, StoredBlobRecord } from '../../core/model.ts';
+import type { BlobRecord, PackLocation, StoredBlobRecord } from '../../core/model.ts';
 import type { BlobIndex } from '../../core/ports.ts';
 import type { SqliteDb } from './sqlite-db.ts';
 
@@ -46,6 +46,9 @@ function statements(db: SqliteDb['db']) {
       'UPDATE blobs SET deleting = 1 WHERE team = ? AND sha256 = ? AND (deleting = 1 OR condemned_at = ?)',
     ),
     finishBlobDelete: db.prepare('DELETE FROM blobs WHERE team = ? AND sha256 = ? AND deleting = 1'),
+    movePacked: db.prepare(
+      'UPDATE blobs SET pack_id = ?, pack_offset = ? WHERE team = ? AND sha256 = ? AND pack_id = ? AND pack_offset = ? AND deleting = 0',
+    ),
   };
 }
 
@@ -73,6 +76,13 @@ export function createSqliteBlobIndex(sdb: SqliteDb): BlobIndex {
   const absolveBlobs = sdb.write('absolveBlobs', (team: string, sha256s: string[]) => {
     for (const sha of sha256s) q.absolveBlob.run(team, sha);
   });
+  const movePacked = sdb.write(
+    'movePackedBlobs',
+    (team: string, moves: { sha256: string; from: PackLocation; to: PackLocation }[]): string[] =>
+      moves
+        .filter((m) => q.movePacked.run(m.to.id, m.to.offset, team, m.sha256, m.from.id, m.from.offset).changes > 0)
+        .map((m) => m.sha256),
+  );
   // One read transaction so a large batch sees one snapshot and costs one lock.
   const findBlobs = sdb.db.transaction((team: string, sha256s: string[]) => {
     const found = new Map<string, BlobRecord>();
@@ -109,6 +119,9 @@ export function createSqliteBlobIndex(sdb: SqliteDb): BlobIndex {
     },
     async finishBlobDelete(team, sha256) {
       q.finishBlobDelete.run(team, sha256);
+    },
+    async movePackedBlobs(team, moves) {
+      return moves.length ? movePacked(team, moves) : [];
     },
   };
 }

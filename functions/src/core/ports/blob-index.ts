@@ -1,4 +1,4 @@
-import type { BlobRecord, StoredBlobRecord } from '../model.ts';
+import type { BlobRecord, PackLocation, StoredBlobRecord } from '../model.ts';
 
 /**
  * Which content-addressed blobs each team has (the records; the bytes are in the BlobStore), and the compare-and-sets
@@ -42,4 +42,9 @@ export interface BlobIndex {
   beginBlobDelete(team: string, sha256: string, condemnedAt: string): Promise<boolean>;
   /** Removes a record that is `deleting` (its object is gone); a record in any other state is left alone. */
   finishBlobDelete(team: string, sha256: string): Promise<void>;
+  /**
+   * Compare-and-set per record (a GC run repacking, core/gc.ts): points each record that still lives at `from` and is
+   * not `deleting` at `to`; others are left alone. Returns the sha256s it moved.
+   */
+  movePackedBlobs(team: string, moves: { sha256: string; from: PackLocation; to: PackLocation }[]): Promise<string[]>;
 }
