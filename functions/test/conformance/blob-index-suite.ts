@@ -62,6 +62,32 @@ export function testBlobIndex(opts: MetadataSuiteOptions): void {
         expect((await store.blobIndex.findBlobs(team, [a])).get(a)?.pack).toEqual({ id: first, offset: 5 });
       });
 
+      it('movePackedBlobs moves only records still at their old place and not being deleted', async () => {
+        const [p1, p2] = [sha256('pack move 1'), sha256('pack move 2')];
+        await store.blobIndex.putBlobs(team, [
+          { sha256: a, size: 10, verified: true, pack: { id: p1, offset: 0 } },
+          { sha256: b, size: 20, verified: true, pack: { id: p1, offset: 10 } },
+          { sha256: c, size: 30, verified: true },
+        ]);
+        await store.blobIndex.condemnBlobs(team, [{ sha256: b, size: 20 }], '2030-01-01T00:00:00.000Z');
+        expect(await store.blobIndex.beginBlobDelete(team, b, '2030-01-01T00:00:00.000Z')).toBe(true);
+        const moved = await store.blobIndex.movePackedBlobs(team, [
+          { sha256: a, from: { id: p1, offset: 0 }, to: { id: p2, offset: 0 } },
+          { sha256: b, from: { id: p1, offset: 10 }, to: { id: p2, offset: 10 } }, // deleting: stays
+          { sha256: c, from: { id: p1, offset: 20 }, to: { id: p2, offset: 20 } }, // loose: stays
+        ]);
+        expect(moved).toEqual([a]);
+        expect((await store.blobIndex.findBlobs(team, [a])).get(a)?.pack).toEqual({ id: p2, offset: 0 });
+        expect((await store.blobIndex.findBlobs(team, [c])).get(c)?.pack).toBeUndefined();
+        // A second move from the old place finds nothing there any more.
+        expect(
+          await store.blobIndex.movePackedBlobs(team, [
+            { sha256: a, from: { id: p1, offset: 0 }, to: { id: p1, offset: 5 } },
+          ]),
+        ).toEqual([]);
+        expect(await store.blobIndex.movePackedBlobs(other, [])).toEqual([]);
+      });
+
       it('findBlobs returns only recorded blobs; empty input gives an empty map', async () => {
         await store.blobIndex.putBlobs(team, [
           { sha256: a, size: 10, verified: false },
