@@ -11,7 +11,9 @@ import { Storage } from '@google-cloud/storage';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createFirestoreStores } from '../../src/adapters/gcp/firestore-stores.ts';
 import type { SignedRequest } from '../../src/contract/transfer.ts';
-import type { PlanUploadResponse } from '../../src/contract/wire.ts';
+import { blobRequest } from '../../src/contract/transfer.ts';
+import type { DownloadResponse, PlannedPack, PlanUploadResponse } from '../../src/contract/wire.ts';
+import { packKey } from '../../src/core/keys.ts';
 import { blobKey, sha256 } from '../conformance/fixtures.ts';
 import { createTestOidcIssuer, type TestOidcIssuer } from '../support/test-oidc.ts';
 import {
@@ -129,6 +131,10 @@ const fileEntry = (path: string, data: Buffer) => ({
   mtime: 1_700_000_000,
 });
 
+/** A pack's body: its members' bytes concatenated in the planned order. */
+const packBody = (p: { members: { sha256: string }[] }, bySha: Map<string, Buffer>) =>
+  Buffer.concat(p.members.map((m) => bySha.get(m.sha256) as Buffer));
+
 const objectExists = async (key: string) => (await admin.bucket(config.bucket).file(key).exists())[0];
 
 describe('cloud function host (getTestServer)', () => {
@@ -157,36 +163,51 @@ describe('cloud function host (getTestServer)', () => {
     expect(r.body.experiment).toMatchObject({ key: exp, status: 'running' });
   });
 
-  it('plans one create-only, length-bound signed PUT per blob, uploads them through the gateway and commits', async () => {
+  it('plans one create-only, length-bound signed PUT for a pack of the small blobs; registered, the pack commits', async () => {
     const plan = await api<PlanUploadResponse>('POST', `/v1/experiments/${exp}/artifacts/model/uploads`, {
       body: { blobs: manifest.files.map((f) => ({ sha256: f.sha256, size: f.size })) },
     });
     expect(plan.status).toBe(200);
-    expect(plan.body.packs).toEqual([]);
+    // Both blobs are small (<= 256 KiB): no object of their own, one pack.
+    expect(plan.body.uploads).toEqual([]);
     expect(plan.body.present).toBe(0);
-    expect(plan.body.uploads).toHaveLength(2);
-    for (const u of plan.body.uploads) {
-      expect(u.request.method).toBe('PUT');
-      expect(u.request.url.startsWith(`${gateway.url}/${config.bucket}/`)).toBe(true);
-      expect(new URL(u.request.url).pathname).toBe(`/${config.bucket}/${blobKey(TEAM, u.sha256)}`);
-      expect(u.request.headers).toMatchObject({
-        'content-type': 'application/octet-stream',
-        'x-goog-content-length-range': `${u.size},${u.size}`,
-        'x-goog-if-generation-match': '0',
-      });
-      expect(Date.parse(u.request.expiresAt)).toBeGreaterThan(Date.now());
-    }
+    expect(plan.body.packs).toHaveLength(1);
+    const pack = plan.body.packs[0] as PlannedPack;
+    expect(pack.members.map((m) => m.sha256).sort()).toEqual([sha256(a), sha256(b)].sort());
+    const total = a.length + b.length;
+    expect(pack.request.method).toBe('PUT');
+    expect(new URL(pack.request.url).pathname).toBe(`/${config.bucket}/${packKey(TEAM, pack.id)}`);
+    expect(pack.request.headers).toMatchObject({
+      'content-type': 'application/octet-stream',
+      'x-goog-content-length-range': `${total},${total}`,
+      'x-goog-if-generation-match': '0',
+    });
+    expect(Date.parse(pack.request.expiresAt)).toBeGreaterThan(Date.now());
     const bySha = new Map([a, b].map((d) => [sha256(d), d]));
-    for (const u of plan.body.uploads) {
-      const res = await send(u.request, bySha.get(u.sha256));
-      expect(res.status, await res.text()).toBe(200);
+    const body = packBody(pack, bySha);
+    const put = await send(pack.request, body);
+    expect(put.status, await put.text()).toBe(200);
+    // create-only: the same still-valid URL cannot overwrite the stored pack.
+    expect((await send(pack.request, body)).status).toBe(412);
+    // Uploaded but not registered: its members are not present for a commit yet.
+    const early = await api('POST', `/v1/experiments/${exp}/artifacts/model/versions`, {
+      body: { mutable: true, manifest, stats },
+    });
+    expect(early.status).toBe(409);
+    expect(early.body.error?.code).toBe('E_BLOB_MISSING');
+    const reg = await api('POST', `/v1/experiments/${exp}/artifacts/model/packs`, {
+      body: { id: pack.id, nonce: pack.nonce, members: pack.members },
+    });
+    expect(reg.status, JSON.stringify(reg.body)).toBe(200);
+    expect(reg.body).toEqual({ id: pack.id, members: 2 });
+    // Each member's place is in its Firestore blob record; no object per member.
+    const records = await meta.blobIndex.findBlobs(TEAM, [sha256(a), sha256(b)]);
+    let offset = 0;
+    for (const m of pack.members) {
+      expect(records.get(m.sha256)).toMatchObject({ size: m.size, verified: true, pack: { id: pack.id, offset } });
+      expect(await objectExists(blobKey(TEAM, m.sha256))).toBe(false);
+      offset += m.size;
     }
-    // create-only: the same still-valid URL cannot overwrite the stored object.
-    const again = await send(
-      plan.body.uploads[0]?.request as SignedRequest,
-      bySha.get(plan.body.uploads[0]?.sha256 ?? ''),
-    );
-    expect(again.status).toBe(412);
 
     const commit = await api<{ created: boolean; version: { version: number; files: number; bytes: number } }>(
       'POST',
@@ -195,12 +216,43 @@ describe('cloud function host (getTestServer)', () => {
     );
     expect(commit.status).toBe(201);
     expect(commit.body.created).toBe(true);
-    expect(commit.body.version).toMatchObject({ version: 1, files: 2, bytes: a.length + b.length });
+    expect(commit.body.version).toMatchObject({ version: 1, files: 2, bytes: total });
 
     const replan = await api<PlanUploadResponse>('POST', `/v1/experiments/${exp}/artifacts/model/uploads`, {
       body: { blobs: manifest.files.map((f) => ({ sha256: f.sha256, size: f.size })) },
     });
     expect(replan.body).toMatchObject({ uploads: [], packs: [], present: 2 });
+  });
+
+  it('plans one create-only, length-bound signed PUT per large blob (over 256 KiB), uploads it and commits', async () => {
+    const big = Buffer.alloc(300 * 1024, `large ${run}`);
+    const plan = await api<PlanUploadResponse>('POST', `/v1/experiments/${exp}/artifacts/large/uploads`, {
+      body: { blobs: [{ sha256: sha256(big), size: big.length }] },
+    });
+    expect(plan.status).toBe(200);
+    expect(plan.body.packs).toEqual([]);
+    expect(plan.body.uploads).toHaveLength(1);
+    const u = plan.body.uploads[0] as PlanUploadResponse['uploads'][number];
+    expect(u.request.method).toBe('PUT');
+    expect(new URL(u.request.url).pathname).toBe(`/${config.bucket}/${blobKey(TEAM, u.sha256)}`);
+    expect(u.request.headers).toMatchObject({
+      'content-type': 'application/octet-stream',
+      'x-goog-content-length-range': `${big.length},${big.length}`,
+      'x-goog-if-generation-match': '0',
+    });
+    expect((await send(u.request, big)).status).toBe(200);
+    expect((await send(u.request, big)).status).toBe(412);
+    const commit = await api('POST', `/v1/experiments/${exp}/artifacts/large/versions`, {
+      body: { mutable: true, manifest: { files: [fileEntry('big.bin', big)] }, stats },
+    });
+    expect(commit.status, JSON.stringify(commit.body)).toBe(201);
+    const d = await api<DownloadResponse>('POST', `/v1/experiments/${exp}/artifacts/large/versions/1/downloads`, {
+      body: { sha256s: [sha256(big)] },
+    });
+    expect(d.body.packs ?? []).toEqual([]);
+    const res = await send((d.body.blobs[0] as DownloadResponse['blobs'][number]).request);
+    expect(res.status).toBe(200);
+    expect(Buffer.from(await res.arrayBuffer()).equals(big)).toBe(true);
   });
 
   it('an unchanged commit creates nothing and returns the latest version', async () => {
@@ -214,7 +266,7 @@ describe('cloud function host (getTestServer)', () => {
     expect(r.body.version.version).toBe(1);
   });
 
-  it('gets the version with its manifest, and a signed download through the gateway returns the bytes', async () => {
+  it('gets the version with its manifest; a signed GET of the pack with a Range returns exactly the member (206)', async () => {
     const v = await api<{ version: { version: number; manifest: { files: { path: string; sha256: string }[] } } }>(
       'GET',
       `/v1/experiments/${exp}/artifacts/model/versions/latest`,
@@ -223,23 +275,35 @@ describe('cloud function host (getTestServer)', () => {
     expect(v.body.version.version).toBe(1);
     expect(v.body.version.manifest.files.map((f) => f.path)).toEqual(['a.txt', 'dir/b.bin']);
 
-    const d = await api<{ blobs: { sha256: string; size: number; request: SignedRequest }[] }>(
-      'POST',
-      `/v1/experiments/${exp}/artifacts/model/versions/1/downloads`,
-      { body: { sha256s: [sha256(b)] } },
-    );
+    const d = await api<DownloadResponse>('POST', `/v1/experiments/${exp}/artifacts/model/versions/1/downloads`, {
+      body: { sha256s: [sha256(b), sha256(a)] },
+    });
     expect(d.status).toBe(200);
-    expect(d.body.blobs).toHaveLength(1);
-    const blob = d.body.blobs[0] as { request: SignedRequest; size: number };
-    expect(blob.request.method).toBe('GET');
-    const res = await send(blob.request);
-    expect(res.status).toBe(200);
-    expect(Buffer.from(await res.arrayBuffer()).equals(b)).toBe(true);
+    expect(d.body.blobs).toEqual([]);
+    expect(d.body.packs).toHaveLength(1);
+    const pack = (d.body.packs ?? [])[0] as NonNullable<DownloadResponse['packs']>[number];
+    expect(pack.request.method).toBe('GET');
+    expect(new URL(pack.request.url).pathname).toBe(`/${config.bucket}/${packKey(TEAM, pack.id)}`);
+    for (const data of [a, b]) {
+      const r = blobRequest(d.body, sha256(data));
+      expect(r?.headers.range).toMatch(/^bytes=\d+-\d+$/);
+      const res = await fetch(r?.url as string, { headers: r?.headers });
+      expect(res.status).toBe(206);
+      expect(Buffer.from(await res.arrayBuffer()).equals(data)).toBe(true);
+    }
+    // Coalesced: one range over both members returns them back to back.
+    const first = Math.min(...pack.members.map((m) => m.offset));
+    const last = Math.max(...pack.members.map((m) => m.offset + m.size)) - 1;
+    const both = await fetch(pack.request.url, {
+      headers: { ...pack.request.headers, range: `bytes=${first}-${last}` },
+    });
+    expect(both.status).toBe(206);
+    expect((await both.arrayBuffer()).byteLength).toBe(a.length + b.length);
 
     // The signature binds the object: the same signature on another key is refused by the gateway.
-    const other = blob.request.url
-      .replace(sha256(b), sha256(a))
-      .replace(`/${sha256(b).slice(0, 2)}/`, `/${sha256(a).slice(0, 2)}/`);
+    const otherId = sha256(`another pack ${run}`);
+    const other = pack.request.url.replace(packKey(TEAM, pack.id), packKey(TEAM, otherId));
+    expect(other).not.toBe(pack.request.url);
     expect((await fetch(other)).status).toBe(403);
   });
 
@@ -288,8 +352,8 @@ describe('cloud function host (getTestServer)', () => {
     expect(forged.status).toBe(403);
   });
 
-  it('right-sized wrong bytes fail the commit with 400 E_HASH_MISMATCH, are deleted, and a correct re-upload commits', async () => {
-    const good = Buffer.from(`the real weights ${run}\n`);
+  it('right-sized wrong bytes of a large blob fail the commit with 400 E_HASH_MISMATCH, are deleted, and a correct re-upload commits', async () => {
+    const good = Buffer.alloc(260 * 1024, `the real weights ${run}\n`);
     const bad = Buffer.alloc(good.length, 0x41);
     const m2 = { files: [fileEntry('a.txt', a), fileEntry('w.bin', good)] };
     const blobs = m2.files.map((f) => ({ sha256: f.sha256, size: f.size }));
@@ -297,6 +361,7 @@ describe('cloud function host (getTestServer)', () => {
       body: { blobs },
     });
     expect(plan.body.present).toBe(1);
+    expect(plan.body.packs).toEqual([]);
     expect(plan.body.uploads.map((u) => u.sha256)).toEqual([sha256(good)]);
     const put = await send(plan.body.uploads[0]?.request as SignedRequest, bad);
     expect(put.status).toBe(200); // GCS cannot check a sha256: the wrong bytes are stored
@@ -330,8 +395,51 @@ describe('cloud function host (getTestServer)', () => {
     expect(ok.body).toMatchObject({ created: true, version: { version: 2 } });
   });
 
-  it('with the MD5 in the plan, GCS itself refuses right-sized wrong bytes at upload (x-goog-hash)', async () => {
-    const good = Buffer.from(`md5-checked weights ${run}\n`);
+  it('a pack with a right-sized wrong member is refused at registration (400 E_HASH_MISMATCH) and deleted; a new pack registers', async () => {
+    const good = Buffer.from(`small real bytes ${run}\n`);
+    const other = Buffer.from(`a good neighbour ${run}\n`);
+    const files = [fileEntry('g.txt', good), fileEntry('n.txt', other)];
+    const blobs = files.map((f) => ({ sha256: f.sha256, size: f.size }));
+    const bySha = new Map([good, other].map((d) => [sha256(d), d]));
+    const plan = await api<PlanUploadResponse>('POST', `/v1/experiments/${exp}/artifacts/packed/uploads`, {
+      body: { blobs },
+    });
+    const pack = plan.body.packs[0] as PlannedPack;
+    const wrong = new Map(bySha).set(sha256(good), Buffer.alloc(good.length, 0x41));
+    expect((await send(pack.request, packBody(pack, wrong))).status).toBe(200); // GCS cannot check sha256s
+    expect(await objectExists(packKey(TEAM, pack.id))).toBe(true);
+    const refused = await api('POST', `/v1/experiments/${exp}/artifacts/packed/packs`, {
+      body: { id: pack.id, nonce: pack.nonce, members: pack.members },
+    });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error?.code).toBe('E_HASH_MISMATCH');
+    expect((refused.body.error as { details?: { corrupt?: string[] } }).details?.corrupt).toEqual([sha256(good)]);
+    expect(await objectExists(packKey(TEAM, pack.id))).toBe(false);
+    expect((await meta.blobIndex.findBlobs(TEAM, [sha256(good), sha256(other)])).size).toBe(0);
+    // A registration naming members other than the signed ones is refused before any read.
+    const forged = await api('POST', `/v1/experiments/${exp}/artifacts/packed/packs`, {
+      body: { id: pack.id, nonce: pack.nonce, members: pack.members.slice(1) },
+    });
+    expect(forged.status).toBe(400);
+
+    const replan = await api<PlanUploadResponse>('POST', `/v1/experiments/${exp}/artifacts/packed/uploads`, {
+      body: { blobs },
+    });
+    const again = replan.body.packs[0] as PlannedPack;
+    expect(again.id).not.toBe(pack.id); // a new nonce: a new, create-only key
+    expect((await send(again.request, packBody(again, bySha))).status).toBe(200);
+    const reg = await api('POST', `/v1/experiments/${exp}/artifacts/packed/packs`, {
+      body: { id: again.id, nonce: again.nonce, members: again.members },
+    });
+    expect(reg.status, JSON.stringify(reg.body)).toBe(200);
+    const ok = await api('POST', `/v1/experiments/${exp}/artifacts/packed/versions`, {
+      body: { mutable: true, manifest: { files }, stats },
+    });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(201);
+  });
+
+  it('with the MD5 in the plan, GCS itself refuses right-sized wrong bytes of a large blob at upload (x-goog-hash)', async () => {
+    const good = Buffer.alloc(257 * 1024, `md5-checked weights ${run}\n`);
     const md5 = createHash('md5').update(good).digest('base64');
     const plan = await api<PlanUploadResponse>('POST', `/v1/experiments/${exp}/artifacts/md5/uploads`, {
       body: { blobs: [{ sha256: sha256(good), size: good.length, md5 }] },
@@ -377,6 +485,15 @@ describe('cloud function host: a queued job on Firestore', () => {
     });
     expect(plan.status).toBe(200);
     for (const u of plan.body.uploads) expect((await send(u.request, data)).status).toBe(200);
+    // A small blob travels in a pack, registered with the job token (which records the job's claim on it).
+    for (const p of plan.body.packs) {
+      expect((await send(p.request, packBody(p, new Map([[sha256(data), data]])))).status).toBe(200);
+      const reg = await api('POST', `/v1/experiments/${key}/artifacts/out/packs`, {
+        token: jobToken,
+        body: { id: p.id, nonce: p.nonce, members: p.members },
+      });
+      expect(reg.status, JSON.stringify(reg.body)).toBe(200);
+    }
     const stats = { hashedFiles: 1, hashedBytes: data.length, uploadedBlobs: 1, uploadedBytes: 0, skipped: [] };
     const committed = await api('POST', `/v1/experiments/${key}/artifacts/out/versions`, {
       token: jobToken,
