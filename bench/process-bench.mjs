@@ -1,0 +1,113 @@
+// `npm run bench` (part): the CLI as a user times it, whole processes, against the tools a user would compare it
+// with, run in the same round on the same disk (issue 15's targets):
+//   - first capture of 20,000 x 4 KiB in 100 folders: `studio-lite run -q --capture-once=DIR:data -- true` into a
+//     fresh home vs `restic backup DIR` into a fresh repository and `tar czf` of DIR;
+//   - the same capture again in a new process (stat cache warm, nothing new) vs `restic backup` with a parent;
+//   - cold pull (empty blob cache) of those files vs `tar xzf`; warm pull (cache full) vs the cold one;
+//   - first capture of 1 GiB in 16 files vs `sha256sum` of those files.
+// Each figure is the median of BENCH_RUNS rounds (default 3); every timed step starts after `sync`, so the previous
+// step's writeback is not billed to it. restic comes from Debian (`apt-get install restic`); where it is missing
+// its rows say so and the ratios against it are left out. BENCH_SCALE scales the datasets (smoke runs).
+// Usage: npm run build && node bench/process-bench.mjs
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { makeDatasetA, makeDatasetB } from './baselines.mjs';
+
+const bin = fileURLToPath(new URL('../cli/bin/studio-lite.js', import.meta.url));
+const scale = Number(process.env.BENCH_SCALE ?? 1);
+const runs = Number(process.env.BENCH_RUNS ?? 3);
+const root = mkdtempSync(join(tmpdir(), 'sl-process-bench-'));
+
+function has(cmd) {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+}
+const restic = has('restic');
+
+/** Seconds of one process run (after a sync); throws when it fails. */
+function timed(cmd, args, opts = {}) {
+  execFileSync('sync');
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...opts });
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
+  return s;
+}
+const sl = (home, args, cwd) =>
+  timed(process.execPath, [bin, ...args], { cwd, env: { ...process.env, STUDIOML_HOME: home } });
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** A new folder of this round (all removed at the end of the round; the datasets stay). */
+const fresh = (name) => {
+  const d = join(root, 'round', `${name}-${Math.random().toString(36).slice(2)}`);
+  mkdirSync(d, { recursive: true });
+  return d;
+};
+
+const samples = {};
+const add = (k, v) => {
+  samples[k] ??= [];
+  samples[k].push(v);
+};
+
+const files = Math.max(100, Math.round(20_000 * scale));
+const small = join(root, 'small');
+await makeDatasetB(small, { files, fileSize: 4096, folders: 100 });
+const big = join(root, 'big');
+await makeDatasetA(big, { totalBytes: Math.round(1024 ** 3 * scale), files: 16 });
+const resticEnv = { ...process.env, RESTIC_PASSWORD: 'bench' };
+
+for (let i = 0; i < runs; i += 1) {
+  // Small files: first capture, no-change capture, cold and warm pull.
+  const home = fresh('home');
+  add('capture', sl(home, ['run', '-q', '-e', `cap${i}`, '--capture-once=small:data', '--', 'true'], root));
+  add('capture again', sl(home, ['run', '-q', '-e', `again${i}`, '--capture-once=small:data', '--', 'true'], root));
+  rmSync(join(home, 'blobcache'), { recursive: true, force: true });
+  add('cold pull', sl(home, ['pull', '-q', `cap${i}/data`, '-o', join(fresh('pull'), 'out')], root));
+  add('warm pull', sl(home, ['pull', '-q', `cap${i}/data`, '-o', join(fresh('pull'), 'out')], root));
+  // Baselines.
+  const tgz = join(fresh('tar'), 'small.tgz');
+  add('tar czf', timed('tar', ['czf', tgz, '-C', root, 'small']));
+  add('tar xzf', timed('tar', ['xzf', tgz, '-C', fresh('untar')]));
+  if (restic) {
+    const repo = join(fresh('restic'), 'repo');
+    execFileSync('restic', ['init', '-q', '-r', repo], { env: resticEnv });
+    add('restic backup', timed('restic', ['-q', '-r', repo, 'backup', small], { env: resticEnv }));
+    add('restic backup again', timed('restic', ['-q', '-r', repo, 'backup', small], { env: resticEnv }));
+  }
+  // Large files: first capture against reading and hashing them once.
+  add(
+    'capture 1 GiB',
+    sl(fresh('home'), ['run', '-q', '-e', `big${i}`, '--capture-once=big:data', '--', 'true'], root),
+  );
+  add('sha256sum 1 GiB', timed('sh', ['-c', `sha256sum ${big}/* > /dev/null`]));
+  rmSync(join(root, 'round'), { recursive: true, force: true });
+}
+
+const m = Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, median(xs)]));
+const ratio = (a, b) => (m[a] !== undefined && m[b] !== undefined ? `${(m[a] / m[b]).toFixed(2)}x` : 'n/a');
+const rows = [
+  [`first capture, ${files} x 4 KiB`, 'capture', 'restic backup', '<= 1.0x', 'tar czf', '<= 1.0x'],
+  ['no-change capture, new process', 'capture again', 'restic backup again', '<= 1.0x, < 0.5 s'],
+  ['cold pull', 'cold pull', 'tar xzf', '<= 1.5x'],
+  ['warm pull', 'warm pull', 'cold pull', '<= 0.1x'],
+  [`first capture, 1 GiB in 16 files`, 'capture 1 GiB', 'sha256sum 1 GiB', '<= 1.5x'],
+];
+console.log(
+  `process bench (scale ${scale}, median of ${runs}; restic ${restic ? 'installed' : 'MISSING: apt-get install restic'})`,
+);
+console.log('| what | seconds | baseline | baseline s | ratio | target |');
+console.log('| --- | --- | --- | --- | --- | --- |');
+for (const [what, k, b1, t1, b2, t2] of rows) {
+  const line = (b, t) =>
+    `| ${what} | ${m[k]?.toFixed(2)} | ${b} | ${m[b]?.toFixed(2) ?? 'missing'} | ${ratio(k, b)} | ${t} |`;
+  console.log(line(b1, t1));
+  if (b2) console.log(line(b2, t2));
+}
+mkdirSync(fileURLToPath(new URL('../.tmp/', import.meta.url)), { recursive: true });
+writeFileSync(
+  fileURLToPath(new URL('../.tmp/process-bench.json', import.meta.url)),
+  JSON.stringify({ scale, runs, restic, files, medians: m, samples }, null, 2),
+);
+rmSync(root, { recursive: true, force: true });
