@@ -12,7 +12,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createFirestoreAuditLog } from '../../src/adapters/gcp/firestore-audit-log.ts';
 import { createFirestoreJobStore } from '../../src/adapters/gcp/firestore-job-store.ts';
 import { createFirestoreStores } from '../../src/adapters/gcp/firestore-stores.ts';
-import type { SignedRequest } from '../../src/contract/transfer.ts';
+import { blobRequest, type SignedRequest } from '../../src/contract/transfer.ts';
+import type { PlannedPack } from '../../src/contract/wire.ts';
+import { packKey } from '../../src/core/keys.ts';
 import { metadataPorts } from '../../src/core/ports.ts';
 import { mintToken } from '../../src/core/tokens.ts';
 import { blobKey } from '../conformance/fixtures.ts';
@@ -145,11 +147,13 @@ describe('attacks on the Cloud Function (GCS)', () => {
   const api = (method: string, path: string, body?: unknown, as: Credential = admin()) =>
     callApi(host.url, method, path, as, body);
   const art = (key: string, tag: string) => `/v1/experiments/${key}/artifacts/${tag}`;
+  const registration = (p: PlannedPack) => ({ id: p.id, nonce: p.nonce, members: p.members });
 
-  it("a blob whose bytes don't match its hash is never served to another experiment of the team", async () => {
-    // GCS cannot check a sha256 at upload: experiment A stores right-sized wrong bytes under H's key. Experiment B
-    // (same team) is still told to upload H, and its commit re-hashes the object: E_HASH_MISMATCH, object deleted.
-    const good = Buffer.from(`the real weights ${run}\n`);
+  it("a large blob whose bytes don't match its hash is never served to another experiment of the team", async () => {
+    // GCS cannot check a sha256 at upload: experiment A stores right-sized wrong bytes under H's key (a blob over
+    // 256 KiB has an object of its own). Experiment B (same team) is still told to upload H, and its commit re-hashes
+    // the object: E_HASH_MISMATCH, object deleted.
+    const good = Buffer.alloc(300 * 1024, `the real weights ${run}\n`);
     const bad = Buffer.alloc(good.length, 0x41);
     const [a, b] = [`poison-a-${run}`, `poison-b-${run}`];
     for (const key of [a, b]) expect((await api('POST', '/v1/experiments', { key })).status).toBe(201);
@@ -157,6 +161,7 @@ describe('attacks on the Cloud Function (GCS)', () => {
       blobs: [{ sha256: sha256(good), size: good.length }],
     });
     expect(planA.status, planA.text).toBe(200);
+    expect(planA.body.packs).toEqual([]);
     expect((await sendSigned(planA.body.uploads[0].request as SignedRequest, bad)).status).toBe(200);
     expect(await objectExists(blobKey(TEAM, sha256(good)))).toBe(true);
 
@@ -187,14 +192,59 @@ describe('attacks on the Cloud Function (GCS)', () => {
     expect(Buffer.from(await got.arrayBuffer()).equals(good)).toBe(true);
   });
 
-  it("another team's blob hash: reported missing, not committable, and its signed URL does not open team A's key", async () => {
+  it("a packed small blob whose bytes don't match its hash is refused at registration and never becomes present", async () => {
+    // The pack's PUT stores right-sized wrong bytes (GCS checks only the length); registration hashes every member:
+    // E_HASH_MISMATCH, pack deleted, nothing recorded. An unregistered pack never counts, for this experiment or
+    // another one of the team.
+    const good = Buffer.from(`small real weights ${run}\n`);
+    const [a, b] = [`ppoison-a-${run}`, `ppoison-b-${run}`];
+    for (const key of [a, b]) expect((await api('POST', '/v1/experiments', { key })).status).toBe(201);
+    const planA = await api('POST', `${art(a, 'out')}/uploads`, {
+      blobs: [{ sha256: sha256(good), size: good.length }],
+    });
+    const packA = planA.body.packs[0] as PlannedPack;
+    expect((await sendSigned(packA.request, Buffer.alloc(good.length, 0x41))).status).toBe(200);
+    const planB = await api('POST', `${art(b, 'in')}/uploads`, {
+      blobs: [{ sha256: sha256(good), size: good.length }],
+    });
+    expect(planB.body.present).toBe(0);
+    expectErrorBody(
+      await api('POST', `${art(b, 'in')}/versions`, {
+        mutable: true,
+        manifest: manifestOf([{ path: 'w.txt', data: good }]),
+      }),
+      409,
+      'E_BLOB_MISSING',
+    );
+    const reg = await api('POST', `${art(a, 'out')}/packs`, registration(packA));
+    expectErrorBody(reg, 400, 'E_HASH_MISMATCH');
+    expect(await objectExists(packKey(TEAM, packA.id))).toBe(false);
+    // B uploads the right bytes in its own pack, registers it and commits; the download serves the right bytes.
+    const packB = planB.body.packs[0] as PlannedPack;
+    expect((await sendSigned(packB.request, good)).status).toBe(200);
+    expect((await api('POST', `${art(b, 'in')}/packs`, registration(packB))).status).toBe(200);
+    const commitB = await api('POST', `${art(b, 'in')}/versions`, {
+      mutable: true,
+      manifest: manifestOf([{ path: 'w.txt', data: good }]),
+    });
+    expect(commitB.status, commitB.text).toBe(201);
+    const dl = await api('POST', `${art(b, 'in')}/versions/1/downloads`, { sha256s: [sha256(good)] });
+    const r = blobRequest(dl.body, sha256(good));
+    const got = await fetch(r?.url as string, { headers: r?.headers });
+    expect(got.status).toBe(206);
+    expect(Buffer.from(await got.arrayBuffer()).equals(good)).toBe(true);
+  });
+
+  it("another team's blob hash: reported missing, not committable, and neither its signed URL nor a registration opens team A's pack", async () => {
     const secret = Buffer.from(`team-a secret ${run}\n`);
     const key = `secret-${run}`;
     expect((await api('POST', '/v1/experiments', { key })).status).toBe(201);
     const plan = await api('POST', `${art(key, 'model')}/uploads`, {
       blobs: [{ sha256: sha256(secret), size: secret.length }],
     });
-    expect((await sendSigned(plan.body.uploads[0].request as SignedRequest, secret)).status).toBe(200);
+    const packA = plan.body.packs[0] as PlannedPack;
+    expect((await sendSigned(packA.request, secret)).status).toBe(200);
+    expect((await api('POST', `${art(key, 'model')}/packs`, registration(packA))).status).toBe(200);
     const committed = await api('POST', `${art(key, 'model')}/versions`, {
       mutable: true,
       manifest: manifestOf([{ path: 's.txt', data: secret }]),
@@ -212,8 +262,8 @@ describe('attacks on the Cloud Function (GCS)', () => {
       as,
     );
     expect(steal.body.present).toBe(0);
-    const req = steal.body.uploads[0].request as SignedRequest;
-    expect(new URL(req.url).pathname).toBe(`/${bucket}/${blobKey(OTHER_TEAM, sha256(secret))}`);
+    const req = (steal.body.packs[0] as PlannedPack).request;
+    expect(new URL(req.url).pathname).toMatch(new RegExp(`^/${bucket}/teams/${OTHER_TEAM}/packs/`));
     expectErrorBody(
       await api(
         'POST',
@@ -224,8 +274,10 @@ describe('attacks on the Cloud Function (GCS)', () => {
       409,
       'E_BLOB_MISSING',
     );
-    // Its signed URL re-pointed at team A's object: the signature binds the object name (gateway: 403).
-    const moved = req.url.replace(`/${blobKey(OTHER_TEAM, sha256(secret))}`, `/${blobKey(TEAM, sha256(secret))}`);
+    // Registering team A's pack (id, nonce and members it may have seen) looks under its own team: nothing there.
+    expectErrorBody(await api('POST', `${art(mine, 'x')}/packs`, registration(packA), as), 409, 'E_BLOB_MISSING');
+    // Its signed URL re-pointed at team A's pack: the signature binds the object name (gateway: 403).
+    const moved = req.url.replace(new URL(req.url).pathname, `/${bucket}/${packKey(TEAM, packA.id)}`);
     const res = await fetch(moved, { method: 'GET' });
     expect(res.status).toBe(403);
     expect(await res.text()).not.toContain('team-a secret');
