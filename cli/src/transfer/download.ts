@@ -48,11 +48,7 @@ export async function downloadToCache(
 ): Promise<DownloadResult> {
   const sizes = new Map<string, number>();
   for (const f of manifest.files) sizes.set(f.sha256, f.size);
-  const missing: string[] = [];
-  const statLimit = pLimit(32);
-  await Promise.all(
-    [...sizes].map(([sha, size]) => statLimit(async () => (await cache.has(sha, size)) || missing.push(sha))),
-  );
+  const missing = cache.absent([...sizes].map(([sha256, size]) => ({ sha256, size }))).map((b) => b.sha256);
   const result: DownloadResult = { downloadedBlobs: 0, downloadedBytes: 0, cachedBlobs: sizes.size - missing.length };
 
   const stop = new AbortController();
