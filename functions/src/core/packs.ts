@@ -114,6 +114,13 @@ export async function registerPack(
   }
   const key = packKey(team, id);
   const total = members.reduce((n, m) => n + m.size, 0);
+  // Registered already (a retry after a lost answer): every member is recorded in this pack. Nothing to read again.
+  const known = await deps.blobIndex.findBlobs(
+    team,
+    members.map((m) => m.sha256),
+  );
+  if (!isConfined(p) && members.every((m) => known.get(m.sha256)?.pack?.id === id))
+    return { id, members: members.length };
   const stat = await deps.blobs.stat(key);
   const age = stat ? deps.now().getTime() - Date.parse(stat.createdAt) : 0;
   if (!stat || age > registerWindowSeconds(deps) * 1000) {
