@@ -3,12 +3,21 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { Storage } from '@google-cloud/storage';
+import { type LinkOptions, type SimulatedLink, toLink } from './sim-link.ts';
 import { checkBody, type V4FailureCode, verifyV4 } from './v4-verifier.ts';
 
 /**
  * Plays storage.googleapis.com's signed-URL endpoint on 127.0.0.1 (the storage emulator ignores signatures and answers
  * a signed PUT with 501): verifies each request with verifyV4, enforces length range, md5/crc32c and
  * `x-goog-if-generation-match`, then writes through the emulator's JSON API or proxies a GET from it.
+ *
+ * A GET with a single `Range: bytes=a-b` (or `bytes=a-`) is answered 206 with exactly those bytes, as GCS does. The
+ * firebase storage emulator (firebase-tools 14.27.0) honors a single range itself and its 206 is forwarded; should
+ * an emulator answer such a request 200 with the whole object, the gateway cuts the range out of it and answers 206.
+ *
+ * With `link`, the gateway also plays the wide-area link between the client and GCS (sim-link.ts): one round trip per
+ * request, request and response bodies paced at the link's bandwidth (shared per direction). Every request that
+ * reaches the gateway is counted by method (`requests`), signed or not, refused or not.
  */
 export interface StorageGatewayOptions {
   /** Storage emulator, e.g. http://127.0.0.1:9199. */
@@ -19,6 +28,8 @@ export interface StorageGatewayOptions {
   now?: () => Date;
   /** Largest body buffered for one PUT (default 64 MiB). */
   maxBodyBytes?: number;
+  /** A simulated wide-area link in front of the gateway (options, or a link shared with another server). */
+  link?: LinkOptions | SimulatedLink;
 }
 
 export interface StorageGateway {
@@ -26,6 +37,14 @@ export interface StorageGateway {
   url: string;
   /** Counts of answered requests by status, for assertions. */
   readonly statuses: Map<number, number>;
+  /** Requests received, by method (PUT, GET, POST, HEAD, …), counted on arrival. */
+  readonly requests: Map<string, number>;
+  /** Total of `requests`. */
+  requestCount(): number;
+  /** Zeroes `requests` and `statuses` (between measured phases). */
+  resetCounts(): void;
+  /** The simulated link, when there is one (its pacers count the bytes that crossed it). */
+  readonly link: SimulatedLink | undefined;
   close(): Promise<void>;
 }
 
@@ -61,11 +80,11 @@ function sendError(res: ServerResponse, code: ErrorCode, details: string): void 
 }
 
 /** Reads at most `limit` bytes; the rest is drained (so the client sees our answer, not a reset) and reported. */
-async function readBody(req: IncomingMessage, limit: number): Promise<{ body: Buffer; overflow: boolean }> {
+async function readBodyFrom(req: AsyncIterable<Buffer>, limit: number): Promise<{ body: Buffer; overflow: boolean }> {
   const chunks: Buffer[] = [];
   let n = 0;
   let overflow = false;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
+  for await (const chunk of req) {
     if (overflow) continue;
     n += chunk.length;
     if (n > limit) overflow = true;
@@ -74,7 +93,14 @@ async function readBody(req: IncomingMessage, limit: number): Promise<{ body: Bu
   return { body: Buffer.concat(chunks), overflow };
 }
 
-const drain = (req: IncomingMessage) => readBody(req, 0).then(() => undefined);
+/** `bytes=a-b` or `bytes=a-` (one range, as the client sends for a pack); null for anything else. */
+export function parseRange(h: string | undefined, size: number): { start: number; end: number } | null {
+  const m = /^bytes=(\d+)-(\d*)$/.exec(h?.trim() ?? '');
+  if (!m) return null;
+  const start = Number(m[1]);
+  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  return start <= end ? { start, end } : null;
+}
 
 /** An open resumable upload (GCS keeps these for a week; here they live as long as the gateway). */
 interface Session {
@@ -104,7 +130,14 @@ export async function startStorageGateway(opts: StorageGatewayOptions): Promise<
   const now = opts.now ?? (() => new Date());
   const maxBody = opts.maxBodyBytes ?? 64 << 20;
   const statuses = new Map<number, number>();
+  const requests = new Map<string, number>();
   const sessions = new Map<string, Session>();
+  const link = toLink(opts.link);
+  /** A request's body as it arrives (over the simulated link when there is one). */
+  const bodyOf = (req: IncomingMessage): AsyncIterable<Buffer> =>
+    link ? link.receive(req) : (req as AsyncIterable<Buffer>);
+  const readBody = (req: IncomingMessage, limit: number) => readBodyFrom(bodyOf(req), limit);
+  const drain = (req: IncomingMessage) => readBody(req, 0).then(() => undefined);
 
   /** Writes through the emulator, applying the precondition it ignores (racy; fine for tests). */
   const store = async (
@@ -172,7 +205,16 @@ export async function startStorageGateway(opts: StorageGatewayOptions): Promise<
     return store(res, s.bucket, s.object, data, s.contentType, s.ifGenerationMatch);
   };
 
+  /** Sends a response body (over the simulated link when there is one). */
+  const send = (res: ServerResponse, body: Buffer) => {
+    if (!link) return void res.end(body);
+    const paced = link.sendStream();
+    paced.pipe(res);
+    paced.end(body);
+  };
+
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    if (link) await link.roundTrip(req);
     const method = req.method ?? 'GET';
     const url = `http://${req.headers.host ?? '127.0.0.1'}${req.url ?? '/'}`;
     const uploadId = new URL(url).searchParams.get('upload_id');
@@ -242,18 +284,36 @@ export async function startStorageGateway(opts: StorageGatewayOptions): Promise<
         const value = up.headers.get(h);
         if (value !== null) headers[h] = value;
       }
+      if (range && up.status === 200 && method === 'GET') {
+        // The emulator sent the whole object for a ranged GET: answer the range, as GCS does for a single range.
+        const whole = Buffer.from(await up.arrayBuffer());
+        const r = parseRange(range, whole.length);
+        if (r) {
+          const part = whole.subarray(r.start, r.end + 1);
+          headers['content-range'] = `bytes ${r.start}-${r.end}/${whole.length}`;
+          headers['content-length'] = String(part.length);
+          delete headers['x-goog-hash']; // hashes of the whole object
+          res.writeHead(206, headers);
+          return send(res, part);
+        }
+        res.writeHead(200, headers);
+        return send(res, whole);
+      }
       res.writeHead(up.status, headers);
       if (method === 'HEAD' || !up.body) {
         await up.body?.cancel();
         return res.end();
       }
-      Readable.fromWeb(up.body as import('node:stream/web').ReadableStream).pipe(res);
+      const body = Readable.fromWeb(up.body as import('node:stream/web').ReadableStream);
+      if (link) body.pipe(link.sendStream()).pipe(res);
+      else body.pipe(res);
       return;
     }
     return refuse('NotImplemented', `${method} is not supported by this gateway`);
   };
 
   const server = createServer((req, res) => {
+    requests.set(req.method ?? 'GET', (requests.get(req.method ?? 'GET') ?? 0) + 1);
     res.on('finish', () => statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1));
     handle(req, res).catch((err: unknown) => {
       if (res.headersSent) res.destroy(err as Error);
@@ -271,6 +331,13 @@ export async function startStorageGateway(opts: StorageGatewayOptions): Promise<
   return {
     url: `http://127.0.0.1:${port}`,
     statuses,
+    requests,
+    requestCount: () => [...requests.values()].reduce((a, b) => a + b, 0),
+    resetCounts() {
+      requests.clear();
+      statuses.clear();
+    },
+    link,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
