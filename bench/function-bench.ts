@@ -2,9 +2,10 @@
  * `npm run bench:function`: the deployable Cloud Function (functions/dist under the real functions-framework binary)
  * on the Firestore and Storage emulators, all on loopback. Measures
  *   - bundle size and cold start (spawn to the first 200 of GET /v1/whoami; median of BENCH_COLD_RUNS, default 3),
- *   - URL signing rate: one plan-upload request for 1,000 missing blobs (median of 3 requests),
- *   - API latency: plan-upload requests of 100 missing blobs from 50 concurrent clients (BENCH_API_REQUESTS, default
- *     1,000 in total), p50/p99 and throughput.
+ *   - URL signing rate: one plan-upload request for 1,000 missing blobs over 256 KiB (median of 3 requests): each gets
+ *     a signed PUT of its own (smaller blobs travel in packs, one URL per pack: issue 15),
+ *   - API latency: plan-upload requests of 100 missing small blobs (1 B - 4 KiB: one pack each) from 50 concurrent
+ *     clients (BENCH_API_REQUESTS, default 1,000 in total), p50/p99 and throughput.
  * Prints a table and writes .tmp/function-bench.json. Everything (emulators, gateway, function, clients) shares this
  * machine's cores, so the latency figures are a floor for one instance under load, not a production forecast.
  */
@@ -47,10 +48,13 @@ const percentile = (xs: number[], p: number) => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] as number;
 };
-const randomBlobs = (n: number) =>
+/** The largest blob that travels in a pack (LIMITS.packMaxBlobSize): bigger ones get a signed URL each. */
+const PACK_MAX_BLOB = 256 * 1024;
+/** `n` random blob descriptions, sizes in 1 … 4096 (small: packed) or above PACK_MAX_BLOB (large: one URL each). */
+const randomBlobs = (n: number, large = false) =>
   Array.from({ length: n }, () => ({
     sha256: randomBytes(32).toString('hex'),
-    size: 1 + (randomBytes(2).readUInt16BE() % 4096),
+    size: (large ? PACK_MAX_BLOB : 0) + 1 + (randomBytes(2).readUInt16BE() % 4096),
   }));
 
 async function main(): Promise<void> {
@@ -105,18 +109,20 @@ async function main(): Promise<void> {
     const created = await post('/v1/experiments', { key: 'bench' });
     if (created.status !== 201) throw new Error(`create experiment: ${created.status} ${JSON.stringify(created.body)}`);
     const planPath = '/v1/experiments/bench/artifacts/data/uploads';
-    const plan = async (n: number) => {
-      const r = await post<PlanUploadResponse>(planPath, { blobs: randomBlobs(n) });
-      if (r.status !== 200 || r.body.uploads.length !== n) {
+    const plan = async (n: number, large = false) => {
+      const r = await post<PlanUploadResponse>(planPath, { blobs: randomBlobs(n, large) });
+      const planned =
+        r.status === 200 ? r.body.uploads.length + r.body.packs.reduce((k, p) => k + p.members.length, 0) : -1;
+      if (planned !== n || (large && r.body.uploads.length !== n)) {
         throw new Error(`plan of ${n}: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
       }
       return r.ms;
     };
 
-    // Signing rate: one plan request for 1,000 missing blobs (includes the Firestore lookup of the 1,000).
-    await plan(10); // warm the connection and the JIT
+    // Signing rate: one plan request for 1,000 missing large blobs, one URL each (includes the Firestore lookup).
+    await plan(10, true); // warm the connection and the JIT
     const signMs: number[] = [];
-    for (let i = 0; i < 3; i++) signMs.push(await plan(SIGN_BLOBS));
+    for (let i = 0; i < 3; i++) signMs.push(await plan(SIGN_BLOBS, true));
     const signRequestMs = median(signMs);
 
     // Latency under concurrency.
@@ -153,7 +159,8 @@ async function main(): Promise<void> {
         p99Ms: Math.round(percentile(latencies, 99)),
         maxMs: Math.round(Math.max(...latencies)),
         requestsPerSecond: Math.round((latencies.length / loadS) * 10) / 10,
-        urlsPerSecond: Math.round((latencies.length * API_BLOBS) / loadS),
+        /** Blobs planned per second (small blobs: one pack URL per request). */
+        blobsPerSecond: Math.round((latencies.length * API_BLOBS) / loadS),
       },
     };
     const rows: [string, string][] = [
@@ -166,11 +173,11 @@ async function main(): Promise<void> {
         `${result.coldStartMs.median} ms (runs ${result.coldStartMs.runs.join(', ')})`,
       ],
       [
-        `sign: 1 plan of ${SIGN_BLOBS} missing blobs`,
+        `sign: 1 plan of ${SIGN_BLOBS} missing blobs > 256 KiB`,
         `${result.signing.requestMs} ms = ${result.signing.urlsPerSecond} URLs/s`,
       ],
       [
-        `plan(${API_BLOBS}) x ${latencies.length}, ${API_CLIENTS} clients`,
+        `plan(${API_BLOBS} small = 1 pack) x ${latencies.length}, ${API_CLIENTS} clients`,
         `p50 ${result.planLatency.p50Ms} ms, p99 ${result.planLatency.p99Ms} ms, ${result.planLatency.requestsPerSecond} req/s`,
       ],
     ];
