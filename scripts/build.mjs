@@ -161,7 +161,7 @@ if (only === 'all' || only === 'cli') {
     logLevel: 'warning',
   });
   // The benchmarks import the CLI's modules directly; they live beside the CLI bundle so the local-host worker
-  // resolves. function-bench also starts the emulators and spawns the function bundle built below.
+  // resolves. function-bench and cloud-bench also start the emulators and spawn the function bundle built below.
   await esbuild.build({
     entryPoints: {
       bench: join(root, 'bench/bench.ts'),
@@ -170,6 +170,7 @@ if (only === 'all' || only === 'cli') {
       'gc-bench': join(root, 'bench/gc-bench.ts'),
       'pull-bench': join(root, 'bench/pull-bench.ts'),
       'archive-bench': join(root, 'bench/archive-bench.ts'),
+      'cloud-bench': join(root, 'bench/cloud-bench.ts'),
     },
     outdir: join(root, 'cli/dist'),
     bundle: true,
