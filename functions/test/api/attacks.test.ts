@@ -19,7 +19,7 @@ import { homePaths } from '../../src/adapters/local/local-home.ts';
 import type { ErrorCode } from '../../src/contract/errors.ts';
 import type { JobRecord } from '../../src/contract/job-model.ts';
 import type { SignedRequest } from '../../src/contract/transfer.ts';
-import type { DownloadResponse, PlanUploadResponse } from '../../src/contract/wire.ts';
+import type { DownloadResponse, PlannedPack, PlanUploadResponse } from '../../src/contract/wire.ts';
 import {
   type ApiResult,
   blobKeyOf,
@@ -27,11 +27,15 @@ import {
   type CallOptions,
   commit,
   createExperiment,
+  downloadRequest,
   expectError,
   type Harness,
   manifestOf,
   mintUserToken,
+  packBody,
+  packKeyOf,
   publish,
+  registerPack,
   route,
   send,
   sha256,
@@ -142,7 +146,8 @@ async function downloadUrl(key: string, tag: string, version: number, data: Uint
     body: { sha256s: [sha256(data)] },
   });
   expect(res.status, res.text).toBe(200);
-  return (res.body.blobs[0] as DownloadResponse['blobs'][0]).request;
+  // A small blob's request is its pack's GET with the Range of its bytes.
+  return downloadRequest(res.body, sha256(data));
 }
 
 beforeAll(async () => {
@@ -161,11 +166,14 @@ describe("guessing another team's blob hash", () => {
   // Over 256 KiB: planned as a single upload, whose URL names the object key (small blobs travel in packs).
   const secret = new Uint8Array(Buffer.concat([text('team local: the secret weights\n'), bytes(300 * KiB, 700)]));
   const victim = uniqueKey('victim');
+  // Small: stored inside a pack of team local.
+  const note = text('team local: a small secret note\n');
   let own: string;
 
   beforeAll(async () => {
     await createExperiment(h, victim);
     await publish(h, victim, 'model', [{ path: 'w.bin', data: secret }]);
+    await publish(h, victim, 'notes', [{ path: 'n.txt', data: note }]);
     own = uniqueKey('mallory');
     await createExperiment(h, own, {}, mallory);
     const mine = text('mallory own data\n');
@@ -204,11 +212,21 @@ describe("guessing another team's blob hash", () => {
   it("a signed URL of its own team pointed at the other team's key: 403 E_BAD_SIGNATURE, no bytes", async () => {
     const mine = text('mallory own data\n');
     const dl = await downloadUrl(own, 'mine', 1, mine, mallory);
+    // Its own small blob's URL is a GET of its own team's pack.
+    expect(new URL(dl.url).pathname).toContain(`/storage/teams/${OTHER_TEAM}/packs/`);
     const res = await storageResult(
       await send(dl, undefined, { url: withPath(dl.url, `/storage/${blobKeyOf(TEAM, sha256(secret))}`) }),
     );
     expectError(res, 403, 'E_BAD_SIGNATURE');
     expect(res.text).not.toContain('secret weights');
+    // … or at team local's pack holding the note (same Range): refused as well.
+    const ours = await downloadUrl(victim, 'notes', 1, note);
+    const localPack = new URL(ours.url).pathname;
+    const localId = localPack.split('/').pop() as string;
+    expect(localPack).toBe(`/storage/${packKeyOf(TEAM, localId)}`);
+    const packRes = await storageResult(await send(dl, undefined, { url: withPath(dl.url, localPack) }));
+    expectError(packRes, 403, 'E_BAD_SIGNATURE');
+    expect(packRes.text).not.toContain('small secret note');
     // Its upload URL for the same hash, pointed at team local's object: refused, and that object is unchanged.
     const up = only(await plan(own, 'steal', [secret], mallory));
     await storesNothing(async () => {
@@ -561,6 +579,8 @@ describe("a blob whose bytes don't match its claimed hash", () => {
         400,
         'E_HASH_MISMATCH',
       );
+      // Registering the refused pack records nothing: no pack object was stored.
+      expectError(await registerPack(h, a, 'out', p.packs[0] as PlannedPack), 409, 'E_BLOB_MISSING');
     });
     // Experiment B of the same team: the hashes are missing (uploads requested), a commit finds no blob, and there
     // is no version whose download could be signed.
@@ -587,7 +607,9 @@ describe("a blob whose bytes don't match its claimed hash", () => {
     );
     // Once the right bytes arrive, B gets exactly them.
     expect((await send(pb.uploads[0]?.request as SignedRequest, claimed)).status).toBe(201);
-    expect((await send(pb.packs[0]?.request as SignedRequest, small)).status).toBe(201);
+    const pack = pb.packs[0] as PlannedPack;
+    expect((await send(pack.request, packBody(pack, new Map([[sha256(small), small]])))).status).toBe(201);
+    expect((await registerPack(h, b, 'in', pack)).status).toBe(200);
     const ok = await commit(
       h,
       b,
@@ -600,5 +622,8 @@ describe("a blob whose bytes don't match its claimed hash", () => {
     expect(ok.status, ok.text).toBe(201);
     const got = await send(await downloadUrl(b, 'in', 1, claimed));
     expect(Buffer.from(await got.arrayBuffer()).equals(Buffer.from(claimed))).toBe(true);
+    const gotSmall = await send(await downloadUrl(b, 'in', 1, small));
+    expect(gotSmall.status).toBe(206);
+    expect(Buffer.from(await gotSmall.arrayBuffer()).equals(Buffer.from(small))).toBe(true);
   });
 });

@@ -15,7 +15,12 @@ import { CORE_ROUTES } from '../../src/api/handler.ts';
 import { JOB_ROUTES } from '../../src/api/job-routes.ts';
 import { TEAM_ROUTES } from '../../src/api/team-routes.ts';
 import { UI_ROUTES } from '../../src/api/ui-routes.ts';
-import type { ListExperimentsResponse, PlanUploadResponse, WhoAmIResponse } from '../../src/contract/wire.ts';
+import type {
+  ListExperimentsResponse,
+  PlannedPack,
+  PlanUploadResponse,
+  WhoAmIResponse,
+} from '../../src/contract/wire.ts';
 import { metadataPorts } from '../../src/core/ports.ts';
 import { mintToken } from '../../src/core/tokens.ts';
 import {
@@ -40,7 +45,9 @@ import {
   manifestOf,
   mintUserToken,
   publish,
+  registerPack,
   route,
+  send,
   sha256,
   startHarness,
   TEAM,
@@ -210,6 +217,11 @@ describe('beyond the matrix', () => {
         ['POST', route.uploads(target, 'model'), { blobs: [{ sha256: sha256('x'), size: 1 }] }],
         [
           'POST',
+          route.packs(target, 'model'),
+          { id: 'ab'.repeat(32), nonce: 'cd'.repeat(16), members: [{ sha256: sha256(blob), size: blob.length }] },
+        ],
+        [
+          'POST',
           route.versions(target, 'model'),
           { mutable: true, manifest: manifestOf([{ path: 'evil', data: blob }]) },
         ],
@@ -295,6 +307,24 @@ describe('beyond the matrix', () => {
         'E_FORBIDDEN',
       );
       expect((await g.experiments.getExperiment(TEAM, k))?.status).toBe('running');
+    });
+
+    it('a removed member can no longer register a pack it uploaded: 403, nothing recorded', async () => {
+      const token = await mintUserToken(g, 'packer', { [TEAM]: 'editor' });
+      const k = uniqueKey('packer');
+      await createExperiment(g, k, {}, { token });
+      const data = text('uploaded before the membership was removed\n');
+      const plan = await g.call<PlanUploadResponse>('POST', route.uploads(k, 'out'), {
+        token,
+        body: { blobs: [{ sha256: sha256(data), size: data.length }] },
+      });
+      const pack = plan.body.packs[0] as PlannedPack;
+      expect((await send(pack.request, data)).status).toBe(201);
+      await g.accounts.setMembership(TEAM, 'packer', null);
+      const before = await g.snapshot();
+      expectError(await registerPack(g, k, 'out', pack, { token }), 403, 'E_FORBIDDEN');
+      expect(await g.snapshot()).toEqual(before);
+      expect((await g.blobIndex.findBlobs(TEAM, [sha256(data)])).size).toBe(0);
     });
 
     it('empty bearer and lowercase/garbled schemes -> 401', async () => {

@@ -15,6 +15,7 @@ import { AUTH_ROUTES } from '../../src/api/auth-routes.ts';
 import { CORE_ROUTES, createApiHandler } from '../../src/api/handler.ts';
 import { JOB_ROUTES } from '../../src/api/job-routes.ts';
 import { TEAM_ROUTES } from '../../src/api/team-routes.ts';
+import { packIdOf } from '../../src/core/packs.ts';
 import { createExperiment, type Harness, publish, startHarness, TEAM, text } from './helpers.ts';
 
 const SEED = 20261203;
@@ -111,6 +112,12 @@ const fieldsOf = (valid: Record<string, unknown>) =>
 
 const art = (e: string, t: string) => `/v1/experiments/${e}/artifacts/${t}`;
 const manifest = { files: [{ path: 'a.txt', size: 5, sha256: 'a'.repeat(64), mode: 420, mtime: 1 }] };
+/** A registration whose id matches its nonce and members (so fuzzing one field reaches past the id check). */
+const packMembers = [
+  { sha256: 'a'.repeat(64), size: 5 },
+  { sha256: 'b'.repeat(64), size: 0 },
+];
+const pack = { id: packIdOf('c'.repeat(32), packMembers), nonce: 'c'.repeat(32), members: packMembers };
 
 const ROUTES: RouteFuzz[] = [
   { method: 'GET', path: fc.constant('/v1/whoami') },
@@ -140,6 +147,12 @@ const ROUTES: RouteFuzz[] = [
     method: 'POST',
     path: fc.tuple(seg, seg).map(([e, t]) => `${art(e, t)}/uploads`),
     valid: { blobs: [{ sha256: 'a'.repeat(64), size: 5 }] },
+  },
+  // The real artifact too: a well-formed registration of a pack never uploaded reaches the store (E_BLOB_MISSING).
+  {
+    method: 'POST',
+    path: fc.tuple(expSeg, fc.oneof(fc.constant('model'), seg)).map(([e, t]) => `${art(e, t)}/packs`),
+    valid: pack,
   },
   {
     method: 'POST',

@@ -5,17 +5,20 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GcReport } from '../../src/contract/results.ts';
-import type { GcResponse, ListAuditResponse } from '../../src/contract/wire.ts';
+import type { DownloadResponse, GcResponse, ListAuditResponse } from '../../src/contract/wire.ts';
 import { recordUploadedBlobs } from '../../src/core/blob-records.ts';
 import { collectGarbage } from '../../src/core/gc.ts';
+import { PACK_REGISTER_SLACK_SECONDS } from '../../src/core/packs.ts';
 import {
   blobKeyOf,
   bytes,
   commit,
   createExperiment,
+  downloadRequest,
   expectError,
   type Harness,
   manifestOf,
+  packKeyOf,
   publish,
   route,
   send,
@@ -52,9 +55,19 @@ async function afterGrace(report: GcReport): Promise<void> {
   if (wait > 0) await sleep(wait);
 }
 
-const stored = (sha: string) => existsSync(h.fileOfKey(blobKeyOf(TEAM, sha)));
 const record = async (sha: string) =>
   (await h.blobIndex.listBlobs(TEAM, { after: undefined, limit: 100_000 })).find((b) => b.sha256 === sha);
+/** An object of its own (blobs over 256 KiB, manifests, objects written below the API). */
+const loose = (sha: string) => existsSync(h.fileOfKey(blobKeyOf(TEAM, sha)));
+/**
+ * Whether the team still holds the blob: recorded (not being deleted) and the object its record names exists (its pack
+ * for a small blob: a packed blob has no object of its own, core/packs.ts).
+ */
+async function stored(sha: string): Promise<boolean> {
+  const r = await record(sha);
+  if (!r || r.deleting) return false;
+  return existsSync(h.fileOfKey(r.pack ? packKeyOf(TEAM, r.pack.id) : blobKeyOf(TEAM, sha)));
+}
 
 async function deleteExperiment(key: string): Promise<void> {
   const res = await h.call('DELETE', `${route.experiment(key)}?force=true`);
@@ -84,6 +97,9 @@ describe('POST /v1/gc', () => {
     ]);
     const goneVersion = await h.call<{ version: { manifestSha256: string } }>('GET', route.version(gone, 'w', 1));
     const goneManifest = goneVersion.body.version.manifestSha256;
+    const ownPack = (await record(sha256(own)))?.pack?.id as string;
+    expect(ownPack).toBeDefined();
+    expect(loose(sha256(own))).toBe(false);
     await deleteExperiment(gone);
 
     const dry = await gc({ graceSeconds: 1, dryRun: true });
@@ -98,7 +114,7 @@ describe('POST /v1/gc', () => {
     expect(first.deleteAfter).toBe(new Date(Date.parse(first.startedAt) + 1000).toISOString());
     expect((await record(sha256(own)))?.condemnedAt).toBe(first.startedAt);
     expect((await record(sha256(shared)))?.condemnedAt).toBeUndefined();
-    expect(stored(sha256(own))).toBe(true);
+    expect(await stored(sha256(own))).toBe(true);
 
     // A second run within the grace deletes nothing.
     const early = await gc({ graceSeconds: 3600 });
@@ -108,21 +124,21 @@ describe('POST /v1/gc', () => {
     const second = await gc();
     expect(second.deleted).toEqual({ blobs: 2, bytes: first.condemned.bytes });
     expect(second.condemned.blobs).toBe(0);
-    expect(stored(sha256(own))).toBe(false);
-    expect(stored(goneManifest)).toBe(false);
+    expect(await stored(sha256(own))).toBe(false);
+    expect(loose(goneManifest)).toBe(false);
+    // own.bin was small: its record is gone; its pack, young, stays until older than grace + registration window.
+    expect(existsSync(h.fileOfKey(packKeyOf(TEAM, ownPack)))).toBe(true);
+    expect(second.packs?.deleted.blobs).toBe(0);
     expect(await record(sha256(own))).toBeUndefined();
-    expect(stored(sha256(shared))).toBe(true);
+    expect(await stored(sha256(shared))).toBe(true);
 
     // The surviving experiment still downloads its bytes.
-    const dl = await h.call<{ blobs: { request: Parameters<typeof send>[0] }[] }>(
-      'POST',
-      route.downloads(keep, 'w', 1),
-      {
-        body: { sha256s: [sha256(shared)] },
-      },
-    );
+    const dl = await h.call<DownloadResponse>('POST', route.downloads(keep, 'w', 1), {
+      body: { sha256s: [sha256(shared)] },
+    });
     expect(dl.status, dl.text).toBe(200);
-    const got = await send(dl.body.blobs[0]?.request as Parameters<typeof send>[0]);
+    const got = await send(downloadRequest(dl.body, sha256(shared)));
+    expect(got.status).toBe(206);
     expect(Buffer.from(await got.arrayBuffer()).equals(Buffer.from(shared))).toBe(true);
 
     // Runs are audited with their counts (the dry run is not): first, early, second, newest first.
@@ -157,9 +173,9 @@ describe('POST /v1/gc', () => {
 
     await afterGrace(first);
     const second = await gc();
-    expect(stored(sha256(data))).toBe(true);
+    expect(await stored(sha256(data))).toBe(true);
     expect(second.deleted.blobs).toBe(1); // only a's manifest
-    expect(stored((await record(sha256(data)))?.sha256 ?? '')).toBe(true);
+    expect((await record(sha256(data)))?.pack).toBeDefined();
   });
 
   it('loses the race to a commit between its look at the records and its delete (compare-and-set)', async () => {
@@ -191,7 +207,7 @@ describe('POST /v1/gc', () => {
     };
     const second = await collectGarbage(racing, admin, TEAM, { graceSeconds: 1 });
     expect(second.absolved).toBe(1);
-    expect(stored(sha256(data))).toBe(true);
+    expect(await stored(sha256(data))).toBe(true);
     expect((await record(sha256(data)))?.condemnedAt).toBeUndefined();
   });
 
@@ -208,7 +224,7 @@ describe('POST /v1/gc', () => {
     await afterGrace(first);
     const second = await gc();
     expect(second.deleted).toEqual({ blobs: 1, bytes: 6000 });
-    expect(stored(sha256(data))).toBe(false);
+    expect(await stored(sha256(data))).toBe(false);
   });
 
   it('an object storage holds without any record is condemned only once older than the grace', async () => {
@@ -232,7 +248,7 @@ describe('POST /v1/gc', () => {
     await afterGrace(first);
     const second = await gc();
     expect(second.deleted).toEqual({ blobs: 1, bytes: 7000 });
-    expect(stored(sha256(data))).toBe(false);
+    expect(loose(sha256(data))).toBe(false);
     expect(await record(sha256(data))).toBeUndefined();
   });
 
@@ -250,7 +266,7 @@ describe('POST /v1/gc', () => {
     const first = await gc();
     await afterGrace(first);
     await gc();
-    expect(stored(sha256(data))).toBe(false);
+    expect(await stored(sha256(data))).toBe(false);
     const before = await h.snapshot();
     const refused = await commit(h, b, 'w', manifestOf([{ path: 'y.bin', data }]));
     expectError(refused, 409, 'E_BLOB_MISSING');
@@ -259,7 +275,7 @@ describe('POST /v1/gc', () => {
     expect(again.present).toBe(0);
     const ok = await commit(h, b, 'w', manifestOf([{ path: 'y.bin', data }]));
     expect(ok.status, ok.text).toBe(201);
-    expect(stored(sha256(data))).toBe(true);
+    expect(await stored(sha256(data))).toBe(true);
   });
 
   it('a blob left being deleted by a crashed run counts as absent, and the next run finishes it', async () => {
@@ -356,5 +372,76 @@ describe('staged uploads of job tokens', () => {
     const second = await gc({ graceSeconds: 1 });
     expect(second.staged).toEqual({ blobs: 1, bytes: 10 });
     expect(await deps.blobs.stat(staged)).toBeNull();
+  });
+});
+
+describe('packs', () => {
+  it('a pack whose members all became unreferenced is deleted after two runs; a pack with a live member stays', async () => {
+    await settle();
+    const deps = h.server.backend.deps;
+    const admin = await deps.identity.authenticate(h.token);
+    // Packs are touched only once older than the grace plus the time they may still be registered (core/packs.ts):
+    // these runs see the backend's clock that much later instead of waiting it out.
+    const ahead = (deps.urlTtlSeconds + PACK_REGISTER_SLACK_SECONDS + 60) * 1000;
+    const later = { ...deps, now: () => new Date(Date.now() + ahead) };
+    const run = () => collectGarbage(later, admin, TEAM, { graceSeconds: 1 });
+    await run(); // packs earlier tests left without records out of the way
+
+    const dies = uniqueKey('pack-dies');
+    const mixed = uniqueKey('pack-mixed');
+    const lives = uniqueKey('pack-lives');
+    for (const k of [dies, mixed, lives]) await createExperiment(h, k);
+    const d1 = bytes(3000, 121);
+    const d2 = bytes(4000, 122);
+    // The live member fills most of its pack, so the pack is kept as it is (not repacked).
+    const live = bytes(200 * 1024, 123);
+    const dead = bytes(2000, 124);
+    await publish(h, dies, 'w', [
+      { path: 'd1', data: d1 },
+      { path: 'd2', data: d2 },
+    ]);
+    await publish(h, mixed, 'w', [
+      { path: 'live', data: live },
+      { path: 'dead', data: dead },
+    ]);
+    await publish(h, lives, 'w', [{ path: 'live', data: live }]); // present already: stays in mixed's pack
+    const deadPack = (await record(sha256(d1)))?.pack?.id as string;
+    const livePack = (await record(sha256(live)))?.pack;
+    expect(deadPack).toBeDefined();
+    expect((await record(sha256(d2)))?.pack?.id).toBe(deadPack);
+    expect((await record(sha256(dead)))?.pack?.id).toBe(livePack?.id);
+    const deadFile = h.fileOfKey(packKeyOf(TEAM, deadPack));
+    const liveFile = h.fileOfKey(packKeyOf(TEAM, livePack?.id as string));
+    for (const k of [dies, mixed]) await deleteExperiment(k);
+
+    // First run: the unreferenced records are condemned; records still point into both packs, so both stay.
+    const first = await run();
+    expect(first.condemned.blobs).toBe(5); // d1, d2, dead and the two manifests
+    expect(first.packs?.deleted).toEqual({ blobs: 0, bytes: 0 });
+    expect([existsSync(deadFile), existsSync(liveFile)]).toEqual([true, true]);
+    expect((await record(sha256(d1)))?.condemnedAt).toBe(first.startedAt);
+
+    await sleep(1100); // the grace of one second, on the same (shifted) clock
+    const second = await run();
+    expect(second.deleted.blobs).toBe(5);
+    for (const d of [d1, d2, dead]) expect(await record(sha256(d))).toBeUndefined();
+    // No record points into dies' pack any more: deleted. The mixed pack keeps its live member (and the dead bytes).
+    expect(second.packs?.deleted).toEqual({ blobs: 1, bytes: d1.length + d2.length });
+    expect(second.packs?.repacked.blobs).toBe(0);
+    expect(existsSync(deadFile)).toBe(false);
+    expect(existsSync(liveFile)).toBe(true);
+    expect((await record(sha256(live)))?.pack).toEqual(livePack);
+    const dl = await h.call<DownloadResponse>('POST', route.downloads(lives, 'w', 1), {
+      body: { sha256s: [sha256(live)] },
+    });
+    expect(dl.status, dl.text).toBe(200);
+    const got = await send(downloadRequest(dl.body, sha256(live)));
+    expect(got.status).toBe(206);
+    expect(Buffer.from(await got.arrayBuffer()).equals(Buffer.from(live))).toBe(true);
+
+    // A third run changes nothing about the live pack.
+    const third = await run();
+    expect(third.packs?.deleted.blobs).toBe(0);
+    expect(existsSync(liveFile)).toBe(true);
   });
 });

@@ -16,12 +16,15 @@ import type { ErrorCode } from '../../src/contract/errors.ts';
 import type { Manifest } from '../../src/contract/manifest.ts';
 import type { CaptureStats, Role } from '../../src/contract/model.ts';
 import type { CommitVersionBody, CreateExperimentBody } from '../../src/contract/schemas.ts';
-import type { SignedRequest } from '../../src/contract/transfer.ts';
+import { blobRequest, type SignedRequest } from '../../src/contract/transfer.ts';
 import type {
   CommitVersionResponse,
   CreateExperimentResponse,
+  DownloadResponse,
   ErrorBody,
+  PlannedPack,
   PlanUploadResponse,
+  RegisterPackResponse,
 } from '../../src/contract/wire.ts';
 import { type MetadataPorts, metadataPorts } from '../../src/core/ports.ts';
 import { mintToken } from '../../src/core/tokens.ts';
@@ -53,6 +56,11 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 /** The server's key layout for a team's content-addressed blob (duplicated on purpose: the test pins it). */
 export function blobKeyOf(team: string, sha: string): string {
   return `teams/${team}/blobs/sha256/${sha.slice(0, 2)}/${sha}`;
+}
+
+/** The server's key layout for a team's pack of small blobs (core/keys.ts packKey; pinned here like blobKeyOf). */
+export function packKeyOf(team: string, id: string): string {
+  return `teams/${team}/packs/${id.slice(0, 2)}/${id}`;
 }
 
 const enc = encodeURIComponent;
@@ -334,16 +342,42 @@ export async function uploadBlobs(
     }),
   );
   for (const p of plan.body.packs) {
-    const body = Buffer.concat(p.members.map((m) => byHash.get(m.sha256) as Uint8Array));
-    const res = await send(p.request, body);
+    const res = await send(p.request, packBody(p, byHash));
     expect(res.status, await res.clone().text()).toBe(201);
-    const reg = await h.call('POST', route.packs(key, tag), {
-      ...opts,
-      body: { id: p.id, nonce: p.nonce, members: p.members },
-    });
+    const reg = await registerPack(h, key, tag, p, opts);
     expect(reg.status, reg.text).toBe(200);
   }
   return plan.body;
+}
+
+/** A planned pack's body: its members' bytes concatenated in the planned order. */
+export function packBody(pack: Pick<PlannedPack, 'members'>, byHash: Map<string, Uint8Array>): Buffer {
+  return Buffer.concat(pack.members.map((m) => byHash.get(m.sha256) as Uint8Array));
+}
+
+/** POST …/artifacts/:tag/packs for a planned (and, normally, uploaded) pack: `{id, nonce, members}` as planned. */
+export function registerPack(
+  h: Harness,
+  key: string,
+  tag: string,
+  pack: Pick<PlannedPack, 'id' | 'nonce' | 'members'>,
+  opts: CallOptions = {},
+): Promise<ApiResult<RegisterPackResponse>> {
+  return h.call<RegisterPackResponse>('POST', route.packs(key, tag), {
+    ...opts,
+    body: { id: pack.id, nonce: pack.nonce, members: pack.members },
+  });
+}
+
+/**
+ * The GET that fetches exactly one blob of a download answer (contract/transfer.ts blobRequest): a blob of its own
+ * is its signed GET; a packed one is its pack's signed GET with the `Range` of its bytes (answered 206).
+ */
+export function downloadRequest(res: DownloadResponse, sha: string): SignedRequest {
+  const r = blobRequest(res, sha);
+  if (!r) throw new Error(`the download answer holds no request for ${sha}`);
+  const signed = [...res.blobs, ...(res.packs ?? [])].find((x) => x.request.url === r.url)?.request as SignedRequest;
+  return { ...signed, headers: r.headers };
 }
 
 export function commit(

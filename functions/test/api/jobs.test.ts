@@ -13,16 +13,19 @@ import type { JobRecord, LeaseResult } from '../../src/contract/job-model.ts';
 import type { CreateExperimentBody, SubmitJobBody } from '../../src/contract/schemas.ts';
 import type { DownloadResponse, GetVersionResponse, ShowExperimentResponse } from '../../src/contract/wire.ts';
 import { checkLease, jobDeadline } from '../../src/core/jobs.ts';
+import { packIdOf } from '../../src/core/packs.ts';
 import {
   type ApiResult,
   type CallOptions,
   commit,
   createExperiment,
+  downloadRequest,
   expectError,
   type Harness,
   manifestOf,
   mintUserToken,
   publish,
+  registerPack,
   route,
   send,
   sha256,
@@ -230,7 +233,9 @@ describe('the life of a job', () => {
       body: { sha256s: [sha256(v1)] },
     });
     expect(dl.status, dl.text).toBe(200);
-    expect(Buffer.from(await (await send(dl.body.blobs[0]?.request as never)).arrayBuffer())).toEqual(Buffer.from(v1));
+    expect(Buffer.from(await (await send(downloadRequest(dl.body, sha256(v1)))).arrayBuffer())).toEqual(
+      Buffer.from(v1),
+    );
     expectError(await h.call('GET', route.version(src, 'data', 2), job), 403, 'E_FORBIDDEN');
     expectError(await h.call('GET', route.version(src, 'data', 'latest'), job), 403, 'E_FORBIDDEN');
     expectError(await h.call('GET', route.version(unrelated, 'secret', 1), job), 403, 'E_FORBIDDEN');
@@ -370,6 +375,21 @@ describe('lease expiry (the lease-check task)', () => {
         token: first.token,
         body: { blobs: [{ sha256: sha256(data), size: data.length }] },
       }),
+      409,
+      'E_LEASE_LOST',
+    );
+    const stalePack = {
+      id: packIdOf('ab'.repeat(16), [{ sha256: sha256(data), size: data.length }]),
+      nonce: 'ab'.repeat(16),
+    };
+    expectError(
+      await registerPack(
+        h,
+        j.id,
+        'out',
+        { ...stalePack, members: [{ sha256: sha256(data), size: data.length }] },
+        { token: first.token },
+      ),
       409,
       'E_LEASE_LOST',
     );

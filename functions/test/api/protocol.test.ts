@@ -8,6 +8,7 @@ import type {
   CommitVersionResponse,
   CreateExperimentResponse,
   DownloadResponse,
+  ErrorBody,
   GetVersionResponse,
   ListExperimentsResponse,
   PlanUploadResponse,
@@ -19,10 +20,15 @@ import {
   bytes,
   commit,
   createExperiment,
+  downloadRequest,
+  expectError,
   type FileSpec,
   type Harness,
   manifestOf,
+  packBody,
+  packKeyOf,
   publish,
+  registerPack,
   route,
   send,
   sha256,
@@ -134,16 +140,44 @@ describe('upload, commit, download, finish, list, show', () => {
       expect(res.status, await res.clone().text()).toBe(201);
     }
     for (const p of plan.packs) {
-      const res = await send(p.request, Buffer.concat(p.members.map((m) => byHash.get(m.sha256) as Uint8Array)));
+      const res = await send(p.request, packBody(p, byHash));
       expect(res.status, await res.clone().text()).toBe(201);
     }
+    // Uploaded but not registered: packed members are not present for a commit yet.
+    const early = await commit(h, key, tag, v1, true, { stats: stats1 });
+    expectError(early, 409, 'E_BLOB_MISSING');
+    const packed = plan.packs.flatMap((p) => p.members.map((m) => m.sha256));
+    expect(
+      [...(((early.body as unknown as ErrorBody).error.details?.missing as string[] | undefined) ?? [])].sort(),
+    ).toEqual([...packed].sort());
+    for (const p of plan.packs) {
+      const reg = await registerPack(h, key, tag, p);
+      expect(reg.status, reg.text).toBe(200);
+      expect(reg.body).toEqual({ id: p.id, members: p.members.length });
+    }
     const snap = await h.snapshot();
+    const { readFile } = await import('node:fs/promises');
     for (const [sha, data] of byHash) {
-      expect(snap.files).toContain(blobKeyOf(TEAM, sha).slice('teams/'.length));
       const stored = snap.db.blobs.find((b) => (b as { sha256: string }).sha256 === sha) as
-        | { size: number }
+        | { size: number; pack_id: string | null; pack_offset: number | null }
         | undefined;
       expect(stored?.size).toBe(data.length);
+      const pack = plan.packs.find((p) => p.members.some((m) => m.sha256 === sha));
+      if (!pack) {
+        // Over 256 KiB (or the empty blob the API stored itself): an object of its own.
+        expect(snap.files).toContain(blobKeyOf(TEAM, sha).slice('teams/'.length));
+        expect(stored?.pack_id ?? null).toBeNull();
+        continue;
+      }
+      // Small: inside its pack (one object per pack), at the offset its record names; no object of its own.
+      expect(snap.files).not.toContain(blobKeyOf(TEAM, sha).slice('teams/'.length));
+      expect(snap.files).toContain(packKeyOf(TEAM, pack.id).slice('teams/'.length));
+      const i = pack.members.findIndex((m) => m.sha256 === sha);
+      const offset = pack.members.slice(0, i).reduce((n, m) => n + m.size, 0);
+      expect([stored?.pack_id, stored?.pack_offset]).toEqual([pack.id, offset]);
+      const whole = await readFile(h.fileOfKey(packKeyOf(TEAM, pack.id)));
+      expect(whole.length).toBe(pack.members.reduce((n, m) => n + m.size, 0));
+      expect(whole.subarray(offset, offset + data.length).equals(Buffer.from(data))).toBe(true);
     }
     expect(snap.tmp).toEqual([]);
     // A second plan for the same blobs finds them all present.
@@ -212,15 +246,31 @@ describe('upload, commit, download, finish, list, show', () => {
         body: { sha256s: files.map((f) => sha256(f.data)) },
       });
       expect(res.status, res.text).toBe(200);
-      expect(res.body.blobs).toHaveLength(files.length);
+      // Over 256 KiB (and the empty blob): a GET each; the others: one GET per pack, sent with a Range per member.
+      const loose = [big, bigger, empty].map((d) => sha256(d));
+      expect(res.body.blobs.map((b) => b.sha256).sort()).toEqual([...loose].sort());
+      const inPacks = (res.body.packs ?? []).flatMap((p) => p.members.map((m) => m.sha256));
+      expect([...inPacks, ...loose].sort()).toEqual(files.map((f) => sha256(f.data)).sort());
+      for (const p of res.body.packs ?? []) {
+        expect(p.request.method).toBe('GET');
+        expect(new URL(p.request.url).pathname).toBe(`/storage/${packKeyOf(TEAM, p.id)}`);
+      }
       for (const f of files) {
-        const b = res.body.blobs.find((x) => x.sha256 === sha256(f.data));
-        expect(b?.size).toBe(f.data.length);
-        expect(b?.request.method).toBe('GET');
-        const got = await send(b?.request as DownloadResponse['blobs'][0]['request']);
-        expect(got.status).toBe(200);
+        const sha = sha256(f.data);
+        const req = downloadRequest(res.body, sha);
+        expect(req.method).toBe('GET');
+        const got = await send(req);
+        const ranged = inPacks.includes(sha);
+        expect(got.status).toBe(ranged ? 206 : 200);
+        if (ranged) {
+          const m = res.body.packs?.flatMap((p) => p.members).find((x) => x.sha256 === sha);
+          expect(m?.size).toBe(f.data.length);
+          expect(got.headers.get('content-range')).toMatch(
+            new RegExp(`^bytes ${m?.offset}-${(m?.offset ?? 0) + f.data.length - 1}/\\d+$`),
+          );
+        }
         const data = new Uint8Array(await got.arrayBuffer());
-        expect(sha256(data)).toBe(sha256(f.data));
+        expect(sha256(data)).toBe(sha);
         expect(Buffer.compare(Buffer.from(data), Buffer.from(f.data))).toBe(0);
       }
     }

@@ -3,17 +3,21 @@
  * rejected upload never leaves an object (or a blobs row, or a temp file) behind.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signedQuery } from '../../src/adapters/local/hmac-signer.ts';
 import type { SignedRequest } from '../../src/contract/transfer.ts';
-import type { DownloadResponse, PlanUploadResponse } from '../../src/contract/wire.ts';
+import type { DownloadResponse, PlannedPack, PlanUploadResponse } from '../../src/contract/wire.ts';
 import {
   blobKeyOf,
   bytes,
   createExperiment,
+  downloadRequest,
   expectError,
   type Harness,
+  packKeyOf,
   publish,
+  registerPack,
   route,
   send,
   sendChunked,
@@ -58,11 +62,22 @@ async function expectNotStored(data: Uint8Array): Promise<void> {
   expect(snap.tmp).toEqual([]);
 }
 
+/** Asserts the blob is stored and recorded: an object of its own, or (small blobs) its bytes where its pack record says. */
 async function expectStored(data: Uint8Array): Promise<void> {
-  const file = h.fileOfKey(blobKeyOf(TEAM, sha256(data)));
-  expect(existsSync(file)).toBe(true);
   const snap = await h.snapshot();
-  expect(snap.db.blobs.map((b) => (b as { sha256: string }).sha256)).toContain(sha256(data));
+  const row = snap.db.blobs.find((b) => (b as { sha256: string }).sha256 === sha256(data)) as
+    | { pack_id: string | null; pack_offset: number | null }
+    | undefined;
+  expect(row).toBeDefined();
+  const file = h.fileOfKey(row?.pack_id ? packKeyOf(TEAM, row.pack_id) : blobKeyOf(TEAM, sha256(data)));
+  const stored = await readFile(file);
+  const offset = row?.pack_offset ?? 0;
+  expect(stored.subarray(offset, offset + data.length).equals(Buffer.from(data))).toBe(true);
+}
+
+/** Asserts a planned pack left no pack object behind. */
+function expectNoPack(pack: PlannedPack): void {
+  expect(existsSync(h.fileOfKey(packKeyOf(TEAM, pack.id)))).toBe(false);
 }
 
 /** A copy with one byte flipped (same length, different hash). */
@@ -95,7 +110,6 @@ describe('single uploads', () => {
     await expectStored(data);
     // The still-valid URL cannot replace the stored object with other bytes.
     expectError(await storageResult(await send(req, tamper(data, 99))), 400, 'E_HASH_MISMATCH');
-    const { readFile } = await import('node:fs/promises');
     expect(Buffer.from(await readFile(h.fileOfKey(blobKeyOf(TEAM, sha256(data))))).equals(Buffer.from(data))).toBe(
       true,
     );
@@ -211,7 +225,8 @@ describe('method binding', () => {
     const dl = await h.call<DownloadResponse>('POST', route.downloads(key, 'methods', v.version.version), {
       body: { sha256s: [sha256(data)] },
     });
-    getReq = (dl.body.blobs[0] as DownloadResponse['blobs'][0]).request;
+    // Small: its pack's GET with the Range of its bytes.
+    getReq = downloadRequest(dl.body, sha256(data));
     const fresh = bytes(300 * KiB, 20);
     putReq = await planOne(fresh);
   });
@@ -245,7 +260,9 @@ describe('method binding', () => {
     const res = await storageResult(await send(getReq, undefined, { method: 'DELETE' }));
     expect(res.status).toBeGreaterThanOrEqual(400);
     expect(res.status).toBeLessThan(500);
-    expect((await send(getReq)).status).toBe(200);
+    const still = await send(getReq);
+    expect(still.status).toBe(206);
+    expect(Buffer.from(await still.arrayBuffer()).equals(Buffer.from(data))).toBe(true);
   });
 
   it('an expired download URL -> 403 E_URL_EXPIRED', async () => {
@@ -281,10 +298,14 @@ describe('packs', () => {
     const [first, middle, last] = order as [Uint8Array, Uint8Array, Uint8Array];
     const bad = Buffer.concat([first, tamper(middle, 10), last]);
     expectError(await storageResult(await send(pack.request, bad)), 400, 'E_HASH_MISMATCH');
-    await expectNotStored(middle);
-    await expectNotStored(last);
+    // Nothing at all: no pack object (not even of the good first member), no record, no temp file.
+    expectNoPack(pack);
+    for (const d of order) await expectNotStored(d);
+    expectError(await registerPack(h, key, 'packed', pack), 409, 'E_BLOB_MISSING');
+    for (const d of order) await expectNotStored(d);
     const ok = await send(pack.request, bodyOf(pack, byHash));
     expect(ok.status, await ok.clone().text()).toBe(201);
+    expect((await registerPack(h, key, 'packed', pack)).status).toBe(200);
     for (const d of datas) await expectStored(d);
   });
 
@@ -298,13 +319,15 @@ describe('packs', () => {
       400,
       'E_SIZE_MISMATCH',
     );
-    const last = pack.members[pack.members.length - 1] as { sha256: string };
-    await expectNotStored(byHash.get(last.sha256) as Uint8Array);
+    for (const d of datas) await expectNotStored(d);
+    expectNoPack(pack);
     expectError(
       await storageResult(await send(pack.request, Buffer.concat([full, text('x')]))),
       400,
       'E_SIZE_MISMATCH',
     );
+    for (const d of datas) await expectNotStored(d);
+    expectNoPack(pack);
   });
 
   it('a pack URL with a changed size, another pack id, or used with GET -> 403 E_BAD_SIGNATURE', async () => {
@@ -326,6 +349,7 @@ describe('packs', () => {
       'E_BAD_SIGNATURE',
     );
     for (const d of datas) await expectNotStored(d);
+    expectNoPack(pack);
   });
 });
 
@@ -360,7 +384,12 @@ describe('download signing', () => {
       body: { sha256s: [sha256(a1)] },
     });
     expect(ok.status).toBe(200);
-    expect(ok.body.blobs.map((b) => b.sha256)).toEqual([sha256(a1)]);
+    // Small: no GET of its own, a member of its pack (only the members asked for are listed).
+    expect(ok.body.blobs).toEqual([]);
+    expect(ok.body.packs?.flatMap((p) => p.members.map((m) => m.sha256))).toEqual([sha256(a1)]);
+    const got = await send(downloadRequest(ok.body, sha256(a1)));
+    expect(got.status).toBe(206);
+    expect(Buffer.from(await got.arrayBuffer()).equals(Buffer.from(a1))).toBe(true);
   });
 });
 
@@ -374,7 +403,9 @@ describe('URL lifetime (urlTtlSeconds: 1)', () => {
       const up1 = await short.call<PlanUploadResponse>('POST', route.uploads(k, 'out'), {
         body: { blobs: [{ sha256: sha256(stored), size: stored.length }] },
       });
-      expect((await send(up1.body.packs[0]?.request as SignedRequest, stored)).status).toBe(201);
+      const pack1 = up1.body.packs[0] as PlannedPack;
+      expect((await send(pack1.request, stored)).status).toBe(201);
+      expect((await registerPack(short, k, 'out', pack1)).status).toBe(200);
       const v = await short.call('POST', route.versions(k, 'out'), {
         body: {
           mutable: true,
@@ -395,8 +426,24 @@ describe('URL lifetime (urlTtlSeconds: 1)', () => {
       const put = await storageResult(await send(up2.body.uploads[0]?.request as SignedRequest, big));
       expectError(put, 403, 'E_URL_EXPIRED');
       expect(existsSync(short.fileOfKey(blobKeyOf(TEAM, sha256(big))))).toBe(false);
-      const get = await storageResult(await send(dl.body.blobs[0]?.request as SignedRequest));
+      const get = await storageResult(await send(downloadRequest(dl.body, sha256(stored))));
       expectError(get, 403, 'E_URL_EXPIRED');
+      // A pack uploaded in time but registered after its window (the URL's lifetime + 600 s) is refused: plan again.
+      const late = text('registered too late');
+      const up3 = await short.call<PlanUploadResponse>('POST', route.uploads(k, 'out'), {
+        body: { blobs: [{ sha256: sha256(late), size: late.length }] },
+      });
+      const pack3 = up3.body.packs[0] as PlannedPack;
+      expect((await send(pack3.request, late)).status).toBe(201);
+      const deps = short.server.backend.deps;
+      const now = deps.now;
+      deps.now = () => new Date(Date.now() + (deps.urlTtlSeconds + 600 + 5) * 1000);
+      try {
+        expectError(await registerPack(short, k, 'out', pack3), 409, 'E_BLOB_MISSING');
+      } finally {
+        deps.now = now;
+      }
+      expect((await short.blobIndex.findBlobs(TEAM, [sha256(late)])).size).toBe(0);
     } finally {
       await short.close();
     }
@@ -404,12 +451,9 @@ describe('URL lifetime (urlTtlSeconds: 1)', () => {
 });
 
 describe('packs planned twice', () => {
-  // BUG: adapters/local/disk-blob-store.ts signPackUpload() (line 130) names the pack description by the digest
-  // of its member list, and hosts/local-server/storage-routes.ts receivePack() (line 97) deletes it after the first
-  // successful upload. Two plans of the same missing blobs (two runs capturing the same files at once) get the same
-  // pack URL; after the first upload the second, still valid and unexpired, answers 404 E_NOT_FOUND "pack description
-  // not found" and that client's capture fails. Should: every signed pack URL stays usable until it expires (e.g.
-  // a per-plan nonce in the description name, or no delete; the upload is idempotent for content-addressed keys).
+  // Regression (the pack description used to be named by its member list and deleted after the first upload, so the
+  // second of two plans of the same blobs answered 404): every plan makes a pack of its own (a fresh nonce, so a
+  // fresh id and key), both URLs work until they expire, and both packs register; the members keep the first place.
   it('both signed pack URLs stay usable until they expire', async () => {
     const datas = [bytes(1000, 71), bytes(1200, 72)];
     const byHash = new Map(datas.map((d) => [sha256(d), d]));
@@ -426,5 +470,10 @@ describe('packs planned twice', () => {
     expect(first.status).toBe(201);
     const second = await send(packB.request, body(packB));
     expect(second.status, await second.clone().text()).toBe(201);
+    expect(packA.id).not.toBe(packB.id);
+    expect((await registerPack(h, key, 'twice', packA)).status).toBe(200);
+    expect((await registerPack(h, key, 'twice', packB)).status).toBe(200);
+    const found = await h.blobIndex.findBlobs(TEAM, [...byHash.keys()]);
+    for (const sha of byHash.keys()) expect(found.get(sha)?.pack?.id).toBe(packA.id);
   });
 });

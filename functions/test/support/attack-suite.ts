@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/contract/model.ts';
+import type { SignedRequest } from '../../src/contract/transfer.ts';
 import type { AuditLog, JobStore, MetadataPorts } from '../../src/core/ports.ts';
 import { mintToken } from '../../src/core/tokens.ts';
 import { type Credential, callApi, expectErrorBody, manifestOf, type Res, sendSigned, sha256 } from './authz-matrix.ts';
@@ -84,14 +85,38 @@ export class AttackKit {
   }
 }
 
-/** Plans, uploads and commits one small file as key/tag@1 (as root). */
+interface Pack {
+  id: string;
+  nonce: string;
+  members: { sha256: string; size: number }[];
+  request: SignedRequest;
+}
+
+/** The registration body of a planned pack (what it was signed with). */
+const registration = (p: Pack) => ({ id: p.id, nonce: p.nonce, members: p.members });
+
+/**
+ * Uploads what a plan asked for (the members of a pack concatenated in order) and registers its packs, as `cred`;
+ * the registration answers.
+ */
+async function uploadPlanned(k: AttackKit, art: string, plan: Res, bySha: Map<string, Buffer>, cred: Credential) {
+  for (const u of plan.body.uploads) expect((await sendSigned(u.request, bySha.get(u.sha256))).status).toBe(201);
+  const answers: Res[] = [];
+  for (const p of plan.body.packs as Pack[]) {
+    const body = Buffer.concat(p.members.map((m) => bySha.get(m.sha256) as Buffer));
+    expect((await sendSigned(p.request, body)).status).toBe(201);
+    answers.push(await k.call('POST', `${art}/packs`, cred, registration(p)));
+  }
+  return answers;
+}
+
+/** Plans, uploads (small files: packs, registered) and commits one small file as key/tag@1 (as root). */
 async function publishOne(k: AttackKit, key: string, tag: string, content: string): Promise<string> {
   const data = Buffer.from(content);
   const sha = sha256(data);
   const art = `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}`;
   const plan = await k.ok('POST', `${art}/uploads`, { blobs: [{ sha256: sha, size: data.length }] });
-  for (const u of plan.body.uploads) await sendSigned(u.request, data);
-  for (const p of plan.body.packs) await sendSigned(p.request, data);
+  for (const reg of await uploadPlanned(k, art, plan, new Map([[sha, data]]), k.root)) expect(reg.status).toBe(200);
   await k.ok('POST', `${art}/versions`, { mutable: true, manifest: manifestOf([{ path: 'f.txt', data }]) });
   return sha;
 }
@@ -292,11 +317,48 @@ export function describeAttacks(hostName: string, host: () => AttackHost): void 
         expect(res.body.error.message).not.toMatch(/size/);
       }
       expect(await k.h.experiments.listArtifacts(k.h.team, key)).toEqual([]);
-      // A job that really holds the bytes uploads them itself (to its own staging) and may then commit them.
+
+      // Nor by registering a pack it did not upload: its own planned pack of the hash, never uploaded (no claim
+      // comes of it), or the team's pack that holds the blob under any nonce but the planner's.
+      const secretPack = plan.body.packs.find((p: Pack) => p.members.some((m) => m.sha256 === secretSha)) as Pack;
+      expectErrorBody(await k.call('POST', `${art}/packs`, job, registration(secretPack)), 409, 'E_BLOB_MISSING');
+      const teamPack = (await k.h.blobIndex.findBlobs(k.h.team, [secretSha])).get(secretSha)?.pack;
+      expect(teamPack).toBeDefined();
+      const guessed = {
+        id: teamPack?.id,
+        nonce: randomBytes(16).toString('hex'),
+        members: [{ sha256: secretSha, size }],
+      };
+      expectErrorBody(await k.call('POST', `${art}/packs`, job, guessed), 400, 'E_BAD_REQUEST');
+      for (const sz of [size, size + 1]) expectErrorBody(await steal(sz), 409, 'E_BLOB_MISSING');
+      expect(await k.h.experiments.listArtifacts(k.h.team, key)).toEqual([]);
+      // Still its place in the team's pack: nothing the job did moved or re-recorded it.
+      expect((await k.h.blobIndex.findBlobs(k.h.team, [secretSha])).get(secretSha)?.pack).toEqual(teamPack);
+
+      // A job that really holds the bytes uploads them itself (its own pack, registered) and may then commit them.
+      // Its registration answers the same whether the team had a member already or not.
       const data = Buffer.from(content);
-      const mine = await k.call('POST', `${art}/uploads`, job, { blobs: [{ sha256: secretSha, size }] });
-      for (const u of mine.body.uploads) expect((await sendSigned(u.request, data)).status).toBeLessThan(300);
-      for (const pk of mine.body.packs) expect((await sendSigned(pk.request, data)).status).toBeLessThan(300);
+      const fresh = Buffer.from(`a blob nobody had ${k.run}`);
+      const twin = Buffer.from(`another blob nobody had ${k.run}`);
+      const third = Buffer.from(`a third blob nobody had ${k.run}`);
+      const bySha = new Map([data, fresh, twin, third].map((d) => [sha256(d), d]));
+      const known = [data, fresh].map((d) => ({ sha256: sha256(d), size: d.length }));
+      const unknown = [twin, third].map((d) => ({ sha256: sha256(d), size: d.length }));
+      const mine = await k.ok('POST', `${art}/uploads`, { blobs: known }, job);
+      const control = await k.ok('POST', `${art}/uploads`, { blobs: unknown }, job);
+      expect([mine.body.present, control.body.present]).toEqual([0, 0]);
+      const [withSecret] = await uploadPlanned(k, art, mine, bySha, job);
+      const [withoutSecret] = await uploadPlanned(k, art, control, bySha, job);
+      for (const [reg, planned] of [
+        [withSecret, mine],
+        [withoutSecret, control],
+      ] as const) {
+        expect(reg?.status, reg?.text).toBe(200);
+        expect(reg?.body).toEqual({ id: planned.body.packs[0].id, members: 2 });
+      }
+      expect(withSecret?.text).not.toContain(secretSha);
+      // The team's copy keeps its place; the job's own proof is what lets it commit the hash.
+      expect((await k.h.blobIndex.findBlobs(k.h.team, [secretSha])).get(secretSha)?.pack).toEqual(teamPack);
       const own = await steal(size);
       expect(own.status, own.text).toBe(201);
     });

@@ -17,7 +17,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../src/contract/errors.ts';
 import type { Role } from '../../src/contract/model.ts';
-import type { SignedRequest } from '../../src/contract/transfer.ts';
+import { blobRequest, type SignedRequest } from '../../src/contract/transfer.ts';
+import type { PlannedPack } from '../../src/contract/wire.ts';
 import type { AuditLog, JobStore, MetadataPorts } from '../../src/core/ports.ts';
 import { mintToken } from '../../src/core/tokens.ts';
 
@@ -112,6 +113,7 @@ export const MATRIX: readonly Row[] = [
   row('DELETE', '/v1/experiments/:key',                               "another's",  [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
   row('DELETE', '/v1/experiments/:key',                               'own',        [U,   U,        X,      U,      F,        F,     OK,    OK,   F,     F,       U,    U,      F,     F,       F  ]),
   row('POST',   '/v1/experiments/:key/artifacts/:tag/uploads',        '',           [U,   U,        X,      U,      F,        F,     OK,    OK,   F,     F,       U,    U,      F,     F,       OK ]),
+  row('POST',   '/v1/experiments/:key/artifacts/:tag/packs',          '',           [U,   U,        X,      U,      F,        F,     OK,    OK,   F,     F,       U,    U,      F,     F,       OK ]),
   row('POST',   '/v1/experiments/:key/artifacts/:tag/versions',       '',           [U,   U,        X,      U,      F,        F,     NEW,   NEW,  F,     F,       U,    U,      F,     F,       NEW]),
   row('GET',    '/v1/experiments/:key/artifacts/:tag/versions/:v',    '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
   row('POST',   '/v1/experiments/:key/artifacts/:tag/versions/:v/downloads', '',    [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
@@ -374,11 +376,41 @@ export class Fixtures {
       const r = await sendSigned(u.request, bySha.get(u.sha256));
       if (r.status !== 200 && r.status !== 201) throw new Error(`fixture upload: ${r.status} ${await r.text()}`);
     }
-    for (const p of plan.body.packs as { members: { sha256: string }[]; request: SignedRequest }[]) {
-      const r = await sendSigned(p.request, Buffer.concat(p.members.map((m) => bySha.get(m.sha256) as Buffer)));
-      if (r.status !== 200 && r.status !== 201) throw new Error(`fixture pack upload: ${r.status} ${await r.text()}`);
-    }
+    for (const p of plan.body.packs as PlannedPack[]) await this.uploadPack(key, tag, p, bySha, as);
     await this.ok('POST', `${blobPath(key, tag)}/versions`, { mutable: true, manifest: manifestOf(files) }, as);
+  }
+
+  /** PUTs a planned pack's members (concatenated in order) and registers it (unless `register` is false). */
+  async uploadPack(
+    key: string,
+    tag: string,
+    p: PlannedPack,
+    bySha: Map<string, Buffer>,
+    as = this.root,
+    register = true,
+  ): Promise<void> {
+    const r = await sendSigned(p.request, Buffer.concat(p.members.map((m) => bySha.get(m.sha256) as Buffer)));
+    if (r.status !== 200 && r.status !== 201) throw new Error(`fixture pack upload: ${r.status} ${await r.text()}`);
+    if (register) await this.ok('POST', `${blobPath(key, tag)}/packs`, packRegistration(p), as);
+  }
+
+  /**
+   * A pack of `files` planned for key/tag and uploaded, not registered yet (as `as`): what a registration needs. Its
+   * members are fresh blobs nobody has.
+   */
+  async uploadedPack(key: string, tag: string, as = this.root): Promise<PlannedPack> {
+    const datas = [Buffer.from(`${this.id('member')}\n`), Buffer.from(`${this.id('member')}\n`)];
+    const bySha = new Map(datas.map((d) => [sha256(d), d]));
+    const plan = await this.ok(
+      'POST',
+      `${blobPath(key, tag)}/uploads`,
+      { blobs: [...bySha].map(([sha, d]) => ({ sha256: sha, size: d.length })) },
+      as,
+    );
+    const p = plan.body.packs[0] as PlannedPack | undefined;
+    if (!p || plan.body.packs.length !== 1) throw new Error(`fixture pack plan: ${plan.text}`);
+    await this.uploadPack(key, tag, p, bySha, as, false);
+    return p;
   }
 
   /** A user with these memberships (created directly: a client cannot create users). */
@@ -477,6 +509,11 @@ export function manifestOf(files: { path: string; data: Buffer }[]) {
   return {
     files: files.map((f) => ({ path: f.path, size: f.data.length, sha256: sha256(f.data), mode: 0o644, mtime: 1 })),
   };
+}
+
+/** The body of `POST …/artifacts/:tag/packs` for a planned pack. */
+export function packRegistration(p: Pick<PlannedPack, 'id' | 'nonce' | 'members'>) {
+  return { id: p.id, nonce: p.nonce, members: p.members };
 }
 
 export function sendSigned(req: SignedRequest, body?: Uint8Array): Promise<Response> {
@@ -617,6 +654,29 @@ const SPECS: Record<string, Spec> = {
       };
     },
   },
+  'POST /v1/experiments/:key/artifacts/:tag/packs': {
+    writes: true,
+    prepare: async (fx, cred) => {
+      // A pack of fresh blobs planned and uploaded by root (the job column: by the job token itself, which the server
+      // only lets register what it uploaded through its own plan) for the shared running artifact.
+      const as = cred === 'job' ? fx.cred('job') : fx.root;
+      const p = await fx.uploadedPack(fx.shared.key, fx.shared.tag, as);
+      const shas = p.members.map((m) => m.sha256);
+      return {
+        path: `${blobPath(fx.shared.key, fx.shared.tag)}/packs`,
+        body: packRegistration(p),
+        probe: async () => [...(await fx.h.blobIndex.findBlobs(fx.h.team, shas))],
+        check: async (res) => {
+          expect(res.body).toEqual({ id: p.id, members: p.members.length });
+          const found = await fx.h.blobIndex.findBlobs(fx.h.team, shas);
+          for (const [i, m] of p.members.entries()) {
+            const offset = p.members.slice(0, i).reduce((n, x) => n + x.size, 0);
+            expect(found.get(m.sha256)).toMatchObject({ size: m.size, verified: true, pack: { id: p.id, offset } });
+          }
+        },
+      };
+    },
+  },
   'POST /v1/experiments/:key/artifacts/:tag/versions': {
     writes: true,
     prepare: async (fx) => ({
@@ -674,8 +734,11 @@ const SPECS: Record<string, Spec> = {
       path: `${blobPath(fx.shared.key, fx.shared.tag)}/versions/1/downloads`,
       body: { sha256s: [fx.shared.sha] },
       check: async (res) => {
-        const got = await sendSigned(res.body.blobs[0].request);
-        expect(got.status).toBe(200);
+        // The shared blob is small: a Range of its pack's signed GET (206), exactly its bytes.
+        const r = blobRequest(res.body, fx.shared.sha);
+        expect(r?.offset).toBeDefined();
+        const got = await fetch(r?.url as string, { headers: r?.headers });
+        expect(got.status).toBe(206);
         expect(Buffer.from(await got.arrayBuffer()).equals(fx.shared.blob)).toBe(true);
       },
     }),
