@@ -62,11 +62,16 @@ export class ApiClient {
     private readonly team: string | null = null,
     /** The transport: global fetch, or the in-process handler of the embedded backend (connect.ts). */
     private readonly send: (url: string, init: RequestInit) => Promise<Response> = fetch,
+    /**
+     * The embedded backend's storage host (connect.ts): the key that lets this process upload a blob by naming its
+     * file, once the host runs (null before, and for a deployment).
+     */
+    readonly localSource: () => string | null = () => null,
   ) {}
 
   /** The same API through the same transport, as another principal (a worker's job token). */
   as(token: string, team: string | null): ApiClient {
-    return new ApiClient(this.baseUrl, token, team, this.send);
+    return new ApiClient(this.baseUrl, token, team, this.send, this.localSource);
   }
 
   whoami(): Promise<WhoAmIResponse> {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -42,13 +43,17 @@ export async function connect(cfg: CliConfig, opts: ConnectOptions = {}): Promis
   }
   const { openLocalApi } = await import('@studio-lite/functions/local-api');
   let host: Promise<StorageHost> | null = null;
+  let sourceKey: string | null = null;
   const storageHost = () => {
-    host ??= startStorageHost(cfg.home);
+    host ??= startStorageHost(cfg.home).then((h) => {
+      sourceKey = h.sourceKey ?? null;
+      return h;
+    });
     return host.then((h) => h.url);
   };
   const api = await openLocalApi(cfg.home, opts.transfers === false ? {} : { storageHost });
   return {
-    client: new ApiClient(api.url, api.token, cfg.team, api.fetch),
+    client: new ApiClient(api.url, api.token, cfg.team, api.fetch, () => sourceKey),
     mode: 'local',
     close: async () => {
       await api.close();
@@ -60,6 +65,8 @@ export async function connect(cfg: CliConfig, opts: ConnectOptions = {}): Promis
 
 interface StorageHost {
   url: string;
+  /** Lets this process upload by naming a file (the kernel copies it; storage-routes.ts). */
+  sourceKey?: string;
   close(): Promise<void>;
 }
 
@@ -67,22 +74,27 @@ interface StorageHost {
 async function startStorageHost(home: string): Promise<StorageHost> {
   if (import.meta.url.endsWith('.ts') || process.env.STUDIOML_LOCAL_HOST === 'inprocess') {
     const { startLocalServer } = await import('@studio-lite/functions/local');
-    const server = await startLocalServer({ home });
-    return { url: server.url, close: () => server.close() };
+    const sourceKey = randomBytes(32).toString('hex');
+    const server = await startLocalServer({ home, sourceKey });
+    return { url: server.url, sourceKey, close: () => server.close() };
   }
   const workerFile = fileURLToPath(new URL('./local-host-worker.js', import.meta.url));
   const worker = new Worker(workerFile, { workerData: { home } });
-  const ready = await new Promise<{ url: string }>((resolve, reject) => {
-    worker.once('message', (m: { url?: string; error?: { message: string; code: string | null } }) => {
-      if (m.error) {
-        const code = isErrorCode(m.error.code) ? m.error.code : 'E_INTERNAL';
-        reject(new StudioError(code, `local storage host failed to start: ${m.error.message}`));
-      } else resolve(m as { url: string });
-    });
+  const ready = await new Promise<{ url: string; sourceKey?: string }>((resolve, reject) => {
+    worker.once(
+      'message',
+      (m: { url?: string; sourceKey?: string; error?: { message: string; code: string | null } }) => {
+        if (m.error) {
+          const code = isErrorCode(m.error.code) ? m.error.code : 'E_INTERNAL';
+          reject(new StudioError(code, `local storage host failed to start: ${m.error.message}`));
+        } else resolve(m as { url: string; sourceKey?: string });
+      },
+    );
     worker.once('error', reject);
   });
   return {
     url: ready.url,
+    ...(ready.sourceKey ? { sourceKey: ready.sourceKey } : {}),
     close: () =>
       new Promise<void>((resolve) => {
         worker.once('exit', () => resolve());

@@ -86,6 +86,7 @@ export class ChunkUploader {
         contents,
         ...(this.o.sessionDir === undefined ? {} : { sessionDir: this.o.sessionDir }),
         onProgress: (done) => this.o.onProgress?.(before + done, this.plannedBytes),
+        localSource: this.o.client.localSource(),
         registerPack: async (pack) => {
           await this.o.client.registerPack(this.o.experiment, this.o.tag, {
             id: pack.id,

@@ -33,7 +33,15 @@ export interface UploadOptions {
    * Required when the plan has packs.
    */
   registerPack?: (pack: PlannedPack) => Promise<void>;
+  /**
+   * The embedded host's key for uploads that name a file instead of sending it (ApiClient.localSource): a large blob
+   * read from disk is then copied by the kernel on the host's side (storage-routes.ts).
+   */
+  localSource?: string | null;
 }
+
+/** Blobs at least this large are sent by naming their file when the host takes that (below, they are in packs). */
+const LOCAL_SOURCE_MIN = 1 << 20;
 
 export interface UploadResult {
   uploadedBlobs: number;
@@ -103,6 +111,9 @@ export async function uploadBlobs(
               retry: opts.retry,
               progress,
             });
+          } else if (opts.localSource && only && parts.length === 1 && !only.data && only.size >= LOCAL_SOURCE_MIN) {
+            const key = opts.localSource;
+            await withRetry(() => sendSource(task.request, only, key, signal, progress), { ...opts.retry, signal });
           } else {
             await withRetry(() => sendOnce(task.request, parts, signal, progress), { ...opts.retry, signal });
             if (task.pack && register) await register(task.pack);
@@ -173,6 +184,37 @@ async function sendOnce(
   }
   // Drain so the keep-alive connection goes back to the pool.
   await res.arrayBuffer().catch(() => undefined);
+}
+
+/** One upload that names the file (the embedded host copies it with the kernel and hashes the copy). */
+async function sendSource(
+  req: SignedRequest,
+  part: BodyPart,
+  key: string,
+  signal: AbortSignal,
+  progress: (n: number) => void,
+): Promise<void> {
+  await assertUnchangedSize([part]);
+  const headers = {
+    ...req.headers,
+    'content-length': '0',
+    'x-studio-source': encodeURIComponent(part.abs),
+    'x-studio-source-key': key,
+  };
+  const res = await putStream(req.url, headers, new Uint8Array(0), signal);
+  if (!res.ok && res.status !== 412) {
+    const err = await storageError(res, `upload of ${part.abs}`);
+    // Changed since it was hashed: reported like a body that changed on the way (the caller snapshots again).
+    if (isStudioError(err, 'E_HASH_MISMATCH') || isStudioError(err, 'E_SIZE_MISMATCH')) {
+      throw new StudioError('E_HASH_MISMATCH', `${part.abs} changed since it was hashed`, {
+        cause: err,
+        details: { sha256s: [part.sha256], paths: [part.abs] },
+      });
+    }
+    throw err;
+  }
+  await res.arrayBuffer().catch(() => undefined);
+  progress(part.size);
 }
 
 function sourceOf(sources: Map<string, string>, sha256: string): string {

@@ -1,6 +1,19 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import {
+  chmod,
+  copyFile,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readFile,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { StudioError } from '../../contract/errors.ts';
 import { noSpace } from '../../contract/no-space.ts';
@@ -41,6 +54,13 @@ export interface DiskBlobStore extends BlobStore {
    * and the body is exactly their total. Throws E_SIZE_MISMATCH / E_HASH_MISMATCH and stores nothing.
    */
   writePackVerified(key: string, body: AsyncIterable<Uint8Array>, members: PackDescription['members']): Promise<void>;
+  /**
+   * Stores `key` from a file of this machine (the embedded backend's own CLI uploading: storage-routes.ts): the
+   * kernel copies the bytes (copy_file_range, or a clone where the file system has them), then the copy is hashed
+   * once and renamed into place only if size and sha256 match, so the bytes cross user space once instead of being
+   * read, sent through a socket, received and written. Throws E_SIZE_MISMATCH / E_HASH_MISMATCH, stores nothing.
+   */
+  writeFromFile(key: string, source: string, size: number, sha256: string): Promise<void>;
   /** The description signPackUpload stored for pack `id` (E_NOT_FOUND once swept). */
   packDescription(id: string): Promise<PackDescription>;
   /**
@@ -305,6 +325,45 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
             throw new StudioError('E_HASH_MISMATCH', 'uploaded bytes do not match sha256');
         },
       });
+    },
+    async writeFromFile(key, source, size, sha256) {
+      const file = fileOf(key);
+      const tmp = await tempFile().catch((err) => Promise.reject(noSpace(err, root, size)));
+      let ok = false;
+      try {
+        await copyFile(source, tmp, constants.COPYFILE_FICLONE);
+        await chmod(tmp, PRIVATE_BLOB_MODE);
+        const fh = await open(tmp, 'r');
+        try {
+          const hash = createHash('sha256');
+          const buf = Buffer.allocUnsafe(4 << 20);
+          let n = 0;
+          for (let r = 1; r > 0; n += r) {
+            ({ bytesRead: r } = await fh.read(buf, 0, buf.length, n));
+            hash.update(buf.subarray(0, r));
+          }
+          if (n !== size) throw new StudioError('E_SIZE_MISMATCH', `source has ${n} bytes, declared ${size}`);
+          if (hash.digest('hex') !== sha256) {
+            throw new StudioError('E_HASH_MISMATCH', 'source bytes do not match sha256');
+          }
+          if (size >= FSYNC_MIN_BYTES) await fh.datasync();
+        } finally {
+          await fh.close();
+        }
+        await mkdir(dirname(file), { recursive: true, mode: PRIVATE_DIR_MODE });
+        await rename(tmp, file);
+        ok = true;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' || code === 'EACCES' || code === 'EISDIR') {
+          throw new StudioError('E_HASH_MISMATCH', 'the source file is gone or unreadable since it was hashed', {
+            cause: err,
+          });
+        }
+        throw noSpace(err, root, size);
+      } finally {
+        if (!ok) await unlink(tmp).catch(() => {});
+      }
     },
     async writePackVerified(key, body, members) {
       // Each member is hashed as its bytes stream past; the pack is stored (one file, one fsync) only if all match.

@@ -27,6 +27,11 @@ export interface LocalServerOptions {
    */
   publicUrl?: string;
   log?: (msg: string, err: unknown) => void;
+  /**
+   * A secret that lets the one process holding it upload a blob by naming a file of this machine instead of sending
+   * its bytes (the CLI's embedded host in its own worker thread; storage-routes.ts). Unset: refused.
+   */
+  sourceKey?: string;
 }
 
 /** The local host: the v1 API handler plus the blob store's signed URLs, on node:http (127.0.0.1 by default). */
@@ -51,7 +56,7 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
     const url = new URL(req.url ?? '/', baseUrl);
     if (url.pathname.startsWith('/storage')) {
       try {
-        await handleStorage(backend.blobs, req, res, url, onStored);
+        await handleStorage(backend.blobs, req, res, url, onStored, opts.sourceKey);
       } catch (err) {
         req.resume(); // drain so the connection can be reused
         throw err;

@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { type FileHandle, open } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { DiskBlobStore } from '../../adapters/local/disk-blob-store.ts';
@@ -13,6 +14,7 @@ export async function handleStorage(
   res: ServerResponse,
   url: URL,
   onStored: OnStored,
+  sourceKey?: string,
 ): Promise<void> {
   const now = Math.floor(Date.now() / 1000);
   const method = req.method ?? 'GET';
@@ -44,10 +46,19 @@ export async function handleStorage(
     }
     const size = Number(bound.size);
     const declared = req.headers['content-length'];
-    if (declared !== undefined && Number(declared) !== size) {
+    const source = req.headers['x-studio-source'];
+    if (declared !== undefined && Number(declared) !== size && source === undefined) {
       throw new StudioError('E_SIZE_MISMATCH', `content-length ${declared} differs from the signed size ${size}`);
     }
-    await store.writeVerified(key, req, size, bound.sha256 as string);
+    if (source !== undefined) {
+      // A local file instead of a body: only for the CLI process this host runs in (it alone knows the key), and
+      // still bound by the signature (key, size, sha256) and checked by hashing the copy.
+      const given = req.headers['x-studio-source-key'];
+      if (!sourceKey || typeof given !== 'string' || !sameSecret(given, sourceKey) || typeof source !== 'string') {
+        throw new StudioError('E_FORBIDDEN', 'this host does not take uploads from local files');
+      }
+      await store.writeFromFile(key, decodeKey(source), size, bound.sha256 as string);
+    } else await store.writeVerified(key, req, size, bound.sha256 as string);
     await onStored([{ key, size, sha256: bound.sha256 as string }]);
     return reply(res, 201, { stored: true });
   }
@@ -115,6 +126,11 @@ export async function handleStorage(
     return;
   }
   throw new StudioError('E_BAD_REQUEST', `method ${method} not allowed on storage`);
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const [x, y] = [Buffer.from(a), Buffer.from(b)];
+  return x.length === y.length && timingSafeEqual(x, y);
 }
 
 /** Objects up to this size are read into memory in one go and sent with one write; larger ones are streamed. */
