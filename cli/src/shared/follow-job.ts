@@ -24,7 +24,7 @@ async function readOutput(client: ApiClient, key: string, known: { version: numb
   if (req.size === 0) return Buffer.alloc(0);
   const res = await fetch(req.url, { headers: req.headers });
   if (!res.ok) return null;
-  return Buffer.from(blobBytes(req, res.status, new Uint8Array(await res.arrayBuffer())));
+  return Buffer.from(blobBytes(req, new Uint8Array(await res.arrayBuffer())));
 }
 
 /**

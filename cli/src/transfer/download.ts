@@ -70,8 +70,13 @@ export async function downloadToCache(
     }));
     const signed = new Set(res.blobs.map((b) => b.sha256));
     for (const p of res.packs ?? []) {
+      // Each entry is one signed range of a pack: its members, back to back.
       for (const m of p.members) signed.add(m.sha256);
-      for (const r of coalesce(p.members)) tasks.push({ kind: 'range', request: p.request, ...r });
+      const members = [...p.members].sort((a, b) => a.offset - b.offset);
+      const first = members[0];
+      const last = members[members.length - 1];
+      if (!first || !last) continue;
+      tasks.push({ kind: 'range', request: p.request, start: first.offset, end: last.offset + last.size, members });
     }
     const absent = sha256s.filter((s) => !signed.has(s));
     if (absent.length > 0) {
@@ -138,28 +143,6 @@ type Task =
 const shasOf = (t: Task) => (t.kind === 'blob' ? [t.sha256] : t.members.map((m) => m.sha256));
 const membersOf = (t: Task) => (t.kind === 'blob' ? [{ size: t.size }] : t.members);
 
-/** Members closer than this are fetched in one range, gap included (one request costs more than 64 KiB). */
-const RANGE_GAP = 64 * 1024;
-/** A range spans at most this many bytes (it is held in memory until its members are written). */
-const RANGE_MAX = 16 << 20;
-
-/** Groups a pack's wanted members (sorted by offset) into ranges: neighbours merge across small gaps. */
-export function coalesce(members: Member[]): { start: number; end: number; members: Member[] }[] {
-  const out: { start: number; end: number; members: Member[] }[] = [];
-  const sorted = [...members].sort((a, b) => a.offset - b.offset);
-  for (const m of sorted) {
-    const last = out[out.length - 1];
-    const end = m.offset + m.size;
-    if (last && m.offset - last.end <= RANGE_GAP && end - last.start <= RANGE_MAX) {
-      last.end = Math.max(last.end, end);
-      last.members.push(m);
-    } else {
-      out.push({ start: m.offset, end, members: [m] });
-    }
-  }
-  return out;
-}
-
 /** One ranged GET of a pack; every member in it is verified and ingested as one batch (one flush to disk). */
 async function fetchRange(
   cache: BlobCache,
@@ -171,9 +154,8 @@ async function fetchRange(
   const own = linkedSignal(signal);
   const length = task.end - task.start;
   try {
-    const headers = { ...task.request.headers };
-    if (length > 0) headers.range = `bytes=${task.start}-${task.end - 1}`;
-    const res = await fetch(task.request.url, { method: 'GET', headers, signal: own.signal });
+    // The request is signed for exactly this range (a signed `Range` header, or the range bound into the URL).
+    const res = await fetch(task.request.url, { method: 'GET', headers: task.request.headers, signal: own.signal });
     if (!res.ok) throw await storageError(res, `download of ${task.members.length} packed blob(s)`);
     const chunks: Uint8Array[] = [];
     for await (const chunk of (res.body ?? emptyBody()) as AsyncIterable<Uint8Array>) {
@@ -183,7 +165,7 @@ async function fetchRange(
     }
     let body = Buffer.concat(chunks);
     // A store that ignored the range sent the whole pack: cut the range out of it.
-    if (res.status === 200 && length > 0) body = body.subarray(task.start, task.end);
+    if (res.status === 200 && body.byteLength > length) body = body.subarray(task.start, task.end);
     if (body.byteLength !== length) {
       throw new StudioError('E_HASH_MISMATCH', `a pack range came with ${body.byteLength} of ${length} bytes`, {
         details: { retryable: true },

@@ -25,9 +25,8 @@ export interface ResumableStartRequest {
 
 /**
  * The one request that fetches exactly one blob from a download answer (`DownloadResponse`): its own signed GET, or
- * its pack's signed GET with the `Range` of its bytes (`offset` set: a store that ignores the range answers 200 with
- * the whole pack, from which the caller cuts `size` bytes at `offset`). Null when the answer does not hold it. A
- * packed empty blob needs no request at all (`size` 0): no range can name zero bytes.
+ * the signed range of its pack that holds it (`offset`: where its bytes start in that answer; the caller cuts `size`
+ * bytes there). Null when the answer does not hold it. A packed empty blob needs no request at all (`size` 0).
  */
 export function blobRequest(
   res: {
@@ -41,15 +40,16 @@ export function blobRequest(
   for (const p of res.packs ?? []) {
     const m = p.members.find((x) => x.sha256 === sha256);
     if (!m) continue;
-    const range: Record<string, string> = m.size > 0 ? { range: `bytes=${m.offset}-${m.offset + m.size - 1}` } : {};
-    return { url: p.request.url, headers: { ...p.request.headers, ...range }, size: m.size, offset: m.offset };
+    // The request is signed for its members' bytes (this one alone when it was the only one asked for).
+    const first = Math.min(...p.members.map((x) => x.offset));
+    return { url: p.request.url, headers: p.request.headers, size: m.size, offset: m.offset - first };
   }
   return null;
 }
 
-/** The blob's bytes from the answer to a blobRequest (cut out of the whole pack when the store ignored the range). */
-export function blobBytes(r: { size: number; offset?: number }, status: number, body: Uint8Array): Uint8Array {
+/** The blob's bytes from the answer to a blobRequest. */
+export function blobBytes(r: { size: number; offset?: number }, body: Uint8Array): Uint8Array {
   if (r.size === 0) return new Uint8Array(0);
-  if (status === 200 && r.offset !== undefined) return body.subarray(r.offset, r.offset + r.size);
+  if (r.offset !== undefined) return body.subarray(r.offset, r.offset + r.size);
   return body;
 }

@@ -290,6 +290,28 @@ export async function getVersion(
   return { ...v, manifest: await loadManifest(deps, team, v.manifestSha256) };
 }
 
+/** Bytes one signed pack range may span: what a client holds in memory while it checks and writes its members. */
+export const RANGE_MAX = 16 << 20;
+
+/** Members (sorted by offset) in runs where each starts where the previous ended, each run at most `max` bytes. */
+export function contiguousRuns<T extends { offset: number; size: number }>(sorted: T[], max: number): T[][] {
+  const runs: T[][] = [];
+  let cur: T[] = [];
+  let start = 0;
+  let end = 0;
+  for (const m of sorted) {
+    if (cur.length > 0 && (m.offset !== end || m.offset + m.size - start > max)) {
+      runs.push(cur);
+      cur = [];
+    }
+    if (cur.length === 0) start = m.offset;
+    cur.push(m);
+    end = m.offset + m.size;
+  }
+  if (cur.length > 0) runs.push(cur);
+  return runs;
+}
+
 /**
  * Signs downloads only for blobs the version references, so a known hash alone grants nothing. Blobs of their own
  * get one GET each; packed blobs one GET per pack, which the client sends with ranges (DownloadResponse).
@@ -326,9 +348,17 @@ export async function signDownloads(
       out.blobs.push({ sha256: sha, size, request: await deps.blobs.signDownload(blobKey(team, sha), expiresAt) });
     }
   }
+  // One GET per run of neighbouring members (no gap, at most RANGE_MAX bytes), signed for exactly those bytes: a pack
+  // may hold blobs the caller may not read (another version's, for a job token), and a URL of the whole pack, or of
+  // a range spanning them, would hand them out.
   for (const [id, members] of packs) {
     members.sort((a, b) => a.offset - b.offset);
-    out.packs.push({ id, members, request: await deps.blobs.signDownload(packKey(team, id), expiresAt) });
+    for (const run of contiguousRuns(members, RANGE_MAX)) {
+      const first = run[0] as (typeof run)[number];
+      const last = run[run.length - 1] as (typeof run)[number];
+      const range = { offset: first.offset, length: last.offset + last.size - first.offset };
+      out.packs.push({ id, members: run, request: await deps.blobs.signDownload(packKey(team, id), expiresAt, range) });
+    }
   }
   // Audited before any URL leaves the API; job tokens appear as themselves (actor kind "job").
   await recordAudit(deps, p, team, 'download.sign', `${key}/${tag}@${version}`, { blobs: wanted.length, bytes });

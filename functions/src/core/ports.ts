@@ -69,8 +69,12 @@ export interface BlobStore {
   list(prefix: string, q: { after?: string | undefined; limit: number }): Promise<StoredObject[]>;
   /** A PUT request bound to this key, method, size and sha256, valid until expiresAt. */
   signUpload(key: string, c: UploadConstraint): Promise<SignedRequest>;
-  /** A GET request bound to this key, valid until expiresAt. */
-  signDownload(key: string, expiresAt: Date): Promise<SignedRequest>;
+  /**
+   * A GET request bound to this key, valid until expiresAt; with `range`, bound to exactly those bytes (a pack's
+   * members: the URL must never hand out the rest of the pack). GCS signs the `Range` header (the client sends it as
+   * given); the disk store binds the range into the URL and its host answers only those bytes.
+   */
+  signDownload(key: string, expiresAt: Date, range?: ByteRange): Promise<SignedRequest>;
   /**
    * One PUT that creates the pack object `key` (core/packs.ts): its body is the members' bytes concatenated in this
    * order, `id` names the pack (a fresh key per plan, so the PUT is create-only). A store that hashes uploads

@@ -4,6 +4,7 @@
  * registration changes nothing, and a registered pack's members download through ranged GETs with their exact bytes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SignedRequest } from '../../src/contract/transfer.ts';
 import type { DownloadResponse, PlannedPack, PlanUploadResponse } from '../../src/contract/wire.ts';
 import {
   bytes,
@@ -149,14 +150,26 @@ describe('POST /v1/experiments/:key/artifacts/:tag/packs', () => {
     });
     expect(res.status, res.text).toBe(200);
     expect(res.body.blobs).toEqual([]);
+    // The members are back to back: one GET, signed for exactly their bytes.
     expect(res.body.packs?.map((p) => p.id)).toEqual([pack.id]);
     const total = pack.members.reduce((n, m) => n + m.size, 0);
+    const all = res.body.packs?.[0];
+    const whole = await send(all?.request as SignedRequest);
+    expect(whole.status).toBe(206);
+    expect(whole.headers.get('content-range')).toBe(`bytes 0-${total - 1}/${total}`);
+    expect(
+      Buffer.from(await whole.arrayBuffer()).equals(
+        packBody(pack, new Map(files.map((f) => [sha256(f.data), f.data]))),
+      ),
+    ).toBe(true);
+    // One file asked for alone: a GET of its bytes and nothing else of the pack.
     for (const f of files) {
-      const req = downloadRequest(res.body, sha256(f.data));
-      const got = await send(req);
+      const one = await h.call<DownloadResponse>('POST', route.downloads(key, 'ranged', 1), {
+        body: { sha256s: [sha256(f.data)] },
+      });
+      const m = one.body.packs?.[0]?.members[0];
+      const got = await send(downloadRequest(one.body, sha256(f.data)));
       expect(got.status).toBe(206);
-      const m = res.body.packs?.[0]?.members.find((x) => x.sha256 === sha256(f.data));
-      expect(req.headers.range).toBe(`bytes=${m?.offset}-${(m?.offset ?? 0) + f.data.length - 1}`);
       expect(got.headers.get('content-range')).toBe(
         `bytes ${m?.offset}-${(m?.offset ?? 0) + f.data.length - 1}/${total}`,
       );

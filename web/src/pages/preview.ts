@@ -21,7 +21,7 @@ type DownloadAnswer = {
 export interface FileSource {
   url: string;
   headers: Record<string, string>;
-  /** Set for a packed file: its first byte in the pack (cut out when a store ignores the range). */
+  /** Set for a packed file: where its bytes start in the answer (a signed range of its pack). */
   offset?: number;
 }
 
@@ -36,8 +36,9 @@ export async function fileSource(expKey: string, tag: string, version: number, s
   for (const p of r.packs ?? []) {
     const m = p.members.find((x) => x.sha256 === sha256);
     if (!m) continue;
-    const range: Record<string, string> = m.size > 0 ? { range: `bytes=${m.offset}-${m.offset + m.size - 1}` } : {};
-    return { url: p.request.url, headers: { ...p.request.headers, ...range }, offset: m.offset };
+    // Signed for exactly its members' bytes (a signed Range header on GCS, bound into the URL locally).
+    const first = Math.min(...p.members.map((x) => x.offset));
+    return { url: p.request.url, headers: p.request.headers, offset: m.offset - first };
   }
   throw new Error('no download URL');
 }
@@ -48,7 +49,7 @@ export async function fetchFile(src: FileSource, size: number): Promise<Uint8Arr
   const res = await fetch(src.url, { headers: src.headers });
   if (!res.ok) throw new Error(`download failed: HTTP ${res.status}`);
   const body = new Uint8Array(await res.arrayBuffer());
-  return res.status === 200 && src.offset !== undefined ? body.subarray(src.offset, src.offset + size) : body;
+  return src.offset !== undefined ? body.subarray(src.offset, src.offset + size) : body;
 }
 
 /**

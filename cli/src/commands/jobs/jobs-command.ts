@@ -66,7 +66,7 @@ export async function logsCommand(key: string, opts: GlobalOpts & { follow?: boo
         if (req && req.size > 0) {
           const res = await fetch(req.url, { headers: req.headers });
           if (!res.ok) throw await storageError(res, `download of the output of ${key}`);
-          process.stdout.write(blobBytes(req, res.status, new Uint8Array(await res.arrayBuffer())));
+          process.stdout.write(blobBytes(req, new Uint8Array(await res.arrayBuffer())));
         }
       }
       return 0;

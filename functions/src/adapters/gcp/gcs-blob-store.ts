@@ -344,9 +344,13 @@ export function createGcsBlobStore(opts: GcsBlobStoreOptions): GcsBlobStore {
         expiresAt: s.expiresAt,
       };
     },
-    async signDownload(key, expiresAt) {
-      const s = await sign(key, 'read', expiresAt);
-      return { method: 'GET', url: s.url, headers: {}, expiresAt: s.expiresAt };
+    async signDownload(key, expiresAt, range) {
+      // A signed `range` header: GCS refuses the URL with any other (or no) Range, so it serves those bytes only.
+      const headers: Record<string, string> = range
+        ? { range: `bytes=${range.offset}-${range.offset + range.length - 1}` }
+        : {};
+      const s = await sign(key, 'read', expiresAt, undefined, range ? headers : undefined);
+      return { method: 'GET', url: s.url, headers, expiresAt: s.expiresAt };
     },
   };
 }

@@ -235,11 +235,15 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
         expiresAt: c.expiresAt.toISOString(),
       };
     },
-    async signDownload(key, expiresAt) {
+    async signDownload(key, expiresAt, range) {
       fileOf(key);
       const expires = Math.floor(expiresAt.getTime() / 1000);
       const path = `/storage/${key}`;
-      const qs = signedQuery(secret, { method: 'GET', path, expires, bound: {} });
+      // The host serves a bound range and nothing else of the object (storage-routes.ts).
+      const bound: Record<string, string> = range
+        ? { range: `${range.offset}-${range.offset + range.length - 1}` }
+        : {};
+      const qs = signedQuery(secret, { method: 'GET', path, expires, bound });
       return {
         method: 'GET',
         url: `${await opts.publicUrl()}${path}?${qs}`,

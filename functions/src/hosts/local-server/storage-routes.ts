@@ -63,7 +63,9 @@ export async function handleStorage(
     return reply(res, 201, { stored: true });
   }
   if (method === 'GET') {
-    verifySigned(store.secret, method, url.pathname, url.searchParams, [], now);
+    // A URL signed for a range (a pack's members) serves that range and nothing else, whatever `Range` says.
+    const ranged = url.searchParams.has('range');
+    const bound = verifySigned(store.secret, method, url.pathname, url.searchParams, ranged ? ['range'] : [], now);
     const file = store.fileOf(decodeKey(raw));
     // Open and check before the 200 goes out: after the headers, a failed read can only cut the body short.
     const handle = await openForRead(file);
@@ -76,7 +78,7 @@ export async function handleStorage(
       await handle.close();
       throw err;
     }
-    const range = parseRange(req.headers.range, size);
+    const range = parseRange(ranged ? `bytes=${bound.range}` : req.headers.range, size);
     if (range === 'unsatisfiable') {
       await handle.close();
       res.writeHead(416, { 'content-range': `bytes */${size}`, 'content-length': 0 });
