@@ -139,6 +139,14 @@ async function main(): Promise<void> {
   const work = await mkdtemp(join(tmpdir(), 'sl-cloud-bench-'));
   const stops: (() => Promise<void>)[] = [async () => rm(work, { recursive: true, force: true })];
   const t0 = performance.now();
+  // Ctrl-C or a timeout: stop the emulators and the function (child processes) before leaving.
+  const onSignal = () => {
+    (async () => {
+      for (const stop of stops) await stop().catch(() => undefined);
+    })().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     const started = await Promise.allSettled([startFirestoreEmulator(), startStorageEmulator()]);
     for (const r of started) if (r.status === 'fulfilled') stops.unshift(() => r.value.stop());
@@ -293,7 +301,7 @@ async function main(): Promise<void> {
     const putB = await tarPut(tarB, 'b.tar');
     log(`tar (b) PUT ${putB.phase.seconds.toFixed(2)} s`);
     const capB = await capture(`b-${run}`, dirB);
-    log(`capture (b) ${capB.seconds.toFixed(2)} s`);
+    log(`capture (b) ${capB.seconds.toFixed(2)} s; API ${JSON.stringify(capB.apiRequests)}`);
     const capB10 = await capture(`b10-${run}`, dirB10);
     log(`capture (b/10) ${capB10.seconds.toFixed(2)} s`);
     const pullB = await pull(`b-${run}`);

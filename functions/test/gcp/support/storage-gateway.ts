@@ -156,8 +156,18 @@ export async function startStorageGateway(opts: StorageGatewayOptions): Promise<
         return sendError(res, 'PreconditionFailed', `generation is ${generation}, not ${ifGenerationMatch}`);
       }
     }
-    await file.save(body, { resumable: false, contentType: contentType ?? 'application/octet-stream' });
-    const [md] = await file.getMetadata();
+    // A media upload (one request, the body as is): the emulator parses a multipart upload (file.save) at half the
+    // speed, ~9 MB/s here, which would bill large PUTs for the emulator rather than for the link.
+    const up = await fetch(
+      `${opts.emulatorHost}/upload/storage/v1/b/${encodeURIComponent(bucket)}/o?uploadType=media&name=${encodeURIComponent(object)}`,
+      {
+        method: 'POST',
+        headers: { 'content-type': contentType ?? 'application/octet-stream' },
+        body: new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength),
+      },
+    );
+    if (!up.ok) throw new Error(`storage emulator upload: ${up.status} ${await up.text()}`);
+    const md = (await up.json()) as { generation?: string };
     res.writeHead(200, {
       etag: `"${createHash('md5').update(body).digest('hex')}"`,
       'x-goog-generation': String(md.generation),
