@@ -76,7 +76,7 @@ export async function planUpload(
   const out: PlanUploadResponse = { uploads: [], packs: [], present: unique.size - missing.length };
   const signResumable = deps.blobs.signResumableUpload?.bind(deps.blobs);
   const small = missing.filter((b) => b.size <= LIMITS.packMaxBlobSize);
-  out.packs = await planPacks(deps, team, small, expiresAt);
+  out.packs = await planPacks(deps, p, team, small, expiresAt);
   for (const b of missing) {
     if (b.size <= LIMITS.packMaxBlobSize) continue;
     const k = uploadKeyFor(p, team, b.sha256);

@@ -30,9 +30,12 @@ export function registerWindowSeconds(deps: CoreDeps): number {
   return deps.urlTtlSeconds + PACK_REGISTER_SLACK_SECONDS;
 }
 
-/** The id of a pack with these members under this nonce. */
-export function packIdOf(nonce: string, members: { sha256: string; size: number }[]): string {
-  const h = createHash('sha256').update(`studio-lite pack v1\n${nonce}\n`);
+/**
+ * The id of a pack with these members under this nonce; `owner` (a job token's id) makes a pack planned by a job
+ * token registrable by that token alone, whoever else learns the nonce.
+ */
+export function packIdOf(nonce: string, members: { sha256: string; size: number }[], owner = ''): string {
+  const h = createHash('sha256').update(`studio-lite pack v1\n${nonce}\n${owner}\n`);
   for (const m of members) h.update(`${m.sha256} ${m.size}\n`);
   return h.digest('hex');
 }
@@ -40,6 +43,7 @@ export function packIdOf(nonce: string, members: { sha256: string; size: number 
 /** Groups small missing blobs into packs and signs one PUT per pack. */
 export async function planPacks(
   deps: CoreDeps,
+  p: Principal,
   team: string,
   small: { sha256: string; size: number }[],
   expiresAt: Date,
@@ -50,7 +54,7 @@ export async function planPacks(
   const flush = async () => {
     if (members.length === 0) return;
     const nonce = randomBytes(16).toString('hex');
-    const id = packIdOf(nonce, members);
+    const id = packIdOf(nonce, members, ownerOf(p));
     const request = await deps.blobs.signPackUpload(packKey(team, id), id, members, expiresAt);
     out.push({ id, nonce, members, request });
     members = [];
@@ -66,6 +70,9 @@ export async function planPacks(
   await flush();
   return out;
 }
+
+/** Who alone may register a pack this caller plans: a job token itself; anyone of the team for other callers. */
+const ownerOf = (p: Principal) => (isConfined(p) ? p.tokenId : '');
 
 /** Hashes every member of a stored pack in one read; the sha256s that do not match. */
 async function badMembers(deps: CoreDeps, key: string, members: { sha256: string; size: number }[]): Promise<string[]> {
@@ -109,7 +116,7 @@ export async function registerPack(
   body: RegisterPackBody,
 ): Promise<RegisterPackResponse> {
   const { id, nonce, members } = body;
-  if (packIdOf(nonce, members) !== id) {
+  if (packIdOf(nonce, members, ownerOf(p)) !== id) {
     throw new StudioError('E_BAD_REQUEST', `pack ${id} was not planned with these members`);
   }
   const key = packKey(team, id);

@@ -11,7 +11,13 @@ import { homePaths } from '../../src/adapters/local/local-home.ts';
 import { type ErrorCode, StudioError } from '../../src/contract/errors.ts';
 import type { JobRecord, LeaseResult } from '../../src/contract/job-model.ts';
 import type { CreateExperimentBody, SubmitJobBody } from '../../src/contract/schemas.ts';
-import type { DownloadResponse, GetVersionResponse, ShowExperimentResponse } from '../../src/contract/wire.ts';
+import type {
+  DownloadResponse,
+  GetVersionResponse,
+  PlannedPack,
+  PlanUploadResponse,
+  ShowExperimentResponse,
+} from '../../src/contract/wire.ts';
 import { checkLease, jobDeadline } from '../../src/core/jobs.ts';
 import { packIdOf } from '../../src/core/packs.ts';
 import {
@@ -200,6 +206,18 @@ describe('the life of a job', () => {
     expect((await lease(queue)).body.lease).toBeNull();
 
     const job = { token: l.token };
+    // A pack the job plans is its alone to register: the team's own token, nonce in hand, is refused (the id binds
+    // the job token), and nothing is recorded.
+    const probe = text('probe of the job pack\n');
+    const probePlan = await h.call<PlanUploadResponse>('POST', route.uploads(key, 'out'), {
+      ...job,
+      body: { blobs: [{ sha256: sha256(probe), size: probe.length }] },
+    });
+    const probePack = probePlan.body.packs[0] as PlannedPack;
+    expect((await send(probePack.request, probe)).status).toBe(201);
+    expectError(await registerPack(h, key, 'out', probePack), 400, 'E_BAD_REQUEST');
+    expect((await h.blobIndex.findBlobs(TEAM, [sha256(probe)])).size).toBe(0);
+    expect((await registerPack(h, key, 'out', probePack, job)).status).toBe(200);
     // Its own experiment: plan, upload and commit.
     const out = text('model weights\n');
     await uploadBlobs(h, key, 'out', [out], job);
