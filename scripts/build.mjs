@@ -144,6 +144,8 @@ if (only === 'all' || only === 'cli') {
     entryPoints: {
       'studio-lite': entry,
       'local-host-worker': join(root, 'functions/src/hosts/local-server/worker-entry.ts'),
+      // The hash pool's threads (cli/src/capture/hash-pool.ts loads ./hash-worker.js beside its chunk).
+      'hash-worker': join(root, 'cli/src/capture/hash-worker.ts'),
     },
     outdir: join(root, 'cli/dist'),
     bundle: true,

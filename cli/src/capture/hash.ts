@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { StudioError } from '@studio-lite/functions/contract';
+import { defaultPoolSize, HashPool } from './hash-pool.ts';
 
 export const HASH_BUFFER_SIZE = 1 << 20;
 
@@ -10,6 +11,13 @@ export const HASH_BUFFER_SIZE = 1 << 20;
  * path (open, fstat, read, fstat, close) cost several times the hashing itself.
  */
 export const SYNC_HASH_MAX = 256 * 1024;
+
+/**
+ * Files from this size on are hashed by the worker threads of the hash pool (hashFileInPool), so their sha256 and md5
+ * work runs beside the main thread, which walks, plans and uploads. Below it the hashing costs less than the round
+ * trip to a thread and the pool's start; a capture of only small files starts no thread.
+ */
+export const POOL_HASH_MIN = 8 << 20;
 
 /** The state of the file the bytes were read from (fstat of the open descriptor, after reading). */
 export interface HashedFile {
@@ -44,7 +52,7 @@ export async function hashFile(
   const fh: FileHandle = await open(abs, OPEN_FLAGS);
   try {
     const before = await fh.stat();
-    assertRegular(abs, before);
+    assertRegular(abs, before.isFile());
     const hash = createHash('sha256');
     const md5 = withMd5 ? createHash('md5') : null;
     let total = 0;
@@ -63,6 +71,37 @@ export async function hashFile(
   }
 }
 
+let pool: HashPool | null = null;
+
+/** The process's hash pool, made at the first large file (making it starts no thread; hashing does). */
+export function hashPool(): HashPool {
+  pool ??= createHashPool(defaultPoolSize());
+  return pool;
+}
+
+/** A pool of `size` threads that open files as hashFile does; `gate` is for tests (see hash-worker.ts). */
+export function createHashPool(size: number, gate?: SharedArrayBuffer): HashPool {
+  return new HashPool(size, { openFlags: OPEN_FLAGS, bufferSize: HASH_BUFFER_SIZE, ...(gate ? { gate } : {}) });
+}
+
+/**
+ * Same contract as hashFile (result, E_CONFLICT when the file is not regular or changed while read, fs errors with
+ * their code), with the reads and the hashing in a worker thread of `into` (default: the process's pool).
+ */
+export async function hashFileInPool(abs: string, withMd5 = false, into: HashPool = hashPool()): Promise<HashedFile> {
+  const r = await into.hash(abs, withMd5);
+  if ('error' in r) {
+    // Rebuilt with the fields callers read (code above all: ENOENT, EACCES, ELOOP), as fs/promises would throw it.
+    const { message, ...fields } = r.error;
+    const defined = Object.entries(fields).filter(([, v]) => v !== undefined);
+    throw Object.assign(new Error(message), Object.fromEntries(defined));
+  }
+  // The worker reads nothing from a file that is not regular, and says so by sending no `after`.
+  if (r.after === undefined) throw notRegular(abs);
+  const h = finish(abs, r.sha256, r.total, r.before, r.after);
+  return r.md5 === undefined ? h : { ...h, md5: r.md5 };
+}
+
 /** Same contract as hashFile, without the thread pool; only for small files (see SYNC_HASH_MAX). */
 export function hashFileSync(
   abs: string,
@@ -72,7 +111,7 @@ export function hashFileSync(
   const fd = openSync(abs, OPEN_FLAGS);
   try {
     const before = fstatSync(fd);
-    assertRegular(abs, before);
+    assertRegular(abs, before.isFile());
     const hash = createHash('sha256');
     const md5 = withMd5 ? createHash('md5') : null;
     let total = 0;
@@ -93,15 +132,19 @@ function withDigest(h: HashedFile, md5: ReturnType<typeof createHash> | null): H
   return md5 ? { ...h, md5: md5.digest('base64') } : h;
 }
 
-function assertRegular(abs: string, st: Stats): void {
-  if (!st.isFile()) {
-    throw new StudioError('E_CONFLICT', `${abs} is no longer a regular file`, {
-      details: { path: abs, reason: 'not-regular' },
-    });
-  }
+function assertRegular(abs: string, regular: boolean): void {
+  if (!regular) throw notRegular(abs);
 }
 
-function finish(abs: string, sha256: string, total: number, before: Stats, after: Stats): HashedFile {
+function notRegular(abs: string): StudioError {
+  return new StudioError('E_CONFLICT', `${abs} is no longer a regular file`, {
+    details: { path: abs, reason: 'not-regular' },
+  });
+}
+
+type StatFields = Pick<Stats, 'size' | 'mode' | 'mtimeMs' | 'ctimeMs' | 'ino' | 'dev'>;
+
+function finish(abs: string, sha256: string, total: number, before: StatFields, after: StatFields): HashedFile {
   if (
     total !== before.size ||
     after.size !== before.size ||

@@ -1,13 +1,24 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type FileEntry, isStudioError, type Manifest, sortManifest } from '@studio-lite/functions/contract';
 import pLimit from 'p-limit';
-import { HASH_BUFFER_SIZE, type HashedFile, hashFile, hashFileSync, SYNC_HASH_MAX } from './hash.ts';
+import {
+  HASH_BUFFER_SIZE,
+  type HashedFile,
+  hashFile,
+  hashFileInPool,
+  hashFileSync,
+  POOL_HASH_MIN,
+  SYNC_HASH_MAX,
+} from './hash.ts';
 import type { StatCache, StatKey } from './stat-cache.ts';
 import { errCode, walkFolder } from './walk.ts';
 import type { WalkFile, WalkOptions, WalkResult } from './walk-types.ts';
 
 export interface SnapshotOptions extends WalkOptions {
-  /** Files hashed in parallel through the thread pool (large files); default 3. */
+  /**
+   * Files of SYNC_HASH_MAX up to POOL_HASH_MIN hashed in parallel through libuv's thread pool (reads) and the main
+   * thread (hashing); default 3. Larger files queue for the hash pool's worker threads (hash-pool.ts).
+   */
   concurrency?: number;
   /**
    * A file modified this close to the start of the capture is not remembered in the stat cache: a second write in
@@ -94,6 +105,15 @@ export async function snapshotFromWalk(
     opts.onProgress?.({ ...stats });
   };
   const hashAsync = (i: number, f: WalkFile, attempt: number): Promise<void> =>
+    f.size >= POOL_HASH_MIN ? hashInPool(i, f, attempt) : hashHere(i, f, attempt);
+  const hashInPool = async (i: number, f: WalkFile, attempt: number): Promise<void> => {
+    try {
+      record(i, f, await hashFileInPool(f.abs, opts.md5));
+    } catch (err) {
+      await onHashError(i, f, attempt, err);
+    }
+  };
+  const hashHere = (i: number, f: WalkFile, attempt: number): Promise<void> =>
     limit(async () => {
       const buf = freeBufs.pop() ?? Buffer.allocUnsafe(HASH_BUFFER_SIZE);
       try {
