@@ -115,11 +115,15 @@ export function hashFileSync(
     const hash = createHash('sha256');
     const md5 = withMd5 ? createHash('md5') : null;
     let total = 0;
+    // A file that fits is read into `buf` from its start, back to back (its bytes can be kept from there);
+    // a larger one goes through `buf` chunk by chunk.
+    const fits = before.size <= buf.length;
     while (total < before.size) {
-      const bytesRead = readSync(fd, buf, 0, Math.min(buf.length, before.size - total), total);
+      const at = fits ? total : 0;
+      const bytesRead = readSync(fd, buf, at, Math.min(buf.length - at, before.size - total), total);
       if (bytesRead === 0) break;
-      hash.update(buf.subarray(0, bytesRead));
-      md5?.update(buf.subarray(0, bytesRead));
+      hash.update(buf.subarray(at, at + bytesRead));
+      md5?.update(buf.subarray(at, at + bytesRead));
       total += bytesRead;
     }
     return withDigest(finish(abs, hash.digest('hex'), total, before, fstatSync(fd)), md5);

@@ -63,6 +63,9 @@ export async function snapshot(
 }
 
 /** The hashing half of snapshot, for a walk already done; `startedAt` is when that walk began (epoch ms). */
+/** Small files' kept bytes are read into slabs of this size. */
+const SLAB_BYTES = 4 << 20;
+
 export async function snapshotFromWalk(
   walk: WalkResult,
   opts: Omit<SnapshotOptions, keyof WalkOptions>,
@@ -80,6 +83,8 @@ export async function snapshotFromWalk(
   const limit = pLimit(Math.max(1, opts.concurrency ?? 3));
   const freeBufs: Buffer[] = [];
   const syncBuf = Buffer.allocUnsafe(SYNC_HASH_MAX);
+  let slab = Buffer.allocUnsafe(0);
+  let slabAt = 0;
   const pending: Promise<void>[] = [];
   let sinceYield = 0;
   const contents = new Map<string, Buffer>();
@@ -145,10 +150,18 @@ export async function snapshotFromWalk(
       continue;
     }
     try {
-      const h = hashFileSync(f.abs, syncBuf, opts.md5);
+      // A file whose bytes may be kept is read straight into the current slab (no copy afterwards; consecutive
+      // files lie back to back there, so an upload batch of them is one view: transfer/file-body.ts).
+      const keepable = keep && f.size <= keep.maxFileSize && kept + f.size <= keep.budget;
+      if (keepable && slabAt + f.size + 1 > slab.length) {
+        slab = Buffer.allocUnsafe(Math.max(SLAB_BYTES, f.size + 1));
+        slabAt = 0;
+      }
+      const h = hashFileSync(f.abs, keepable ? slab.subarray(slabAt, slabAt + f.size + 1) : syncBuf, opts.md5);
       record(i, f, h);
-      if (keep && h.bytesRead <= keep.maxFileSize && kept + h.bytesRead <= keep.budget && !contents.has(h.sha256)) {
-        contents.set(h.sha256, Buffer.from(syncBuf.subarray(0, h.bytesRead)));
+      if (keepable && h.bytesRead <= f.size && !contents.has(h.sha256)) {
+        contents.set(h.sha256, slab.subarray(slabAt, slabAt + h.bytesRead));
+        slabAt += h.bytesRead;
         kept += h.bytesRead;
       }
     } catch (err) {

@@ -48,7 +48,8 @@ export async function* filesBody(parts: readonly BodyPart[], onBytes: (n: number
   let batch: Buffer[] = [];
   let batchBytes = 0;
   const flush = () => {
-    const out = batch.length === 1 ? (batch[0] as Buffer) : Buffer.concat(batch, batchBytes);
+    const out =
+      batch.length === 1 ? (batch[0] as Buffer) : (adjacentView(batch, batchBytes) ?? Buffer.concat(batch, batchBytes));
     batch = [];
     batchBytes = 0;
     onBytes(out.length);
@@ -100,6 +101,20 @@ export async function* rangeBody(
     throw changedSince([p], 'became unreadable', cause);
   }
   if (n !== end - start + 1) throw changedSince([p], 'shrank');
+}
+
+/**
+ * One view over buffers that lie back to back in one memory block (the snapshot keeps small files' bytes in shared
+ * slabs, in hashing order, which is also the plan's order), so a batch goes out without being copied; null otherwise.
+ */
+function adjacentView(bufs: Buffer[], total: number): Buffer | null {
+  const first = bufs[0] as Buffer;
+  let end = first.byteOffset;
+  for (const b of bufs) {
+    if (b.buffer !== first.buffer || b.byteOffset !== end) return null;
+    end += b.length;
+  }
+  return Buffer.from(first.buffer, first.byteOffset, total);
 }
 
 const SMALL_FILE = 256 * 1024;

@@ -115,3 +115,45 @@ describe('snapshot', () => {
     expect(s.skipped).toHaveLength(1);
   });
 });
+
+describe('snapshot keepBytes', () => {
+  it('keeps small files’ exact bytes, back to back in one block, so an upload batch of them needs no copy', async () => {
+    const root = tmp();
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 50; i++) files[`d/f${String(i).padStart(2, '0')}`] = `content ${i} `.repeat(i + 1);
+    files['empty'] = '';
+    oldTree(root, files);
+    const s = await snapshot(
+      root,
+      { useIgnoreFile: false, keepBytes: { maxFileSize: 1 << 20, budget: 1 << 30 } },
+      null,
+    );
+    const kept = [...s.contents.values()];
+    expect(s.contents.size).toBe(51);
+    for (const [rel, content] of Object.entries(files)) {
+      expect(s.contents.get(sha(content))?.toString()).toBe(content);
+      void rel;
+    }
+    // The non-empty ones share one memory block, each starting where the one hashed before it ended.
+    const nonEmpty = kept.filter((b) => b.length > 0);
+    expect(new Set(nonEmpty.map((b) => b.buffer)).size).toBe(1);
+    const { filesBody } = await import('../../src/transfer/file-body.ts');
+    const parts = nonEmpty.map((data) => ({ abs: '/nonexistent', size: data.length, sha256: '', data }));
+    const chunks: Uint8Array[] = [];
+    for await (const c of filesBody(parts, () => {})) chunks.push(c);
+    expect(Buffer.concat(chunks).equals(Buffer.concat(nonEmpty))).toBe(true);
+    expect(chunks.every((c) => c.buffer === nonEmpty[0]?.buffer)).toBe(true);
+  });
+
+  it('a file that grew past its walked size after the walk is hashed whole and not kept as a truncated copy', async () => {
+    const root = tmp();
+    oldTree(root, { 'a.txt': 'short' });
+    const walk = await walkFolder(root, { useIgnoreFile: false });
+    writeFileSync(path.join(root, 'a.txt'), 'much longer content now');
+    const s = await snapshotFromWalk(walk, { keepBytes: { maxFileSize: 1 << 20, budget: 1 << 30 } }, null, Date.now());
+    const f = s.manifest.files[0];
+    expect(f?.sha256).toBe(sha('much longer content now'));
+    const kept = s.contents.get(f?.sha256 as string);
+    if (kept) expect(kept.toString()).toBe('much longer content now');
+  });
+});
