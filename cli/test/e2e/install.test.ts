@@ -67,6 +67,7 @@ describe('npm pack + npm install -g', () => {
     expect(files).toEqual(
       [
         'package/bin/studio-lite.js',
+        'package/dist/hash-worker.js',
         'package/dist/local-host-worker.js',
         'package/dist/studio-lite.js',
         'package/helpers/artifacts.d.mts',
