@@ -60,12 +60,15 @@ const resticEnv = { ...process.env, RESTIC_PASSWORD: 'bench' };
 
 for (let i = 0; i < runs; i += 1) {
   // Small files: first capture, no-change capture, cold and warm pull.
+  // Run from an empty folder: the workspace artifact (the cwd) then holds nothing, as when a user captures a
+  // dataset that lives elsewhere.
   const home = fresh('home');
-  add('capture', sl(home, ['run', '-q', '-e', `cap${i}`, '--capture-once=small:data', '--', 'true'], root));
-  add('capture again', sl(home, ['run', '-q', '-e', `again${i}`, '--capture-once=small:data', '--', 'true'], root));
+  const cwd = fresh('cwd');
+  add('capture', sl(home, ['run', '-q', '-e', `cap${i}`, `--capture-once=${small}:data`, '--', 'true'], cwd));
+  add('capture again', sl(home, ['run', '-q', '-e', `again${i}`, `--capture-once=${small}:data`, '--', 'true'], cwd));
   rmSync(join(home, 'blobcache'), { recursive: true, force: true });
-  add('cold pull', sl(home, ['pull', '-q', `cap${i}/data`, '-o', join(fresh('pull'), 'out')], root));
-  add('warm pull', sl(home, ['pull', '-q', `cap${i}/data`, '-o', join(fresh('pull'), 'out')], root));
+  add('cold pull', sl(home, ['pull', '-q', `cap${i}/data`, '-o', join(fresh('pull'), 'out')], cwd));
+  add('warm pull', sl(home, ['pull', '-q', `cap${i}/data`, '-o', join(fresh('pull'), 'out')], cwd));
   // Baselines.
   const tgz = join(fresh('tar'), 'small.tgz');
   add('tar czf', timed('tar', ['czf', tgz, '-C', root, 'small']));
