@@ -27,4 +27,19 @@ describe('npm run bench at a tiny scale', () => {
       }
     }, 120_000);
   }
+
+  it('process-bench (whole CLI processes against restic, tar and sha256sum) runs to the end', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'sl-bench-smoke-'));
+    try {
+      const { stdout } = await run(process.execPath, [join(REPO, 'bench', 'process-bench.mjs')], {
+        cwd: tmp,
+        env: { ...process.env, BENCH_SCALE: '0.005', BENCH_RUNS: '1', TMPDIR: tmp },
+        maxBuffer: 16 * 1024 * 1024,
+      });
+      expect(stdout).toContain('| first capture, 100 x 4 KiB |');
+      expect(stdout).toContain('| cold pull |');
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
