@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, lstatSync, openSync, renameSync, writeSync } from 'node:fs';
-import { lstat, mkdir, open, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, rm, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
 import { SHA256_RE, StudioError } from '@studio-lite/functions/contract';
 import { type ScannedBlob, scanBlobs, scanQuarantine, sweepOld } from './blob-cache-scan.ts';
@@ -52,12 +52,7 @@ export class BlobCache {
   }
 
   async has(sha256: string, size: number): Promise<boolean> {
-    try {
-      const st = await lstat(this.path(sha256));
-      return st.isFile() && st.size === size;
-    } catch {
-      return false;
-    }
+    return this.absent([{ sha256, size }]).length === 0;
   }
 
   /** Removes a blob; absent is fine. */

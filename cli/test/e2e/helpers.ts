@@ -222,8 +222,8 @@ export function listFiles(dir: string): string[] {
     .sort();
 }
 
-/** Blob files of every team in the local store ($STUDIOML_HOME/store/teams/<team>/blobs). */
-export function storeBlobFiles(home: string): string[] {
+/** Files under `teams/<team>/<kind>` of every team in the local store ($STUDIOML_HOME/store). */
+function storeFiles(home: string, kind: 'blobs' | 'packs'): string[] {
   const teams = join(home, 'store', 'teams');
   let names: string[] = [];
   try {
@@ -231,20 +231,14 @@ export function storeBlobFiles(home: string): string[] {
   } catch {
     return [];
   }
-  return names.flatMap((t) => listFiles(join(teams, t, 'blobs')).map((p) => join(teams, t, 'blobs', p)));
+  return names.flatMap((t) => listFiles(join(teams, t, kind)).map((p) => join(teams, t, kind, p)));
 }
 
+/** Blob files (blobs of their own: over 256 KiB, and manifests) of every team in the local store. */
+export const storeBlobFiles = (home: string): string[] => storeFiles(home, 'blobs');
+
 /** Every pack object of the embedded store (small blobs live in packs: functions/src/core/packs.ts). */
-export function storePackFiles(home: string): string[] {
-  const teams = join(home, 'store', 'teams');
-  let names: string[] = [];
-  try {
-    names = readdirSync(teams);
-  } catch {
-    return [];
-  }
-  return names.flatMap((t) => listFiles(join(teams, t, 'packs')).map((p) => join(teams, t, 'packs', p)));
-}
+export const storePackFiles = (home: string): string[] => storeFiles(home, 'packs');
 
 /** The blob records of the embedded backend's metadata file: every blob it holds, loose or in a pack. */
 export function recordedBlobs(home: string): { sha256: string; size: number; packId: string | null }[] {

@@ -52,25 +52,11 @@ export async function recordUploadedBlobs(
     list.push({ sha256: b.sha256, size: b.size, verified: true });
     byTeam.set(parsed.team, list);
   }
-  for (const [team, list] of byTeam) {
-    try {
-      await deps.blobIndex.putBlobs(team, list);
-    } catch (err) {
-      const deleting = deletingOf(err);
-      if (deleting === null) throw err;
-      const skip = new Set(deleting);
-      const rest = list.filter((b) => !skip.has(b.sha256));
-      if (rest.length) await deps.blobIndex.putBlobs(team, rest);
-    }
-  }
+  for (const [team, list] of byTeam) await putSkippingDeleting(deps, team, list);
 }
 
-/**
- * Records the members of a registered pack at their place in it (verified). Members already recorded verified keep
- * the place they have; a member a GC run is deleting right now stays unrecorded (its commit finds it missing and the
- * client uploads it again).
- */
-export async function recordPackedBlobs(deps: CoreDeps, team: string, blobs: BlobRecord[]): Promise<void> {
+/** putBlobs; when some are being deleted by a GC run, records the others and leaves those unrecorded. */
+async function putSkippingDeleting(deps: CoreDeps, team: string, blobs: BlobRecord[]): Promise<void> {
   try {
     await deps.blobIndex.putBlobs(team, blobs);
   } catch (err) {
@@ -80,4 +66,13 @@ export async function recordPackedBlobs(deps: CoreDeps, team: string, blobs: Blo
     const rest = blobs.filter((b) => !skip.has(b.sha256));
     if (rest.length) await deps.blobIndex.putBlobs(team, rest);
   }
+}
+
+/**
+ * Records the members of a registered pack at their place in it (verified). Members already recorded verified keep
+ * the place they have; a member a GC run is deleting right now stays unrecorded (its commit finds it missing and the
+ * client uploads it again).
+ */
+export async function recordPackedBlobs(deps: CoreDeps, team: string, blobs: BlobRecord[]): Promise<void> {
+  await putSkippingDeleting(deps, team, blobs);
 }

@@ -74,32 +74,50 @@ export async function planPacks(
 /** Who alone may register a pack this caller plans: a job token itself; anyone of the team for other callers. */
 const ownerOf = (p: Principal) => (isConfined(p) ? p.tokenId : '');
 
-/** Hashes every member of a stored pack in one read; the sha256s that do not match. */
-async function badMembers(deps: CoreDeps, key: string, members: { sha256: string; size: number }[]): Promise<string[]> {
-  const bad: string[] = [];
+/**
+ * Hashes a pack's body as it streams past, member by member: `onMismatch` is called as soon as a member's bytes end
+ * and do not match its sha256; `end()` answers how many members the body was too short for. The one place the
+ * member boundaries are walked (the local host on arrival, the backend on registration).
+ */
+export function packHasher(
+  members: readonly { sha256: string; size: number }[],
+  onMismatch: (sha256: string, index: number) => void,
+) {
   let i = 0;
   let left = members[0]?.size ?? 0;
   let hash = createHash('sha256');
   const close = () => {
-    const m = members[i] as { sha256: string };
-    if (hash.digest('hex') !== m.sha256) bad.push(m.sha256);
-    i += 1;
-    left = members[i]?.size ?? 0;
-    hash = createHash('sha256');
-  };
-  while (i < members.length && left === 0) close();
-  for await (const chunk of await deps.blobs.read(key)) {
-    let c = chunk;
-    while (c.length > 0 && i < members.length) {
-      const n = Math.min(left, c.length);
-      hash.update(c.subarray(0, n));
-      c = c.subarray(n);
-      left -= n;
-      while (i < members.length && left === 0) close();
+    while (i < members.length && left === 0) {
+      const m = members[i] as { sha256: string };
+      if (hash.digest('hex') !== m.sha256) onMismatch(m.sha256, i);
+      i += 1;
+      left = members[i]?.size ?? 0;
+      hash = createHash('sha256');
     }
-  }
-  if (i < members.length) bad.push(...members.slice(i).map((m) => m.sha256));
-  return bad;
+  };
+  close();
+  return {
+    update(chunk: Uint8Array): void {
+      let c = chunk;
+      while (c.length > 0 && i < members.length) {
+        const n = Math.min(left, c.length);
+        hash.update(c.subarray(0, n));
+        c = c.subarray(n);
+        left -= n;
+        close();
+      }
+    },
+    /** Members the body did not reach. */
+    missing: () => members.slice(i),
+  };
+}
+
+/** Hashes every member of a stored pack in one read; the sha256s that do not match (or are cut short). */
+async function badMembers(deps: CoreDeps, key: string, members: { sha256: string; size: number }[]): Promise<string[]> {
+  const bad: string[] = [];
+  const hasher = packHasher(members, (sha) => bad.push(sha));
+  for await (const chunk of await deps.blobs.read(key)) hasher.update(chunk);
+  return [...bad, ...hasher.missing().map((m) => m.sha256)];
 }
 
 /**
@@ -121,13 +139,6 @@ export async function registerPack(
   }
   const key = packKey(team, id);
   const total = members.reduce((n, m) => n + m.size, 0);
-  // Registered already (a retry after a lost answer): every member is recorded in this pack. Nothing to read again.
-  const known = await deps.blobIndex.findBlobs(
-    team,
-    members.map((m) => m.sha256),
-  );
-  if (!isConfined(p) && members.every((m) => known.get(m.sha256)?.pack?.id === id))
-    return { id, members: members.length };
   const stat = await deps.blobs.stat(key);
   const age = stat ? deps.now().getTime() - Date.parse(stat.createdAt) : 0;
   if (!stat || age > registerWindowSeconds(deps) * 1000) {

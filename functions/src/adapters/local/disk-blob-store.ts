@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { StudioError } from '../../contract/errors.ts';
 import { noSpace } from '../../contract/no-space.ts';
 import type { SignedRequest } from '../../contract/transfer.ts';
+import { packHasher } from '../../core/packs.ts';
 import type { BlobStore, StoredObject, UploadConstraint } from '../../core/ports.ts';
 import { signedQuery } from './hmac-signer.ts';
 import { PRIVATE_BLOB_MODE, PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from './private-files.ts';
@@ -371,33 +372,16 @@ export function createDiskBlobStore(opts: DiskBlobStoreOptions): DiskBlobStore {
     },
     async writePackVerified(key, body, members) {
       // Each member is hashed as its bytes stream past; the pack is stored (one file, one fsync) only if all match.
+      const hasher = packHasher(members, (sha256, i) => {
+        throw new StudioError('E_HASH_MISMATCH', `pack member ${i} does not match its sha256 ${sha256}`);
+      });
       const size = members.reduce((n, m) => n + m.size, 0);
-      let i = 0;
-      let left = members[0]?.size ?? 0;
-      let hash = createHash('sha256');
-      const closeMember = () => {
-        const m = members[i] as { sha256: string };
-        if (hash.digest('hex') !== m.sha256) {
-          throw new StudioError('E_HASH_MISMATCH', `pack member ${i} does not match its sha256 ${m.sha256}`);
-        }
-        i += 1;
-        left = members[i]?.size ?? 0;
-        hash = createHash('sha256');
-      };
-      while (i < members.length && left === 0) closeMember();
       await writeChecked(key, body, size, {
-        update: (chunk) => {
-          let c = chunk;
-          while (c.length > 0) {
-            const n = Math.min(left, c.length);
-            hash.update(c.subarray(0, n));
-            c = c.subarray(n);
-            left -= n;
-            while (i < members.length && left === 0) closeMember();
-          }
-        },
+        update: (chunk) => hasher.update(chunk),
         check: () => {
-          if (i !== members.length) throw new StudioError('E_SIZE_MISMATCH', 'pack body is shorter than its members');
+          if (hasher.missing().length > 0) {
+            throw new StudioError('E_SIZE_MISMATCH', 'pack body is shorter than its members');
+          }
         },
       });
     },
