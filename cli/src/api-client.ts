@@ -31,6 +31,10 @@ import {
   type ListTokensResponse,
   type PlanUploadBody,
   type PlanUploadResponse,
+  type PushBeginBody,
+  type PushBeginResponse,
+  type PushCompleteBody,
+  type PushVersionBody,
   type RegisterPackBody,
   type RegisterPackResponse,
   type RemoveMemberResponse,
@@ -82,10 +86,13 @@ export class ApiClient {
     return this.call('POST', '/v1/experiments', body);
   }
 
-  listExperiments(q: { project?: string; limit?: number } = {}): Promise<ListExperimentsResponse> {
+  listExperiments(
+    q: { project?: string | undefined; limit?: number | undefined; cursor?: string | undefined } = {},
+  ): Promise<ListExperimentsResponse> {
     const params = new URLSearchParams();
     if (q.project) params.set('project', q.project);
     if (q.limit) params.set('limit', String(q.limit));
+    if (q.cursor) params.set('cursor', q.cursor);
     const qs = params.toString();
     return this.call('GET', `/v1/experiments${qs ? `?${qs}` : ''}`);
   }
@@ -112,6 +119,21 @@ export class ApiClient {
 
   commitVersion(key: string, tag: string, body: CommitVersionBody): Promise<CommitVersionResponse> {
     return this.call('POST', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/versions`, body);
+  }
+
+  /** Opens (creates, or reopens one of the same history) an experiment here for a push (core/push.ts). */
+  pushBegin(key: string, body: PushBeginBody): Promise<PushBeginResponse> {
+    return this.call('PUT', `/v1/experiments/${enc(key)}/push`, body);
+  }
+
+  /** One version of a push, with its number, creator and time. */
+  pushVersion(key: string, body: PushVersionBody): Promise<CommitVersionResponse> {
+    return this.call('POST', `/v1/experiments/${enc(key)}/push/versions`, body);
+  }
+
+  /** Closes a push with the source's record. */
+  pushComplete(key: string, body: PushCompleteBody): Promise<{ experiment: ShowExperimentResponse['experiment'] }> {
+    return this.call('POST', `/v1/experiments/${enc(key)}/push/complete`, body);
   }
 
   /** `version`: a number, `latest` or an alias name (the server resolves it). */

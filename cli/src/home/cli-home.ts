@@ -25,6 +25,8 @@ export function cliPaths(home: string) {
     statcache: join(home, 'statcache.db'),
     /** Open resumable upload sessions of large blobs, one `<sha256>.json` each (mode 0600: the URIs are bearer). */
     uploads: join(home, 'uploads'),
+    /** Experiments captured offline for a deployment, not pushed yet: one `<key>.json` marker each (pending-push.ts). */
+    pending: join(home, 'pending'),
     /** One folder per direct run: output, modeldir, tb, reuse copies, artifacts.json. */
     experiments: join(home, 'experiments'),
     /** The embedded backend's: the local user's token (read to talk to `serve` here), its database, its blobs. */

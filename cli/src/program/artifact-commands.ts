@@ -54,6 +54,27 @@ export function addArtifactCommands(p: Command): void {
       ),
     );
 
+  p.command('push')
+    .description('copy experiments to another backend (embedded <-> a deployment): only missing blobs travel')
+    .argument('[experiments...]', 'experiment keys (or --all, --project P, --pending)')
+    .option('--all', 'every experiment of the source')
+    .option('--project <name>', 'every experiment of this project')
+    .option('--pending', 'the experiments `run --offline` captured for a deployment')
+    .option('--from <backend>', 'local (default) or an API URL you have a login for')
+    .option('--to <backend>', 'an API URL you have a login for, or local')
+    .option('--team <team>', 'team on the target (default: the one remembered for it, or your only team)')
+    .option('--from-team <team>', 'team on the source')
+    .option('--as <key>', 'push the one named experiment under another key')
+    .option('--prefix <p>', 'push every experiment under P + its key')
+    .option('--with-lineage', 'also push the experiments whose versions these reused')
+    .option('--dry-run', 'say what would be pushed; change nothing')
+    .option('--json', 'print one JSON object')
+    .action(
+      act(async (keys: string[], o: Flags) =>
+        (await import('../commands/push/push-command.ts')).pushCommand(keys, o),
+      ),
+    );
+
   p.command('alias')
     .description('name a version: set or move NAME to EXP/TAG@V, list with EXP/TAG, remove with --delete')
     .argument('<ref>', 'EXP/TAG@VERSION (also @latest or @ALIAS) to set NAME; EXP/TAG alone to list or --delete')

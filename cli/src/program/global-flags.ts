@@ -8,7 +8,7 @@ const DEBUG: Flag = ['--debug', 'show stack traces and debug logging'];
 const TEAM: Flag = ['--team <team>', 'team to act in (default $STUDIOML_TEAM, config `team`, or your only team)'];
 
 /** Commands that are not about one team (or take a team argument of their own). */
-const NO_TEAM_OPTION = new Set(['login', 'logout', 'serve', 'ui', 'token', 'team', 'user', 'cache', 'doctor']);
+const NO_TEAM_OPTION = new Set(['login', 'logout', 'serve', 'ui', 'token', 'team', 'user', 'cache', 'doctor', 'push']);
 
 /** The --team a team-scoped command was given, remembered by main() once the command succeeded. */
 export interface UsedTeam {

@@ -9,6 +9,9 @@ import {
   finishExperimentBody,
   heartbeatExperimentBody,
   planUploadBody,
+  pushBeginBody,
+  pushCompleteBody,
+  pushVersionBody,
   registerPackBody,
 } from '../contract/schemas.ts';
 import { resolveVersion } from '../core/aliases.ts';
@@ -18,6 +21,7 @@ import type { CoreDeps } from '../core/context.ts';
 import { listExperimentPage } from '../core/experiment-list.ts';
 import { createExperiment, finishExperiment, heartbeatExperiment, showExperiment } from '../core/experiments.ts';
 import { requireLiveJob } from '../core/jobs.ts';
+import { beginPush, completePush, pushVersion } from '../core/push.ts';
 import { createToken, listTeamTokens, listTokens, revokeToken } from '../core/token-admin.ts';
 import { ALIAS_ROUTES } from './alias-routes.ts';
 import { AUTH_ROUTES } from './auth-routes.ts';
@@ -124,6 +128,29 @@ export const CORE_ROUTES: Route[] = [
       if (v === undefined) throw new StudioError('E_BAD_REQUEST', 'downloads need a fixed version, not latest');
       return json(200, await signDownloads(c.deps, c.principal, c.team, p(c, 0), p(c, 1), v, body.sha256s));
     },
+  },
+  {
+    method: 'PUT',
+    pattern: new RegExp(`^${EXP}/push$`),
+    run: async (c) => {
+      const r = await beginPush(c.deps, c.principal, c.team, p(c, 0), await readBody(c.req, pushBeginBody));
+      return json(r.created ? 201 : 200, r);
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^${EXP}/push/versions$`),
+    run: async (c) => {
+      const body = await readBody(c.req, pushVersionBody, MAX_BODY_BYTES);
+      const r = await pushVersion(c.deps, c.principal, c.team, p(c, 0), body);
+      return json(r.created ? 201 : 200, r);
+    },
+  },
+  {
+    method: 'POST',
+    pattern: new RegExp(`^${EXP}/push/complete$`),
+    run: async (c) =>
+      json(200, await completePush(c.deps, c.principal, c.team, p(c, 0), await readBody(c.req, pushCompleteBody))),
   },
   {
     method: 'POST',

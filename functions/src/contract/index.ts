@@ -11,6 +11,7 @@ export * from './manifest.ts';
 export * from './model.ts';
 export * from './names.ts';
 export * from './no-space.ts';
+export * from './push.ts';
 export * from './redact.ts';
 export * from './results.ts';
 export * from './schemas.ts';

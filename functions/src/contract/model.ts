@@ -56,6 +56,22 @@ export interface ExperimentRecord {
   lastSeenAt?: string | null;
   /** A direct `run` renews this while it lives; once it lapses the run is `lost` (core/run-lease.ts). */
   leaseExpiresAt?: string | null;
+  /** Set on an experiment that `studio-lite push` brought from another backend (core/push.ts). */
+  push?: PushInfo | null;
+}
+
+/** Where a pushed experiment came from, and who pushed it when; its own fields keep the original creator and times. */
+export interface PushInfo {
+  /** The history it continues (historyId of the source record): a push of another history under this key is refused. */
+  origin: string;
+  /** The source backend as the pusher named it: `local` or an API URL. */
+  from: string;
+  /** The user who pushed last, from which host, when. */
+  by: string;
+  host: string | null;
+  at: string;
+  /** False while a push is receiving versions (an interrupted push leaves it so; the next one finishes it). */
+  complete: boolean;
 }
 
 export interface ArtifactRecord {
@@ -163,6 +179,7 @@ export const AUDIT_ACTIONS = [
   'token.create',
   'token.revoke',
   'experiment.delete',
+  'experiment.push',
   'download.sign',
   'blobs.gc',
   'alias.set',

@@ -86,20 +86,22 @@ export type HeartbeatExperimentBody = z.input<typeof heartbeatExperimentBody>;
 export const planUploadBody = z.object({ blobs: z.array(uploadRef).min(1).max(10_000) });
 export type PlanUploadBody = z.input<typeof planUploadBody>;
 
+const statsField = z
+  .object({
+    hashedFiles: z.number().int().nonnegative(),
+    hashedBytes: z.number().int().nonnegative(),
+    uploadedBlobs: z.number().int().nonnegative(),
+    uploadedBytes: z.number().int().nonnegative(),
+    skipped: cappedStrings(z.string().max(4096), 10_000, FIELD_CAPS.skippedBytes),
+    excluded: z.array(z.string().max(4096)).max(1000).optional(),
+  })
+  .default({ hashedFiles: 0, hashedBytes: 0, uploadedBlobs: 0, uploadedBytes: 0, skipped: [] });
+
 export const commitVersionBody = z.object({
   mutable: z.boolean(),
   /** Validated separately by parseManifest (paths, duplicates). */
   manifest: z.unknown(),
-  stats: z
-    .object({
-      hashedFiles: z.number().int().nonnegative(),
-      hashedBytes: z.number().int().nonnegative(),
-      uploadedBlobs: z.number().int().nonnegative(),
-      uploadedBytes: z.number().int().nonnegative(),
-      skipped: cappedStrings(z.string().max(4096), 10_000, FIELD_CAPS.skippedBytes),
-      excluded: z.array(z.string().max(4096)).max(1000).optional(),
-    })
-    .default({ hashedFiles: 0, hashedBytes: 0, uploadedBlobs: 0, uploadedBytes: 0, skipped: [] }),
+  stats: statsField,
 });
 export type CommitVersionBody = z.input<typeof commitVersionBody>;
 
@@ -123,6 +125,89 @@ export const createTokenBody = z.object({
   expiresInSeconds: z.number().int().positive().optional(),
 });
 export type CreateTokenBody = z.input<typeof createTokenBody>;
+
+const isoTime = z.iso.datetime({ offset: true });
+const endedStatus = z.enum(['finished', 'failed', 'stopped', 'lost', 'expired']);
+const anyStatus = z.enum(['queued', 'running', 'finished', 'failed', 'stopped', 'lost', 'expired']);
+const userId = z.string().min(1).max(256);
+
+/** An experiment record as `push` carries it (PushedRecord in push.ts): an ended experiment, times kept. */
+export const pushedRecordBody = z.strictObject({
+  project: z.string().min(1).max(128).nullable(),
+  owner: userId,
+  status: endedStatus,
+  command: commandField,
+  cwd: z.string().max(4096).nullable(),
+  host: z.string().max(255).nullable(),
+  git: z.object({ commit: z.string().max(64), url: z.string().max(2048).nullable(), dirty: z.boolean() }).nullable(),
+  createdAt: isoTime,
+  startedAt: isoTime.nullable(),
+  finishedAt: isoTime.nullable(),
+  exitCode: z.number().int().nullable(),
+  signal: z.string().max(32).nullable(),
+  warnings: warningsField,
+  lineage: z
+    .array(
+      z.strictObject({
+        as: z.string().min(1).max(64),
+        experiment: z.string().min(1).max(128),
+        tag: z.string().min(1).max(64),
+        version: z.number().int().positive(),
+      }),
+    )
+    .max(256),
+  attempt: z.number().int().positive().nullable(),
+  attempts: z
+    .array(
+      z.strictObject({
+        attempt: z.number().int().positive(),
+        status: anyStatus,
+        command: commandField,
+        host: z.string().max(255).nullable(),
+        startedAt: isoTime,
+        finishedAt: isoTime.nullable(),
+        lastSeenAt: isoTime.nullable(),
+        exitCode: z.number().int().nullable(),
+        signal: z.string().max(32).nullable(),
+      }),
+    )
+    .max(1000),
+  lastSeenAt: isoTime.nullable(),
+});
+
+/** PUT /v1/experiments/:key/push: opens (or reopens) the experiment on this backend for a push. */
+export const pushBeginBody = z.strictObject({
+  /** historyId of the source record (contract/push.ts). */
+  origin: z.string().regex(/^[0-9a-f]{64}$/),
+  /** The source backend as the pusher names it: `local` or its API URL. */
+  from: z.string().min(1).max(2048),
+  /** The pusher's host. */
+  host: z.string().max(255).nullable().default(null),
+  record: pushedRecordBody,
+});
+export type PushBeginBody = z.input<typeof pushBeginBody>;
+
+/** POST /v1/experiments/:key/push/versions: one version, with its number, creator and time. */
+export const pushVersionBody = z.strictObject({
+  tag: z.string().min(1).max(64),
+  mutable: z.boolean(),
+  version: z.number().int().positive(),
+  /** Validated by parseManifest. */
+  manifest: z.unknown(),
+  stats: statsField,
+  createdBy: userId,
+  createdAt: isoTime,
+});
+export type PushVersionBody = z.input<typeof pushVersionBody>;
+
+/** POST /v1/experiments/:key/push/complete: the record as the source has it now, and what this push created. */
+export const pushCompleteBody = z.strictObject({
+  record: pushedRecordBody,
+  versionsCreated: z.number().int().nonnegative(),
+  uploadedBlobs: z.number().int().nonnegative(),
+  uploadedBytes: z.number().int().nonnegative(),
+});
+export type PushCompleteBody = z.input<typeof pushCompleteBody>;
 
 /** Limits the client must respect when it batches. */
 export const LIMITS = {

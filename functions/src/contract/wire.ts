@@ -27,6 +27,9 @@ import type { ResumableStartRequest, SignedRequest } from './transfer.ts';
  *   POST /v1/experiments/:key/artifacts/:tag/versions                  -> 201|200 CommitVersionResponse
  *   GET  /v1/experiments/:key/artifacts/:tag/versions/:v (N|latest|alias) -> { version: VersionWithManifest }
  *   POST /v1/experiments/:key/artifacts/:tag/versions/:v/downloads     -> DownloadResponse
+ *   PUT  /v1/experiments/:key/push            PushBeginBody             -> 201|200 PushBeginResponse
+ *   POST /v1/experiments/:key/push/versions   PushVersionBody           -> 201|200 CommitVersionResponse
+ *   POST /v1/experiments/:key/push/complete   PushCompleteBody          -> { experiment }
  *   GET    /v1/experiments/:key/artifacts/:tag/aliases                 -> ListAliasesResponse
  *   PUT    /v1/experiments/:key/artifacts/:tag/aliases/:name  SetAliasBody -> 201|200 AliasChangeResponse
  *   DELETE /v1/experiments/:key/artifacts/:tag/aliases/:name          -> AliasChangeResponse
@@ -105,6 +108,12 @@ export interface PlanUploadResponse {
 
 export interface CommitVersionResponse {
   version: VersionRecord;
+  created: boolean;
+}
+
+export interface PushBeginResponse {
+  experiment: ExperimentRecord;
+  /** True when this push created the experiment here. */
   created: boolean;
 }
 

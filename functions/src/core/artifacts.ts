@@ -17,7 +17,7 @@ import { claimedBlobs, planPacks, registerPack } from './packs.ts';
 export const DEFAULT_MAX_BLOB_BYTES = 100 * 2 ** 30;
 
 /** Throws E_TOO_LARGE naming the first blob over the configured maximum (nothing is signed or stored). */
-function requireBlobSizes(deps: CoreDeps, blobs: Iterable<{ sha256: string; size: number; path?: string }>): void {
+export function requireBlobSizes(deps: CoreDeps, blobs: Iterable<{ sha256: string; size: number; path?: string }>): void {
   const max = deps.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES;
   for (const b of blobs) {
     if (b.size > max) {
@@ -39,7 +39,8 @@ async function requireWritableExperiment(deps: CoreDeps, team: string, key: stri
   assertExperimentKey(key);
   const exp = await deps.experiments.getExperiment(team, key);
   if (!exp) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
-  if (exp.status !== 'running' && exp.status !== 'queued') {
+  // A push receiving versions (core/push.ts) uploads like a capture, into an experiment that has ended.
+  if (exp.status !== 'running' && exp.status !== 'queued' && exp.push?.complete !== false) {
     throw new StudioError('E_CONFLICT', `experiment ${key} is ${exp.status}; its artifacts can no longer change`);
   }
 }
@@ -235,6 +236,22 @@ export async function commitVersion(
     if (!art.mutable)
       throw new StudioError('E_IMMUTABLE', `artifact ${key}/${tag} is immutable and already has a version`);
   }
+  return storeVersion(deps, p, team, key, tag, { mutable: body.mutable, manifest, stats: body.stats });
+}
+
+/**
+ * Confirms every blob of the manifest, stores the manifest and appends the version (commits, and pushes with the
+ * version's original creator and time).
+ */
+export async function storeVersion(
+  deps: CoreDeps,
+  p: Principal,
+  team: string,
+  key: string,
+  tag: string,
+  v: { mutable: boolean; manifest: Manifest; stats: CaptureStats; createdBy?: string; createdAt?: string },
+): Promise<{ version: VersionRecord; created: boolean }> {
+  const { manifest } = v;
   await requireBlobs(deps, p, team, manifest);
   const json = Buffer.from(JSON.stringify(manifest));
   const manifestSha256 = createHash('sha256').update(json).digest('hex');
@@ -246,14 +263,14 @@ export async function commitVersion(
     team,
     experiment: key,
     tag,
-    mutable: body.mutable,
-    digest,
+    mutable: v.mutable,
+    digest: manifestDigest(manifest),
     manifestSha256,
     files: totals.files,
     bytes: totals.bytes,
-    stats: body.stats,
-    createdBy: p.userId,
-    createdAt: deps.now().toISOString(),
+    stats: v.stats,
+    createdBy: v.createdBy ?? p.userId,
+    createdAt: v.createdAt ?? deps.now().toISOString(),
   });
 }
 

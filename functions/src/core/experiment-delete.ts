@@ -53,7 +53,7 @@ export async function deleteExperiment(
   assertExperimentKey(key);
   const exp = await deps.experiments.getExperiment(team, key);
   if (!exp) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
-  if (p.teams[team] !== 'admin' && exp.owner !== p.userId) {
+  if (p.teams[team] !== 'admin' && exp.owner !== p.userId && exp.push?.by !== p.userId) {
     throw new StudioError('E_FORBIDDEN', `only its owner (${exp.owner}) or a team admin can delete ${key}`);
   }
   if ((exp.status === 'running' || exp.status === 'queued') && !force) {
