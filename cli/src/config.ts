@@ -14,6 +14,8 @@ const configSchema = z
     capture_interval: z.number().positive().optional(),
     /** How pulls and reused artifacts are laid out from the cache: copies (default) or hard links (opt-in). */
     materialize: z.enum(['link', 'copy']).optional(),
+    /** `auto`: a run that cannot reach the deployment captures into the embedded backend for a later push. */
+    offline: z.enum(['auto', 'never']).optional(),
   })
   .passthrough();
 
@@ -23,9 +25,10 @@ export interface CliConfig {
   team: string | null;
   captureInterval: number;
   materialize: 'link' | 'copy';
+  offline: 'auto' | 'never';
 }
 
-const KNOWN_KEYS = ['api_url', 'team', 'capture_interval', 'materialize'];
+const KNOWN_KEYS = ['api_url', 'team', 'capture_interval', 'materialize', 'offline'];
 const warned = new Set<string>();
 
 /** A misspelt key would be silently ignored: say so, once per file and process (commands may load it twice). */
@@ -72,5 +75,6 @@ export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEn
     team: env.STUDIOML_TEAM || r.data.team || rememberedTeam(home, apiUrl) || null,
     captureInterval: r.data.capture_interval ?? 60,
     materialize: r.data.materialize ?? 'copy',
+    offline: r.data.offline ?? 'never',
   };
 }

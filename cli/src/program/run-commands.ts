@@ -35,6 +35,7 @@ export function addRunCommand(p: Command): void {
     .option('--lifetime <duration>', 'with --queue: drop the job if no worker took it within this (e.g. 2h)')
     .option('--max-duration <duration>', 'with --queue: kill the run after this long (e.g. 48h)')
     .option('--resources <name=n,...>', 'with --queue: what the worker must offer, e.g. gpus=1', collect, [])
+    .option('--offline', 'capture into the embedded backend here, for `push --pending` to the deployment later')
     .option('--json', "print the end-of-run summary as one JSON object on stdout (the script's output goes to stderr)")
     .passThroughOptions()
     .action(

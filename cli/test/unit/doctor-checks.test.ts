@@ -19,6 +19,7 @@ const cfg = (home: string, apiUrl: string | null = null) => ({
   team: null,
   captureInterval: 60,
   materialize: 'link' as const,
+  offline: 'never' as const,
 });
 
 describe('doctor checks', () => {

@@ -45,10 +45,11 @@ export async function directRun(
   cfg: CliConfig,
   log: Logger,
   run: DirectRun,
-  o: { project: string | null; resume: boolean; json: boolean },
+  o: { project: string | null; resume: boolean; json: boolean; onRegistered?: () => void },
 ): Promise<number> {
   const { key, cwd } = run;
   const created: CreateExperimentResponse = await register(conn, run, o);
+  o.onRegistered?.();
   const attempt = created.experiment.attempt ?? 1;
   log.info(`studio-lite: experiment ${key}${created.resumed ? ` (resumed, attempt ${attempt})` : ''}`);
   const heartbeat = startRunHeartbeat(conn.client, key, attempt, created.leaseSeconds, log);

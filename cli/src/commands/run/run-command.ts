@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { assertExperimentKey, assertQueue } from '@studio-lite/functions/contract';
+import { assertExperimentKey, assertQueue, isStudioError } from '@studio-lite/functions/contract';
 import { loadConfig } from '../../config.ts';
 import { connect } from '../../connect.ts';
 import { parseDuration, parseResources } from '../../duration.ts';
-import { ExitError } from '../../exit-error.ts';
+import { ExitError, withHint } from '../../exit-error.ts';
 import { createLogger } from '../../logger.ts';
 import { directRun } from './direct-run.ts';
+import { runBackend } from './offline.ts';
 import { commandFromArgs } from './resolve-command.ts';
 import { assertUniqueTags, parseCaptureSpec, parseReuseSpec } from './specs.ts';
 import { submitRun } from './submit-run.ts';
@@ -27,6 +28,7 @@ export interface RunOpts {
   maxDuration?: string;
   resources?: string[];
   json?: boolean;
+  offline?: boolean;
 }
 
 /** Default key: sortable time stamp plus a short random id, like Studio. */
@@ -42,10 +44,10 @@ export async function runCommand(
   opts: RunOpts,
   raw: string[],
 ): Promise<number> {
-  const cfg = await loadConfig(opts.config);
+  const loaded = await loadConfig(opts.config);
   const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
   const cwd = process.cwd();
-  const interval = opts.captureInterval ?? cfg.captureInterval;
+  const interval = opts.captureInterval ?? loaded.captureInterval;
   if (!Number.isFinite(interval) || interval <= 0)
     throw new ExitError(2, '--capture-interval must be a positive number', 'E_BAD_REQUEST');
 
@@ -58,6 +60,8 @@ export async function runCommand(
   const queued = opts.queue ? queueOptions(opts, interval) : null;
   const command = commandFromArgs(script, args, raw, { cwd, path: process.env.PATH, checkPath: !queued });
 
+  const backend = await runBackend(loaded, { offline: Boolean(opts.offline), queued: queued !== null }, log);
+  const cfg = backend.cfg;
   const conn = await connect(cfg);
   try {
     if (queued) {
@@ -81,8 +85,17 @@ export async function runCommand(
         project: opts.project ?? null,
         resume: Boolean(opts.resume),
         json: Boolean(opts.json),
+        ...(backend.markPending ? { onRegistered: () => backend.markPending?.(key) } : {}),
       },
     );
+  } catch (err) {
+    if (cfg.apiUrl && isStudioError(err, 'E_UNAVAILABLE') && /cannot reach/.test(err.message)) {
+      throw withHint(
+        err,
+        'run with --offline (or `offline: auto` in config) to capture here and `studio-lite push --pending` later',
+      );
+    }
+    throw err;
   } finally {
     await conn.close();
   }

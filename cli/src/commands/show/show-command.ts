@@ -34,6 +34,12 @@ export async function showCommand(key: string, opts: GlobalOpts & { json?: boole
       }
     }
     for (const l of e.lineage) lines.push(`reuses      ${l.experiment}/${l.tag}@${l.version} as ${l.as}`);
+    if (e.push) {
+      const state = e.push.complete ? '' : '  (incomplete: push again to finish)';
+      lines.push(
+        `pushed      from ${e.push.from} by ${e.push.by}${e.push.host ? ` on ${e.push.host}` : ''} ${formatLocalTime(e.push.at)}${state}`,
+      );
+    }
     for (const w of e.warnings.slice(0, 20)) lines.push(`warning     ${w}`);
     if (e.warnings.length > 20) lines.push(`warning     … ${e.warnings.length - 20} more (see --json)`);
     // Which aliases name each version; the column shows only when the experiment has any (`studio-lite alias`).
