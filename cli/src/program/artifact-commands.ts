@@ -70,9 +70,7 @@ export function addArtifactCommands(p: Command): void {
     .option('--dry-run', 'say what would be pushed; change nothing')
     .option('--json', 'print one JSON object')
     .action(
-      act(async (keys: string[], o: Flags) =>
-        (await import('../commands/push/push-command.ts')).pushCommand(keys, o),
-      ),
+      act(async (keys: string[], o: Flags) => (await import('../commands/push/push-command.ts')).pushCommand(keys, o)),
     );
 
   p.command('alias')

@@ -17,7 +17,10 @@ import { claimedBlobs, planPacks, registerPack } from './packs.ts';
 export const DEFAULT_MAX_BLOB_BYTES = 100 * 2 ** 30;
 
 /** Throws E_TOO_LARGE naming the first blob over the configured maximum (nothing is signed or stored). */
-export function requireBlobSizes(deps: CoreDeps, blobs: Iterable<{ sha256: string; size: number; path?: string }>): void {
+export function requireBlobSizes(
+  deps: CoreDeps,
+  blobs: Iterable<{ sha256: string; size: number; path?: string }>,
+): void {
   const max = deps.maxBlobBytes ?? DEFAULT_MAX_BLOB_BYTES;
   for (const b of blobs) {
     if (b.size > max) {
