@@ -53,8 +53,14 @@ export async function deleteExperiment(
   assertExperimentKey(key);
   const exp = await deps.experiments.getExperiment(team, key);
   if (!exp) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
-  if (p.teams[team] !== 'admin' && exp.owner !== p.userId && exp.push?.by !== p.userId) {
-    throw new StudioError('E_FORBIDDEN', `only its owner (${exp.owner}) or a team admin can delete ${key}`);
+  // A pushed record's owner is what the source said (another backend's user id, or anyone's a pusher claims): here
+  // the experiment is its pusher's, the user this backend authenticated.
+  const owner = exp.push ? exp.push.by : exp.owner;
+  if (p.teams[team] !== 'admin' && owner !== p.userId) {
+    throw new StudioError(
+      'E_FORBIDDEN',
+      `only its ${exp.push ? 'pusher' : 'owner'} (${owner}) or a team admin can delete ${key}`,
+    );
   }
   if ((exp.status === 'running' || exp.status === 'queued') && !force) {
     throw new StudioError('E_CONFLICT', `experiment ${key} is ${exp.status}; stop it first or delete with --force`, {
