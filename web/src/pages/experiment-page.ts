@@ -76,6 +76,11 @@ export function ExperimentPage(props: { expKey: string; session: Session; route:
       <dt>Started</dt><dd>${time(e.startedAt)}</dd>
       <dt>Finished</dt><dd>${time(e.finishedAt)}</dd>
       <dt>Duration</dt><dd>${duration(e.startedAt, e.finishedAt)}</dd>
+      ${
+        e.push
+          ? html`<dt>Pushed</dt><dd data-testid="pushed">from ${e.push.from} by ${e.push.by}${e.push.host ? ` on ${e.push.host}` : ''}, ${time(e.push.at)}${e.push.complete ? '' : ' (incomplete)'}</dd>`
+          : null
+      }
       ${job ? html`<dt>Queue</dt><dd>${job.queue} (job ${job.status}${job.worker ? ` on ${job.worker.host}` : ''})</dd>` : null}
     </dl>
     ${e.warnings.length ? html`<details><summary>${e.warnings.length} warnings</summary><ul>${e.warnings.slice(0, 200).map((w) => html`<li>${w}</li>`)}</ul></details>` : null}
