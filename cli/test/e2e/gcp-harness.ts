@@ -205,8 +205,12 @@ export function useGcpDeployment(opts: GcpDeploymentOptions = {}, onUp?: (dep: G
     onUp?.(dep);
   }, 90_000);
   afterAll(async () => {
-    for (const sb of sandboxes) removeSandbox(sb);
-    await dep?.stop();
+    // The deployment stops even when a home fails the privacy assertion (else its emulators outlive the test run).
+    try {
+      for (const sb of sandboxes.splice(0)) removeSandbox(sb);
+    } finally {
+      await dep?.stop();
+    }
   });
   const deployment = (): GcpDeployment => {
     if (!dep) throw new Error('the deployment is not up (use it inside tests)');

@@ -50,7 +50,11 @@ export function makeSandbox(): Sandbox & { dirs: string[] } {
  */
 export function assertPrivateHome(home: string): void {
   if (!existsSync(home)) return;
-  const loose = execFileSync('find', [home, '-perm', '/077', '-printf', '%m %p\\n'], { encoding: 'utf8' }).trim();
+  // Symbolic links are left out: their mode is always 777 on Linux and is never used (a materialized artifact may
+  // hold links, e.g. a reused version's).
+  const loose = execFileSync('find', [home, '!', '-type', 'l', '-perm', '/077', '-printf', '%m %p\\n'], {
+    encoding: 'utf8',
+  }).trim();
   if (loose) throw new Error(`files under $STUDIOML_HOME are not private (find -perm /077):\n${loose}`);
 }
 
