@@ -69,6 +69,7 @@ module.exports = {
         pathNot: [
           '^functions/src/contract/index\\.ts$',
           '^functions/src/contract/errors-entry\\.ts$',
+          '^functions/src/contract/pure\\.ts$',
           '^functions/src/hosts/local-server/index\\.ts$',
           '^functions/src/hosts/local-server/local-api\\.ts$',
           // Until the CLI's home layout lives in the CLI (issue 12): the two exports-map entries that still serve it.
@@ -81,7 +82,29 @@ module.exports = {
       severity: 'error',
       comment: 'The contract uses node built-ins (hashing, statfs): the browser bundle may take its types only.',
       from: { path: '^web/src/' },
-      to: { path: '^functions/', dependencyTypesNot: ['type-only'] },
+      to: {
+        path: '^functions/',
+        pathNot: '^functions/src/contract/(pure|checkpoints)\\.ts$',
+        dependencyTypesNot: ['type-only'],
+      },
+    },
+    {
+      name: 'pure-contract-is-browser-safe',
+      severity: 'error',
+      comment: 'contract/pure.ts is what the browser bundle may run: it and what it imports use no node built-in.',
+      from: { path: '^functions/src/contract/(pure|checkpoints)\\.ts$' },
+      to: { dependencyTypes: ['core'] },
+    },
+    {
+      name: 'pure-contract-stays-small',
+      severity: 'error',
+      comment: 'contract/pure.ts re-exports browser-safe modules only (listed here); their imports are types.',
+      from: { path: '^functions/src/contract/(pure|checkpoints)\\.ts$' },
+      to: {
+        path: '^functions/',
+        pathNot: '^functions/src/contract/(pure|checkpoints)\\.ts$',
+        dependencyTypesNot: ['type-only'],
+      },
     },
     {
       name: 'clients-resolve',

@@ -1,5 +1,6 @@
+import { checkpointReport } from '@studio-lite/functions/contract/pure';
 import { describe, expect, it } from 'vitest';
-import { buildTree, countCheckpoints, diffManifests, visibleRows } from '../src/pages/file-tree.ts';
+import { buildTree, diffManifests, visibleRows } from '../src/pages/file-tree.ts';
 import type { Manifest } from '../src/types.ts';
 
 const f = (path: string, size = 1, sha = 'a', mode = 0o644) => ({ path, size, sha256: sha.repeat(64), mode, mtime: 0 });
@@ -45,8 +46,8 @@ describe('file tree', () => {
       ],
       links: [],
     };
-    expect(countCheckpoints(ckpt)).toBe(5);
-    expect(countCheckpoints({ files: [], links: [] })).toBe(0);
+    expect(checkpointReport(ckpt, null).count).toBe(5);
+    expect(checkpointReport({ files: [], links: [] }, null).count).toBe(0);
   });
 
   it('diffs by path: added, removed, changed content or executable bit, with sizes', () => {

@@ -5,6 +5,7 @@
  * app imports types from it only.
  */
 export * from './auth-config.ts';
+export * from './checkpoints.ts';
 export * from './errors.ts';
 export * from './job-model.ts';
 export * from './manifest.ts';

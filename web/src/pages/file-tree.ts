@@ -68,21 +68,6 @@ export function visibleRows(root: Dir, expanded: Set<string> | 'all'): TreeRow[]
   return out;
 }
 
-/**
- * Checkpoints in a modeldir: its top-level entries, with the files one checkpoint is made of counted once
- * (TensorFlow's `ckpt-5.index` + `ckpt-5.data-00000-of-00001` are one; so are `model.ckpt-5.meta` etc.). TensorFlow's
- * `checkpoint` state file is not a checkpoint.
- */
-export function countCheckpoints(m: Manifest): number {
-  const names = new Set<string>();
-  for (const e of [...m.files, ...m.links]) {
-    const top = e.path.split('/')[0] as string;
-    if (top === 'checkpoint' && !e.path.includes('/')) continue;
-    names.add(top.replace(/\.(index|meta|data-\d+-of-\d+)$/, ''));
-  }
-  return names.size;
-}
-
 export interface DiffRow {
   path: string;
   change: 'added' | 'removed' | 'changed';

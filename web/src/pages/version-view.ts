@@ -1,10 +1,11 @@
+import { type CheckpointReport, checkpointReport } from '@studio-lite/functions/contract/pure';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, seg } from '../api.ts';
 import { VirtualList } from '../components/virtual-list.ts';
 import { bytes } from '../format.ts';
 import { html } from '../html.ts';
 import type { Artifact, FileEntry, Manifest } from '../types.ts';
-import { buildTree, countCheckpoints, type DiffRow, diffManifests, type TreeRow, visibleRows } from './file-tree.ts';
+import { buildTree, type DiffRow, diffManifests, type TreeRow, visibleRows } from './file-tree.ts';
 import { FilePreview } from './preview.ts';
 
 type VersionBody = { version: { version: number; files: number; bytes: number; manifest: Manifest } };
@@ -21,6 +22,7 @@ export function VersionView(props: { expKey: string; artifact: Artifact; version
   const [file, setFile] = useState<FileEntry | null>(null);
   const [against, setAgainst] = useState<number | null>(null);
   const [diff, setDiff] = useState<DiffRow[] | null>(null);
+  const [ckpts, setCkpts] = useState<CheckpointReport | null>(null);
 
   useEffect(() => {
     api<VersionBody>('GET', versionPath(expKey, artifact.tag, version)).then(
@@ -35,6 +37,16 @@ export function VersionView(props: { expKey: string; artifact: Artifact; version
       (e: Error) => setError(e.message),
     );
   }, [against, m]);
+  useEffect(() => {
+    // modeldir: its checkpoints, each marked new or changed against the version before (core of Studio's analysis).
+    if (artifact.tag !== 'modeldir' || !m) return setCkpts(null);
+    const prev = artifact.versions.some((v) => v.version === version - 1) ? version - 1 : null;
+    if (prev === null) return setCkpts(checkpointReport(m, null));
+    void api<VersionBody>('GET', versionPath(expKey, artifact.tag, prev)).then(
+      (r) => setCkpts(checkpointReport(m, r.version.manifest)),
+      () => setCkpts(checkpointReport(m, null)),
+    );
+  }, [m]);
   const tree = useMemo(() => (m ? buildTree(m) : null), [m]);
   const rows = useMemo(() => (tree ? visibleRows(tree, expanded) : []), [tree, expanded]);
 
@@ -50,10 +62,9 @@ export function VersionView(props: { expKey: string; artifact: Artifact; version
   const others = artifact.versions.filter((v) => v.version !== version);
   return html`<section class="version" aria-label=${`${artifact.tag} version ${version}`}>
     <h3>${artifact.tag}@${version}: ${m.files.length} files, ${bytes(m.files.reduce((n, f) => n + f.size, 0))}${
-      artifact.tag === 'modeldir'
-        ? html`, <span data-testid="checkpoints">${countCheckpoints(m)} checkpoints</span>`
-        : null
+      ckpts ? html`, <span data-testid="checkpoints">${ckpts.count} checkpoints</span>` : null
     }</h3>
+    ${ckpts?.count ? html`<${CheckpointList} report=${ckpts} />` : null}
     <div class="toolbar">
       <button class="small" onClick=${() => setExpanded('all')}>Expand all</button>
       <button class="small" onClick=${() => setExpanded(new Set())}>Collapse all</button>
@@ -88,6 +99,22 @@ export function VersionView(props: { expKey: string; artifact: Artifact; version
       <div class="preview-pane">${file ? html`<${FilePreview} key=${file.path} expKey=${expKey} tag=${artifact.tag} version=${version} file=${file} />` : html`<p class="muted">Select a file to preview it.</p>`}</div>
     </div>
   </section>`;
+}
+
+function CheckpointList(props: { report: CheckpointReport }) {
+  const r = props.report;
+  const shown = r.checkpoints.slice(0, 200);
+  return html`<details class="checkpoints" data-testid="checkpoint-list" open=${r.count <= 20}>
+    <summary>${r.count} checkpoints, ${bytes(r.bytes)}; ${r.fresh} new or changed since the previous version</summary>
+    <table>
+      <thead><tr><th>Checkpoint</th><th>Kind</th><th>Files</th><th>Size</th><th></th></tr></thead>
+      <tbody>${shown.map(
+        (c) =>
+          html`<tr><td><code>${c.name}</code></td><td>${c.kind}</td><td>${c.files}</td><td>${bytes(c.bytes)}</td><td>${c.change === 'same' ? '' : html`<span class=${`badge ${c.change}`}>${c.change}</span>`}</td></tr>`,
+      )}</tbody>
+    </table>
+    ${r.count > shown.length ? html`<p class="muted">… ${r.count - shown.length} more (studio-lite show --json)</p>` : null}
+  </details>`;
 }
 
 function DiffList(props: { rows: DiffRow[]; base: number; head: number }) {

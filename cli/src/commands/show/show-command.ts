@@ -2,14 +2,29 @@ import { assertExperimentKey } from '@studio-lite/functions/contract';
 import { formatBytes, formatDuration, formatLocalTime, shellCommand, table } from '../../format.ts';
 import { sanitizeLines } from '../../sanitize.ts';
 import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
+import { checkpointLines, modeldirCheckpoints } from './modeldir-checkpoints.ts';
 
-/** `studio-lite show EXP`: the record plus every artifact version with size, file count and transfer figures. */
+/**
+ * `studio-lite show EXP`: the record plus every artifact version with size, file count and transfer figures, and the
+ * checkpoints of the recent `modeldir` versions (`--json`: `checkpoints` on those versions).
+ */
 export async function showCommand(key: string, opts: GlobalOpts & { json?: boolean }) {
   assertExperimentKey(key);
   await withConnection(opts, async ({ client }) => {
     const r = await client.showExperiment(key);
+    const checkpoints = await modeldirCheckpoints(client, key, r);
     if (opts.json) {
-      process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+      const artifacts = r.artifacts.map((a) =>
+        a.tag === 'modeldir'
+          ? {
+              ...a,
+              versions: a.versions.map((v) =>
+                checkpoints.has(v.version) ? { ...v, checkpoints: checkpoints.get(v.version) } : v,
+              ),
+            }
+          : a,
+      );
+      process.stdout.write(`${JSON.stringify({ ...r, artifacts }, null, 2)}\n`);
       return;
     }
     const e = r.experiment;
@@ -62,7 +77,9 @@ export async function showCommand(key: string, opts: GlobalOpts & { json?: boole
     const excluded = r.artifacts.flatMap((a) =>
       a.versions.flatMap((v) => (v.stats.excluded ?? []).map((x) => `${a.tag}@${v.version} leaves out ${x}`)),
     );
-    const tail = excluded.length ? `\n${sanitizeLines(excluded)}` : '';
+    const ckpt = checkpointLines(checkpoints);
+    const tail =
+      (excluded.length ? `\n${sanitizeLines(excluded)}` : '') + (ckpt.length ? `\n${sanitizeLines(ckpt)}` : '');
     process.stdout.write(
       `${text}\n\n${table(['ARTIFACT', 'KIND', 'FILES', 'SIZE', 'UPLOADED', 'CREATED', ...(anyAlias ? ['ALIASES'] : [])], rows)}${tail}\n`,
     );
