@@ -9,47 +9,21 @@
 // step's writeback is not billed to it. restic comes from Debian (`apt-get install restic`); where it is missing
 // its rows say so and the ratios against it are left out. BENCH_SCALE scales the datasets (smoke runs).
 // Usage: npm run build && node bench/process-bench.mjs
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeDatasetA, makeDatasetB } from './baselines.mjs';
+import { bin, has, runs, samples, scale, scratch, timed } from './process-helpers.mjs';
 
-const bin = fileURLToPath(new URL('../cli/bin/studio-lite.js', import.meta.url));
-const scale = Number(process.env.BENCH_SCALE ?? 1);
-const runs = Number(process.env.BENCH_RUNS ?? 3);
-const root = mkdtempSync(join(tmpdir(), 'sl-process-bench-'));
-
-function has(cmd) {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
+const { root, fresh } = scratch('sl-process-bench-');
 const restic = has('restic');
 
-/** Seconds of one process run (after a sync); throws when it fails. */
-function timed(cmd, args, opts = {}) {
-  execFileSync('sync');
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...opts });
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-  return s;
-}
 const sl = (home, args, cwd) =>
   timed(process.execPath, [bin, ...args], { cwd, env: { ...process.env, STUDIOML_HOME: home } });
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-/** A new folder (all removed at the end of the bench, with the datasets). */
-const fresh = (name) => {
-  const d = join(root, 'round', `${name}-${Math.random().toString(36).slice(2)}`);
-  mkdirSync(d, { recursive: true });
-  return d;
-};
 
-const samples = {};
-const add = (k, v) => {
-  samples[k] ??= [];
-  samples[k].push(v);
-};
+const s = samples();
+const add = s.add;
 
 const files = Math.max(100, Math.round(20_000 * scale));
 const small = join(root, 'small');
@@ -91,7 +65,7 @@ for (let i = 0; i < runs; i += 1) {
 }
 
 const bigLabel = scale === 1 ? '1 GiB' : `${Math.round(1024 * scale)} MiB`;
-const m = Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, median(xs)]));
+const m = s.medians();
 const ratio = (a, b) => (m[a] !== undefined && m[b] !== undefined ? `${(m[a] / m[b]).toFixed(2)}x` : 'n/a');
 const rows = [
   [`first capture, ${files} x 4 KiB`, 'capture', 'restic backup', '<= 1.0x', 'tar czf', '<= 1.0x'],
@@ -114,6 +88,6 @@ for (const [what, k, b1, t1, b2, t2] of rows) {
 mkdirSync(fileURLToPath(new URL('../.tmp/', import.meta.url)), { recursive: true });
 writeFileSync(
   fileURLToPath(new URL('../.tmp/process-bench.json', import.meta.url)),
-  JSON.stringify({ scale, runs, restic, files, medians: m, samples }, null, 2),
+  JSON.stringify({ scale, runs, restic, files, medians: m, samples: s.all }, null, 2),
 );
 rmSync(root, { recursive: true, force: true });

@@ -42,4 +42,20 @@ describe('npm run bench at a tiny scale', () => {
       await rm(tmp, { recursive: true, force: true });
     }
   }, 180_000);
+
+  it('push-bench (first capture to a served home vs push --all, then a second push) runs to the end', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'sl-bench-smoke-'));
+    try {
+      const { stdout } = await run(process.execPath, [join(REPO, 'bench', 'push-bench.mjs')], {
+        cwd: tmp,
+        env: { ...process.env, BENCH_SCALE: '0.005', BENCH_RUNS: '1', TMPDIR: tmp },
+        maxBuffer: 16 * 1024 * 1024,
+      });
+      expect(stdout).toContain('| first capture, 100 x 4 KiB |');
+      expect(stdout).toMatch(/\| push --all, cold blob cache \| [\d.]+ \| \d+ \| first capture \| [\d.]+x \|/);
+      expect(stdout).toMatch(/\| second push \(up to date\) \| [\d.]+ \| \d+ \|/);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }, 180_000);
 });
