@@ -185,8 +185,30 @@ export const AUDIT_ACTIONS = [
   'alias.set',
   'alias.move',
   'alias.delete',
+  'retention.set',
+  'retention.clear',
+  'retention.apply',
 ] as const;
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+
+/** What a retention policy keeps (core/retention-rules.ts); null = the rule is off. */
+export interface RetentionRules {
+  keepLast: number | null;
+  keepEvery: number | null;
+  keepWithinHours: number | null;
+  keepHourly: number | null;
+  keepDaily: number | null;
+  /** Experiments that ended more than this many days ago are deleted (with their versions). */
+  expireDays: number | null;
+}
+
+/** A team's policy (project null) or one project's, which replaces the team's for that project. */
+export interface RetentionPolicy extends RetentionRules {
+  team: string;
+  project: string | null;
+  updatedAt: string;
+  updatedBy: string;
+}
 
 /** One append-only audit record: who (actor), what (action on target, details), when (at). Never a secret. */
 export interface AuditEntry {

@@ -2,7 +2,7 @@ import type { AuthConfig } from '../contract/auth-config.ts';
 import type { AliasStore } from './alias-store.ts';
 import type { JobSettings } from './job-settings.ts';
 import type { SigninCodeStore } from './ports/signin-code-store.ts';
-import type { AuditLog, BlobStore, Identity, JobStore, MetadataPorts } from './ports.ts';
+import type { AuditLog, BlobStore, Identity, JobStore, MetadataPorts, RetentionStore } from './ports.ts';
 import type { TaskQueue } from './task-queue.ts';
 
 /**
@@ -19,6 +19,8 @@ export interface CoreDeps extends MetadataPorts {
   now: () => Date;
   /** Version aliases (`exp/tag@best`); a backend without them answers alias routes with E_UNAVAILABLE. */
   aliases?: AliasStore;
+  /** Retention policies; a backend without them answers retention routes with E_UNAVAILABLE. */
+  retention?: RetentionStore;
   /** Queued jobs (issue 5); a backend without them answers job routes with E_UNAVAILABLE. */
   jobs?: JobStore;
   /** Delayed background work (lease deadlines, --lifetime, --max-duration, blob verification). */

@@ -10,6 +10,7 @@ export {
   type ExperimentStore,
   versionFromCommit,
 } from './ports/experiment-store.ts';
+export type { RetentionStore } from './ports/retention-store.ts';
 export { type MetadataPorts, metadataPorts } from './ports/stores.ts';
 export type { TokenStore } from './ports/token-store.ts';
 

@@ -18,7 +18,7 @@ import {
   type ExperimentStore,
   versionFromCommit,
 } from '../../core/ports.ts';
-import { guard, isAlreadyExists, need, optimistic, teamCollection, validId } from './firestore-kit.ts';
+import { chunked, codeOf, guard, isAlreadyExists, need, optimistic, teamCollection, validId } from './firestore-kit.ts';
 
 type ArtifactDoc = ArtifactRecord & { latestDigest: string };
 type ExperimentPatch = Partial<Omit<ExperimentRecord, 'team' | 'key'>>;
@@ -129,6 +129,45 @@ function commitVersion(db: Firestore, r: Refs, input: CommitVersionInput) {
   });
 }
 
+/** Documents a batch of version deletes holds (Firestore allows 500 writes per batch). */
+const VERSION_DELETE_BATCH = 400;
+const NOT_FOUND = 5;
+
+/**
+ * Each delete is preconditioned on the document existing, so of racing callers exactly one deletes a version: a
+ * batch whose every version still exists goes in one commit; a batch that fails (another caller took one) is redone
+ * one document at a time, skipping those already gone.
+ */
+async function deleteVersions(db: Firestore, r: Refs, t: string, experiment: string, tag: string, versions: number[]) {
+  if (![t, experiment, tag].every(validId)) return [];
+  const art = await r.read<ArtifactDoc>(r.artRef(t, experiment, tag));
+  if (!art) return [];
+  if (versions.includes(art.latestVersion)) {
+    throw new StudioError('E_CONFLICT', `${experiment}/${tag}@${art.latestVersion} is the latest version`);
+  }
+  const done: number[] = [];
+  for (const part of chunked([...new Set(versions)], VERSION_DELETE_BATCH)) {
+    const batch = db.batch();
+    for (const v of part) batch.delete(r.verRef(t, experiment, tag, v), { exists: true });
+    try {
+      await batch.commit();
+      done.push(...part);
+      continue;
+    } catch (err) {
+      if (codeOf(err) !== NOT_FOUND) throw err;
+    }
+    for (const v of part) {
+      try {
+        await r.verRef(t, experiment, tag, v).delete({ exists: true });
+        done.push(v);
+      } catch (err) {
+        if (codeOf(err) !== NOT_FOUND) throw err;
+      }
+    }
+  }
+  return done;
+}
+
 /** Children first and the experiment last: an interrupted delete leaves it visible, and deleting again ends it. */
 async function deleteExperiment(db: Firestore, r: Refs, t: string, key: string) {
   const ref = validId(t) && validId(key) ? r.expRef(t, key) : null;
@@ -187,6 +226,8 @@ export function createFirestoreExperimentStore(db: Firestore): ExperimentStore {
     listExperiments: (t, q) => guard('listExperiments', () => listExperiments(db, t, q)),
     deleteExperiment: (t, key) => guard('deleteExperiment', () => deleteExperiment(db, r, t, key)),
     commitVersion: (input) => guard('commitVersion', () => commitVersion(db, r, input)),
+    deleteVersions: (t, experiment, tag, versions) =>
+      guard('deleteVersions', () => deleteVersions(db, r, t, experiment, tag, versions)),
     getVersion: (t, experiment, tag, version) =>
       guard('getVersion', async () => {
         if (![t, experiment, tag].every(validId)) return null;

@@ -57,6 +57,7 @@ function statements(db: SqliteDb['db']) {
     listArtifacts: db.prepare('SELECT * FROM artifacts WHERE team = ? AND experiment = ? ORDER BY tag'),
     listVersions: db.prepare('SELECT * FROM versions WHERE team = ? AND experiment = ? AND tag = ? ORDER BY version'),
     delVersions: db.prepare('DELETE FROM versions WHERE team = ? AND experiment = ?'),
+    delVersion: db.prepare('DELETE FROM versions WHERE team = ? AND experiment = ? AND tag = ? AND version = ?'),
     delArtifacts: db.prepare('DELETE FROM artifacts WHERE team = ? AND experiment = ?'),
     delExp: db.prepare('DELETE FROM experiments WHERE team = ? AND key = ?'),
   };
@@ -161,6 +162,18 @@ export function createSqliteExperimentStore(sdb: SqliteDb): ExperimentStore {
     return { artifacts, versions };
   });
 
+  const removeVersions = sdb.write(
+    'deleteVersions',
+    (team: string, experiment: string, tag: string, versions: number[]): number[] => {
+      const art = q.getArtifact.get(team, experiment, tag) as Row | undefined;
+      if (!art) return [];
+      if (versions.includes(art.latest_version as number)) {
+        throw new StudioError('E_CONFLICT', `${experiment}/${tag}@${art.latest_version} is the latest version`);
+      }
+      return versions.filter((v) => q.delVersion.run(team, experiment, tag, v).changes === 1);
+    },
+  );
+
   return {
     async createExperiment(exp) {
       try {
@@ -187,6 +200,9 @@ export function createSqliteExperimentStore(sdb: SqliteDb): ExperimentStore {
     },
     async commitVersion(input) {
       return commit(input);
+    },
+    async deleteVersions(team, experiment, tag, versions) {
+      return removeVersions(team, experiment, tag, [...new Set(versions)]);
     },
     async getVersion(team, experiment, tag, version) {
       let v = version;

@@ -74,4 +74,11 @@ export interface ExperimentStore {
   listArtifacts(team: string, experiment: string): Promise<ArtifactRecord[]>;
   /** All versions of one artifact, oldest first. */
   listVersions(team: string, experiment: string, tag: string): Promise<VersionRecord[]>;
+  /**
+   * Deletes these versions of one artifact (retention; their blobs stay until a GC run frees them). Never the latest
+   * one: throws E_CONFLICT, nothing deleted, if `versions` holds the artifact's latest version. Returns the versions
+   * this call deleted: of concurrent calls naming the same version exactly one gets it (the others skip it). A
+   * version already gone is skipped; an artifact or experiment gone deletes nothing.
+   */
+  deleteVersions(team: string, experiment: string, tag: string, versions: number[]): Promise<number[]>;
 }
