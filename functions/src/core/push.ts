@@ -45,6 +45,21 @@ async function requireLineage(deps: CoreDeps, team: string, key: string, lineage
   }
 }
 
+/**
+ * Pushing over an experiment this team has (reopening it, or continuing its open push) rewrites its record and adds
+ * versions: allowed to whoever may delete it (core/experiment-delete.ts), a team admin or the experiment's owner here,
+ * which for a pushed one is its pusher (its `owner` field is only the source's claim). Its origin is no secret (anyone
+ * who reads the record derives it), so knowing it grants nothing.
+ */
+function requirePushOver(p: Principal, team: string, exp: ExperimentRecord): void {
+  const owner = exp.push ? exp.push.by : exp.owner;
+  if (p.teams[team] === 'admin' || owner === p.userId) return;
+  throw new StudioError(
+    'E_FORBIDDEN',
+    `only its ${exp.push ? 'pusher' : 'owner'} (${owner}) or a team admin can push over ${exp.key}`,
+  );
+}
+
 function conflictingHistory(key: string): StudioError {
   return new StudioError(
     'E_CONFLICT',
@@ -58,12 +73,13 @@ function recordOf(team: string, key: string, r: PushedRecord, push: ExperimentRe
   return { ...r, team, key, leaseExpiresAt: null, push } as ExperimentRecord;
 }
 
-async function receiving(deps: CoreDeps, team: string, key: string): Promise<ExperimentRecord> {
+async function receiving(deps: CoreDeps, p: Principal, team: string, key: string): Promise<ExperimentRecord> {
   const exp = await deps.experiments.getExperiment(team, key);
   if (!exp) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
   if (exp.push?.complete !== false) {
     throw new StudioError('E_CONFLICT', `experiment ${key} is not receiving a push (PUT …/push first)`);
   }
+  requirePushOver(p, team, exp);
   return exp;
 }
 
@@ -103,6 +119,7 @@ export async function beginPush(
   if (!TERMINAL_STATUSES.includes(existing.status)) {
     throw new StudioError('E_CONFLICT', `experiment ${key} is ${existing.status} here; push it when it has ended`);
   }
+  requirePushOver(p, team, existing);
   const experiment = await deps.experiments.updateExperiment(team, key, { push }, [...TERMINAL_STATUSES]);
   return { experiment, created: false };
 }
@@ -120,7 +137,7 @@ export async function pushVersion(
   assertTag(body.tag);
   const manifest = parseManifest(body.manifest);
   requireBlobSizes(deps, manifest.files);
-  await receiving(deps, team, key);
+  await receiving(deps, p, team, key);
   const digest = manifestDigest(manifest);
   const art = (await deps.experiments.listArtifacts(team, key)).find((a) => a.tag === body.tag);
   const latest = art?.latestVersion ?? 0;
@@ -169,7 +186,7 @@ export async function completePush(
 ): Promise<{ experiment: ExperimentRecord }> {
   requirePusher(p, team);
   assertExperimentKey(key);
-  const cur = await receiving(deps, team, key);
+  const cur = await receiving(deps, p, team, key);
   await requireLineage(deps, team, key, body.record.lineage);
   const push = { ...(cur.push as NonNullable<ExperimentRecord['push']>), complete: true };
   const { team: _t, key: _k, ...fields } = recordOf(team, key, body.record, push);

@@ -24,12 +24,16 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 30);
 let h: Harness;
 let handler: (req: Request) => Promise<Response>;
 const EXP = 'fuzz-target';
+/** An experiment receiving a push (begun in beforeAll). */
+const PUSHED = 'fuzz-pushed';
 
 beforeAll(async () => {
   h = await startHarness();
   handler = createApiHandler(h.server.backend.deps);
   await createExperiment(h, EXP);
   await publish(h, EXP, 'model', [{ path: 'a.txt', data: text('fuzz\n') }]);
+  const begun = await h.call('PUT', `/v1/experiments/${PUSHED}/push`, { body: pushBegin });
+  expect(begun.status, begun.text).toBe(201);
 });
 afterAll(async () => {
   await h?.close();
@@ -119,6 +123,28 @@ const packMembers = [
 ];
 const pack = { id: packIdOf('c'.repeat(32), packMembers), nonce: 'c'.repeat(32), members: packMembers };
 
+/** An ended record as a push carries it, and a begin body (a fixed history) for it. */
+const pushRecord = {
+  project: null,
+  owner: 'someone',
+  status: 'finished',
+  command: ['python', 'x.py'],
+  cwd: null,
+  host: null,
+  git: null,
+  createdAt: '2024-01-01T00:00:00.000Z',
+  startedAt: '2024-01-01T00:00:00.000Z',
+  finishedAt: '2024-01-01T01:00:00.000Z',
+  exitCode: 0,
+  signal: null,
+  warnings: [],
+  lineage: [{ as: 'm', experiment: EXP, tag: 'model', version: 1 }],
+  attempt: 1,
+  attempts: [],
+  lastSeenAt: null,
+};
+const pushBegin = { origin: 'e'.repeat(64), from: 'local', host: 'h', record: pushRecord };
+
 const ROUTES: RouteFuzz[] = [
   { method: 'GET', path: fc.constant('/v1/whoami') },
   {
@@ -175,6 +201,26 @@ const ROUTES: RouteFuzz[] = [
   {
     method: 'DELETE',
     path: fc.tuple(expSeg, fc.oneof(fc.constant('model'), seg), seg).map(([e, t, n]) => `${art(e, t)}/aliases/${n}`),
+  },
+  // Push: the begin body is valid, so fuzzed keys reach the key rules and the store; versions and complete also
+  // go to an experiment receiving a push (PUSHED), so fuzzed fields reach the manifest, lineage and record checks.
+  { method: 'PUT', path: seg.map((e) => `/v1/experiments/${e}/push`), valid: pushBegin },
+  {
+    method: 'POST',
+    path: fc.oneof(fc.constant(PUSHED), seg).map((e) => `/v1/experiments/${e}/push/versions`),
+    valid: {
+      tag: 'model',
+      mutable: true,
+      version: 1,
+      manifest,
+      createdBy: 'someone',
+      createdAt: '2024-01-01T00:00:00.000Z',
+    },
+  },
+  {
+    method: 'POST',
+    path: fc.oneof(fc.constant(PUSHED), seg).map((e) => `/v1/experiments/${e}/push/complete`),
+    valid: { record: pushRecord, versionsCreated: 0, uploadedBlobs: 0, uploadedBytes: 0 },
   },
   { method: 'POST', path: fc.constant('/v1/tokens'), valid: { scopes: ['read'], expiresInSeconds: 60 } },
   { method: 'GET', path: nasty.map((t) => `/v1/tokens?team=${encodeURIComponent(t) || 'x'}`) },

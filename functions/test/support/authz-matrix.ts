@@ -122,6 +122,10 @@ export const MATRIX: readonly Row[] = [
   row('PUT',    '/v1/experiments/:key/artifacts/:tag/aliases/:name',  'new alias',  [U,   U,        X,      U,      F,        F,     NEW,   NEW,  F,     F,       U,    U,      F,     F,       NEW]),
   row('PUT',    '/v1/experiments/:key/artifacts/:tag/aliases/:name',  'move',       [U,   U,        X,      U,      F,        F,     OK,    OK,   F,     F,       U,    U,      F,     F,       OK ]),
   row('DELETE', '/v1/experiments/:key/artifacts/:tag/aliases/:name',  '',           [U,   U,        X,      U,      F,        F,     OK,    OK,   F,     F,       U,    U,      F,     F,       OK ]),
+  row('PUT',    '/v1/experiments/:key/push',                          'new key',    [U,   U,        X,      U,      F,        F,     NEW,   NEW,  F,     F,       U,    U,      F,     F,       F  ]),
+  row('PUT',    '/v1/experiments/:key/push',                          "another's push", [U, U,      X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('POST',   '/v1/experiments/:key/push/versions',                 'own push',   [U,   U,        X,      U,      F,        F,     NEW,   NEW,  F,     F,       U,    U,      F,     F,       F  ]),
+  row('POST',   '/v1/experiments/:key/push/complete',                 'own push',   [U,   U,        X,      U,      F,        F,     OK,    OK,   F,     F,       U,    U,      F,     F,       F  ]),
   row('POST',   '/v1/tokens',                                         'scope *',    [U,   U,        X,      U,      NEW,      NEW,   NEW,   NEW,  F,     F,       U,    U,      NEW,   F,       F  ]),
   row('GET',    '/v1/tokens',                                         '',           [U,   U,        X,      U,      OK,       OK,    OK,    OK,   F,     F,       U,    U,      OK,    OK,      F  ]),
   row('GET',    '/v1/tokens',                                         '?team=: team tokens', [U, U,   X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
@@ -728,6 +732,75 @@ const SPECS: Record<string, Spec> = {
     writes: true,
     prepare: async (fx) => aliasChange(fx, await aliasOnShared(fx), { from: 1, to: null }),
   },
+  'PUT /v1/experiments/:key/push (new key)': {
+    writes: true,
+    prepare: async (fx, _cred, as) => {
+      const key = fx.id('push');
+      return {
+        path: `${exp(key)}/push`,
+        body: pushBegin(fx),
+        probe: () => Promise.all([fx.h.team, fx.h.otherTeam].map((t) => fx.h.experiments.getExperiment(t, key))),
+        check: (res) =>
+          expect(res.body).toMatchObject({
+            created: true,
+            experiment: { key, team: fx.h.team, owner: PUSHED_OWNER, push: { by: as.userId, complete: false } },
+          }),
+      };
+    },
+  },
+  "PUT /v1/experiments/:key/push (another's push)": {
+    writes: true,
+    prepare: async (fx, _cred, as) => {
+      // Pushed completely by root: only an admin (or its owner, or root itself) may push over it.
+      const key = fx.id('pushed');
+      const body = pushBegin(fx);
+      await fx.ok('PUT', `${exp(key)}/push`, body);
+      await fx.ok('POST', `${exp(key)}/push/complete`, pushComplete());
+      return {
+        path: `${exp(key)}/push`,
+        body,
+        probe: async () => (await fx.h.experiments.getExperiment(fx.h.team, key))?.push,
+        check: (res) => expect(res.body).toMatchObject({ created: false, experiment: { push: { by: as.userId } } }),
+      };
+    },
+  },
+  'POST /v1/experiments/:key/push/versions (own push)': {
+    writes: true,
+    prepare: async (fx, _cred, as) => {
+      const key = await openPush(fx, as);
+      return {
+        path: `${exp(key)}/push/versions`,
+        // The shared blob: the team has it, so the version needs no upload.
+        body: {
+          tag: 'model',
+          mutable: true,
+          version: 1,
+          manifest: manifestOf([{ path: 'data.txt', data: fx.shared.blob }]),
+          createdBy: PUSHED_OWNER,
+          createdAt: '2024-01-02T04:00:00.000Z',
+        },
+        probe: async () => (await fx.h.experiments.listVersions(fx.h.team, key, 'model')).length,
+        check: (res) =>
+          expect(res.body).toMatchObject({ created: true, version: { version: 1, createdBy: PUSHED_OWNER } }),
+      };
+    },
+  },
+  'POST /v1/experiments/:key/push/complete (own push)': {
+    writes: true,
+    prepare: async (fx, _cred, as) => {
+      const key = await openPush(fx, as);
+      return {
+        path: `${exp(key)}/push/complete`,
+        body: pushComplete(),
+        probe: async () => (await fx.h.experiments.getExperiment(fx.h.team, key))?.push?.complete,
+        check: async (res) => {
+          expect(res.body.experiment).toMatchObject({ key, status: 'finished', push: { complete: true } });
+          const [entry] = await fx.h.audit.list(fx.h.team, { limit: 1 });
+          expect(entry).toMatchObject({ action: 'experiment.push', target: key, actor: { userId: as.userId } });
+        },
+      };
+    },
+  },
   'POST /v1/experiments/:key/artifacts/:tag/versions/:v/downloads': {
     writes: true, // download.sign is audited
     prepare: async (fx) => ({
@@ -1077,6 +1150,54 @@ function aliasChange(
       });
     },
   };
+}
+
+/** The owner a pushed record names (a user of the source backend, not of this one). */
+const PUSHED_OWNER = 'source-owner';
+
+/** An ended experiment record as a push carries it (contract/schemas.ts pushedRecordBody). */
+function pushRecord() {
+  const at = '2024-01-02T03:04:05.000Z';
+  return {
+    project: null,
+    owner: PUSHED_OWNER,
+    status: 'finished',
+    command: ['python', 'train.py'],
+    cwd: null,
+    host: 'source-host',
+    git: null,
+    createdAt: at,
+    startedAt: at,
+    finishedAt: '2024-01-02T05:00:00.000Z',
+    exitCode: 0,
+    signal: null,
+    warnings: [],
+    lineage: [],
+    attempt: 1,
+    attempts: [],
+    lastSeenAt: null,
+  };
+}
+
+/** The body of `PUT …/push` for a fresh history. */
+function pushBegin(fx: Fixtures) {
+  return { origin: sha256(fx.id('origin')), from: 'local', host: 'matrix', record: pushRecord() };
+}
+
+function pushComplete() {
+  return { record: pushRecord(), versionsCreated: 0, uploadedBlobs: 0, uploadedBytes: 0 };
+}
+
+/**
+ * A new experiment receiving a push: opened by the column's credential when it may push (its own push), else by
+ * root (a credential that cannot push cannot continue root's push either). Its key.
+ */
+async function openPush(fx: Fixtures, as: Credential): Promise<string> {
+  const key = fx.id('push');
+  const body = pushBegin(fx);
+  const own = await callApi(fx.h.url, 'PUT', `${exp(key)}/push`, as, body);
+  if (own.status !== 201) await fx.ok('PUT', `${exp(key)}/push`, body);
+  return key;
 }
 
 function deletion(fx: Fixtures, key: string, as?: Credential): Prepared {
