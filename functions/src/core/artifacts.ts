@@ -38,14 +38,27 @@ export function requireBlobSizes(
 /** Missing blobs at least this large also get a resumable session (when the store offers them). */
 export const RESUMABLE_MIN_BYTES = 32 << 20;
 
-async function requireWritableExperiment(deps: CoreDeps, team: string, key: string): Promise<void> {
+/**
+ * Artifacts change while their experiment runs or is queued. An ended experiment receiving a push (core/push.ts) takes
+ * uploads and pack registrations (`uploads: true`) from its pusher or a team admin only, and no commit: its versions
+ * arrive through POST …/push/versions.
+ */
+async function requireWritableExperiment(
+  deps: CoreDeps,
+  p: Principal,
+  team: string,
+  key: string,
+  uploads = false,
+): Promise<void> {
   assertExperimentKey(key);
   const exp = await deps.experiments.getExperiment(team, key);
   if (!exp) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
-  // A push receiving versions (core/push.ts) uploads like a capture, into an experiment that has ended.
-  if (exp.status !== 'running' && exp.status !== 'queued' && exp.push?.complete !== false) {
-    throw new StudioError('E_CONFLICT', `experiment ${key} is ${exp.status}; its artifacts can no longer change`);
+  if (exp.status === 'running' || exp.status === 'queued') return;
+  if (uploads && exp.push?.complete === false) {
+    if (p.teams[team] === 'admin' || exp.push.by === p.userId) return;
+    throw new StudioError('E_FORBIDDEN', `experiment ${key} is receiving a push by ${exp.push.by}`);
   }
+  throw new StudioError('E_CONFLICT', `experiment ${key} is ${exp.status}; its artifacts can no longer change`);
 }
 
 function expiry(deps: CoreDeps): Date {
@@ -64,7 +77,7 @@ export async function planUpload(
   requireExperimentWrite(p, team, key);
   assertTag(tag);
   requireBlobSizes(deps, blobs);
-  await requireWritableExperiment(deps, team, key);
+  await requireWritableExperiment(deps, p, team, key, true);
   const unique = new Map(blobs.map((b) => [b.sha256, b]));
   const have = await deps.blobIndex.findBlobs(team, [...unique.keys()]);
   // A job token learns nothing about blobs it may not read: those are always "missing" (core/job-blobs.ts).
@@ -109,7 +122,7 @@ export async function registerArtifactPack(
   requireExperimentWrite(p, team, key);
   assertTag(tag);
   requireBlobSizes(deps, body.members);
-  await requireWritableExperiment(deps, team, key);
+  await requireWritableExperiment(deps, p, team, key, true);
   return registerPack(deps, p, team, body);
 }
 
@@ -225,7 +238,7 @@ export async function commitVersion(
   assertTag(tag);
   const manifest = parseManifest(body.manifest);
   requireBlobSizes(deps, manifest.files);
-  await requireWritableExperiment(deps, team, key);
+  await requireWritableExperiment(deps, p, team, key);
   const digest = manifestDigest(manifest);
   // Decide what metadata would refuse before writing anything, so a refused commit leaves no manifest blob behind
   // (a concurrent race can still orphan one content-addressed manifest: harmless, never referenced).

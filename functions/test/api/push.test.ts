@@ -1012,6 +1012,31 @@ describe('the pusher is answerable for a pushed experiment', () => {
     expect(await state()).toEqual(before);
   });
 
+  it("another editor cannot upload into someone else's open push, and nobody commits into it but through push/versions", async () => {
+    const { key } = await receiving();
+    const data = files(key);
+    const blobs = data.map((f) => ({ sha256: sha256(f.data), size: f.data.length }));
+    const before = await state();
+    expectError(
+      await h.call('POST', route.uploads(key, 'model'), { ...as.editor2, body: { blobs } }),
+      403,
+      'E_FORBIDDEN',
+    );
+    expect(await state()).toEqual(before);
+    await uploadBlobs(
+      h,
+      key,
+      'model',
+      data.map((f) => f.data),
+      as.pusher,
+    );
+    const body = { mutable: true, manifest: manifestOf(data), stats: STATS };
+    const mid = await state();
+    expectError(await h.call('POST', route.versions(key, 'model'), { ...as.pusher, body }), 409, 'E_CONFLICT');
+    expectError(await h.call('POST', route.versions(key, 'model'), { ...as.editor2, body }), 409, 'E_CONFLICT');
+    expect(await state()).toEqual(mid);
+  });
+
   it("nor over another editor's experiment made here (ended): only its owner or an admin push over it", async () => {
     const key = uniqueKey('someone-elses');
     const made = await createExperiment(h, key, {}, as.pusher);
