@@ -1,5 +1,6 @@
 import {
   type AliasChangeResponse,
+  type ApplyRetentionBody,
   type CommitVersionBody,
   type CommitVersionResponse,
   type CompleteJobBody,
@@ -27,6 +28,7 @@ import {
   type ListAuditResponse,
   type ListExperimentsResponse,
   type ListMembersResponse,
+  type ListRetentionResponse,
   type ListTeamsResponse,
   type ListTokensResponse,
   type PlanUploadBody,
@@ -38,10 +40,13 @@ import {
   type RegisterPackBody,
   type RegisterPackResponse,
   type RemoveMemberResponse,
+  type RetentionPolicyResponse,
+  type RetentionReport,
   type RevokeTokenResponse,
   type SetAliasBody,
   type SetMemberBody,
   type SetMemberResponse,
+  type SetRetentionBody,
   type ShowExperimentResponse,
   type StopJobBody,
   StudioError,
@@ -119,6 +124,22 @@ export class ApiClient {
 
   commitVersion(key: string, tag: string, body: CommitVersionBody): Promise<CommitVersionResponse> {
     return this.call('POST', `/v1/experiments/${enc(key)}/artifacts/${enc(tag)}/versions`, body);
+  }
+
+  listRetention(): Promise<ListRetentionResponse> {
+    return this.call('GET', '/v1/retention');
+  }
+
+  setRetention(body: SetRetentionBody): Promise<RetentionPolicyResponse> {
+    return this.call('PUT', '/v1/retention', body);
+  }
+
+  clearRetention(project: string | null): Promise<RetentionPolicyResponse> {
+    return this.call('DELETE', `/v1/retention${project ? `?project=${encodeURIComponent(project)}` : ''}`);
+  }
+
+  applyRetention(body: ApplyRetentionBody): Promise<RetentionReport> {
+    return this.call('POST', '/v1/retention/apply', body);
   }
 
   /** Opens (creates, or reopens one of the same history) an experiment here for a push (core/push.ts). */

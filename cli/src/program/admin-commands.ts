@@ -1,4 +1,5 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { integerOption } from '../option-parsers.ts';
 import { act, type Flags } from './action.ts';
 
 /** Housekeeping: delete, gc, doctor, cache, user. */
@@ -26,6 +27,60 @@ export function addAdminCommands(p: Command): void {
     .option('--dry-run', 'only count what a run would condemn and delete')
     .option('--json', 'machine-readable output')
     .action(act(async (o: Flags) => (await import('../commands/gc/gc-command.ts')).gcCommand(o)));
+
+  const retention = p
+    .command('retention')
+    .description('retention policies: keep the last N versions, expire old experiments (show, set, clear, apply)');
+  const load = async () => import('../commands/retention/retention-command.ts');
+  retention
+    .command('show')
+    .description("the team's policy and its projects' policies")
+    .option('--project <name>', "only this project's policy (and the team's)")
+    .option('--json', 'machine-readable output')
+    .action(act(async (o: Flags) => (await load()).retentionShowCommand(o)));
+  retention
+    .command('set')
+    .description('set the policy of the team or of one project (team admins); --dry-run shows what it would delete')
+    .option('--project <name>', "this project's policy (replaces the team's for its experiments)")
+    .addOption(
+      new Option('--keep-last <n>', 'keep the N newest versions of each mutable artifact').argParser(
+        integerOption('--keep-last', 1),
+      ),
+    )
+    .addOption(
+      new Option('--keep-every <k>', 'also keep every version whose number is a multiple of K').argParser(
+        integerOption('--keep-every', 2),
+      ),
+    )
+    .option('--keep-within <duration>', 'also keep every version younger than this (e.g. 24h, 7d)')
+    .addOption(
+      new Option(
+        '--keep-hourly <n>',
+        'also keep the newest version of each of the last N hours that have one',
+      ).argParser(integerOption('--keep-hourly', 1)),
+    )
+    .addOption(
+      new Option('--keep-daily <n>', 'also keep the newest version of each of the last N days that have one').argParser(
+        integerOption('--keep-daily', 1),
+      ),
+    )
+    .option('--expire <duration>', 'delete experiments that ended longer ago than this (e.g. 30d)')
+    .option('--dry-run', 'save nothing: show what this policy would delete now')
+    .option('--json', 'machine-readable output')
+    .action(act(async (o: Flags) => (await load()).retentionSetCommand(o)));
+  retention
+    .command('clear')
+    .description('remove the policy of the team or of one project (team admins)')
+    .option('--project <name>', "this project's policy")
+    .option('--json', 'machine-readable output')
+    .action(act(async (o: Flags) => (await load()).retentionClearCommand(o)));
+  retention
+    .command('apply')
+    .description('apply the policies now (team admins); their blobs are then freed by gc')
+    .option('--project <name>', 'only the experiments of this project')
+    .option('--dry-run', 'delete nothing: show what would go and what is protected')
+    .option('--json', 'machine-readable output')
+    .action(act(async (o: Flags) => (await load()).retentionApplyCommand(o)));
 
   p.command('doctor')
     .description('check this machine: node, python3 + the studio package, the home folder, backend and login (offline)')

@@ -28,6 +28,7 @@ import { AUTH_ROUTES } from './auth-routes.ts';
 import { experimentPageQuery } from './experiment-query.ts';
 import { JOB_ROUTES } from './job-routes.ts';
 import { errorResponse, json } from './respond.ts';
+import { RETENTION_ROUTES } from './retention-routes.ts';
 import { ART, decodeSegment, EXP, MAX_BODY_BYTES, p, type Route, readBody, SEG, versionParam } from './route-kit.ts';
 import { TEAM_ROUTES } from './team-routes.ts';
 import { UI_ROUTES } from './ui-routes.ts';
@@ -181,7 +182,15 @@ export const CORE_ROUTES: Route[] = [
 ];
 
 /** Every route, in match order. Route modules add their list here. */
-const ROUTES: Route[] = [...CORE_ROUTES, ...ALIAS_ROUTES, ...JOB_ROUTES, ...AUTH_ROUTES, ...TEAM_ROUTES, ...UI_ROUTES];
+const ROUTES: Route[] = [
+  ...CORE_ROUTES,
+  ...ALIAS_ROUTES,
+  ...RETENTION_ROUTES,
+  ...JOB_ROUTES,
+  ...AUTH_ROUTES,
+  ...TEAM_ROUTES,
+  ...UI_ROUTES,
+];
 
 export interface HandlerOptions {
   log?: (msg: string, err: unknown) => void;

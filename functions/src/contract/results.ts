@@ -76,3 +76,27 @@ export interface AliasChange {
   from: number | null;
   to: number | null;
 }
+
+/** What a retention run deleted (or, dry, would delete), and what it left because it is protected. */
+export interface RetentionReport {
+  dryRun: boolean;
+  /** Experiments looked at (those a policy covers). */
+  experiments: number;
+  /** Experiments deleted (would be) because they ended more than expireDays ago. */
+  expired: string[];
+  /** Versions deleted (would be) by the keep rules, and the versions they referenced in bytes (GC frees blobs). */
+  versionsDeleted: number;
+  bytes: number;
+  /** Per artifact, the versions deleted (would be); at most RETENTION_REPORT_MAX entries. */
+  deletions: { experiment: string; tag: string; versions: number[] }[];
+  /** What a rule would have deleted but stays: why (alias, lineage, running); at most RETENTION_REPORT_MAX. */
+  protected: {
+    experiment: string;
+    tag: string | null;
+    version: number | null;
+    reason: 'alias' | 'lineage' | 'running';
+  }[];
+  /** True when deletions or protected were cut at RETENTION_REPORT_MAX (the counts are whole). */
+  truncated: boolean;
+}
+export const RETENTION_REPORT_MAX = 1000;

@@ -209,6 +209,47 @@ export const pushCompleteBody = z.strictObject({
 });
 export type PushCompleteBody = z.input<typeof pushCompleteBody>;
 
+const count = z.number().int().min(1).max(1_000_000);
+
+/** What a retention policy keeps (RetentionRules in model.ts): each rule null or absent = off. */
+export const retentionRulesBody = z.strictObject({
+  keepLast: count.nullable().default(null),
+  keepEvery: z.number().int().min(2).max(1_000_000).nullable().default(null),
+  keepWithinHours: z
+    .number()
+    .positive()
+    .max(100 * 365 * 24)
+    .nullable()
+    .default(null),
+  keepHourly: count.nullable().default(null),
+  keepDaily: count.nullable().default(null),
+  expireDays: z
+    .number()
+    .positive()
+    .max(100 * 365)
+    .nullable()
+    .default(null),
+});
+
+/** PUT /v1/retention: the policy of the team (project null) or of one project; at least one rule. */
+export const setRetentionBody = retentionRulesBody
+  .extend({ project: z.string().min(1).max(128).nullable().default(null) })
+  .refine((b) => Object.entries(b).some(([k, v]) => k !== 'project' && v !== null), {
+    message:
+      'a policy needs at least one rule (keepLast, keepEvery, keepWithinHours, keepHourly, keepDaily, expireDays)',
+  });
+export type SetRetentionBody = z.input<typeof setRetentionBody>;
+
+/** POST /v1/retention/apply: apply now (admins), or a dry run (`rules`: preview a policy before saving it). */
+export const applyRetentionBody = z
+  .strictObject({
+    dryRun: z.boolean().default(false),
+    project: z.string().min(1).max(128).nullable().default(null),
+    rules: retentionRulesBody.nullable().default(null),
+  })
+  .refine((b) => b.rules === null || b.dryRun, { message: 'rules (a policy to preview) need dryRun: true' });
+export type ApplyRetentionBody = z.input<typeof applyRetentionBody>;
+
 /** Limits the client must respect when it batches. */
 export const LIMITS = {
   planBatch: 10_000,

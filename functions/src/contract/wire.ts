@@ -5,6 +5,7 @@ import type {
   ExperimentRecord,
   LineageEntry,
   Principal,
+  RetentionPolicy,
   Role,
   TeamRecord,
   TokenInfo,
@@ -27,6 +28,10 @@ import type { ResumableStartRequest, SignedRequest } from './transfer.ts';
  *   POST /v1/experiments/:key/artifacts/:tag/versions                  -> 201|200 CommitVersionResponse
  *   GET  /v1/experiments/:key/artifacts/:tag/versions/:v (N|latest|alias) -> { version: VersionWithManifest }
  *   POST /v1/experiments/:key/artifacts/:tag/versions/:v/downloads     -> DownloadResponse
+ *   GET    /v1/retention                                               -> ListRetentionResponse
+ *   PUT    /v1/retention  SetRetentionBody                              -> RetentionPolicyResponse
+ *   DELETE /v1/retention?project=P                                     -> RetentionPolicyResponse (policy null: none)
+ *   POST   /v1/retention/apply  ApplyRetentionBody                      -> RetentionReport
  *   PUT  /v1/experiments/:key/push            PushBeginBody             -> 201|200 PushBeginResponse
  *   POST /v1/experiments/:key/push/versions   PushVersionBody           -> 201|200 CommitVersionResponse
  *   POST /v1/experiments/:key/push/complete   PushCompleteBody          -> { experiment }
@@ -109,6 +114,14 @@ export interface PlanUploadResponse {
 export interface CommitVersionResponse {
   version: VersionRecord;
   created: boolean;
+}
+
+export interface ListRetentionResponse {
+  policies: RetentionPolicy[];
+}
+
+export interface RetentionPolicyResponse {
+  policy: RetentionPolicy | null;
 }
 
 export interface PushBeginResponse {
