@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import type { ShowExperimentResponse } from '@studio-lite/functions/contract';
 import { BlobCache } from '../../cache/blob-cache.ts';
 import { type CliConfig, loadConfig } from '../../config.ts';
 import { type Connection, connect } from '../../connect.ts';
@@ -9,7 +10,7 @@ import { clearPending, listPending } from '../../home/pending-push.ts';
 import { createLogger } from '../../logger.ts';
 import { startProgress } from '../../progress.ts';
 import { rememberedTeam } from '../../team-memory.ts';
-import { type ExperimentPushResult, pushExperiment } from './push-experiment.ts';
+import { type ExperimentPushResult, inspectTarget, pushExperiment } from './push-experiment.ts';
 import { planPush } from './push-plan.ts';
 
 export interface PushOpts {
@@ -92,7 +93,7 @@ export async function pushCommand(keys: string[], opts: PushOpts): Promise<void>
   }
   const mine = pending.filter((p) => p.to.replace(/\/+$/, '') === target);
   if (opts.pending && !mine.length && !keys.length && !opts.all && opts.project === undefined) {
-    print(opts, emptySummary(from, target, Boolean(opts.dryRun)), log, 'nothing pending for ' + target);
+    print(opts, emptySummary(from, target, Boolean(opts.dryRun)), log, `nothing pending for ${target}`);
     return;
   }
   const targetTeam = opts.team ?? mine[0]?.team ?? null;
@@ -111,11 +112,14 @@ export async function pushCommand(keys: string[], opts: PushOpts): Promise<void>
       await requireExternalLineage(dst, plan.external);
       const summary = emptySummary(from, target, Boolean(opts.dryRun));
       summary.skipped = plan.skipped;
+      // Every conflict before the first write: a push refused for one experiment stores none of the others.
+      const targets: (ShowExperimentResponse | null)[] = [];
+      for (const it of plan.items) targets.push(await inspectTarget(dst.client, it));
       const cache = new BlobCache(cliPaths(cfg.home).blobcache);
       const progress = startProgress(log, 'push');
       let moved = 0;
       try {
-        for (const it of plan.items) {
+        for (const [i, it] of plan.items.entries()) {
           const r = await pushExperiment(
             {
               source: src.client,
@@ -133,6 +137,7 @@ export async function pushCommand(keys: string[], opts: PushOpts): Promise<void>
             },
             it,
             plan.items,
+            targets[i] ?? null,
           );
           add(summary, r);
           if (!opts.dryRun && mine.some((p) => p.key === it.source)) clearPending(cfg.home, it.source);

@@ -8,6 +8,7 @@ import {
   TERMINAL_STATUSES,
   type VersionRecord,
 } from '@studio-lite/functions/contract';
+import type { ApiClient } from '../../api-client.ts';
 import { ExitError } from '../../exit-error.ts';
 import { type PushItem, renamedLineage } from './push-plan.ts';
 import { sendVersionBlobs, type TransferContext } from './push-transfer.ts';
@@ -77,11 +78,43 @@ function missingVersions(
 }
 
 /**
- * Pushes one experiment: opens it on the target (created, or reopened when it is the same history), sends each
- * version the target lacks with its blobs, then closes it with the source's record. Every step is idempotent, so a
- * push killed anywhere is finished by pushing again; a second push of an unchanged experiment reads one record.
+ * The target's record of one experiment (null: not there), refused when pushing into it would be a conflict (another
+ * history under the key, not ended there, diverged versions). Reads only: the command checks every experiment of a
+ * push this way before it writes anything, so a conflict anywhere leaves the target as it was.
  */
-export async function pushExperiment(ctx: PushContext, it: PushItem, items: PushItem[]): Promise<ExperimentPushResult> {
+export async function inspectTarget(target: ApiClient, it: PushItem): Promise<ShowExperimentResponse | null> {
+  let tgt: ShowExperimentResponse | null = null;
+  try {
+    tgt = await target.showExperiment(it.target);
+  } catch (err) {
+    if (!isStudioError(err, 'E_NOT_FOUND')) throw err;
+  }
+  if (tgt) {
+    if (historyId(tgt.experiment) !== historyId(it.show.experiment)) {
+      throw conflict(
+        `experiment ${it.target} exists on the target with another history; push it under another key (--as NEWKEY or --prefix P)`,
+      );
+    }
+    if (!TERMINAL_STATUSES.includes(tgt.experiment.status)) {
+      throw conflict(`experiment ${it.target} is ${tgt.experiment.status} on the target`);
+    }
+  }
+  missingVersions(it, tgt);
+  return tgt;
+}
+
+/**
+ * Pushes one experiment (`tgt`: its record on the target, as inspectTarget read it): opens it on the target (created,
+ * or reopened when it is the same history), sends each version the target lacks with its blobs, then closes it with
+ * the source's record. Every step is idempotent, so a push killed anywhere is finished by pushing again; a second
+ * push of an unchanged experiment reads one record.
+ */
+export async function pushExperiment(
+  ctx: PushContext,
+  it: PushItem,
+  items: PushItem[],
+  tgt: ShowExperimentResponse | null,
+): Promise<ExperimentPushResult> {
   const src = it.show.experiment;
   // The plan keeps ended experiments only (push-plan.ts), which is what the body's status allows.
   const record = { ...pushedRecord(src), lineage: renamedLineage(src.lineage, items) } as PushBeginBody['record'];
@@ -97,23 +130,7 @@ export async function pushExperiment(ctx: PushContext, it: PushItem, items: Push
     presentBlobs: 0,
     downloadedBytes: 0,
   };
-  let tgt: ShowExperimentResponse | null = null;
-  try {
-    tgt = await ctx.target.showExperiment(it.target);
-  } catch (err) {
-    if (!isStudioError(err, 'E_NOT_FOUND')) throw err;
-  }
   const origin = historyId(src);
-  if (tgt) {
-    if (historyId(tgt.experiment) !== origin) {
-      throw conflict(
-        `experiment ${it.target} exists on the target with another history; push it under another key (--as NEWKEY or --prefix P)`,
-      );
-    }
-    if (!TERMINAL_STATUSES.includes(tgt.experiment.status)) {
-      throw conflict(`experiment ${it.target} is ${tgt.experiment.status} on the target`);
-    }
-  }
   const missing = missingVersions(it, tgt);
   const recordSame = tgt !== null && samePushedRecord(pushedRecord(tgt.experiment), record);
   if (missing.length === 0 && recordSame && tgt?.experiment.push?.complete !== false) return result;

@@ -84,6 +84,14 @@ export async function planPush(source: ApiClient, o: PlanOptions): Promise<PushP
       throw new ExitError(2, `cannot push ${key} as ${to}: ${(err as Error).message}`, 'E_BAD_KEY');
     }
   }
+  const byTarget = new Map<string, string>();
+  for (const [key, to] of rename) {
+    const other = byTarget.get(to);
+    if (other !== undefined) {
+      throw new ExitError(2, `${other} and ${key} would both be pushed as ${to}`, 'E_BAD_REQUEST');
+    }
+    byTarget.set(to, key);
+  }
   // Depth-first: a lineage source before its user (lineage only points at versions that existed earlier: no cycles,
   // but a visited set keeps a malformed record from looping).
   const items: PushItem[] = [];
