@@ -605,6 +605,7 @@ describe('an interrupted push', () => {
     const stdoutFile = join(home.tmp(), 'stdout');
     const cmd = `cd ${home.cwd} && ${process.execPath} ${BIN} push big --to ${server.url} --team other > ${stdoutFile}`;
     const tty = spawnSync('script', ['-qec', cmd, '/dev/null'], { env: pusher.env, encoding: 'utf8' });
+    expect(tty.error, 'script(1) from util-linux runs the push on a pty').toBeUndefined();
     expect(tty.status, tty.stdout + tty.stderr).toBe(0);
     expect(readFileSync(stdoutFile, 'utf8')).toMatch(/^pushed 1 experiment\(s\) to .*: 4 version\(s\)/);
     expect(tty.stdout).toContain('push big [');
