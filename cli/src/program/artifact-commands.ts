@@ -1,8 +1,8 @@
 import { type Command, Option } from 'commander';
-import { integerOption } from '../option-parsers.ts';
+import { integerOption, secondsOption } from '../option-parsers.ts';
 import { act, type Flags } from './action.ts';
 
-/** Reading experiments and artifacts: experiments, show, pull, ls, diff; naming versions: alias. */
+/** Reading experiments and artifacts: experiments, show, pull, ls, diff; naming versions: alias; tensorboard. */
 export function addArtifactCommands(p: Command): void {
   p.command('experiments')
     .description('list experiments')
@@ -82,6 +82,29 @@ export function addArtifactCommands(p: Command): void {
     .action(
       act(async (ref: string, name: string | undefined, o: Flags) =>
         (await import('../commands/alias/alias-command.ts')).aliasCommand(ref, name, o),
+      ),
+    );
+
+  p.command('tensorboard')
+    .description("lay the experiments' tb artifacts into one logdir, keep it in sync and run TensorBoard on it")
+    .argument('[experiments...]', 'experiment keys (and/or --project P)')
+    .option('--project <name>', 'every experiment of this project, also those started later')
+    .addOption(
+      new Option('--port <n>', 'port TensorBoard serves on (default 6006)').argParser(
+        integerOption('--port', 1, 65535),
+      ),
+    )
+    .option('--logdir <dir>', 'folder to lay out in (default: one under $STUDIOML_HOME/tensorboard)')
+    .addOption(
+      new Option('--interval <seconds>', 'seconds between looks for new versions (default 5)').argParser(
+        secondsOption('--interval'),
+      ),
+    )
+    .option('--once', 'lay out once and exit (TensorBoard is not started)')
+    .option('--json', 'with --once: print what was laid out as one JSON object')
+    .action(
+      act(async (keys: string[], o: Flags) =>
+        (await import('../commands/tensorboard/tensorboard-command.ts')).tensorboardCommand(keys, o),
       ),
     );
 }
