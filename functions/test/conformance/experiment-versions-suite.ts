@@ -3,7 +3,10 @@ import type { MetadataPorts } from '../../src/core/ports.ts';
 import { at, commit, expectCode, experiment, sha256, uid } from './fixtures.ts';
 import type { MetadataHarness, MetadataSuiteOptions } from './metadata-harness.ts';
 
-/** The ExperimentStore clauses of artifact versions: commitVersion, getVersion, listArtifacts, listVersions. */
+/**
+ * The ExperimentStore clauses of artifact versions: commitVersion, getVersion, listArtifacts, listVersions,
+ * deleteVersions.
+ */
 export function testExperimentVersions(opts: MetadataSuiteOptions): void {
   describe(`ExperimentStore conformance (versions): ${opts.name}`, () => {
     let h: MetadataHarness;
@@ -156,6 +159,128 @@ export function testExperimentVersions(opts: MetadataSuiteOptions): void {
         );
         expect(w.created).toBe(true);
         expect((await store.experiments.getVersion(team, 'exp', 'out'))?.version).toBe(2);
+      });
+    });
+
+    describe('deleteVersions (retention)', () => {
+      const sorted = (v: number[]) => [...v].sort((a, b) => a - b);
+      const numbers = async (t = team, tag = 'out') =>
+        (await store.experiments.listVersions(t, 'exp', tag)).map((v) => v.version);
+      /** Versions 1..n of `tag` with distinct content. */
+      async function versions(n: number, tag = 'out', t = team): Promise<void> {
+        for (let i = 1; i <= n; i++) {
+          await store.experiments.commitVersion(commit(t, 'exp', tag, `${tag}-${i}`, { createdAt: at(i) }));
+        }
+      }
+
+      beforeEach(async () => {
+        await store.experiments.createExperiment(experiment(team, 'exp'));
+        await store.experiments.createExperiment(experiment(other, 'exp'));
+      });
+
+      it('deletes exactly the named versions and returns them; other tags and teams untouched', async () => {
+        await versions(5);
+        await versions(3, 'side');
+        await versions(3, 'out', other);
+        const before = await store.experiments.listVersions(team, 'exp', 'out');
+        expect(sorted(await store.experiments.deleteVersions(team, 'exp', 'out', [2, 4]))).toEqual([2, 4]);
+        expect(await numbers()).toEqual([1, 3, 5]);
+        // What is left is unchanged, record for record.
+        expect(await store.experiments.listVersions(team, 'exp', 'out')).toEqual(
+          before.filter((v) => v.version % 2 === 1),
+        );
+        expect(await numbers(team, 'side')).toEqual([1, 2, 3]);
+        expect(await numbers(other)).toEqual([1, 2, 3]);
+        // The artifact and its latest pointer stay.
+        const [art] = (await store.experiments.listArtifacts(team, 'exp')).filter((a) => a.tag === 'out');
+        expect(art?.latestVersion).toBe(5);
+        expect((await store.experiments.getVersion(team, 'exp', 'out'))?.version).toBe(5);
+        // Nothing named: nothing deleted.
+        expect(await store.experiments.deleteVersions(team, 'exp', 'out', [])).toEqual([]);
+        expect(await numbers()).toEqual([1, 3, 5]);
+      });
+
+      it('naming the latest version is E_CONFLICT and deletes nothing, not even the others named', async () => {
+        await versions(4);
+        await expectCode(store.experiments.deleteVersions(team, 'exp', 'out', [1, 2, 4]), 'E_CONFLICT');
+        await expectCode(store.experiments.deleteVersions(team, 'exp', 'out', [4]), 'E_CONFLICT');
+        expect(await numbers()).toEqual([1, 2, 3, 4]);
+        // An immutable artifact's only version is its latest.
+        await store.experiments.commitVersion(commit(team, 'exp', 'ws', 'w', { mutable: false }));
+        await expectCode(store.experiments.deleteVersions(team, 'exp', 'ws', [1]), 'E_CONFLICT');
+        expect(await numbers(team, 'ws')).toEqual([1]);
+      });
+
+      it('a version already deleted (or never made) is skipped; a number named twice is deleted once', async () => {
+        await versions(5);
+        expect(await store.experiments.deleteVersions(team, 'exp', 'out', [2])).toEqual([2]);
+        expect(sorted(await store.experiments.deleteVersions(team, 'exp', 'out', [2, 3]))).toEqual([3]);
+        expect(await store.experiments.deleteVersions(team, 'exp', 'out', [2, 3])).toEqual([]);
+        expect(await store.experiments.deleteVersions(team, 'exp', 'out', [1, 1, 1])).toEqual([1]);
+        expect(await store.experiments.deleteVersions(team, 'exp', 'out', [9])).toEqual([]);
+        expect(await numbers()).toEqual([4, 5]);
+      });
+
+      it('an unknown artifact, experiment or team deletes nothing and answers []', async () => {
+        await versions(3);
+        expect(await store.experiments.deleteVersions(team, 'exp', 'nosuch', [1])).toEqual([]);
+        expect(await store.experiments.deleteVersions(team, 'nope', 'out', [1])).toEqual([]);
+        expect(await store.experiments.deleteVersions(uid('nobody'), 'exp', 'out', [1])).toEqual([]);
+        expect(await store.experiments.deleteVersions(other, 'exp', 'out', [1, 2])).toEqual([]);
+        expect(await numbers()).toEqual([1, 2, 3]);
+        // A deleted experiment's versions are gone with it: nothing left to delete.
+        await store.experiments.deleteExperiment(team, 'exp');
+        expect(await store.experiments.deleteVersions(team, 'exp', 'out', [1])).toEqual([]);
+      });
+
+      it('getVersion and listVersions no longer see deleted versions', async () => {
+        await versions(4);
+        const v3 = await store.experiments.getVersion(team, 'exp', 'out', 3);
+        expect(sorted(await store.experiments.deleteVersions(team, 'exp', 'out', [1, 2]))).toEqual([1, 2]);
+        expect(await store.experiments.getVersion(team, 'exp', 'out', 1)).toBeNull();
+        expect(await store.experiments.getVersion(team, 'exp', 'out', 2)).toBeNull();
+        expect(await store.experiments.getVersion(team, 'exp', 'out', 3)).toEqual(v3);
+        expect((await store.experiments.getVersion(team, 'exp', 'out'))?.version).toBe(4);
+        expect(await numbers()).toEqual([3, 4]);
+      });
+
+      it('a commit after deletes gets latest + 1: numbers are never reused', async () => {
+        await versions(3);
+        expect(sorted(await store.experiments.deleteVersions(team, 'exp', 'out', [1, 2]))).toEqual([1, 2]);
+        // Content equal to a deleted version is new content (the latest differs): a new number.
+        const again = await store.experiments.commitVersion(commit(team, 'exp', 'out', 'out-1', { createdAt: at(50) }));
+        expect(again).toMatchObject({
+          created: true,
+          version: { version: 4, digest: commit(team, 'exp', 'out', 'out-1').digest },
+        });
+        // The latest's own content is still "no new version".
+        expect((await store.experiments.commitVersion(commit(team, 'exp', 'out', 'out-1'))).created).toBe(false);
+        expect(await store.experiments.deleteVersions(team, 'exp', 'out', [3])).toEqual([3]);
+        const next = await store.experiments.commitVersion(commit(team, 'exp', 'out', 'out-5'));
+        expect(next.version.version).toBe(5);
+        expect(await numbers()).toEqual([4, 5]);
+        expect((await store.experiments.listArtifacts(team, 'exp'))[0]?.latestVersion).toBe(5);
+      });
+
+      it('concurrent deletes from two handles naming the same versions: each deleted version in exactly one result', async () => {
+        const second = h.another ? await h.another() : store;
+        await versions(13);
+        // Every caller names 1..12 in its own order, some also a version already gone or never made.
+        const n = 8;
+        const named = Array.from({ length: 12 }, (_, i) => i + 1);
+        const results = await Promise.all(
+          Array.from({ length: n }, (_, i) =>
+            (i % 2 ? second : store).experiments.deleteVersions(
+              team,
+              'exp',
+              'out',
+              i % 3 ? [...named].reverse() : [...named, 20],
+            ),
+          ),
+        );
+        const all = results.flat();
+        expect(sorted(all)).toEqual(named);
+        expect(await numbers()).toEqual([13]);
       });
     });
   });

@@ -5,6 +5,7 @@ import { createSqliteAliasStore } from '../../src/adapters/local/sqlite-alias-st
 import { createSqliteAuditLog } from '../../src/adapters/local/sqlite-audit-log.ts';
 import { openSqliteDb, type SqliteDb } from '../../src/adapters/local/sqlite-db.ts';
 import { createSqliteJobStore } from '../../src/adapters/local/sqlite-job-store.ts';
+import { createSqliteRetentionStore } from '../../src/adapters/local/sqlite-retention-store.ts';
 import { createSqliteStores } from '../../src/adapters/local/sqlite-stores.ts';
 import type { SignedRequest } from '../../src/contract/transfer.ts';
 import { startLocalServer } from '../../src/hosts/local-server/server.ts';
@@ -16,6 +17,7 @@ import { testBlobStore } from './blob-store-suite.ts';
 import { testExperimentStore } from './experiment-store-suite.ts';
 import { testJobStore } from './job-store-suite.ts';
 import type { MetadataSuiteOptions } from './metadata-harness.ts';
+import { testRetentionStore } from './retention-store-suite.ts';
 import { testTokenStore } from './token-store-suite.ts';
 
 const send = (req: SignedRequest, body?: Uint8Array) =>
@@ -101,6 +103,19 @@ testAliasStore({
     return {
       store: createSqliteAliasStore(file.open()),
       another: async () => createSqliteAliasStore(file.open()),
+      cleanup: file.cleanup,
+    };
+  },
+});
+
+// Two handles on one file = two SQLite connections, as two studio-lite processes sharing $STUDIOML_HOME.
+testRetentionStore({
+  name: 'local sqlite',
+  async make() {
+    const file = await tempDb('sl-retention-');
+    return {
+      store: createSqliteRetentionStore(file.open()),
+      another: async () => createSqliteRetentionStore(file.open()),
       cleanup: file.cleanup,
     };
   },

@@ -2,7 +2,8 @@
  * The exclusive transitions of the metadata ports, pinned by races that force the bad interleaving: N racers act on
  * one record at once, each on its own connection or client, and where an adapter awaits between its read and its
  * compare-and-set (Firestore) the harness slows that read, so every racer reads before any of them writes. Exactly
- * one may win each transition: a version number is taken once; a condemned blob is either rescued or deleted.
+ * one may win each transition: a version number is taken once, a version deleted once; a condemned blob is either
+ * rescued or deleted.
  * SQLite runs each port call as one synchronous statement or IMMEDIATE transaction, so there the racers interleave
  * only between calls (alternated per round); the same assertions then pin the compare (the WHERE of the
  * compare-and-set).
@@ -62,6 +63,48 @@ export function testStoreRaces(opts: { name: string; make: () => Promise<StoreRa
       expect(got.filter((g) => g.created)).toHaveLength(1);
       expect(new Set(got.map((g) => g.version.version))).toEqual(new Set([1]));
       expect((await h.stores.experiments.listVersions(team, key, 'out')).map((v) => v.version)).toEqual([1]);
+    }, 60_000);
+
+    it(`${N} concurrent deleteVersions naming the same versions: each version deleted by exactly one caller`, async () => {
+      const key = uid('exp');
+      await h.stores.experiments.createExperiment(experiment(team, key));
+      for (let i = 1; i <= 7; i++) {
+        await h.stores.experiments.commitVersion(commit(team, key, 'out', `v${i}`, { createdAt: at(i) }));
+      }
+      // Racers name overlapping sets (each version named by at least two of them).
+      const sets = [
+        [1, 2, 3, 4, 5, 6],
+        [6, 5, 4, 3, 2, 1],
+        [1, 3, 5],
+        [2, 4, 6],
+        [1, 2, 3, 4, 5, 6],
+      ];
+      const got = await Promise.all(
+        racers.map((r, i) => r.experiments.deleteVersions(team, key, 'out', sets[i % sets.length] as number[])),
+      );
+      expect(got.flat().sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+      for (const [i, g] of got.entries()) expect(g.every((v) => sets[i % sets.length]?.includes(v))).toBe(true);
+      expect((await h.stores.experiments.listVersions(team, key, 'out')).map((v) => v.version)).toEqual([7]);
+    }, 60_000);
+
+    it(`deleteVersions naming the next number racing the commit that makes it, ${ROUNDS} rounds: the latest stays`, async () => {
+      const key = uid('exp');
+      await h.stores.experiments.createExperiment(experiment(team, key));
+      await h.stores.experiments.commitVersion(commit(team, key, 'out', 'v1', { createdAt: at(1) }));
+      for (let round = 0; round < ROUNDS; round++) {
+        const next = round + 2;
+        // The deleter reads the artifact (latest = next - 1, so `next` is no latest to it) before the commit lands.
+        const [deleted, committed] = await Promise.allSettled([
+          racer(round).experiments.deleteVersions(team, key, 'out', [next]),
+          h.stores.experiments.commitVersion(commit(team, key, 'out', `v${next}`, { createdAt: at(next) })),
+        ]);
+        expect(committed).toMatchObject({ status: 'fulfilled', value: { created: true, version: { version: next } } });
+        // Skipped (not there yet) or refused (the latest): never deleted.
+        if (deleted.status === 'fulfilled') expect(deleted.value).toEqual([]);
+        else expect(isStudioError(deleted.reason, 'E_CONFLICT')).toBe(true);
+        expect((await h.stores.experiments.getVersion(team, key, 'out'))?.version).toBe(next);
+        expect((await h.stores.experiments.getVersion(team, key, 'out', next))?.version).toBe(next);
+      }
     }, 60_000);
 
     /** A fresh blob record condemned at `when`. */

@@ -40,6 +40,8 @@ beforeAll(async () => {
       [foreign]: { team: otherTeam, key: 'exp-2' },
       [`teams/${team}/blobs/${'a'.repeat(64)}`]: { size: 1, verified: true },
       [`teams/${team}/jobs/exp-1`]: { team, id: 'exp-1', queue: 'default', status: 'queued', attempt: 0 },
+      [`teams/${team}/retention/_team`]: { team, project: null, keepLast: 3 },
+      [`teams/${team}/retention/p_vision`]: { team, project: 'vision', keepLast: 5 },
       [`tokens/${'b'.repeat(64)}`]: { id: 'tok', userId: 'alice', scopes: ['*'] },
       'users/alice': { id: 'alice', name: 'Alice' },
       [`users/alice/teams/${team}`]: { team, role: 'viewer' },
@@ -92,6 +94,17 @@ describe('firestore.rules: reads', () => {
     await assertFails(db.collection(`teams/${team}/jobs`).get());
   });
 
+  it.each(contexts)(
+    '%s cannot read retention policies (documents, the collection, the collection group)',
+    async (_name, ctx) => {
+      const db = ctx().firestore();
+      await assertFails(db.doc(`teams/${team}/retention/_team`).get());
+      await assertFails(db.doc(`teams/${team}/retention/p_vision`).get());
+      await assertFails(db.collection(`teams/${team}/retention`).get());
+      await assertFails(db.collectionGroup('retention').get());
+    },
+  );
+
   it.each([
     ['non-member', () => env.authenticatedContext('bob')],
     ['admin-claimed non-member', () => env.authenticatedContext('root', { admin: true })],
@@ -113,6 +126,9 @@ describe('firestore.rules: nobody writes anything', () => {
     `teams/${team}/blobs/${'c'.repeat(64)}`,
     `teams/${team}/jobs/exp-1`, // existing job: a client must not lease, stop or finish it
     `teams/${team}/jobs/new-job`,
+    `teams/${team}/retention/_team`, // existing policy: a client must not weaken it or lift it
+    `teams/${team}/retention/p_vision`,
+    `teams/${team}/retention/p_new`,
     `tokens/${'d'.repeat(64)}`,
     `teams/${team}/members/alice`, // self-promotion
     `teams/${team}/members/bob`, // self-admission
@@ -142,6 +158,9 @@ describe('firestore.rules: nobody writes anything', () => {
       expect((await db.doc(`${artifact}/versions/000000002`).get()).exists).toBe(false);
       expect((await db.doc(`teams/${team}/jobs/exp-1`).get()).get('status')).toBe('queued');
       expect((await db.doc(`teams/${team}/jobs/new-job`).get()).exists).toBe(false);
+      expect((await db.doc(`teams/${team}/retention/_team`).get()).get('keepLast')).toBe(3);
+      expect((await db.doc(`teams/${team}/retention/p_vision`).get()).get('keepLast')).toBe(5);
+      expect((await db.doc(`teams/${team}/retention/p_new`).get()).exists).toBe(false);
     });
   });
 });

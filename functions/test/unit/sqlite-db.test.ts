@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createSqliteAuditLog } from '../../src/adapters/local/sqlite-audit-log.ts';
 import { openSqliteDb, sqliteError } from '../../src/adapters/local/sqlite-db.ts';
 import { createSqliteJobStore } from '../../src/adapters/local/sqlite-job-store.ts';
+import { createSqliteRetentionStore } from '../../src/adapters/local/sqlite-retention-store.ts';
 import { SCHEMA_VERSION } from '../../src/adapters/local/sqlite-schema.ts';
 import { createSqliteSigninCodes } from '../../src/adapters/local/sqlite-signin-codes.ts';
 import { createSqliteStores } from '../../src/adapters/local/sqlite-stores.ts';
@@ -126,6 +127,22 @@ describe('sqlite-db: one connection, one schema, migrations', () => {
       expect(await log.list('local', { limit: 5 })).toEqual([audit]);
       expect(() => sdb.db.prepare('DELETE FROM audit_log').run()).toThrow(/append-only/);
       expect(sdb.db.prepare('SELECT COUNT(*) AS n FROM task_queue').get()).toEqual({ n: 1 });
+      // Version 8: retention policies.
+      const retention = createSqliteRetentionStore(sdb);
+      const policy = {
+        team: 'local',
+        project: null,
+        keepLast: 3,
+        keepEvery: null,
+        keepWithinHours: null,
+        keepHourly: null,
+        keepDaily: null,
+        expireDays: null,
+        updatedAt: T0,
+        updatedBy: 'local',
+      };
+      await retention.setPolicy(policy);
+      expect(await retention.listPolicies('local')).toEqual([policy]);
     } finally {
       sdb.close();
     }

@@ -145,8 +145,11 @@ async function deleteVersions(db: Firestore, r: Refs, t: string, experiment: str
   if (versions.includes(art.latestVersion)) {
     throw new StudioError('E_CONFLICT', `${experiment}/${tag}@${art.latestVersion} is the latest version`);
   }
+  // Only numbers below the latest we read: a higher one did not exist then, and a commit racing this call may have
+  // made it since, as the new latest (which no precondition here would protect).
+  const existing = [...new Set(versions)].filter((v) => validVersion(v) && v < art.latestVersion);
   const done: number[] = [];
-  for (const part of chunked([...new Set(versions)], VERSION_DELETE_BATCH)) {
+  for (const part of chunked(existing, VERSION_DELETE_BATCH)) {
     const batch = db.batch();
     for (const v of part) batch.delete(r.verRef(t, experiment, tag, v), { exists: true });
     try {

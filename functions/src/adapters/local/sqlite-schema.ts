@@ -4,7 +4,7 @@ import type Database from 'better-sqlite3';
  * The whole schema of the local metadata database (one file, one connection per process: sqlite-db.ts). Bump
  * SCHEMA_VERSION with a migration when it changes; a fresh database gets SCHEMA_SQL and the current version.
  */
-export const SCHEMA_VERSION = 7;
+export const SCHEMA_VERSION = 8;
 
 /**
  * Jobs, audit log, task queue and sign-in codes: before version 5 each adapter created its own table on open. The
@@ -55,6 +55,17 @@ CREATE TABLE IF NOT EXISTS aliases (
 `;
 
 /**
+ * Retention policies (core/retention.ts): one row per team policy (project '', since a primary key does not dedupe
+ * NULLs) and per project policy; `data` is the RetentionPolicy as JSON.
+ */
+const RETENTION = `
+CREATE TABLE IF NOT EXISTS retention_policies (
+  team TEXT NOT NULL, project TEXT NOT NULL, data TEXT NOT NULL, updated_at TEXT NOT NULL,
+  PRIMARY KEY (team, project)
+) WITHOUT ROWID;
+`;
+
+/**
  * Statements that bring a database at version N-1 to N (index = N). A database with tables but user_version 0 is a
  * version 1 database (the first release did not set it).
  */
@@ -87,6 +98,8 @@ export const MIGRATIONS: Record<number, string | ((db: Database.Database) => voi
       if (!columns.some((c) => c.name === name)) db.exec(`ALTER TABLE blobs ADD COLUMN ${name} ${type}`);
     }
   },
+  // Version 8: retention policies (issue 18).
+  8: RETENTION,
 };
 
 export const SCHEMA_SQL = `
@@ -132,4 +145,5 @@ CREATE TABLE IF NOT EXISTS memberships (
   team TEXT NOT NULL, user_id TEXT NOT NULL, role TEXT NOT NULL, PRIMARY KEY (team, user_id)
 ) WITHOUT ROWID;
 ${sideTables('kind')}
-${ALIASES}`;
+${ALIASES}
+${RETENTION}`;

@@ -7,6 +7,7 @@ import { createFirestoreAliasStore } from '../../adapters/gcp/firestore-alias-st
 import { createFirestoreAuditLog } from '../../adapters/gcp/firestore-audit-log.ts';
 import { createFirestoreJobStore } from '../../adapters/gcp/firestore-job-store.ts';
 import { loadFirestoreLinkKey } from '../../adapters/gcp/firestore-link-key.ts';
+import { createFirestoreRetentionStore } from '../../adapters/gcp/firestore-retention-store.ts';
 import { createFirestoreStores } from '../../adapters/gcp/firestore-stores.ts';
 import { createGcsBlobStore } from '../../adapters/gcp/gcs-blob-store.ts';
 import type { GcpConfig } from '../../config/gcp-config.ts';
@@ -45,6 +46,7 @@ export function openGcpBackend(
   const jobs = createFirestoreJobStore({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
   const audit = createFirestoreAuditLog({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
   const aliases = createFirestoreAliasStore({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
+  const retention = createFirestoreRetentionStore({ projectId: cfg.GOOGLE_CLOUD_PROJECT, firestore });
   const credentials = cfg.STUDIO_SIGNING_KEY_JSON
     ? (JSON.parse(cfg.STUDIO_SIGNING_KEY_JSON) as { client_email: string; private_key: string })
     : undefined;
@@ -72,6 +74,7 @@ export function openGcpBackend(
     blobs,
     audit,
     aliases,
+    retention,
     // Personal/worker/job tokens (slt_…) and Firebase ID tokens of people who signed in with `studio-lite login`.
     identity: createCompositeIdentity({
       tokens: createTokenIdentity(stores, now),

@@ -6,6 +6,7 @@ import { createSqliteAliasStore } from '../../adapters/local/sqlite-alias-store.
 import { createSqliteAuditLog } from '../../adapters/local/sqlite-audit-log.ts';
 import { openSqliteDb } from '../../adapters/local/sqlite-db.ts';
 import { createSqliteJobStore } from '../../adapters/local/sqlite-job-store.ts';
+import { createSqliteRetentionStore } from '../../adapters/local/sqlite-retention-store.ts';
 import { createSqliteSigninCodes } from '../../adapters/local/sqlite-signin-codes.ts';
 import { createSqliteStores } from '../../adapters/local/sqlite-stores.ts';
 import { provisionOwner } from '../../core/accounts.ts';
@@ -77,12 +78,14 @@ export function openLocalBackend(
   const audit = createSqliteAuditLog(sdb);
   const signinCodes = createSqliteSigninCodes(sdb);
   const aliases = createSqliteAliasStore(sdb);
+  const retention = createSqliteRetentionStore(sdb);
   const linkKey = deriveLinkKey(secret);
   const deps: CoreDeps = {
     ...stores,
     blobs,
     audit,
     aliases,
+    retention,
     identity: createTokenIdentity(stores, now),
     urlTtlSeconds: opts.urlTtlSeconds ?? 900,
     now,
