@@ -162,11 +162,19 @@ function expectSameShow(
   const expected = structuredClone(source);
   Object.assign(expected.experiment, { key, team });
   expected.experiment.lineage = expected.experiment.lineage.map((l) => ({ ...l, experiment: renamed(l.experiment) }));
+  // An alias is set anew on the target (its own time and setter): the same name on the same version.
+  const named = (x: object) =>
+    ((x as { aliases?: { name: string; version: number }[] }).aliases ?? []).map((y) => ({
+      name: y.name,
+      version: y.version,
+    }));
   for (const a of expected.artifacts) {
-    Object.assign(a, { experiment: key, team });
+    Object.assign(a, { experiment: key, team, aliases: named(a) });
     for (const v of a.versions) Object.assign(v, { experiment: key, team });
   }
-  expect({ ...target, experiment: rest }).toEqual(expected);
+  const got = structuredClone(target);
+  for (const a of got.artifacts) Object.assign(a, { aliases: named(a) });
+  expect({ ...got, experiment: rest }).toEqual(expected);
 }
 
 /** Path -> content of every file and symlink below `dir` (hash and exec bit, or the link's target). */
@@ -284,6 +292,8 @@ async function makeSource(): Promise<void> {
     dirs.c,
     'c v1',
   ]);
+  // An alias travels with its experiment (set on the target after the versions it names).
+  await cliOk(src, ['alias', 'b/model@1', 'best']);
   sourceShows = [];
   for (const k of KEYS) sourceShows.push(await showJson(src, k));
   const [, b, c] = sourceShows as [ShowJson, ShowJson, ShowJson];

@@ -104,6 +104,23 @@ export async function inspectTarget(target: ApiClient, it: PushItem): Promise<Sh
 }
 
 /**
+ * The source's aliases the target lacks or points elsewhere (`best` -> the version the source names). Aliases the
+ * target has and the source does not are the target's own: left alone.
+ */
+function missingAliases(it: PushItem, tgt: ShowExperimentResponse | null) {
+  const out: { tag: string; name: string; version: number }[] = [];
+  for (const a of it.show.artifacts) {
+    const theirs = new Map(
+      (tgt?.artifacts.find((t) => t.tag === a.tag)?.aliases ?? []).map((x) => [x.name, x.version]),
+    );
+    for (const x of a.aliases ?? []) {
+      if (theirs.get(x.name) !== x.version) out.push({ tag: a.tag, name: x.name, version: x.version });
+    }
+  }
+  return out;
+}
+
+/**
  * Pushes one experiment (`tgt`: its record on the target, as inspectTarget read it): opens it on the target (created,
  * or reopened when it is the same history), sends each version the target lacks with its blobs, then closes it with
  * the source's record. Every step is idempotent, so a push killed anywhere is finished by pushing again; a second
@@ -132,8 +149,14 @@ export async function pushExperiment(
   };
   const origin = historyId(src);
   const missing = missingVersions(it, tgt);
+  const aliases = missingAliases(it, tgt);
   const recordSame = tgt !== null && samePushedRecord(pushedRecord(tgt.experiment), record);
-  if (missing.length === 0 && recordSame && tgt?.experiment.push?.complete !== false) return result;
+  if (missing.length === 0 && recordSame && tgt?.experiment.push?.complete !== false) {
+    if (aliases.length === 0) return result;
+    if (ctx.dryRun) return { ...result, outcome: 'would-push' };
+    for (const a of aliases) await ctx.target.setAlias(it.target, a.tag, a.name, { version: a.version });
+    return { ...result, outcome: 'pushed' };
+  }
   result.created = tgt === null;
   result.versions = missing.length;
   result.bytes = missing.reduce((n, m) => n + m.version.bytes, 0);
@@ -170,6 +193,8 @@ export async function pushExperiment(
       uploadedBlobs: result.uploadedBlobs,
       uploadedBytes: result.uploadedBytes,
     });
+    // Aliases name versions that are there now; each set is audited on the target like any alias change.
+    for (const a of aliases) await ctx.target.setAlias(it.target, a.tag, a.name, { version: a.version });
   } catch (err) {
     throw userConflict(err);
   }
