@@ -7,6 +7,7 @@ import { html } from './html.ts';
 import { ExperimentPage } from './pages/experiment-page.ts';
 import { ExperimentsPage } from './pages/experiments-page.ts';
 import { JobsPage } from './pages/jobs-page.ts';
+import { ComparePage } from './pages/scalars.ts';
 import { TeamPage } from './pages/team-page.ts';
 import { href, useRoute } from './router.ts';
 import type { Session } from './session.ts';
@@ -55,11 +56,12 @@ function Shell(props: { session: Session; firebase: Firebase | null; onSignOut: 
   let body: unknown;
   if (page === 'e' && rest[0])
     body = html`<${ExperimentPage} key=${rest[0]} expKey=${rest[0]} session=${s} route=${route} />`;
+  else if (page === 'compare') body = html`<${ComparePage} route=${route} />`;
   else if (page === 'jobs') body = html`<${JobsPage} session=${s} />`;
   else if (page === 'team') body = html`<${TeamPage} session=${s} />`;
   else body = html`<${ExperimentsPage} session=${s} route=${route} />`;
   const nav = (name: string, label: string) =>
-    html`<a href=${href([name])} aria-current=${page === name || (name === 'experiments' && page === 'e') ? 'page' : undefined}>${label}</a>`;
+    html`<a href=${href([name])} aria-current=${page === name || (name === 'experiments' && (page === 'e' || page === 'compare')) ? 'page' : undefined}>${label}</a>`;
   return html`<header class="top">
       <a class="brand" href="#/experiments">studio-lite</a>
       <nav aria-label="Main">${nav('experiments', 'Experiments')} ${nav('jobs', 'Jobs')} ${nav('team', 'Team')}</nav>

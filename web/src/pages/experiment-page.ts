@@ -9,6 +9,7 @@ import { type Artifact, type Experiment, type Job, TERMINAL } from '../types.ts'
 import { ArtifactList } from './artifact-list.ts';
 import { ExperimentActions } from './experiment-actions.ts';
 import { LogTail } from './log-tail.ts';
+import { ScalarsSection } from './scalars.ts';
 import { VersionView } from './version-view.ts';
 
 interface Consumers {
@@ -112,6 +113,8 @@ export function ExperimentPage(props: { expKey: string; session: Session; route:
             : html`<p class="muted">No experiment${consumers.complete ? '' : ' among the 10,000 newest'}.</p>`
       }</div>
     </div>
+    <h2>Scalars</h2>
+    <${ScalarsSection} expKey=${key} version=${data.artifacts.find((a) => a.tag === 'tb')?.latestVersion ?? null} />
     <h2>Artifacts</h2>
     <${ArtifactList} expKey=${key} artifacts=${data.artifacts} selected=${sel ? { tag: sel.tag, version: selVersion || sel.latestVersion } : null} />
     ${sel ? html`<${VersionView} key=${`${sel.tag}@${selVersion || sel.latestVersion}`} expKey=${key} artifact=${sel} version=${selVersion || sel.latestVersion} />` : null}

@@ -6,6 +6,7 @@ import { html } from '../html.ts';
 import { href, type Route } from '../router.ts';
 import type { Session } from '../session.ts';
 import { type Experiment, STATUSES, TERMINAL } from '../types.ts';
+import { compareHref, MAX_COMPARED } from './scalars.ts';
 
 const PAGE = 50;
 const FILTERS = ['project', 'status', 'owner', 'q'] as const;
@@ -26,6 +27,10 @@ export function ExperimentsPage(props: { session: Session; route: Route }) {
   if (cursor) qs.set('cursor', cursor);
   const url = `/v1/experiments?${qs}`;
   const live = useRef<number | undefined>(undefined);
+  // Ticked for "Compare scalars" (kept across pages of the list, in the order ticked).
+  const [picked, setPicked] = useState<string[]>([]);
+  const pick = (key: string, on: boolean) =>
+    setPicked((p) => (on ? [...p.filter((k) => k !== key), key] : p.filter((k) => k !== key)));
 
   useEffect(() => {
     let alive = true;
@@ -73,6 +78,13 @@ export function ExperimentsPage(props: { session: Session; route: Route }) {
       <label>Text <input name="q" type="search" value=${filters.q} placeholder="key, command, host…" /></label>
       <button type="submit">Filter</button>
     </form>
+    <div class="toolbar">
+      <button class="small" data-testid="compare" disabled=${picked.length === 0 || picked.length > MAX_COMPARED}
+        onClick=${() => {
+          location.hash = compareHref(picked);
+        }}>Compare scalars${picked.length ? ` (${picked.length})` : ''}</button>
+      <span class="muted small">${picked.length > MAX_COMPARED ? `at most ${MAX_COMPARED} at once` : 'tick experiments to overlay their TensorBoard scalars'}</span>
+    </div>
     ${error ? html`<p role="alert" class="error">${error}</p>` : null}
     ${
       rows === null
@@ -80,7 +92,7 @@ export function ExperimentsPage(props: { session: Session; route: Route }) {
         : rows.length === 0
           ? html`<p class="muted" data-testid="empty">No experiments${cursor ? ' on this page' : ''}.</p>`
           : html`<table class="list" data-testid="experiments">
-              <thead><tr><th scope="col">Key</th><th scope="col">Status</th><th scope="col">Project</th><th scope="col">Owner</th><th scope="col">Created</th><th scope="col">Duration</th><th scope="col">Artifacts</th></tr></thead>
+              <thead><tr><th scope="col">Key</th><th scope="col">Status</th><th scope="col">Project</th><th scope="col">Owner</th><th scope="col">Created</th><th scope="col">Duration</th><th scope="col">Artifacts</th><th scope="col">Compare</th></tr></thead>
               <tbody>
                 ${rows.map(
                   (e) => html`<tr key=${e.key}>
@@ -91,6 +103,8 @@ export function ExperimentsPage(props: { session: Session; route: Route }) {
                     <td>${time(e.createdAt)}</td>
                     <td>${duration(e.startedAt, e.finishedAt)}</td>
                     <td>${(e.artifacts ?? []).map((a) => `${a.tag}@${a.latestVersion}`).join(' ')}</td>
+                    <td><input type="checkbox" aria-label=${`Compare ${e.key}`} checked=${picked.includes(e.key)}
+                      onChange=${(ev: Event) => pick(e.key, (ev.target as HTMLInputElement).checked)} /></td>
                   </tr>`,
                 )}
               </tbody>

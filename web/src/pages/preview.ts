@@ -26,21 +26,33 @@ export interface FileSource {
 }
 
 export async function fileSource(expKey: string, tag: string, version: number, sha256: string): Promise<FileSource> {
+  const src = (await fileSources(expKey, tag, version, [sha256])).get(sha256);
+  if (!src) throw new Error('no download URL');
+  return src;
+}
+
+/** fileSource for several files of one version in one request (a pack's members share its signed range). */
+export async function fileSources(
+  expKey: string,
+  tag: string,
+  version: number,
+  sha256s: string[],
+): Promise<Map<string, FileSource>> {
   const r = await api<DownloadAnswer>(
     'POST',
     `/v1/experiments/${seg(expKey)}/artifacts/${seg(tag)}/versions/${version}/downloads`,
-    { sha256s: [sha256] },
+    { sha256s: [...new Set(sha256s)] },
   );
-  const own = r.blobs.find((b) => b.sha256 === sha256);
-  if (own) return { url: own.request.url, headers: own.request.headers };
+  const out = new Map<string, FileSource>();
+  for (const b of r.blobs) out.set(b.sha256, { url: b.request.url, headers: b.request.headers });
   for (const p of r.packs ?? []) {
-    const m = p.members.find((x) => x.sha256 === sha256);
-    if (!m) continue;
     // Signed for exactly its members' bytes (a signed Range header on GCS, bound into the URL locally).
     const first = Math.min(...p.members.map((x) => x.offset));
-    return { url: p.request.url, headers: p.request.headers, offset: m.offset - first };
+    for (const m of p.members)
+      if (!out.has(m.sha256))
+        out.set(m.sha256, { url: p.request.url, headers: p.request.headers, offset: m.offset - first });
   }
-  throw new Error('no download URL');
+  return out;
 }
 
 /** The whole file (packed files are at most 256 KiB). */
