@@ -201,7 +201,14 @@ async function main(): Promise<number> {
     const client = new ApiClient(url, token);
     const subHome = join(work, 'submit-home');
     mkdirSync(subHome);
-    const cfg: CliConfig = { home: subHome, apiUrl: url, team: null, captureInterval: 60, materialize: 'link', offline: 'never' };
+    const cfg: CliConfig = {
+      home: subHome,
+      apiUrl: url,
+      team: null,
+      captureInterval: 60,
+      materialize: 'link',
+      offline: 'never',
+    };
 
     /** What `run --queue` does (submit-run.ts), minus process start and git: register, capture, queue. */
     const submit = async (key: string): Promise<number> => {
