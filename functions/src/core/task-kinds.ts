@@ -4,6 +4,7 @@ import { SHA256_RE } from '../contract/names.ts';
 import type { CoreDeps } from './context.ts';
 import { VERIFY_BLOB_KIND, verifyBlob } from './internal-tasks.ts';
 import { checkLease, JOB_DEADLINE_KIND, jobDeadline, LEASE_CHECK_KIND } from './jobs.ts';
+import { RETENTION_KIND, scheduledRetention } from './retention-schedule.ts';
 
 /**
  * Every task kind the TaskQueue delivers, and the core handler it runs. The queue adapters carry only the kind:
@@ -33,6 +34,9 @@ export const jobDeadlinePayload = z.strictObject({
   attempt: z.number().int().positive().optional(),
 });
 
+/** The scheduled retention run: every team with a policy (`{}`, what the schedulers send), or one team. */
+export const retentionPayload = z.strictObject({ team: teamId.optional() });
+
 type TaskHandler = (deps: CoreDeps, payload: unknown) => Promise<Record<string, unknown>>;
 
 function parse<T extends z.ZodType>(schema: T, payload: unknown): z.output<T> {
@@ -48,9 +52,10 @@ const TASK_HANDLERS: Record<string, TaskHandler> = {
   [VERIFY_BLOB_KIND]: async (deps, p) => ({ outcome: await verifyBlob(deps, parse(verifyBlobPayload, p)) }),
   [LEASE_CHECK_KIND]: async (deps, p) => ({ outcome: await checkLease(deps, parse(leaseCheckPayload, p)) }),
   [JOB_DEADLINE_KIND]: async (deps, p) => ({ outcome: await jobDeadline(deps, parse(jobDeadlinePayload, p)) }),
+  [RETENTION_KIND]: async (deps, p) => ({ ...(await scheduledRetention(deps, parse(retentionPayload, p))) }),
 };
 
-/** The task kinds there are: `verify-blob`, `lease-check`, `job-deadline`. */
+/** The task kinds there are: `verify-blob`, `lease-check`, `job-deadline`, `retention`. */
 export const TASK_KINDS: readonly string[] = Object.freeze(Object.keys(TASK_HANDLERS));
 
 /** Whether `kind` names a task kind this core runs. */

@@ -113,14 +113,19 @@ describe('verify-blob internal task', () => {
 
   it('every task kind has its internal route; the in-process dispatch refuses an unknown kind', async () => {
     const t = await token();
-    expect([...TASK_KINDS].sort()).toEqual(['job-deadline', 'lease-check', 'verify-blob']);
+    expect([...TASK_KINDS].sort()).toEqual(['job-deadline', 'lease-check', 'retention', 'verify-blob']);
     for (const kind of TASK_KINDS) {
-      // An empty payload reaches the kind's validation (400), not the router's 404.
-      const res = await post({}, t, `/internal/tasks/${kind}`);
+      // An invalid payload reaches the kind's validation (400), not the router's 404 ({} is valid for retention).
+      const bad = kind === 'retention' ? { team: 5 } : {};
+      const res = await post(bad, t, `/internal/tasks/${kind}`);
       expect(res.status, kind).toBe(400);
       expect((await res.json()).error.code).toBe('E_BAD_REQUEST');
-      await expect(runTask(backend.deps, kind, {})).rejects.toMatchObject({ code: 'E_BAD_REQUEST' });
+      await expect(runTask(backend.deps, kind, bad)).rejects.toMatchObject({ code: 'E_BAD_REQUEST' });
     }
+    // What Cloud Scheduler sends (terraform scheduler.tf): `{}` to /internal/tasks/retention.
+    const res = await post({}, t, '/internal/tasks/retention');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ outcome: 'applied', teams: 0, versionsDeleted: 0 });
     await expect(runTask(backend.deps, 'nope', {})).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
     await expect(runTask(backend.deps, 'constructor', {})).rejects.toMatchObject({ code: 'E_NOT_FOUND' });
   });

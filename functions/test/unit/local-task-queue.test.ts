@@ -133,6 +133,56 @@ describe.concurrent('local task queue extras', () => {
     ]);
   });
 
+  it('skipKinds: those kinds stay pending for a process that delivers them, without a busy loop here', async (ctx) => {
+    const { path, open } = await scope(ctx);
+    // Counts the scheduler's looks at the table (its "when next" query) on this connection.
+    let looks = 0;
+    const db = openSqliteDb(path);
+    const counting = new Proxy(db.db, {
+      get(target, key) {
+        if (key !== 'prepare') return Reflect.get(target, key, target);
+        return (sql: string) => {
+          const st = target.prepare(sql);
+          if (!sql.includes('MIN(due_at)')) return st;
+          return new Proxy(st, {
+            get: (s, k) => {
+              if (k !== 'get') return Reflect.get(s, k, s);
+              return (...a: unknown[]) => {
+                looks += 1;
+                return s.get(...a);
+              };
+            },
+          });
+        };
+      },
+    });
+    const seen: string[] = [];
+    const skipping = createLocalTaskQueue({
+      ...fast,
+      db: { ...db, db: counting },
+      dispatch: async (kind) => void seen.push(`skipping:${kind}`),
+      skipKinds: ['skipped'],
+    });
+    ctx.onTestFinished(async () => {
+      await skipping.close();
+      db.close();
+    });
+    await skipping.enqueue({ name: uid('t'), kind: 'skipped', payload: {} });
+    await skipping.enqueue({ name: uid('t'), kind: KIND, payload: {} });
+    await sleep(600);
+    expect(seen).toEqual([`skipping:${KIND}`]);
+    // A due task it skips must not make it look again at once: a few looks per poll interval (200 ms), not thousands.
+    expect(looks).toBeLessThan(20);
+    const row = new Database(path, { readonly: true });
+    expect(row.prepare("SELECT kind, state FROM task_queue WHERE kind = 'skipped'").all()).toEqual([
+      { kind: 'skipped', state: 'pending' },
+    ]);
+    row.close();
+    open(path, async (kind) => void seen.push(`other:${kind}`));
+    await sleep(500);
+    expect(seen).toEqual([`skipping:${KIND}`, 'other:skipped']);
+  });
+
   it('enqueue after close is E_UNAVAILABLE', async (ctx) => {
     const { path, open } = await scope(ctx);
     const q = open(path, async () => {});

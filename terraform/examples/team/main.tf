@@ -45,6 +45,9 @@ module "studio_lite" {
   retention_days        = var.retention_days
   signing_key_secret_id = var.signing_key_secret_id
 
+  retention_schedule  = var.retention_schedule
+  retention_time_zone = var.retention_time_zone
+
   google_oauth_client_id     = var.google_oauth_client_id
   google_oauth_client_secret = var.google_oauth_client_secret
   authorized_domains         = var.authorized_domains

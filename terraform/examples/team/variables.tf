@@ -43,6 +43,18 @@ variable "retention_days" {
   default     = null
 }
 
+variable "retention_schedule" {
+  description = "When the daily retention run applies every team's retention policy (cron, in retention_time_zone). null = no scheduled run."
+  type        = string
+  default     = "17 3 * * *"
+}
+
+variable "retention_time_zone" {
+  description = "Time zone of retention_schedule (tz database name)."
+  type        = string
+  default     = "Etc/UTC"
+}
+
 variable "google_oauth_client_id" {
   description = "OAuth client ID for Google sign-in (created in the console, see docs/deploy.md). null = not yet."
   type        = string

@@ -18,7 +18,10 @@ locals {
     "securetoken.googleapis.com",          # Identity Platform: ID token refresh
     "apikeys.googleapis.com",              # the CLI's restricted API key
   ]
-  optional_apis = var.signing_key_secret_id == null ? [] : ["secretmanager.googleapis.com"]
+  optional_apis = concat(
+    var.signing_key_secret_id == null ? [] : ["secretmanager.googleapis.com"],
+    var.retention_schedule == null ? [] : ["cloudscheduler.googleapis.com"], # the daily retention run (scheduler.tf)
+  )
 }
 
 resource "google_project_service" "apis" {

@@ -376,6 +376,30 @@ variable "tasks_max_concurrent_dispatches" {
   }
 }
 
+# --- retention (Cloud Scheduler) -------------------------------------------------------------------------------------
+
+variable "retention_schedule" {
+  description = "When Cloud Scheduler applies every team's retention policy (cron, five fields, in retention_time_zone; docs/deploy.md). null = no scheduled run (policies are applied only by `studio-lite retention apply`)."
+  type        = string
+  default     = "17 3 * * *"
+
+  validation {
+    condition     = var.retention_schedule == null || can(regex("^\\S+( \\S+){4}$", var.retention_schedule))
+    error_message = "retention_schedule must be null or a cron expression of five fields, e.g. \"17 3 * * *\" (03:17 every day)."
+  }
+}
+
+variable "retention_time_zone" {
+  description = "Time zone of retention_schedule (a tz database name such as Etc/UTC or Europe/Berlin)."
+  type        = string
+  default     = "Etc/UTC"
+
+  validation {
+    condition     = can(regex("^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$", var.retention_time_zone))
+    error_message = "retention_time_zone must be a tz database name such as Etc/UTC or America/New_York."
+  }
+}
+
 # --- sign-in (Identity Platform) ------------------------------------------------------------------------------------
 
 variable "create_identity_platform_config" {

@@ -45,6 +45,8 @@ export async function serveCommand(opts: GlobalOpts & { port?: number; listen?: 
     port,
     host,
     ...(publicUrl ? { publicUrl } : {}),
+    // Retention policies are applied now and daily by serve (and by `retention apply`), never by other commands.
+    retentionSchedule: true,
     log: (m, e) => log.warn(`${m}: ${(e as Error)?.stack ?? e}`),
   }).catch((cause: NodeJS.ErrnoException) => {
     const why: Record<string, [string, string]> = {

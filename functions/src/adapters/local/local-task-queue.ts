@@ -20,6 +20,11 @@ export interface LocalTaskQueueOptions {
   leaseMs?: number;
   /** Tasks delivered at once (default 8). */
   concurrency?: number;
+  /**
+   * Kinds this process leaves in the table for another one (e.g. `retention`, which only `studio-lite serve`
+   * delivers): never claimed here, and not counted when the scheduler decides when to look next.
+   */
+  skipKinds?: readonly string[];
   log?: (msg: string, err: unknown) => void;
 }
 
@@ -47,6 +52,8 @@ export function createLocalTaskQueue(opts: LocalTaskQueueOptions): LocalTaskQueu
   const pollMs = opts.pollMs ?? 5000;
   const leaseMs = opts.leaseMs ?? 600_000;
   const concurrency = opts.concurrency ?? 8;
+  const skipped = JSON.stringify([...(opts.skipKinds ?? [])]);
+  const notSkipped = 'kind NOT IN (SELECT value FROM json_each(?))';
 
   const { db } = opts.db;
   const q = {
@@ -55,7 +62,7 @@ export function createLocalTaskQueue(opts: LocalTaskQueueOptions): LocalTaskQueu
       "INSERT INTO task_queue (name, kind, body, due_at, attempts, state) VALUES (?, ?, ?, ?, 0, 'pending') ON CONFLICT (name) DO NOTHING",
     ),
     due: db.prepare(
-      "SELECT name, kind, body, attempts FROM task_queue WHERE state = 'pending' AND due_at <= ? ORDER BY due_at LIMIT ?",
+      `SELECT name, kind, body, attempts FROM task_queue WHERE state = 'pending' AND due_at <= ? AND ${notSkipped} ORDER BY due_at LIMIT ?`,
     ),
     claim: db.prepare(
       "UPDATE task_queue SET due_at = ?, attempts = attempts + 1 WHERE name = ? AND state = 'pending' AND due_at <= ?",
@@ -63,7 +70,7 @@ export function createLocalTaskQueue(opts: LocalTaskQueueOptions): LocalTaskQueu
     done: db.prepare("UPDATE task_queue SET state = 'done', finished_at = ?, last_error = NULL WHERE name = ?"),
     retry: db.prepare('UPDATE task_queue SET due_at = ?, last_error = ? WHERE name = ?'),
     giveUp: db.prepare("UPDATE task_queue SET state = 'failed', finished_at = ?, last_error = ? WHERE name = ?"),
-    next: db.prepare("SELECT MIN(due_at) AS at FROM task_queue WHERE state = 'pending'"),
+    next: db.prepare(`SELECT MIN(due_at) AS at FROM task_queue WHERE state = 'pending' AND ${notSkipped}`),
     sweep: db.prepare("DELETE FROM task_queue WHERE state != 'pending' AND finished_at < ?"),
   };
   const insert = db.transaction((name: string, kind: string, body: string, dueAt: number, now: number) => {
@@ -113,7 +120,7 @@ export function createLocalTaskQueue(opts: LocalTaskQueueOptions): LocalTaskQueu
       }
       const free = concurrency - inFlight.size;
       if (free > 0) {
-        for (const row of q.due.all(now, free) as TaskRow[]) {
+        for (const row of q.due.all(now, skipped, free) as TaskRow[]) {
           if (q.claim.run(now + leaseMs, row.name, now).changes !== 1) continue; // another process took it
           const p = deliver(row, row.attempts + 1).finally(() => {
             inFlight.delete(p);
@@ -123,7 +130,7 @@ export function createLocalTaskQueue(opts: LocalTaskQueueOptions): LocalTaskQueu
         }
       }
       if (inFlight.size < concurrency) {
-        const next = (q.next.get() as { at: number | null }).at;
+        const next = (q.next.get(skipped) as { at: number | null }).at;
         arm(next === null ? pollMs : Math.min(pollMs, Math.max(0, next - Date.now())));
       } else {
         arm(pollMs);

@@ -13,9 +13,11 @@ import { provisionOwner } from '../../core/accounts.ts';
 import type { CoreDeps } from '../../core/context.ts';
 import type { JobSettings } from '../../core/job-settings.ts';
 import { deriveLinkKey } from '../../core/link-signer.ts';
+import { RETENTION_KIND } from '../../core/retention-schedule.ts';
 import { runTask } from '../../core/task-kinds.ts';
 import { createTokenIdentity } from '../../core/token-identity.ts';
 import { hashToken } from '../../core/tokens.ts';
+import { type RetentionScheduleOptions, startRetentionSchedule } from './retention-schedule.ts';
 
 export const LOCAL_USER = 'local';
 export const LOCAL_TEAM = 'local';
@@ -58,10 +60,19 @@ function localBlobLimit(env: NodeJS.ProcessEnv): Pick<CoreDeps, 'maxBlobBytes'> 
   return Number.isSafeInteger(max) && max > 0 ? { maxBlobBytes: max } : {};
 }
 
-/** Opens the embedded backend under `home`: SQLite metadata, blobs on disk, hashed tokens. */
+/**
+ * Opens the embedded backend under `home`: SQLite metadata, blobs on disk, hashed tokens. `retentionSchedule`
+ * (`studio-lite serve` only): this process applies the retention policies now and daily (retention-schedule.ts) and
+ * delivers `retention` tasks, which every other process leaves alone; its `log` hears of failed tasks.
+ */
 export function openLocalBackend(
   home: string,
-  opts: { publicUrl: () => string | Promise<string>; urlTtlSeconds?: number; now?: () => Date },
+  opts: {
+    publicUrl: () => string | Promise<string>;
+    urlTtlSeconds?: number;
+    now?: () => Date;
+    retentionSchedule?: RetentionScheduleOptions;
+  },
 ): LocalBackend {
   const paths = homePaths(home);
   // One connection to the metadata file for every SQLite adapter of this process.
@@ -99,18 +110,31 @@ export function openLocalBackend(
   };
   // Lease deadlines, --lifetime and --max-duration: the same tasks Cloud Tasks delivers in a deployment, delivered
   // here by whichever studio-lite process has the database open (a worker, a serve, a run).
+  // Retention runs are delivered only by a process that schedules them (serve), never by a run or a worker.
+  const schedule = opts.retentionSchedule;
+  // One retention run at a time in this process (a stale daily task and the start run are due together).
+  let retentionRun: Promise<unknown> = Promise.resolve();
   const tasks = createLocalTaskQueue({
     db: sdb,
     dispatch: async (kind, payload) => {
-      await runTask(deps, kind, payload);
+      if (kind !== RETENTION_KIND) {
+        await runTask(deps, kind, payload);
+        return;
+      }
+      const run = retentionRun.catch(() => {}).then(() => runTask(deps, kind, payload));
+      retentionRun = run;
+      await run;
     },
     pollMs: 1000,
+    ...(schedule ? { log: schedule.log } : { skipKinds: [RETENTION_KIND] }),
   });
   deps.tasks = tasks;
+  const retentionRuns = schedule ? startRetentionSchedule(tasks, schedule) : null;
   return {
     deps,
     blobs,
     close: async () => {
+      retentionRuns?.stop();
       await tasks.close();
       sdb.close();
     },

@@ -32,6 +32,11 @@ export interface LocalServerOptions {
    * its bytes (the CLI's embedded host in its own worker thread; storage-routes.ts). Unset: refused.
    */
   sourceKey?: string;
+  /**
+   * Apply the retention policies at start and daily, and deliver those runs (`studio-lite serve` only; not the CLI's
+   * own host nor `ui`): local-backend.ts. Failed tasks are reported to `log`.
+   */
+  retentionSchedule?: boolean;
 }
 
 /** The local host: the v1 API handler plus the blob store's signed URLs, on node:http (127.0.0.1 by default). */
@@ -41,6 +46,7 @@ export async function startLocalServer(opts: LocalServerOptions): Promise<LocalS
   const backend = openLocalBackend(opts.home, {
     publicUrl: () => publicBase || baseUrl,
     urlTtlSeconds: opts.urlTtlSeconds,
+    ...(opts.retentionSchedule ? { retentionSchedule: { log: opts.log } } : {}),
   });
   // The web app is served from the API's origin (same cookies, no CORS).
   const handler = withWebApp(createApiHandler(backend.deps, { log: opts.log, dataPath: opts.home }));

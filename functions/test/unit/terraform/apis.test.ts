@@ -44,6 +44,7 @@ const TYPE_APIS: Record<string, string[]> = {
   google_firestore_field: ['firestore'],
   google_cloud_tasks_queue: ['cloudtasks'],
   google_cloud_tasks_queue_iam_member: ['cloudtasks'],
+  google_cloud_scheduler_job: ['cloudscheduler'],
   google_cloudfunctions2_function: ['cloudfunctions', 'run', 'cloudbuild', 'artifactregistry'],
   google_cloud_run_v2_service_iam_member: ['run'],
   google_identity_platform_config: ['identitytoolkit'],
