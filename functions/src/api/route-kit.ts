@@ -93,7 +93,7 @@ export async function readBody<T extends z.ZodType>(
     const at = issue?.path.join('.') || '(root)';
     // Too many items, or text past a size limit (not a short name past its length rule, which is just invalid).
     const tooBig = issue?.code === 'too_big' && (issue.origin === 'array' || Number(issue.maximum) >= 1024);
-    if (tooBig && issue.origin !== 'number' && issue.origin !== 'bigint') {
+    if (tooBig && issue.origin !== 'number' && issue.origin !== 'int' && issue.origin !== 'bigint') {
       throw new StudioError('E_TOO_LARGE', `${at} is too large: ${issue.message}`, { details: { field: at } });
     }
     throw new StudioError('E_BAD_REQUEST', `invalid body at ${at}: ${issue?.message}`);

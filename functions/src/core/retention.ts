@@ -6,6 +6,7 @@ import {
   type RetentionRules,
   TERMINAL_STATUSES,
 } from '../contract/model.ts';
+import { assertProject } from '../contract/names.ts';
 import { RETENTION_REPORT_MAX, type RetentionReport } from '../contract/results.ts';
 import type { ApplyRetentionBody, SetRetentionBody } from '../contract/schemas.ts';
 import { recordAudit } from './audit.ts';
@@ -43,6 +44,7 @@ export async function setRetention(
 ): Promise<RetentionPolicy> {
   requireUserCredential(p, 'set retention policies');
   requireRole(p, team, 'admin');
+  if (body.project !== null) assertProject(body.project);
   const policy: RetentionPolicy = {
     team,
     project: body.project,
@@ -69,6 +71,7 @@ export async function clearRetention(
 ): Promise<RetentionPolicy | null> {
   requireUserCredential(p, 'clear retention policies');
   requireRole(p, team, 'admin');
+  if (project !== null) assertProject(project);
   const removed = await store(deps).deletePolicy(team, project);
   if (removed) await recordAudit(deps, p, team, 'retention.clear', project ?? team, {});
   return removed;
@@ -110,6 +113,8 @@ export async function applyRetention(
     requireUserCredential(p, 'apply retention policies');
     requireRole(p, team, 'admin');
   }
+  // A project no experiment can have (E_BAD_KEY, as where experiments are created) names nothing to keep or delete.
+  if (body.project !== null) assertProject(body.project);
   return runRetention(deps, team, body, body.dryRun ? null : p);
 }
 
@@ -143,7 +148,12 @@ export async function runRetention(
     protected: [],
     truncated: false,
   };
+  // Each (version, reason) once: an expired experiment kept for a version is also rotated, which keeps it again.
+  const protectedSeen = new Set<string>();
   const protect = (x: RetentionReport['protected'][number]) => {
+    const id = `${x.experiment}\0${x.tag}\0${x.version}\0${x.reason}`;
+    if (protectedSeen.has(id)) return;
+    protectedSeen.add(id);
     if (report.protected.length < RETENTION_REPORT_MAX) report.protected.push(x);
     else report.truncated = true;
   };

@@ -13,6 +13,7 @@ import { ALIAS_ROUTES } from '../../src/api/alias-routes.ts';
 import { AUTH_ROUTES } from '../../src/api/auth-routes.ts';
 import { CORE_ROUTES } from '../../src/api/handler.ts';
 import { JOB_ROUTES } from '../../src/api/job-routes.ts';
+import { RETENTION_ROUTES } from '../../src/api/retention-routes.ts';
 import { TEAM_ROUTES } from '../../src/api/team-routes.ts';
 import { UI_ROUTES } from '../../src/api/ui-routes.ts';
 import type {
@@ -145,7 +146,15 @@ afterAll(async () => {
 describeAuthzMatrix('local', () => host);
 
 describe('the matrix covers the API', () => {
-  const handlerRoutes = [...CORE_ROUTES, ...ALIAS_ROUTES, ...JOB_ROUTES, ...AUTH_ROUTES, ...TEAM_ROUTES, ...UI_ROUTES];
+  const handlerRoutes = [
+    ...CORE_ROUTES,
+    ...ALIAS_ROUTES,
+    ...RETENTION_ROUTES,
+    ...JOB_ROUTES,
+    ...AUTH_ROUTES,
+    ...TEAM_ROUTES,
+    ...UI_ROUTES,
+  ];
 
   it('every handler route has a row, and every row reaches a handler route', () => {
     for (const r of handlerRoutes) {

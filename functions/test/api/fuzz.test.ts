@@ -14,6 +14,7 @@ import { ALIAS_ROUTES } from '../../src/api/alias-routes.ts';
 import { AUTH_ROUTES } from '../../src/api/auth-routes.ts';
 import { CORE_ROUTES, createApiHandler } from '../../src/api/handler.ts';
 import { JOB_ROUTES } from '../../src/api/job-routes.ts';
+import { RETENTION_ROUTES } from '../../src/api/retention-routes.ts';
 import { TEAM_ROUTES } from '../../src/api/team-routes.ts';
 import { packIdOf } from '../../src/core/packs.ts';
 import { createExperiment, type Harness, publish, startHarness, TEAM, text } from './helpers.ts';
@@ -254,12 +255,39 @@ const ROUTES: RouteFuzz[] = [
       .map(([a, b]) => `/v1/audit?action=${encodeURIComponent(a)}&before=${encodeURIComponent(b)}`),
   },
   { method: 'POST', path: fc.constant('/v1/gc'), valid: { dryRun: true } },
+  { method: 'GET', path: fc.constant('/v1/retention') },
+  {
+    method: 'PUT',
+    path: fc.constant('/v1/retention'),
+    valid: {
+      project: 'fuzz-p',
+      keepLast: 3,
+      keepEvery: 10,
+      keepWithinHours: 24,
+      keepHourly: 24,
+      keepDaily: 7,
+      expireDays: 30,
+    },
+  },
+  { method: 'DELETE', path: nasty.map((p) => `/v1/retention?project=${encodeURIComponent(p)}`) },
+  {
+    method: 'POST',
+    path: fc.constant('/v1/retention/apply'),
+    valid: { dryRun: true, project: 'fuzz-p', rules: { keepLast: 1 } },
+  },
   { method: 'GET', path: fc.constant('/v1/auth/config') },
 ];
 
 describe('fuzz: every route, random bodies and names', () => {
   it('covers every handler route', () => {
-    for (const r of [...CORE_ROUTES, ...ALIAS_ROUTES, ...JOB_ROUTES, ...AUTH_ROUTES, ...TEAM_ROUTES]) {
+    for (const r of [
+      ...CORE_ROUTES,
+      ...ALIAS_ROUTES,
+      ...RETENTION_ROUTES,
+      ...JOB_ROUTES,
+      ...AUTH_ROUTES,
+      ...TEAM_ROUTES,
+    ]) {
       const hit = ROUTES.some(
         (f) =>
           f.method === r.method &&

@@ -149,6 +149,11 @@ export const MATRIX: readonly Row[] = [
   row('DELETE', '/v1/teams/:team/members/:user',                      'an admin with a worker token', [U, U, X, U,  F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
   row('GET',    '/v1/audit',                                          '',           [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
   row('POST',   '/v1/gc',                                             '',           [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('GET',    '/v1/retention',                                      '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      F  ]),
+  row('PUT',    '/v1/retention',                                      '',           [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('DELETE', '/v1/retention',                                      '',           [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('POST',   '/v1/retention/apply',                                '',           [U,   U,        X,      U,      F,        F,     F,     OK,   F,     F,       U,    U,      F,     F,       F  ]),
+  row('POST',   '/v1/retention/apply',                                'dryRun',     [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      F  ]),
   row('GET',    '/v1/experiments/:key/reused-by',                     '',           [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      F  ]),
   row('POST',   '/v1/experiments/:key/artifacts/:tag/versions/:v/archive', '',      [U,   U,        X,      U,      F,        OK,    OK,    OK,   F,     F,       U,    U,      F,     OK,      OK ]),
   row('GET',    '/v1/archives/:link/:name',                           'no credential needed', [OK, OK, OK,   OK,     OK,       OK,    OK,    OK,   OK,    OK,      OK,   OK,     OK,    OK,      OK ]),
@@ -1118,7 +1123,132 @@ const SPECS: Record<string, Spec> = {
       },
     }),
   },
+  'GET /v1/retention': {
+    writes: false,
+    prepare: async (fx) => {
+      const project = fx.id('proj');
+      await fx.ok('PUT', '/v1/retention', { project, keepDaily: 7 });
+      return {
+        path: '/v1/retention',
+        check: (res) =>
+          expect(res.body.policies).toContainEqual(expect.objectContaining({ team: fx.h.team, project, keepDaily: 7 })),
+      };
+    },
+  },
+  'PUT /v1/retention': {
+    writes: true,
+    prepare: async (fx, _cred, as) => {
+      const project = fx.id('proj');
+      return {
+        path: '/v1/retention',
+        body: { project, keepLast: 3 },
+        probe: () => policyOf(fx, project),
+        check: (res) =>
+          expect(res.body.policy).toMatchObject({ team: fx.h.team, project, keepLast: 3, updatedBy: as.userId }),
+      };
+    },
+  },
+  'DELETE /v1/retention': {
+    writes: true,
+    prepare: async (fx) => {
+      const project = fx.id('proj');
+      await fx.ok('PUT', '/v1/retention', { project, keepLast: 3 });
+      return {
+        path: `/v1/retention?project=${enc(project)}`,
+        probe: () => policyOf(fx, project),
+        check: async (res) => {
+          expect(res.body.policy).toMatchObject({ team: fx.h.team, project, keepLast: 3 });
+          expect(await policyOf(fx, project)).toBeNull();
+        },
+      };
+    },
+  },
+  'POST /v1/retention/apply': {
+    writes: true,
+    prepare: async (fx) => {
+      const t = await retentionTarget(fx);
+      return {
+        path: '/v1/retention/apply',
+        body: { project: t.project },
+        probe: t.versions,
+        check: async (res) => {
+          expect(res.body).toMatchObject({ dryRun: false, experiments: 1, versionsDeleted: 2, expired: [] });
+          expect(await t.versions()).toEqual([3]);
+        },
+      };
+    },
+  },
+  'POST /v1/retention/apply (dryRun)': {
+    writes: false,
+    prepare: async (fx) => {
+      const t = await retentionTarget(fx);
+      return {
+        path: '/v1/retention/apply',
+        body: { project: t.project, dryRun: true },
+        probe: t.versions,
+        check: (res) =>
+          expect(res.body).toMatchObject({
+            dryRun: true,
+            versionsDeleted: 2,
+            deletions: [{ experiment: t.key, tag: 'w', versions: [1, 2] }],
+          }),
+      };
+    },
+  },
 };
+
+/** The policy of `project` as root reads it (GET /v1/retention), or null. */
+async function policyOf(fx: Fixtures, project: string): Promise<unknown> {
+  const res = await fx.ok('GET', '/v1/retention');
+  return (res.body.policies as { project: string | null }[]).find((p) => p.project === project) ?? null;
+}
+
+/**
+ * A project of its own with a policy `keepLast 1` (set by root) and a finished experiment in it holding versions 1-3
+ * of mutable artifact `w` (made directly: apply reads no manifest). An apply of the project deletes 1 and 2.
+ */
+async function retentionTarget(fx: Fixtures) {
+  const project = fx.id('proj');
+  await fx.ok('PUT', '/v1/retention', { project, keepLast: 1 });
+  const key = fx.id('rotated');
+  const at = new Date().toISOString();
+  const team = fx.h.team;
+  await fx.h.experiments.createExperiment({
+    team,
+    key,
+    project,
+    owner: fx.h.root.userId,
+    status: 'finished',
+    command: [],
+    cwd: null,
+    host: null,
+    git: null,
+    createdAt: at,
+    startedAt: at,
+    finishedAt: at,
+    exitCode: 0,
+    signal: null,
+    warnings: [],
+    lineage: [],
+  });
+  for (let i = 1; i <= 3; i++) {
+    await fx.h.experiments.commitVersion({
+      team,
+      experiment: key,
+      tag: 'w',
+      mutable: true,
+      digest: sha256(`${key} ${i}`),
+      manifestSha256: sha256(`${key} manifest ${i}`),
+      files: 1,
+      bytes: 10,
+      stats: { hashedFiles: 0, hashedBytes: 0, uploadedBlobs: 0, uploadedBytes: 0, skipped: [] },
+      createdBy: fx.h.root.userId,
+      createdAt: at,
+    });
+  }
+  const versions = async () => (await fx.h.experiments.listVersions(team, key, 'w')).map((v) => v.version);
+  return { project, key, versions };
+}
 
 /** A fresh alias of the shared artifact at version 1, set by root; its name. */
 async function aliasOnShared(fx: Fixtures): Promise<string> {
