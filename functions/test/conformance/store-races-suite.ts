@@ -87,6 +87,21 @@ export function testStoreRaces(opts: { name: string; make: () => Promise<StoreRa
       expect((await h.stores.experiments.listVersions(team, key, 'out')).map((v) => v.version)).toEqual([7]);
     }, 60_000);
 
+    it(`${N} concurrent deleteExperiment of one experiment: exactly one deletes it, the others E_NOT_FOUND`, async () => {
+      const key = uid('exp');
+      await h.stores.experiments.createExperiment(experiment(team, key));
+      for (let i = 1; i <= 3; i++) {
+        await h.stores.experiments.commitVersion(commit(team, key, 'out', `v${i}`, { createdAt: at(i) }));
+      }
+      const got = await Promise.allSettled(racers.map((r) => r.experiments.deleteExperiment(team, key)));
+      const won = got.filter((g) => g.status === 'fulfilled');
+      expect(won).toEqual([{ status: 'fulfilled', value: { artifacts: 1, versions: 3 } }]);
+      for (const g of got) {
+        if (g.status === 'rejected') expect(isStudioError(g.reason, 'E_NOT_FOUND'), String(g.reason)).toBe(true);
+      }
+      expect(await h.stores.experiments.getExperiment(team, key)).toBeNull();
+    }, 60_000);
+
     it(`deleteVersions naming the next number racing the commit that makes it, ${ROUNDS} rounds: the latest stays`, async () => {
       const key = uid('exp');
       await h.stores.experiments.createExperiment(experiment(team, key));

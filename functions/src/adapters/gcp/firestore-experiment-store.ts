@@ -171,7 +171,11 @@ async function deleteVersions(db: Firestore, r: Refs, t: string, experiment: str
   return done;
 }
 
-/** Children first and the experiment last: an interrupted delete leaves it visible, and deleting again ends it. */
+/**
+ * Children first and the experiment last: an interrupted delete leaves it visible, and deleting again ends it. The
+ * last delete is preconditioned on the document existing, so of racing callers exactly one deletes the experiment
+ * (and reports it); the others get E_NOT_FOUND, as on SQLite.
+ */
 async function deleteExperiment(db: Firestore, r: Refs, t: string, key: string) {
   const ref = validId(t) && validId(key) ? r.expRef(t, key) : null;
   if (!ref || !(await ref.get()).exists) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
@@ -185,7 +189,12 @@ async function deleteExperiment(db: Firestore, r: Refs, t: string, key: string) 
     for (const d of docs.slice(i, i + DELETE_BATCH)) batch.delete(d);
     await batch.commit();
   }
-  await ref.delete();
+  try {
+    await ref.delete({ exists: true });
+  } catch (err) {
+    if (codeOf(err) === NOT_FOUND) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
+    throw err;
+  }
   return { artifacts: arts.size, versions };
 }
 
