@@ -4,6 +4,22 @@ import { time } from '../format.ts';
 import { html } from '../html.ts';
 import type { Session } from '../session.ts';
 
+type RetentionModule = typeof import('./retention.ts');
+
+/** The retention section, a chunk of its own (the first page does not carry it). */
+function Retention(props: { session: Session }) {
+  const [mod, setMod] = useState<RetentionModule | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  useEffect(() => {
+    import('./retention.ts').then(
+      (m) => setMod(() => m),
+      (e: Error) => setError(e.message),
+    );
+  }, []);
+  if (error) return html`<p role="alert" class="error">${error}</p>`;
+  return mod ? html`<${mod.RetentionSection} session=${props.session} />` : null;
+}
+
 interface Member {
   userId: string;
   role: string;
@@ -27,7 +43,10 @@ interface Audit {
   target: string;
 }
 
-/** Members and roles for everyone; tokens (the caller's own) and the audit log for admins. Read-only. */
+/**
+ * Members and roles and the retention policies (retention.ts: admins edit them there) for everyone; tokens (the
+ * caller's own) and the audit log for admins.
+ */
 export function TeamPage(props: { session: Session }) {
   const s = props.session;
   const admin = s.role === 'admin';
@@ -53,6 +72,7 @@ export function TeamPage(props: { session: Session }) {
       <tbody>${members.map((m) => html`<tr><td>${m.userId}</td><td>${m.name ?? '—'}</td><td>${m.email ?? '—'}</td><td>${m.role}</td></tr>`)}</tbody></table>`
         : html`<p class="muted">Loading…</p>`
     }
+    <${Retention} session=${s} />
     ${
       admin
         ? html`<h2>Your tokens</h2>
