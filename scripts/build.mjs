@@ -170,6 +170,7 @@ if (only === 'all' || only === 'cli') {
       'function-bench': join(root, 'bench/function-bench.ts'),
       'jobs-bench': join(root, 'bench/jobs-bench.ts'),
       'gc-bench': join(root, 'bench/gc-bench.ts'),
+      'retention-bench': join(root, 'bench/retention-bench.ts'),
       'pull-bench': join(root, 'bench/pull-bench.ts'),
       'archive-bench': join(root, 'bench/archive-bench.ts'),
       'cloud-bench': join(root, 'bench/cloud-bench.ts'),

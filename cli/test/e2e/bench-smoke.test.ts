@@ -28,6 +28,22 @@ describe('npm run bench at a tiny scale', () => {
     }, 120_000);
   }
 
+  it('retention-bench (keepLast 10 over every version; Firestore half when the emulator can start) runs to the end', async () => {
+    const tmp = await mkdtemp(join(tmpdir(), 'sl-bench-smoke-'));
+    try {
+      const { stdout } = await run(process.execPath, [join(REPO, 'cli', 'dist', 'retention-bench.js')], {
+        cwd: tmp,
+        env: { ...process.env, BENCH_SCALE: '0.01', TMPDIR: tmp },
+        maxBuffer: 16 * 1024 * 1024,
+      });
+      // 2 experiments x 20 versions, keepLast 10: 20 deletions (the bench exits 1 unless each backend deleted them).
+      expect(stdout).toMatch(/^sqlite: build 40 versions .* apply 20 deletions /m);
+      expect(stdout).toMatch(/^firestore: (build 40 versions .* apply 20 deletions |skipped: )/m);
+    } finally {
+      await rm(tmp, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it('process-bench (whole CLI processes against restic, tar and sha256sum) runs to the end', async () => {
     const tmp = await mkdtemp(join(tmpdir(), 'sl-bench-smoke-'));
     try {
