@@ -499,6 +499,67 @@ describe('dry runs and previews', () => {
   });
 });
 
+describe('large reports', () => {
+  it('over 1,000 entries: `protected` and `deletions` are cut at 1,000 and flagged, the counts stay whole', async () => {
+    const P = project();
+    const at = new Date().toISOString();
+    const record = (key: string, status: 'running' | 'finished') => ({
+      team: TEAM,
+      key,
+      project: P,
+      owner: 'local',
+      status,
+      command: [],
+      cwd: null,
+      host: null,
+      git: null,
+      createdAt: at,
+      startedAt: at,
+      finishedAt: status === 'finished' ? at : null,
+      exitCode: status === 'finished' ? 0 : null,
+      signal: null,
+      warnings: [],
+      lineage: [],
+    });
+    // 1,001 running experiments (one protected entry each) and one finished one with 1,002 artifacts of 2 versions.
+    for (let i = 0; i < 1001; i++) await h.experiments.createExperiment(record(`big-${P}-${i}`, 'running'));
+    const wide = `big-${P}-wide`;
+    await h.experiments.createExperiment(record(wide, 'finished'));
+    for (let a = 0; a < 1002; a++) {
+      for (let v = 1; v <= 2; v++) {
+        await h.experiments.commitVersion({
+          team: TEAM,
+          experiment: wide,
+          tag: `t${a}`,
+          mutable: true,
+          digest: `${a}-${v}`,
+          manifestSha256: sha256(`${a}-${v}`),
+          files: 1,
+          bytes: 7,
+          stats: { hashedFiles: 0, hashedBytes: 0, uploadedBlobs: 0, uploadedBytes: 0, skipped: [] },
+          createdBy: 'local',
+          createdAt: at,
+        });
+      }
+    }
+    await setPolicy(h, { project: P, keepLast: 1 });
+    let report: RetentionReport;
+    try {
+      report = await apply(h, { project: P, dryRun: true });
+    } finally {
+      // Their versions name manifests that were never stored, which a GC run (below) would refuse.
+      await h.experiments.deleteExperiment(TEAM, wide);
+      for (let i = 0; i < 1001; i++) await h.experiments.deleteExperiment(TEAM, `big-${P}-${i}`);
+    }
+    expect(report.experiments).toBe(1002);
+    expect(report.protected).toHaveLength(1000);
+    expect(report.deletions).toHaveLength(1000);
+    expect(report.truncated).toBe(true);
+    expect(report.versionsDeleted).toBe(1002);
+    expect(report.bytes).toBe(1002 * 7);
+  }, 60_000);
+});
+
 describe('concurrent applies', () => {
   it('three applies at once delete each version once and expire each experiment once', async () => {
     const P = project();
