@@ -5,7 +5,8 @@
 //     STUDIOML_API_URL + STUDIOML_TOKEN: the baseline;
 //   - `push --all --to <served home>` from A into another fresh served home, A's blob cache emptied first (the
 //     download from A's store into the cache is part of the push); ratio push / first capture;
-//   - the same push again (nothing to send): seconds and the requests it made to the target.
+//   - the same push again (nothing to send): seconds and the requests it made to the target;
+//   - the first push again into a third fresh home with A's blob cache full: the upload half alone.
 // Every request to a served home goes through a counting proxy (its --public-url, so the signed uploads and downloads
 // go through it too), for the capture and both pushes alike. Each figure is the median of BENCH_RUNS rounds
 // (default 3); every timed step starts after `sync`. BENCH_SCALE scales the dataset (smoke runs).
@@ -15,7 +16,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeDatasetB } from './baselines.mjs';
-import { bin, runs, samples, scale, scratch, startCountingProxy, timedAsync } from './process-helpers.mjs';
+import { bin, median, runs, samples, scale, scratch, startCountingProxy, timedAsync } from './process-helpers.mjs';
 
 const { root, fresh } = scratch('sl-push-bench-');
 const s = samples();
@@ -114,21 +115,39 @@ try {
     } finally {
       await target.stop();
     }
+    // Where the cold push's time goes: the same push into another fresh home with A's blob cache full (nothing is
+    // downloaded; only the upload half is left).
+    target = await serve(proxy);
+    try {
+      const warm = await sl(source, ['push', '--all', '--to', target.url, '--json'], fresh('cwd'), {
+        STUDIOML_TOKEN: target.token,
+      });
+      if (JSON.parse(warm.stdout).downloadedBytes !== 0) throw new Error(`warm push downloaded: ${warm.stdout}`);
+      s.add('push, warm cache', warm.seconds);
+      s.add('push, warm cache requests', proxy.reset().total);
+    } finally {
+      await target.stop();
+    }
   }
 } finally {
   await proxy.close();
 }
 
 const m = s.medians();
+/** The median of the per-round ratios a / b (each round's two figures saw the same state of the machine). */
+const paired = (a, b) => median(s.all[a].map((x, i) => x / s.all[b][i])).toFixed(2);
 const f = (k) => m[k]?.toFixed(2);
 console.log(
   `push bench (scale ${scale}, median of ${runs}; ${files} x 4 KiB in 100 folders, target: studio-lite serve)`,
 );
-console.log('| what | seconds | requests to the target | baseline | ratio |');
+console.log('| what | seconds | requests to the target | baseline | ratio of medians (median of paired ratios) |');
 console.log('| --- | --- | --- | --- | --- |');
 console.log(`| first capture, ${files} x 4 KiB | ${f('first capture')} | ${m['first capture requests']} | | |`);
 console.log(
-  `| push --all, cold blob cache | ${f('push')} | ${m['push requests']} | first capture | ${(m.push / m['first capture']).toFixed(2)}x |`,
+  `| push --all, cold blob cache | ${f('push')} | ${m['push requests']} | first capture | ${(m.push / m['first capture']).toFixed(2)}x (paired ${paired('push', 'first capture')}x) |`,
+);
+console.log(
+  `| push --all, warm blob cache (upload half only) | ${f('push, warm cache')} | ${m['push, warm cache requests']} | first capture | ${(m['push, warm cache'] / m['first capture']).toFixed(2)}x (paired ${paired('push, warm cache', 'first capture')}x) |`,
 );
 console.log(`| second push (up to date) | ${f('second push')} | ${m['second push requests']} | | |`);
 for (const [what, routes] of Object.entries(Object.values(requests).at(-1))) {
@@ -137,6 +156,18 @@ for (const [what, routes] of Object.entries(Object.values(requests).at(-1))) {
 mkdirSync(fileURLToPath(new URL('../.tmp/', import.meta.url)), { recursive: true });
 writeFileSync(
   fileURLToPath(new URL('../.tmp/push-bench.json', import.meta.url)),
-  JSON.stringify({ scale, runs, files, medians: m, samples: s.all, requests }, null, 2),
+  JSON.stringify(
+    {
+      scale,
+      runs,
+      files,
+      medians: m,
+      pairedRatios: { push: paired('push', 'first capture'), warmPush: paired('push, warm cache', 'first capture') },
+      samples: s.all,
+      requests,
+    },
+    null,
+    2,
+  ),
 );
 rmSync(root, { recursive: true, force: true });

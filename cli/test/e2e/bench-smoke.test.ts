@@ -68,7 +68,9 @@ describe('npm run bench at a tiny scale', () => {
         maxBuffer: 16 * 1024 * 1024,
       });
       expect(stdout).toContain('| first capture, 100 x 4 KiB |');
-      expect(stdout).toMatch(/\| push --all, cold blob cache \| [\d.]+ \| \d+ \| first capture \| [\d.]+x \|/);
+      expect(stdout).toMatch(
+        /\| push --all, cold blob cache \| [\d.]+ \| \d+ \| first capture \| [\d.]+x \(paired [\d.]+x\) \|/,
+      );
       expect(stdout).toMatch(/\| second push \(up to date\) \| [\d.]+ \| \d+ \|/);
     } finally {
       await rm(tmp, { recursive: true, force: true });
