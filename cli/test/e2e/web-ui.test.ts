@@ -99,6 +99,12 @@ describe('web UI on the local host', () => {
     // The resumed run wrote the same checkpoints: modeldir has one version.
     await page.goto(`${origin()}/#/e/src?a=modeldir`);
     expect(await page.getByTestId('checkpoints').textContent()).toBe('2 checkpoints');
+    // Each listed with its kind, files and size; a first version's are all new.
+    const rows = await page.getByTestId('checkpoint-list').locator('tbody tr').allTextContents();
+    expect(rows).toEqual([
+      expect.stringMatching(/^ckpt-1tensorflow2.*new$/),
+      expect.stringMatching(/^ckpt-2tensorflow2.*new$/),
+    ]);
 
     await page.goto(`${origin()}/#/e/src?a=data&v=2`);
     const tree = page.getByTestId('file-tree');
