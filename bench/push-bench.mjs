@@ -115,19 +115,6 @@ try {
     } finally {
       await target.stop();
     }
-    // Where the cold push's time goes: the same push into another fresh home with A's blob cache full (nothing is
-    // downloaded; only the upload half is left).
-    target = await serve(proxy);
-    try {
-      const warm = await sl(source, ['push', '--all', '--to', target.url, '--json'], fresh('cwd'), {
-        STUDIOML_TOKEN: target.token,
-      });
-      if (JSON.parse(warm.stdout).downloadedBytes !== 0) throw new Error(`warm push downloaded: ${warm.stdout}`);
-      s.add('push, warm cache', warm.seconds);
-      s.add('push, warm cache requests', proxy.reset().total);
-    } finally {
-      await target.stop();
-    }
   }
 } finally {
   await proxy.close();
@@ -146,9 +133,7 @@ console.log(`| first capture, ${files} x 4 KiB | ${f('first capture')} | ${m['fi
 console.log(
   `| push --all, cold blob cache | ${f('push')} | ${m['push requests']} | first capture | ${(m.push / m['first capture']).toFixed(2)}x (paired ${paired('push', 'first capture')}x) |`,
 );
-console.log(
-  `| push --all, warm blob cache (upload half only) | ${f('push, warm cache')} | ${m['push, warm cache requests']} | first capture | ${(m['push, warm cache'] / m['first capture']).toFixed(2)}x (paired ${paired('push, warm cache', 'first capture')}x) |`,
-);
+console.log();
 console.log(`| second push (up to date) | ${f('second push')} | ${m['second push requests']} | | |`);
 for (const [what, routes] of Object.entries(Object.values(requests).at(-1))) {
   console.log(`${what}, requests by route (last round): ${JSON.stringify(routes)}`);
@@ -162,7 +147,7 @@ writeFileSync(
       runs,
       files,
       medians: m,
-      pairedRatios: { push: paired('push', 'first capture'), warmPush: paired('push, warm cache', 'first capture') },
+      pairedRatios: { push: paired('push', 'first capture') },
       samples: s.all,
       requests,
     },

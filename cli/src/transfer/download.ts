@@ -6,6 +6,9 @@ import { linkedSignal } from './linked-signal.ts';
 import { type RetryOptions, withRetry } from './retry.ts';
 import { storageError } from './storage-error.ts';
 
+/** Where downloaded blobs go, verified: the blob cache, or (a push's small blobs) memory. */
+export type BlobSink = Pick<BlobCache, 'absent' | 'ingest' | 'ingestMany'>;
+
 export interface ArtifactVersionRef {
   experiment: string;
   tag: string;
@@ -43,7 +46,7 @@ export async function downloadToCache(
   client: Pick<ApiClient, 'signDownloads'>,
   ref: ArtifactVersionRef,
   manifest: Manifest,
-  cache: BlobCache,
+  cache: BlobSink,
   opts: DownloadOptions = {},
 ): Promise<DownloadResult> {
   const sizes = new Map<string, number>();
@@ -145,7 +148,7 @@ const membersOf = (t: Task) => (t.kind === 'blob' ? [{ size: t.size }] : t.membe
 
 /** One ranged GET of a pack; every member in it is verified and ingested as one batch (one flush to disk). */
 async function fetchRange(
-  cache: BlobCache,
+  cache: BlobSink,
   task: Extract<Task, { kind: 'range' }>,
   signal: AbortSignal,
   progress: (n: number) => void,
@@ -186,7 +189,7 @@ async function fetchRange(
 }
 
 async function fetchInto(
-  cache: BlobCache,
+  cache: BlobSink,
   sha256: string,
   size: number,
   req: SignedRequest,

@@ -26,7 +26,10 @@ async function one(args: string[]): Promise<Record<string, unknown>> {
 
 describe('--json shapes', () => {
   it.each([
-    [['experiments', '--json'], ['experiments']],
+    [
+      ['experiments', '--json'],
+      ['experiments', 'pendingPush'],
+    ],
     [
       ['show', 'lr', '--json'],
       ['experiment', 'artifacts'],

@@ -111,7 +111,7 @@ describe('inputs', () => {
     const r = await cliOk(sb, ['run', '-e', 'x', '--', 'true']);
     const warnings = r.stderr.split('\n').filter((l) => l.includes('unknown key'));
     expect(warnings).toEqual([
-      `warning: config ${join(sb.home, 'config.yaml')}: unknown key "capture_intervall" ignored (known: api_url, team, capture_interval, materialize)`,
+      `warning: config ${join(sb.home, 'config.yaml')}: unknown key "capture_intervall" ignored (known: api_url, team, capture_interval, materialize, offline)`,
     ]);
   });
 });

@@ -5,6 +5,7 @@ import { tamperedWarning, verifyEntries } from '../../cache/verify-entries.ts';
 import type { Logger } from '../../logger.ts';
 import { downloadToCache } from '../../transfer/download.ts';
 import { uploadBlobs } from '../../transfer/upload.ts';
+import { MemoryBlobs } from './memory-blobs.ts';
 
 export interface TransferFigures {
   /** Blobs and bytes sent to the target (only those its team lacked). */
@@ -12,7 +13,7 @@ export interface TransferFigures {
   uploadedBytes: number;
   /** Blobs the target team had already. */
   presentBlobs: number;
-  /** Bytes fetched from the source into the blob cache (those the cache lacked). */
+  /** Bytes fetched from the source (those the blob cache lacked). */
   downloadedBytes: number;
 }
 
@@ -26,14 +27,18 @@ export interface TransferContext {
   onBytes: (delta: number) => void;
 }
 
-/** Plans of at most this many bytes: the signed URLs of a plan must still be valid after its blobs were fetched. */
-const PLAN_BYTES = 1 << 30;
+/**
+ * Plans of at most this many bytes: the signed URLs of a plan must still be valid after its blobs were fetched, and
+ * its small blobs are held in memory between download and upload.
+ */
+const PLAN_BYTES = 256 << 20;
 
 /**
  * Sends the blobs of one version the target team lacks: the target plans (its answer names exactly the missing
- * ones, with signed uploads and packs), those are fetched from the source into the verified blob cache (entries
- * already there are checked first, so an edited cache file is never sent) and uploaded from it; the target verifies
- * them as for a capture.
+ * ones, with signed uploads and packs), and those are uploaded from the verified blob cache where it has them
+ * (checked first, so an edited cache file is never sent); the others are fetched from the source, large ones into
+ * the cache, small ones (packed on both sides) into memory, verified either way. The target verifies them as for a
+ * capture.
  */
 export async function sendVersionBlobs(
   ctx: TransferContext,
@@ -66,18 +71,34 @@ export async function sendVersionBlobs(
     if (wanted.size === 0) continue;
     const checked = await verifyEntries(ctx.cache, wanted);
     if (checked.quarantined.length) ctx.log.warn(tamperedWarning(ctx.cache, checked.quarantined));
-    const files = [...wanted].map(([sha256, size], i) => ({ path: `b${i}`, sha256, size, mode: 0o644, mtime: 0 }));
-    let downloaded = 0;
-    const dl = await downloadToCache(ctx.source, from, { files, links: [] } as unknown as Manifest, ctx.cache, {
-      onProgress: (n) => {
-        ctx.onBytes(n - downloaded);
-        downloaded = n;
-      },
-    });
-    out.downloadedBytes += dl.downloadedBytes;
-    const sources = new Map([...wanted.keys()].map((sha) => [sha, ctx.cache.path(sha)]));
+    const memory = new MemoryBlobs();
+    const bring = async (blobs: [string, number][], sink: MemoryBlobs | BlobCache) => {
+      if (blobs.length === 0) return;
+      const files = blobs.map(([sha256, size], i) => ({ path: `b${i}`, sha256, size, mode: 0o644, mtime: 0 }));
+      let downloaded = 0;
+      const dl = await downloadToCache(ctx.source, from, { files, links: [] } as unknown as Manifest, sink, {
+        onProgress: (n) => {
+          ctx.onBytes(n - downloaded);
+          downloaded = n;
+        },
+      });
+      out.downloadedBytes += dl.downloadedBytes;
+    };
+    const isSmall = (size: number) => size <= LIMITS.packMaxBlobSize;
+    await bring(
+      [...wanted].filter(([sha, size]) => isSmall(size) && !checked.usable.has(sha)),
+      memory,
+    );
+    await bring(
+      [...wanted].filter(([, size]) => !isSmall(size)),
+      ctx.cache,
+    );
+    const sources = new Map(
+      [...wanted.keys()].map((sha) => [sha, memory.bytes.has(sha) ? `(memory) ${sha}` : ctx.cache.path(sha)]),
+    );
     let sent = 0;
     const up = await uploadBlobs(plan, sources, {
+      contents: memory.bytes,
       sessionDir: ctx.sessionDir,
       localSource: ctx.target.localSource(),
       onProgress: (n) => {
