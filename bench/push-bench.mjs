@@ -133,7 +133,6 @@ console.log(`| first capture, ${files} x 4 KiB | ${f('first capture')} | ${m['fi
 console.log(
   `| push --all, cold blob cache | ${f('push')} | ${m['push requests']} | first capture | ${(m.push / m['first capture']).toFixed(2)}x (paired ${paired('push', 'first capture')}x) |`,
 );
-console.log();
 console.log(`| second push (up to date) | ${f('second push')} | ${m['second push requests']} | | |`);
 for (const [what, routes] of Object.entries(Object.values(requests).at(-1))) {
   console.log(`${what}, requests by route (last round): ${JSON.stringify(routes)}`);
