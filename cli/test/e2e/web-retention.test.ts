@@ -59,7 +59,7 @@ describe('retention on the team page', () => {
     await report.waitFor();
     expect(await report.getByRole('heading').textContent()).toBe('Preview for the team: keep last 2 (not saved)');
     const rows = await report.getByTestId('retention-deletions').locator('tbody tr').allTextContents();
-    expect(rows).toContain('expw@2–32');
+    expect(rows).toContain('expw@2-32');
     expect(await report.getByTestId('retention-protected').locator('tbody tr').allTextContents()).toContain(
       'expw@1has an alias',
     );
@@ -114,7 +114,7 @@ describe('retention on the team page', () => {
     await section.getByRole('button', { name: 'Dry run every policy' }).click();
     await section.getByRole('heading', { name: 'Dry run of the saved policies' }).waitFor();
     expect(await section.getByTestId('retention-deletions').locator('tbody tr').allTextContents()).toContain(
-      'expw@2–32',
+      'expw@2-32',
     );
     expect(await versions()).toEqual([1, 2, 3, 4, 5]);
   });

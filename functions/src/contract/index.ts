@@ -15,6 +15,7 @@ export * from './no-space.ts';
 export * from './push.ts';
 export * from './redact.ts';
 export * from './results.ts';
+export * from './retention-text.ts';
 export * from './schemas.ts';
 export * from './transfer.ts';
 export * from './wire.ts';

@@ -3,3 +3,4 @@
  * node built-in, so the web app may import their code, not only their types (.dependency-cruiser.cjs keeps it so).
  */
 export * from './checkpoints.ts';
+export * from './retention-text.ts';

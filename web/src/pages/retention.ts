@@ -1,4 +1,5 @@
 import type { RetentionPolicy, RetentionReport, RetentionRules } from '@studio-lite/functions/contract';
+import { describeRetention, versionRuns } from '@studio-lite/functions/contract/pure';
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../api.ts';
 import { bytes, time } from '../format.ts';
@@ -72,33 +73,6 @@ function rulesOf(f: Form): RetentionRules {
   };
 }
 
-/** One policy in words (as `studio-lite retention show` says it). */
-export function describeRules(r: RetentionRules): string {
-  const within = r.keepWithinHours;
-  const keep = [
-    r.keepLast !== null ? `last ${r.keepLast}` : '',
-    r.keepEvery !== null ? `every ${r.keepEvery}th` : '',
-    within !== null ? `within ${within % 24 === 0 ? `${within / 24}d` : `${within}h`}` : '',
-    r.keepHourly !== null ? `${r.keepHourly} hourly` : '',
-    r.keepDaily !== null ? `${r.keepDaily} daily` : '',
-  ].filter(Boolean);
-  const parts = [keep.length ? `keep ${keep.join(', ')}` : 'keep every version'];
-  if (r.expireDays !== null) parts.push(`expire experiments ${r.expireDays}d after they end`);
-  return parts.join('; ');
-}
-
-/** 1,2,3,5 -> "@1–3, @5". */
-function compact(vs: number[]): string {
-  const parts: string[] = [];
-  for (let i = 0; i < vs.length; ) {
-    let j = i;
-    while (j + 1 < vs.length && (vs[j + 1] as number) === (vs[j] as number) + 1) j++;
-    parts.push(j > i ? `@${vs[i]}–${vs[j]}` : `@${vs[i]}`);
-    i = j + 1;
-  }
-  return parts.join(', ');
-}
-
 const WHY: Record<RetentionReport['protected'][number]['reason'], string> = {
   alias: 'has an alias',
   lineage: 'reused by another experiment',
@@ -124,7 +98,7 @@ function ReportView(props: { report: RetentionReport; title: string }) {
         <thead><tr><th scope="col">Experiment</th><th scope="col">Artifact</th><th scope="col">Versions</th><th scope="col">Count</th></tr></thead>
         <tbody>${r.deletions.map(
           (d) =>
-            html`<tr><td>${expLink(d.experiment)}</td><td>${d.tag}</td><td>${compact(d.versions)}</td><td>${d.versions.length}</td></tr>`,
+            html`<tr><td>${expLink(d.experiment)}</td><td>${d.tag}</td><td>${versionRuns(d.versions)}</td><td>${d.versions.length}</td></tr>`,
         )}</tbody></table>`
         : html`<p class="muted">No version would be deleted.</p>`
     }
@@ -189,7 +163,7 @@ export function RetentionSection(props: { session: Session }) {
     run(async () => {
       const rules = rulesOf(form);
       const r = await api<RetentionReport>('POST', '/v1/retention/apply', { dryRun: true, project: project(), rules });
-      setReport({ report: r, title: `Preview for ${scopeName(project())}: ${describeRules(rules)} (not saved)` });
+      setReport({ report: r, title: `Preview for ${scopeName(project())}: ${describeRetention(rules)} (not saved)` });
       setPreviewed(key);
     });
   const save = () =>
@@ -244,7 +218,7 @@ export function RetentionSection(props: { session: Session }) {
             <thead><tr><th scope="col">Scope</th><th scope="col">Policy</th><th scope="col">Set by</th><th scope="col">Set</th><th scope="col">Actions</th></tr></thead>
             <tbody>${policies.map(
               (p) => html`<tr>
-                <td>${p.project ?? '(team)'}</td><td>${describeRules(p)}</td><td>${p.updatedBy}</td><td>${time(p.updatedAt)}</td>
+                <td>${p.project ?? '(team)'}</td><td>${describeRetention(p)}</td><td>${p.updatedBy}</td><td>${time(p.updatedAt)}</td>
                 <td class="row-actions">
                   <button class="small" disabled=${busy} onClick=${() => dryRun(p.project)}
                     aria-label=${`Dry run ${p.project === null ? 'every policy' : `the policy of project ${p.project}`}`}>Dry run</button>

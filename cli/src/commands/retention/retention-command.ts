@@ -1,4 +1,10 @@
-import type { RetentionPolicy, RetentionReport, RetentionRules } from '@studio-lite/functions/contract';
+import {
+  describeRetention,
+  type RetentionPolicy,
+  type RetentionReport,
+  type RetentionRules,
+  versionRuns,
+} from '@studio-lite/functions/contract';
 import { parseDuration } from '../../duration.ts';
 import { formatBytes, formatLocalTime, table } from '../../format.ts';
 import { type GlobalOpts, withConnection } from '../../shared/with-connection.ts';
@@ -15,20 +21,6 @@ type SetOpts = Opts & {
 
 const out = (v: unknown) => process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
 
-/** One policy in words: `keep last 10, every 100th, within 24h, 24 hourly, 7 daily; expire after 30d`. */
-export function describeRules(r: RetentionRules): string {
-  const keep = [
-    r.keepLast !== null ? `last ${r.keepLast}` : '',
-    r.keepEvery !== null ? `every ${r.keepEvery}th` : '',
-    r.keepWithinHours !== null ? `within ${r.keepWithinHours}h` : '',
-    r.keepHourly !== null ? `${r.keepHourly} hourly` : '',
-    r.keepDaily !== null ? `${r.keepDaily} daily` : '',
-  ].filter(Boolean);
-  const parts = [keep.length ? `keep ${keep.join(', ')}` : 'keep every version'];
-  if (r.expireDays !== null) parts.push(`expire experiments ${r.expireDays}d after they end`);
-  return parts.join('; ');
-}
-
 function printPolicies(policies: RetentionPolicy[]): void {
   if (!policies.length) {
     process.stdout.write('no retention policy: every version and experiment is kept\n');
@@ -36,7 +28,7 @@ function printPolicies(policies: RetentionPolicy[]): void {
   }
   const rows = policies.map((x) => [
     x.project ?? '(team)',
-    describeRules(x),
+    describeRetention(x),
     x.updatedBy,
     formatLocalTime(x.updatedAt),
   ]);
@@ -48,7 +40,7 @@ function printReport(r: RetentionReport): void {
   const lines = [
     `${verb} ${r.versionsDeleted} version(s) (${formatBytes(r.bytes)} referenced) and ${r.expired.length} expired experiment(s); ${r.experiments} experiment(s) under a policy`,
   ];
-  for (const d of r.deletions.slice(0, 50)) lines.push(`  ${d.experiment}/${d.tag}: ${compact(d.versions)}`);
+  for (const d of r.deletions.slice(0, 50)) lines.push(`  ${d.experiment}/${d.tag}: ${versionRuns(d.versions)}`);
   if (r.deletions.length > 50) lines.push(`  … ${r.deletions.length - 50} more artifacts (--json)`);
   if (r.expired.length)
     lines.push(`  expired: ${r.expired.slice(0, 50).join(', ')}${r.expired.length > 50 ? ' …' : ''}`);
@@ -62,18 +54,6 @@ function printReport(r: RetentionReport): void {
     lines.push('their blobs are freed by the next two `studio-lite gc` runs (condemned, then deleted after the grace)');
   }
   process.stdout.write(`${lines.join('\n')}\n`);
-}
-
-/** 1,2,3,5,7,8,9 -> "@1-3, @5, @7-9". */
-function compact(vs: number[]): string {
-  const parts: string[] = [];
-  for (let i = 0; i < vs.length; ) {
-    let j = i;
-    while (j + 1 < vs.length && (vs[j + 1] as number) === (vs[j] as number) + 1) j++;
-    parts.push(j > i ? `@${vs[i]}-${vs[j]}` : `@${vs[i]}`);
-    i = j + 1;
-  }
-  return parts.join(', ');
 }
 
 export async function retentionShowCommand(opts: Opts): Promise<void> {
@@ -105,14 +85,15 @@ export async function retentionSetCommand(opts: SetOpts): Promise<void> {
       const report = await client.applyRetention({ dryRun: true, project, rules });
       if (opts.json) out({ policy: { project, ...rules }, report });
       else {
-        process.stdout.write(`policy for ${project ?? 'the team'} (not saved): ${describeRules(rules)}\n`);
+        process.stdout.write(`policy for ${project ?? 'the team'} (not saved): ${describeRetention(rules)}\n`);
         printReport(report);
       }
       return;
     }
     const { policy } = await client.setRetention({ project, ...rules });
     if (opts.json) out({ policy });
-    else process.stdout.write(`retention for ${project ?? 'the team'}: ${describeRules(policy as RetentionRules)}\n`);
+    else
+      process.stdout.write(`retention for ${project ?? 'the team'}: ${describeRetention(policy as RetentionRules)}\n`);
   });
 }
 
