@@ -13,7 +13,7 @@ import { recordAudit } from './audit.ts';
 import { requireRole, requireUserCredential } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import type { RetentionStore } from './ports.ts';
-import { type KeepReason, keptVersions } from './retention-rules.ts';
+import { hasVersionRules, keptVersions } from './retention-rules.ts';
 
 /**
  * Retention policies (issue 18): per team and per project (a project's replaces the team's), kept by the
@@ -148,12 +148,7 @@ export async function runRetention(
     protected: [],
     truncated: false,
   };
-  // Each (version, reason) once: an expired experiment kept for a version is also rotated, which keeps it again.
-  const protectedSeen = new Set<string>();
   const protect = (x: RetentionReport['protected'][number]) => {
-    const id = `${x.experiment}\0${x.tag}\0${x.version}\0${x.reason}`;
-    if (protectedSeen.has(id)) return;
-    protectedSeen.add(id);
     if (report.protected.length < RETENTION_REPORT_MAX) report.protected.push(x);
     else report.truncated = true;
   };
@@ -174,46 +169,49 @@ export async function runRetention(
     const aliases = deps.aliases ? await deps.aliases.listAliases(team, e.key) : [];
     const aliased = new Set(aliases.map((a) => ref(e.key, a.tag, a.version)));
     const artifacts = await deps.experiments.listArtifacts(team, e.key);
-    const ended = Date.parse(e.finishedAt ?? e.createdAt);
-    if (rules.expireDays !== null && ended < now.getTime() - rules.expireDays * 86_400_000) {
-      const held: RetentionReport['protected'] = [];
-      for (const a of artifacts) {
-        for (const v of await deps.experiments.listVersions(team, e.key, a.tag)) {
-          const r = ref(e.key, a.tag, v.version);
-          if (aliased.has(r)) held.push({ experiment: e.key, tag: a.tag, version: v.version, reason: 'alias' });
-          else if (reused.has(r)) held.push({ experiment: e.key, tag: a.tag, version: v.version, reason: 'lineage' });
-        }
-      }
-      if (held.length === 0) {
+    const expiring =
+      rules.expireDays !== null &&
+      Date.parse(e.finishedAt ?? e.createdAt) < now.getTime() - rules.expireDays * 86_400_000;
+    const rotating = hasVersionRules(rules);
+    if (!expiring && !rotating) continue;
+    // Each artifact's versions, read once, with the versions that stay whatever a rule says (alias, lineage).
+    // (Immutable artifacts have one version, never rotated: read only to decide an expiry.)
+    const read = await Promise.all(
+      artifacts
+        .filter((a) => expiring || a.mutable)
+        .map(async (a) => {
+          const versions = await deps.experiments.listVersions(team, e.key, a.tag);
+          const held = new Map<number, 'alias' | 'lineage'>();
+          for (const v of versions) {
+            const r = ref(e.key, a.tag, v.version);
+            if (aliased.has(r)) held.set(v.version, 'alias');
+            else if (reused.has(r)) held.set(v.version, 'lineage');
+          }
+          return { artifact: a, versions, held };
+        }),
+    );
+    if (expiring) {
+      if (read.every((x) => x.held.size === 0)) {
         if (!o.dryRun && !(await expire(deps, team, e.key))) continue;
         report.expired.push(e.key);
         continue;
       }
-      for (const h of held) protect(h);
-      // An expired experiment kept for what it holds still has its versions rotated below.
-    }
-    if (
-      rules.keepLast === null &&
-      rules.keepEvery === null &&
-      rules.keepWithinHours === null &&
-      rules.keepHourly === null &&
-      rules.keepDaily === null
-    )
-      continue;
-    for (const a of artifacts) {
-      if (!a.mutable) continue;
-      const versions = await deps.experiments.listVersions(team, e.key, a.tag);
-      const held = new Map<number, KeepReason>();
-      for (const v of versions) {
-        const r = ref(e.key, a.tag, v.version);
-        if (aliased.has(r)) held.set(v.version, 'alias');
-        else if (reused.has(r)) held.set(v.version, 'lineage');
+      // Kept for what it holds (each held version reported once, here); its versions are still rotated below.
+      for (const x of read) {
+        for (const [version, reason] of x.held) protect({ experiment: e.key, tag: x.artifact.tag, version, reason });
       }
-      const ruleOnly = keptVersions(versions, rules, now);
+    }
+    if (!rotating) continue;
+    for (const { artifact: a, versions, held } of read) {
+      if (!a.mutable) continue;
       const kept = keptVersions(versions, rules, now, held);
-      for (const [v, why] of held) {
-        if (!ruleOnly.has(v))
-          protect({ experiment: e.key, tag: a.tag, version: v, reason: why as 'alias' | 'lineage' });
+      if (!expiring) {
+        // Protected: kept for its alias or lineage alone, no rule would have kept it.
+        for (const [v, why] of held) {
+          if (kept.get(v)?.every((r) => r === 'alias' || r === 'lineage')) {
+            protect({ experiment: e.key, tag: a.tag, version: v, reason: why });
+          }
+        }
       }
       const doomed = versions.filter((v) => !kept.has(v.version));
       if (doomed.length === 0) continue;
