@@ -6,7 +6,7 @@ import { assertExperimentKey, assertTag } from '../contract/names.ts';
 import { LIMITS, type RegisterPackBody } from '../contract/schemas.ts';
 import type { DownloadResponse, PlanUploadResponse, RegisterPackResponse } from '../contract/wire.ts';
 import { recordAudit } from './audit.ts';
-import { requireArtifactRead, requireExperimentWrite } from './authz.ts';
+import { requireAnswerable, requireArtifactRead, requireExperimentWrite } from './authz.ts';
 import { recordBlobs } from './blob-records.ts';
 import type { CoreDeps } from './context.ts';
 import { isConfined, promoteStaged, readableBlobs, uploadKeyFor } from './job-blobs.ts';
@@ -54,10 +54,7 @@ async function requireWritableExperiment(
   const exp = await deps.experiments.getExperiment(team, key);
   if (!exp) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
   if (exp.status === 'running' || exp.status === 'queued') return;
-  if (uploads && exp.push?.complete === false) {
-    if (p.teams[team] === 'admin' || exp.push.by === p.userId) return;
-    throw new StudioError('E_FORBIDDEN', `experiment ${key} is receiving a push by ${exp.push.by}`);
-  }
+  if (uploads && exp.push?.complete === false) return requireAnswerable(p, team, exp, 'upload into the open push of');
   throw new StudioError('E_CONFLICT', `experiment ${key} is ${exp.status}; its artifacts can no longer change`);
 }
 

@@ -1,5 +1,5 @@
 import { StudioError } from '../contract/errors.ts';
-import { type Principal, ROLE_RANK, type Role } from '../contract/model.ts';
+import { type ExperimentRecord, type Principal, ROLE_RANK, type Role } from '../contract/model.ts';
 
 /**
  * Authorization, in one place. Personal tokens and Firebase sign-ins act with their memberships (capped by the
@@ -118,4 +118,22 @@ export function requireWriteScope(p: Principal, what: string): void {
   if (p.kind === 'personal' && ROLE_RANK[scopeCap(p.scopes) ?? 'viewer'] < ROLE_RANK.editor) {
     throw new StudioError('E_FORBIDDEN', `a read-only token cannot ${what}`);
   }
+}
+
+/**
+ * Changing an experiment beyond its artifacts (deleting it, pushing over it): a team admin, or the user answerable for
+ * it here: its owner, or for a pushed experiment its pusher (a pushed record's `owner` is only what the source said).
+ */
+export function requireAnswerable(
+  p: Principal,
+  team: string,
+  exp: Pick<ExperimentRecord, 'key' | 'owner' | 'push'>,
+  what: string,
+): void {
+  const owner = exp.push ? exp.push.by : exp.owner;
+  if (p.teams[team] === 'admin' || owner === p.userId) return;
+  throw new StudioError(
+    'E_FORBIDDEN',
+    `only its ${exp.push ? 'pusher' : 'owner'} (${owner}) or a team admin can ${what} ${exp.key}`,
+  );
 }

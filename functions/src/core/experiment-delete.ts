@@ -4,7 +4,7 @@ import type { Principal } from '../contract/model.ts';
 import { assertExperimentKey } from '../contract/names.ts';
 import type { DeleteExperimentResult } from '../contract/results.ts';
 import { recordAudit } from './audit.ts';
-import { requireRole, requireUserCredential } from './authz.ts';
+import { requireAnswerable, requireRole, requireUserCredential } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 import { revokeJobTokens } from './job-tokens.ts';
 
@@ -53,15 +53,7 @@ export async function deleteExperiment(
   assertExperimentKey(key);
   const exp = await deps.experiments.getExperiment(team, key);
   if (!exp) throw new StudioError('E_NOT_FOUND', `experiment ${key} not found`);
-  // A pushed record's owner is what the source said (another backend's user id, or anyone's a pusher claims): here
-  // the experiment is its pusher's, the user this backend authenticated.
-  const owner = exp.push ? exp.push.by : exp.owner;
-  if (p.teams[team] !== 'admin' && owner !== p.userId) {
-    throw new StudioError(
-      'E_FORBIDDEN',
-      `only its ${exp.push ? 'pusher' : 'owner'} (${owner}) or a team admin can delete ${key}`,
-    );
-  }
+  requireAnswerable(p, team, exp, 'delete');
   if ((exp.status === 'running' || exp.status === 'queued') && !force) {
     throw new StudioError('E_CONFLICT', `experiment ${key} is ${exp.status}; stop it first or delete with --force`, {
       details: { status: exp.status },

@@ -13,7 +13,7 @@ import type { PushBeginBody, PushCompleteBody, PushVersionBody } from '../contra
 import type { PushBeginResponse } from '../contract/wire.ts';
 import { requireBlobSizes, storeVersion } from './artifacts.ts';
 import { recordAudit } from './audit.ts';
-import { isUserCredential, requireRole } from './authz.ts';
+import { isUserCredential, requireAnswerable, requireRole } from './authz.ts';
 import type { CoreDeps } from './context.ts';
 
 /**
@@ -45,21 +45,6 @@ async function requireLineage(deps: CoreDeps, team: string, key: string, lineage
   }
 }
 
-/**
- * Pushing over an experiment this team has (reopening it, or continuing its open push) rewrites its record and adds
- * versions: allowed to whoever may delete it (core/experiment-delete.ts), a team admin or the experiment's owner here,
- * which for a pushed one is its pusher (its `owner` field is only the source's claim). Its origin is no secret (anyone
- * who reads the record derives it), so knowing it grants nothing.
- */
-function requirePushOver(p: Principal, team: string, exp: ExperimentRecord): void {
-  const owner = exp.push ? exp.push.by : exp.owner;
-  if (p.teams[team] === 'admin' || owner === p.userId) return;
-  throw new StudioError(
-    'E_FORBIDDEN',
-    `only its ${exp.push ? 'pusher' : 'owner'} (${owner}) or a team admin can push over ${exp.key}`,
-  );
-}
-
 function conflictingHistory(key: string): StudioError {
   return new StudioError(
     'E_CONFLICT',
@@ -79,7 +64,8 @@ async function receiving(deps: CoreDeps, p: Principal, team: string, key: string
   if (exp.push?.complete !== false) {
     throw new StudioError('E_CONFLICT', `experiment ${key} is not receiving a push (PUT …/push first)`);
   }
-  requirePushOver(p, team, exp);
+  // Pushing over an existing experiment rewrites its record: whoever may delete it (its origin is no secret).
+  requireAnswerable(p, team, exp, 'push over');
   return exp;
 }
 
@@ -119,7 +105,7 @@ export async function beginPush(
   if (!TERMINAL_STATUSES.includes(existing.status)) {
     throw new StudioError('E_CONFLICT', `experiment ${key} is ${existing.status} here; push it when it has ended`);
   }
-  requirePushOver(p, team, existing);
+  requireAnswerable(p, team, existing, 'push over');
   const experiment = await deps.experiments.updateExperiment(team, key, { push }, [...TERMINAL_STATUSES]);
   return { experiment, created: false };
 }
