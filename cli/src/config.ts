@@ -78,3 +78,12 @@ export async function loadConfig(file: string | undefined, env: NodeJS.ProcessEn
     offline: r.data.offline ?? 'never',
   };
 }
+
+/**
+ * The same config aimed at another backend (null: this home's embedded one), acting in `team` or else the team
+ * remembered for that backend: what a command reaching a backend other than the configured one uses (push, an
+ * offline run, experiments listing offline runs).
+ */
+export function backendConfig(cfg: CliConfig, apiUrl: string | null, team: string | null = null): CliConfig {
+  return { ...cfg, apiUrl, team: team ?? rememberedTeam(cfg.home, apiUrl) };
+}

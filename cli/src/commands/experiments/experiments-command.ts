@@ -1,17 +1,16 @@
 import { isStudioError, type ListExperimentsResponse } from '@studio-lite/functions/contract';
 import type { ApiClient } from '../../api-client.ts';
-import { loadConfig } from '../../config.ts';
+import { sameApiUrl } from '../../auth/saved-login.ts';
+import { backendConfig, loadConfig } from '../../config.ts';
 import { connect } from '../../connect.ts';
 import { formatDuration, formatLocalTime, table } from '../../format.ts';
 import { listPending, type PendingPush } from '../../home/pending-push.ts';
 import { createLogger } from '../../logger.ts';
 import type { GlobalOpts } from '../../shared/with-connection.ts';
-import { rememberedTeam } from '../../team-memory.ts';
 
 type Opts = GlobalOpts & { project?: string; limit?: number; json?: boolean };
 
 const list = (client: ApiClient, opts: Opts) => client.listExperiments({ project: opts.project, limit: opts.limit });
-const sameUrl = (a: string, b: string) => a.replace(/\/+$/, '') === b.replace(/\/+$/, '');
 
 /**
  * `studio-lite experiments`: key, status, exit code, started, duration, artifacts. Runs captured offline for a
@@ -22,16 +21,17 @@ export async function experimentsCommand(opts: Opts) {
   const cfg = await loadConfig(opts.config);
   const log = createLogger({ quiet: opts.quiet, debug: opts.debug });
   const pending = listPending(cfg.home);
+  // Pending for this deployment (none on the embedded backend itself).
+  const away = cfg.apiUrl ? pending.filter((p) => sameApiUrl(p.to, cfg.apiUrl)) : [];
   const conn = await connect(cfg, { transfers: false });
   let res: ListExperimentsResponse;
   let local = !cfg.apiUrl;
   try {
     res = await list(conn.client, opts);
   } catch (err) {
-    const away = cfg.apiUrl ? pending.filter((p) => sameUrl(p.to, cfg.apiUrl as string)) : [];
     if (!(isStudioError(err, 'E_UNAVAILABLE') && away.length)) throw err;
     log.warn(`${cfg.apiUrl} does not answer; the experiments captured offline on this machine:`);
-    const here = await connect({ ...cfg, apiUrl: null, team: rememberedTeam(cfg.home, null) }, { transfers: false });
+    const here = await connect(backendConfig(cfg, null), { transfers: false });
     try {
       const all = await list(here.client, opts);
       const keys = new Set(away.map((p) => p.key));
@@ -43,14 +43,14 @@ export async function experimentsCommand(opts: Opts) {
   } finally {
     await conn.close();
   }
-  print(res, pending, local, cfg.apiUrl, opts, log);
+  print(res, pending, local ? [] : away, local, opts, log);
 }
 
 function print(
   { experiments }: ListExperimentsResponse,
   pending: PendingPush[],
+  away: PendingPush[],
   local: boolean,
-  apiUrl: string | null,
   opts: Opts,
   log: ReturnType<typeof createLogger>,
 ): void {
@@ -59,7 +59,6 @@ function print(
     return;
   }
   const marked = new Set(local ? pending.map((p) => p.key) : []);
-  const away = !local && apiUrl ? pending.filter((p) => sameUrl(p.to, apiUrl)) : [];
   if (away.length) {
     log.info(
       `${away.length} experiment(s) captured offline for this deployment are not pushed yet: ` +

@@ -1,7 +1,8 @@
 import { hostname } from 'node:os';
 import type { ShowExperimentResponse } from '@studio-lite/functions/contract';
+import { sameApiUrl } from '../../auth/saved-login.ts';
 import { BlobCache } from '../../cache/blob-cache.ts';
-import { type CliConfig, loadConfig } from '../../config.ts';
+import { backendConfig, loadConfig } from '../../config.ts';
 import { type Connection, connect } from '../../connect.ts';
 import { ExitError } from '../../exit-error.ts';
 import { formatBytes } from '../../format.ts';
@@ -9,7 +10,6 @@ import { cliPaths } from '../../home/cli-home.ts';
 import { clearPending, listPending } from '../../home/pending-push.ts';
 import { createLogger } from '../../logger.ts';
 import { startProgress } from '../../progress.ts';
-import { rememberedTeam } from '../../team-memory.ts';
 import { type ExperimentPushResult, inspectTarget, pushExperiment } from './push-experiment.ts';
 import { planPush } from './push-plan.ts';
 
@@ -44,12 +44,6 @@ function backendName(where: string, flag: string): string {
     throw new ExitError(2, `${flag} must be local or an http(s) API URL, not ${where}`, 'E_BAD_REQUEST');
   }
   return where.replace(/\/+$/, '');
-}
-
-/** One side of the push: the embedded backend of this home, or a deployment this home has a login for. */
-function sideConfig(cfg: CliConfig, where: string, team: string | null): CliConfig {
-  const apiUrl = where === 'local' ? null : where;
-  return { ...cfg, apiUrl, team: team ?? rememberedTeam(cfg.home, apiUrl) };
 }
 
 async function allKeys(conn: Connection, project: string | undefined): Promise<string[]> {
@@ -91,15 +85,17 @@ export async function pushCommand(keys: string[], opts: PushOpts): Promise<void>
   if (!keys.length && !opts.all && opts.project === undefined && !opts.pending) {
     throw new ExitError(2, 'name experiments to push, or --all, --project P or --pending', 'E_BAD_REQUEST');
   }
-  const mine = pending.filter((p) => p.to.replace(/\/+$/, '') === target);
+  const mine = pending.filter((p) => sameApiUrl(p.to, target));
   if (opts.pending && !mine.length && !keys.length && !opts.all && opts.project === undefined) {
     print(opts, emptySummary(from, target, Boolean(opts.dryRun)), log, `nothing pending for ${target}`);
     return;
   }
   const targetTeam = opts.team ?? mine[0]?.team ?? null;
-  const src = await connect(sideConfig(cfg, from, opts.fromTeam ?? null), { transfers: true });
+  const src = await connect(backendConfig(cfg, from === 'local' ? null : from, opts.fromTeam ?? null), {
+    transfers: true,
+  });
   try {
-    const dst = await connect(sideConfig(cfg, target, targetTeam), { transfers: true });
+    const dst = await connect(backendConfig(cfg, target === 'local' ? null : target, targetTeam), { transfers: true });
     try {
       const selected = opts.all || opts.project !== undefined ? await allKeys(src, opts.project) : [];
       const plan = await planPush(src.client, {

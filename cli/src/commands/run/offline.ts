@@ -1,8 +1,7 @@
-import type { CliConfig } from '../../config.ts';
+import { backendConfig, type CliConfig } from '../../config.ts';
 import { ExitError } from '../../exit-error.ts';
 import { markPending } from '../../home/pending-push.ts';
 import type { Logger } from '../../logger.ts';
-import { rememberedTeam } from '../../team-memory.ts';
 
 /** How long `offline: auto` waits for the deployment to answer before capturing here instead. */
 export const REACH_TIMEOUT_MS = 5000;
@@ -50,7 +49,7 @@ export async function runBackend(
     `studio-lite: ${why}: capturing into the embedded backend of this machine; send it with \`studio-lite push --pending\``,
   );
   return {
-    cfg: { ...cfg, apiUrl: null, team: rememberedTeam(cfg.home, null) },
+    cfg: backendConfig(cfg, null),
     markPending: (key) => markPending(cfg.home, { key, to, team, at: new Date().toISOString() }),
   };
 }
