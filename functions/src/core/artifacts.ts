@@ -249,7 +249,7 @@ export async function commitVersion(
     if (!art.mutable)
       throw new StudioError('E_IMMUTABLE', `artifact ${key}/${tag} is immutable and already has a version`);
   }
-  return storeVersion(deps, p, team, key, tag, { mutable: body.mutable, manifest, stats: body.stats });
+  return storeVersion(deps, p, team, key, tag, { mutable: body.mutable, manifest, digest, stats: body.stats });
 }
 
 /**
@@ -262,7 +262,15 @@ export async function storeVersion(
   team: string,
   key: string,
   tag: string,
-  v: { mutable: boolean; manifest: Manifest; stats: CaptureStats; createdBy?: string; createdAt?: string },
+  v: {
+    mutable: boolean;
+    manifest: Manifest;
+    /** manifestDigest(manifest), which every caller has computed already. */
+    digest: string;
+    stats: CaptureStats;
+    createdBy?: string;
+    createdAt?: string;
+  },
 ): Promise<{ version: VersionRecord; created: boolean }> {
   const { manifest } = v;
   await requireBlobs(deps, p, team, manifest);
@@ -277,7 +285,7 @@ export async function storeVersion(
     experiment: key,
     tag,
     mutable: v.mutable,
-    digest: manifestDigest(manifest),
+    digest: v.digest,
     manifestSha256,
     files: totals.files,
     bytes: totals.bytes,

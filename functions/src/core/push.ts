@@ -149,6 +149,7 @@ export async function pushVersion(
   const r = await storeVersion(deps, p, team, key, body.tag, {
     mutable: body.mutable,
     manifest,
+    digest,
     stats: body.stats,
     createdBy: body.createdBy,
     createdAt: body.createdAt,
