@@ -107,11 +107,14 @@ export async function planPush(source: ApiClient, o: PlanOptions): Promise<PushP
   };
   for (const key of shows.keys()) visit(key, new Set());
   const external: PushPlan['external'] = [];
+  // One read per experiment outside the push, however many of its versions are reused.
+  const outside = new Map<string, Promise<ShowExperimentResponse | null>>();
   for (const it of items) {
     for (const l of it.show.experiment.lineage) {
       if (shows.has(l.experiment)) continue;
       if (external.some((e) => e.experiment === l.experiment && e.tag === l.tag && e.version === l.version)) continue;
-      const src = await showOrNull(source, l.experiment);
+      if (!outside.has(l.experiment)) outside.set(l.experiment, showOrNull(source, l.experiment));
+      const src = await outside.get(l.experiment);
       const v = src?.artifacts.find((a) => a.tag === l.tag)?.versions.find((x) => x.version === l.version);
       external.push({ ...l, digest: v?.digest ?? null });
     }
