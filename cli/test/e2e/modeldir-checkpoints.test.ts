@@ -72,6 +72,29 @@ describe('modeldir checkpoints in show', () => {
     expect(text).toContain('checkpoints per version (new or changed): @1 2 (+2), @2 3 (+2)');
   });
 
+  it('compares with the version before in the list when retention left a gap', async () => {
+    const sb = sandbox();
+    const m = '"$STUDIOML_ARTIFACT_MODELDIR"';
+    await cliOk(sb, ['run', '-q', '-e', 'g', '--', 'sh', '-c', `printf 1 > ${m}/a.pt`]);
+    for (const f of ['b', 'c']) {
+      await cliOk(sb, ['run', '-q', '-e', 'g', '--resume', '--', 'sh', '-c', `printf 1 > ${m}/${f}.pt`]);
+    }
+    await cliOk(sb, ['alias', 'g/modeldir@1', 'first']);
+    await cliOk(sb, ['retention', 'set', '--keep-last', '1']);
+    await cliOk(sb, ['retention', 'apply']);
+    const show = await showJson(sb, 'g');
+    const modeldir = show.artifacts.find((a) => a.tag === 'modeldir') as unknown as {
+      versions: { version: number; checkpoints?: Report }[];
+    };
+    expect(modeldir.versions.map((v) => v.version)).toEqual([1, 3]);
+    // @3 against @1 (not against nothing): a.pt is the same, b.pt and c.pt are new.
+    expect(modeldir.versions[1]?.checkpoints?.checkpoints.map((c) => [c.name, c.change])).toEqual([
+      ['a.pt', 'same'],
+      ['b.pt', 'new'],
+      ['c.pt', 'new'],
+    ]);
+  });
+
   it('says nothing about a modeldir that never held a checkpoint', async () => {
     const sb = sandbox();
     await cliOk(sb, ['run', '-q', '-e', 'plain', '--', 'true']);

@@ -40,7 +40,9 @@ export function VersionView(props: { expKey: string; artifact: Artifact; version
   useEffect(() => {
     // modeldir: its checkpoints, each marked new or changed against the version before (core of Studio's analysis).
     if (artifact.tag !== 'modeldir' || !m) return setCkpts(null);
-    const prev = artifact.versions.some((v) => v.version === version - 1) ? version - 1 : null;
+    // The version before in the list (numbers have gaps once retention deleted some).
+    const earlier = artifact.versions.map((v) => v.version).filter((v) => v < version);
+    const prev = earlier.length ? Math.max(...earlier) : null;
     if (prev === null) return setCkpts(checkpointReport(m, null));
     void api<VersionBody>('GET', versionPath(expKey, artifact.tag, prev)).then(
       (r) => setCkpts(checkpointReport(m, r.version.manifest)),

@@ -18,10 +18,10 @@ export async function modeldirCheckpoints(
   const art = show.artifacts.find((a) => a.tag === 'modeldir');
   if (!art) return out;
   const numbers = art.versions.map((v) => v.version).sort((a, b) => a - b);
+  // "Previous" is the version before in the list: numbers have gaps once retention deleted some.
+  const from = Math.max(0, numbers.length - CHECKPOINT_VERSIONS - 1);
+  const wanted = numbers.slice(from);
   const recent = numbers.slice(-CHECKPOINT_VERSIONS);
-  const first = recent[0];
-  if (first === undefined) return out;
-  const wanted = numbers.includes(first - 1) ? [first - 1, ...recent] : recent;
   const manifests = new Map(
     await Promise.all(
       wanted.map(async (v) => [v, (await client.getVersion(key, 'modeldir', v)).version.manifest] as const),
@@ -29,7 +29,8 @@ export async function modeldirCheckpoints(
   );
   for (const v of recent) {
     const m = manifests.get(v);
-    if (m) out.set(v, checkpointReport(m, manifests.get(v - 1) ?? null));
+    const before = numbers[numbers.indexOf(v) - 1];
+    if (m) out.set(v, checkpointReport(m, before === undefined ? null : (manifests.get(before) ?? null)));
   }
   return out;
 }
